@@ -1,0 +1,45 @@
+# The two README commands: `make demo` and `make test`. Each builds .venv on first use.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+TYPES  := $(VENV)/typecheck
+PYTEST_ARGS ?=
+
+.PHONY: demo test lint typecheck pytest docs bench clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "qsession needs Python 3.11 or newer; set PYTHON=python3.11"'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[dev,plot,diagrams,ibm]"
+	@# mypy cannot follow setuptools' editable import hook: give it the qsession.* names
+	@# through directory links (new modules are seen without reinstalling).
+	@mkdir -p $(TYPES)/qsession
+	@for p in model diagrams runtime properties cli; do ln -sfn "$(CURDIR)/$$p" "$(TYPES)/qsession/$$p"; done
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/qsession demo
+
+test: lint typecheck pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check model diagrams runtime properties cli tests bench examples
+
+typecheck: $(STAMP)
+	MYPYPATH=$(TYPES) $(BIN)/mypy -p qsession.model -p qsession.diagrams -p qsession.runtime -p qsession.properties -p qsession.cli
+
+pytest: $(STAMP)
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+docs: $(STAMP)
+	$(BIN)/qsession diagram --machine session --format svg --output docs/session-lifecycle.svg
+	$(BIN)/qsession diagram --machine job --format svg --output docs/job-lifecycle.svg
+	$(BIN)/python -m qsession.diagrams.markdown > docs/lifecycle.md
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) build *.egg-info qsession-out

@@ -1,0 +1,1 @@
+"""The ``qsession`` command line: diagrams, the demo, verification and trace tools."""

@@ -1,0 +1,1 @@
+"""The runtime: clocks, a scheduler driven by the model, an Aer QPU, and the event trace."""
