@@ -1,0 +1,334 @@
+"""Clocks for the scheduler: virtual (default), wall and measured time, one interface.
+
+Time is an integer number of microseconds since the clock's epoch, so virtual timestamps
+are exact (no float drift after thousands of jobs) and map one-to-one onto ``datetime``,
+whose resolution is also a microsecond. Users speak seconds; ``to_us`` converts.
+
+All state changes happen under the clock's ``lock`` (an ``RLock`` shared by the whole
+service), whichever thread makes them: a caller's thread (submit, close, ...) or the wall
+clock's timer thread. Timers due at one instant fire in (time, priority, creation) order,
+then the instant's hooks run once (the scheduler dispatches there), so everything that
+happens at an instant is settled before a job may start at it.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+US_PER_S = 1_000_000
+DEFAULT_EPOCH = datetime(2025, 1, 1, tzinfo=UTC)
+
+
+def to_us(seconds: float) -> int:
+    """Seconds (int or float) as integer microseconds, rounded to the nearest."""
+    return round(seconds * US_PER_S)
+
+
+def to_seconds(us: int) -> float:
+    """Integer microseconds as float seconds."""
+    return us / US_PER_S
+
+
+class ClockError(RuntimeError):
+    """A clock was asked for something it cannot do (go backwards, advance wall time, ...)."""
+
+
+class Timer:
+    """A callback due at an instant; ``cancel()`` keeps it from firing."""
+
+    __slots__ = ("at", "callback", "cancelled", "label", "priority", "seq")
+
+    def __init__(self, at: int, priority: int, seq: int, callback: Callable[[], None],
+                 label: str) -> None:
+        self.at = at
+        self.priority = priority
+        self.seq = seq
+        self.callback = callback
+        self.label = label
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        """Keep this timer from firing (it stays in the heap until popped)."""
+        self.cancelled = True
+
+    def __lt__(self, other: Timer) -> bool:
+        return (self.at, self.priority, self.seq) < (other.at, other.priority, other.seq)
+
+    def __repr__(self) -> str:
+        state = " cancelled" if self.cancelled else ""
+        return f"<Timer {self.label} at {self.at}us prio {self.priority}{state}>"
+
+
+class Clock(ABC):
+    """What the scheduler needs of time: now, timers, instant hooks, and waiting."""
+
+    kind: str = "abstract"
+
+    def __init__(self, epoch: datetime = DEFAULT_EPOCH) -> None:
+        if epoch.tzinfo is None:
+            raise ClockError("the clock epoch must be timezone-aware (tzinfo=UTC)")
+        self.epoch = epoch.astimezone(UTC)
+        self.lock = threading.RLock()
+        self.changed = threading.Condition(self.lock)
+        self._heap: list[Timer] = []
+        self._seq = itertools.count()
+        self._hooks: list[Callable[[], None]] = []
+
+    # -- time ------------------------------------------------------------------------
+
+    @abstractmethod
+    def now(self) -> int:
+        """Microseconds since the epoch."""
+
+    def datetime(self, us: int | None = None) -> datetime:
+        """``us`` (default: now) as a timezone-aware UTC datetime."""
+        return self.epoch + timedelta(microseconds=self.now() if us is None else us)
+
+    # -- timers ----------------------------------------------------------------------
+
+    def call_at(self, at: int, callback: Callable[[], None], *, priority: int = 0,
+                label: str = "") -> Timer:
+        """Run ``callback`` at instant ``at`` (µs); among equal instants lower priority first."""
+        with self.lock:
+            if at < self.now():
+                raise ClockError(f"timer {label!r} at {at}us is in the past (now {self.now()}us)")
+            timer = Timer(at, priority, next(self._seq), callback, label)
+            heapq.heappush(self._heap, timer)
+            self._timer_added(timer)
+            return timer
+
+    def add_instant_hook(self, hook: Callable[[], None]) -> None:
+        """Run ``hook`` after the timers of every instant have fired."""
+        with self.lock:
+            self._hooks.append(hook)
+
+    def next_timer(self) -> Timer | None:
+        """The earliest live timer, dropping cancelled ones from the heap top."""
+        heap = self._heap
+        while heap and heap[0].cancelled:
+            heapq.heappop(heap)
+        return heap[0] if heap else None
+
+    def _fire_due(self, instant: int) -> None:
+        """Fire every live timer due at or before ``instant``, then the hooks (lock held)."""
+        heap = self._heap
+        while heap and heap[0].at <= instant:
+            timer = heapq.heappop(heap)
+            if not timer.cancelled:
+                self._set_firing(timer.at)
+                timer.callback()
+        self._set_firing(None)
+        self.run_hooks()
+
+    def run_hooks(self) -> None:
+        """Run the instant hooks (lock held) and wake every waiter."""
+        for hook in self._hooks:
+            hook()
+        self.changed.notify_all()
+
+    def _timer_added(self, timer: Timer) -> None:
+        """Subclass hook: a timer was pushed."""
+
+    def _set_firing(self, at: int | None) -> None:
+        """Subclass hook: timers of instant ``at`` are being fired (``None``: done)."""
+
+    # -- waiting ---------------------------------------------------------------------
+
+    @abstractmethod
+    def wait_for(self, predicate: Callable[[], bool], timeout_us: int | None = None) -> bool:
+        """Let time pass until ``predicate()`` holds; False if ``timeout_us`` passed first.
+
+        Raises ``ClockError`` when the predicate can never hold (virtual time with no
+        timer left).
+        """
+
+    @abstractmethod
+    def advance(self, us: int) -> None:
+        """Let ``us`` microseconds pass, firing the timers due on the way."""
+
+    # -- caller time (measured clock) ------------------------------------------------
+
+    def enter_call(self) -> None:
+        """A user call into the runtime begins (the measured clock adds think time here)."""
+
+    def leave_call(self) -> None:
+        """A user call into the runtime ends."""
+
+
+class VirtualClock(Clock):
+    """Deterministic time that moves only when someone waits or advances it."""
+
+    kind = "virtual"
+
+    def __init__(self, epoch: datetime = DEFAULT_EPOCH, start_us: int = 0) -> None:
+        super().__init__(epoch)
+        self._now = start_us
+
+    def now(self) -> int:
+        """Microseconds since the epoch."""
+        return self._now
+
+    def advance_to(self, instant: int) -> None:
+        """Move to ``instant``, firing every timer due on the way, instant by instant."""
+        with self.lock:
+            if instant < self._now:
+                raise ClockError(f"cannot go back in time from {self._now}us to {instant}us")
+            while (timer := self.next_timer()) is not None and timer.at <= instant:
+                self._now = timer.at
+                self._fire_due(timer.at)
+            self._now = instant
+
+    def advance(self, us: int) -> None:
+        """Let ``us`` microseconds pass (``us`` >= 0)."""
+        if us < 0:
+            raise ClockError(f"cannot advance by a negative time ({us}us)")
+        with self.lock:
+            self.advance_to(self._now + us)
+
+    def wait_for(self, predicate: Callable[[], bool], timeout_us: int | None = None) -> bool:
+        """Jump from instant to instant until ``predicate()`` holds or the timeout passes."""
+        with self.lock:
+            deadline = None if timeout_us is None else self._now + timeout_us
+            while not predicate():
+                timer = self.next_timer()
+                if timer is None:
+                    if deadline is not None:
+                        self._now = deadline
+                        return False
+                    raise ClockError(
+                        "waiting for something that can never happen: no timer is left"
+                    )
+                if deadline is not None and timer.at > deadline:
+                    self.advance_to(deadline)
+                    return predicate()
+                self._now = timer.at
+                self._fire_due(timer.at)
+            return True
+
+
+class MeasuredClock(VirtualClock):
+    """Virtual QPU time plus the wall time callers spend between runtime calls (scaled).
+
+    A slow classical optimizer between two ``job.result()`` calls lets virtual time run
+    on by as long as it really took (times ``scale``), so the interactive timeout can run
+    out exactly as on hardware. Time spent inside runtime calls (Aer included) is not
+    counted: the runtime's own speed never leaks into virtual time.
+    """
+
+    kind = "measured"
+
+    def __init__(self, epoch: datetime = DEFAULT_EPOCH, scale: float = 1.0,
+                 timer: Callable[[], float] = time.perf_counter) -> None:
+        if not scale > 0:
+            raise ClockError(f"scale must be a positive number, not {scale!r}")
+        super().__init__(epoch)
+        self.scale = scale
+        self._timer = timer
+        self._depth = 0
+        self._left_at: float | None = None
+
+    def enter_call(self) -> None:
+        """Add the wall time since the last call returned, then start a call."""
+        with self.lock:
+            if self._depth == 0 and self._left_at is not None:
+                think = (self._timer() - self._left_at) * self.scale
+                self.advance_to(self._now + max(0, to_us(think)))
+            self._depth += 1
+
+    def leave_call(self) -> None:
+        """Mark the moment control returns to the caller."""
+        with self.lock:
+            self._depth = max(0, self._depth - 1)
+            if self._depth == 0:
+                self._left_at = self._timer()
+
+
+class WallClock(Clock):
+    """Real time (optionally sped up): a daemon thread fires timers when they fall due.
+
+    ``speed`` model seconds pass per real second, so scenarios written with a 60 s ITTL
+    can run in well under a second of real time in tests. Event times are the timers'
+    own instants (not the thread's wake-up time) unless that would go back in time.
+    """
+
+    kind = "wall"
+
+    def __init__(self, epoch: datetime = DEFAULT_EPOCH, speed: float = 1.0) -> None:
+        if not speed > 0:
+            raise ClockError(f"speed must be a positive number, not {speed!r}")
+        super().__init__(epoch)
+        self.speed = speed
+        self._t0 = time.monotonic()
+        self._high_water = 0
+        self._firing: int | None = None
+        self._wakeup = threading.Condition(self.lock)
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="qsession-wallclock",
+                                        daemon=True)
+        self._thread.start()
+
+    def _real_now(self) -> int:
+        return int((time.monotonic() - self._t0) * self.speed * US_PER_S)
+
+    def now(self) -> int:
+        """Model microseconds since the clock started (never decreasing)."""
+        with self.lock:
+            if self._firing is not None:
+                return self._firing
+            self._high_water = max(self._high_water, self._real_now())
+            return self._high_water
+
+    def _set_firing(self, at: int | None) -> None:
+        if at is None:
+            self._firing = None
+            return
+        self._firing = max(at, self._high_water)
+        self._high_water = self._firing
+
+    def _timer_added(self, timer: Timer) -> None:
+        self._wakeup.notify_all()
+
+    def _run(self) -> None:
+        with self.lock:
+            while not self._closed:
+                timer = self.next_timer()
+                if timer is None:
+                    self._wakeup.wait(0.5)
+                    continue
+                delay = (timer.at - self._real_now()) / (self.speed * US_PER_S)
+                if delay > 0:
+                    self._wakeup.wait(delay)
+                    continue
+                self._fire_due(self._real_now())
+
+    def enter_call(self) -> None:
+        """Fire timers already due, so a call never acts on an instant whose timers lag."""
+        with self.lock:
+            timer = self.next_timer()
+            if timer is not None and timer.at <= self._real_now():
+                self._fire_due(self._real_now())
+
+    def advance(self, us: int) -> None:
+        """Sleep for ``us`` model microseconds (timers fire meanwhile on their own)."""
+        if us < 0:
+            raise ClockError(f"cannot advance by a negative time ({us}us)")
+        time.sleep(us / (self.speed * US_PER_S))
+
+    def wait_for(self, predicate: Callable[[], bool], timeout_us: int | None = None) -> bool:
+        """Block the calling thread until ``predicate()`` holds or the timeout passes."""
+        real_timeout = None if timeout_us is None else timeout_us / (self.speed * US_PER_S)
+        with self.lock:
+            return self.changed.wait_for(predicate, real_timeout)
+
+    def close(self) -> None:
+        """Stop the timer thread (pending timers never fire)."""
+        with self.lock:
+            self._closed = True
+            self._wakeup.notify_all()
+        self._thread.join(timeout=2)

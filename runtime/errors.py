@@ -1,0 +1,42 @@
+"""Exceptions named and based as in ``qiskit-ibm-runtime``, so ``except`` clauses carry over."""
+
+from __future__ import annotations
+
+from qiskit.exceptions import QiskitError
+from qiskit.providers.exceptions import JobError, JobTimeoutError
+
+
+class IBMError(QiskitError):
+    """Base of qsession's runtime errors (as in ``qiskit-ibm-runtime``)."""
+
+
+class IBMInputValueError(IBMError, ValueError):
+    """Bad input: a malformed pub, shots, precision, ``max_time`` or option value."""
+
+
+class IBMBackendValueError(IBMError, ValueError):
+    """An unknown backend name, or a backend of another service."""
+
+
+class IBMRuntimeError(IBMError):
+    """A runtime request cannot be honoured (e.g. submitting to a closed session)."""
+
+
+class RuntimeJobNotFound(IBMRuntimeError):
+    """No job has the given id."""
+
+
+class RuntimeInvalidStateError(IBMRuntimeError):
+    """The job is in a state that does not allow the request (cancel a final job, …)."""
+
+
+class RuntimeJobMaxTimeoutError(IBMRuntimeError):
+    """A job ran past the QPU's maximum execution time and was stopped."""
+
+
+class RuntimeJobFailureError(JobError):
+    """The job ended in ERROR; the message carries its error message."""
+
+
+class RuntimeJobTimeoutError(JobTimeoutError):
+    """``result(timeout=...)`` waited longer than the timeout."""

@@ -1,0 +1,450 @@
+"""One QPU's scheduler: the queues and selection of SPEC §5, the timers of §2, driven by the model.
+
+Every session and job state change goes through the model (``Lifecycle.fire``); a move
+the model refuses raises ``TransitionRefused`` — a scheduler bug, never swallowed. The
+scheduler never reads the clock's kind: it sets timers, and dispatches when an instant
+has settled (the clock's instant hook) or after a caller's request.
+
+Selection when the QPU is free, highest first:
+1. the jobs of the *active* dedicated session (FIFO); if it has none queued, the QPU is
+   held idle for it until its ITTL runs out;
+2. the jobs of active batches, batches in the order they activated (FIFO within);
+3. the normal queue: the instance with the smallest used/allocated share first, FIFO
+   within an instance. Job-mode jobs and the jobs of pending or inactive sessions wait
+   here.
+
+Same-instant order: max-TTL expiry before job completion before ITTL deactivation, and
+dispatch only after all three; so no job starts at the max-TTL instant.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+from qsession.model import INACTIVE, PENDING, QUEUED, RUNNING, Mode, Step
+
+from .clock import Clock, Timer, VirtualClock, to_us
+from .errors import IBMRuntimeError, RuntimeInvalidStateError
+from .fairshare import FairShare
+from .records import JobKind, JobRecord, SessionRecord
+from .settings import QPUSettings
+from .trace import Trace
+
+Executor = Callable[[Any, int | None], Any]
+"""Runs a job's payload with a seed and returns its result; raising fails the job."""
+
+# Timer priorities among timers due at the same instant (lower fires first).
+PRIO_EXPIRE, PRIO_FINISH, PRIO_ITTL = 0, 1, 2
+
+EXPIRY_REASON = "session max time reached: the job was still queued when its session expired"
+
+
+class SessionClosedError(IBMRuntimeError):
+    """Submitting to a session that does not accept jobs (IBM's text: "The session is closed.")."""
+
+
+def _null_executor(payload: Any, seed: int | None) -> Any:
+    return None
+
+
+class Scheduler:
+    """The scheduler of one QPU: queues, dispatch, ITTL and max-TTL timers, accounting."""
+
+    def __init__(self, qpu: str, clock: Clock, trace: Trace, settings: QPUSettings,
+                 executor: Executor | None = None, *, ids: Iterator[int] | None = None) -> None:
+        self.qpu = qpu
+        self.clock = clock
+        self.trace = trace
+        self.settings = settings
+        self.executor: Executor = executor or _null_executor
+        self._ids = ids if ids is not None else itertools.count(1)
+        self.fair_share = FairShare(settings.instances, to_us(settings.fair_share_window))
+        self.sessions: dict[str, SessionRecord] = {}
+        self.jobs: dict[str, JobRecord] = {}
+        self.running: JobRecord | None = None
+        self.active_session: SessionRecord | None = None
+        self.active_batches: list[SessionRecord] = []
+        self.normal: dict[str, deque[JobRecord]] = {name: deque() for name in settings.instances}
+        self.queued_count = 0
+        self.busy_us = 0
+        self._hold_since: int | None = None
+        # Virtual time runs a job's circuits inline at its start; real time in a worker.
+        self._pool: ThreadPoolExecutor | None = (
+            None if isinstance(clock, VirtualClock)
+            else ThreadPoolExecutor(1, thread_name_prefix=f"qsession-{qpu}")
+        )
+        clock.add_instant_hook(self.dispatch)
+
+    # -- queries ---------------------------------------------------------------------
+
+    def now(self) -> int:
+        """The clock's now (µs)."""
+        return self.clock.now()
+
+    def is_idle(self) -> bool:
+        """True when no job is queued or running on this QPU."""
+        return self.running is None and self.queued_count == 0
+
+    @property
+    def holding(self) -> SessionRecord | None:
+        """The dedicated session holding the QPU idle within its ITTL, if any."""
+        return self.active_session if self._hold_since is not None else None
+
+    # -- sessions --------------------------------------------------------------------
+
+    def open_session(self, mode: Mode, *, max_time_us: int, ittl_us: int,
+                     instance: str) -> SessionRecord:
+        """Create a pending session (``dedicated``) or batch on this QPU."""
+        now = self.now()
+        sid = f"s{next(self._ids)}"
+        s = SessionRecord(sid, mode, self.qpu, instance, ittl_us, max_time_us, now)
+        self.sessions[sid] = s
+        self.trace.emit(now, self.qpu, "session", sid, "create", dest=s.state, instance=instance,
+                        mode=mode, interactive_timeout_us=ittl_us, max_time_us=max_time_us,
+                        accepting_jobs=True)
+        return s
+
+    def close(self, s: SessionRecord) -> None:
+        """Stop accepting jobs; closed now if nothing is queued or running (final: no-op)."""
+        if s.lifecycle.is_final:
+            return
+        step = s.lifecycle.fire("close", in_flight=s.in_flight)
+        self._session_step(s, step)
+        if step.changed:
+            self._session_ended(s)
+        self.dispatch()
+
+    def cancel(self, s: SessionRecord) -> None:
+        """Cancel the session: queued jobs CANCELLED now, a running job completes."""
+        if s.lifecycle.is_final:
+            return
+        now = self.now()
+        step = s.lifecycle.fire("cancel")
+        self._session_step(s, step)
+        for job in list(s.queue):
+            if job.state == QUEUED:
+                self._end_queued(job, "cancel", now, reason="session cancelled")
+        s.queue.clear()
+        self._session_ended(s)
+        self.dispatch()
+
+    # -- jobs ------------------------------------------------------------------------
+
+    def submit(self, session: SessionRecord | None, *, instance: str, kind: JobKind,
+               payload: Any, duration_us: int, seed: int | None = None,
+               **data: str | int | float | bool | None) -> JobRecord:
+        """Queue a job (in ``session``, or in job mode when None) and dispatch."""
+        now = self.now()
+        if duration_us <= 0:
+            raise ValueError(f"a job's modeled duration must be positive, not {duration_us}us")
+        if session is not None:
+            if session.qpu != self.qpu:
+                raise IBMRuntimeError(f"session {session.id} runs on {session.qpu}, not "
+                                      f"{self.qpu}: submit through its own backend")
+            if session.lifecycle.is_final or not session.lifecycle.accepting_jobs:
+                raise SessionClosedError(
+                    f"The session is closed: session {session.id} is {session.state} and "
+                    "does not accept jobs. Open a new Session (or Batch) to submit more."
+                )
+            instance = session.instance
+        seq = next(self._ids)
+        job = JobRecord(f"j{seq}", seq, self.qpu, session, instance, kind, payload, duration_us,
+                        seed, now)
+        self.jobs[job.id] = job
+        self.trace.emit(now, self.qpu, "job", job.id, "create", dest=QUEUED,
+                        session=job.session_id, instance=instance, kind=kind,
+                        duration_us=duration_us, extra=data)
+        if session is not None:
+            self._session_step(session, session.lifecycle.fire("submit"))
+            session.jobs.append(job)
+            session.queue.append(job)
+            session.queued += 1
+            self._cancel_timer(session, "ittl")
+        if session is None or not session.is_active:
+            self.normal[instance].append(job)
+        self.queued_count += 1
+        self.dispatch()
+        return job
+
+    def cancel_job(self, job: JobRecord) -> None:
+        """Cancel a queued or running job now; a final job raises RuntimeInvalidStateError."""
+        if job.is_final:
+            raise RuntimeInvalidStateError(
+                f"Job {job.id} cannot be cancelled: it is already {job.state}."
+            )
+        now = self.now()
+        if job.state == QUEUED:
+            self._end_queued(job, "cancel", now, reason="cancelled by the user")
+            self._after_job_left(job, now)
+        else:
+            assert job is self.running
+            if job.finish_timer is not None:
+                self._trace_timer("timer_cancel", job.finish_timer, job=job.id)
+                job.finish_timer.cancel()
+            self._end_running(job, "cancel", now, reason="cancelled by the user while running")
+        self.dispatch()
+
+    # -- dispatch --------------------------------------------------------------------
+
+    def dispatch(self) -> None:
+        """Start the next eligible job if the QPU is free (SPEC §5 order)."""
+        if self.running is not None:
+            return
+        chosen = self._select()
+        if chosen is None:
+            return
+        job, via, extra = chosen
+        self._start(job, via, extra)
+
+    def _select(self) -> tuple[JobRecord, str, dict[str, Any]] | None:
+        now = self.now()
+        active = self.active_session
+        if active is not None:
+            head = active.head()
+            if head is not None:
+                return head, "session", {}
+            if self._hold_since is None:
+                self._hold_since = now
+                self.trace.emit(now, self.qpu, "qpu", self.qpu, "hold", session=active.id)
+            return None
+        for batch in self.active_batches:
+            head = batch.head()
+            if head is not None:
+                return head, "batch", {}
+        best: tuple[float, int, str] | None = None
+        for instance, queue in self.normal.items():
+            while queue and not _normal_eligible(queue[0]):
+                queue.popleft()
+            if queue:
+                key = (self.fair_share.ratio(instance, now), queue[0].seq, instance)
+                if best is None or key < best:
+                    best = key
+        if best is None:
+            return None
+        ratio, _, instance = best
+        return self.normal[instance][0], "normal", {"share_ratio": ratio}
+
+    def _start(self, job: JobRecord, via: str, extra: dict[str, Any]) -> None:
+        now = self.now()
+        self.trace.emit(now, self.qpu, "qpu", self.qpu, "dispatch", session=job.session_id,
+                        instance=job.instance, job=job.id, via=via, extra=extra)
+        self._job_step(job, job.lifecycle.fire("start"))
+        job.running = now
+        self.running = job
+        self.queued_count -= 1
+        if via == "normal":
+            self.normal[job.instance].popleft()
+        s = job.session
+        if s is not None:
+            if s.head() is job:
+                s.queue.popleft()
+            s.queued -= 1
+            s.running += 1
+            s.last_job_started = now
+            step = s.lifecycle.fire("job_started")
+            self._session_step(s, step)
+            if step.changed:
+                self._activated(s, step, now)
+        self._release_hold(now)
+        self._execute(job)
+        job.finish_timer = self.clock.call_at(
+            now + job.duration_us, lambda: self._on_finish(job), priority=PRIO_FINISH,
+            label=f"finish {job.id}",
+        )
+        self._trace_timer("timer_set", job.finish_timer, job=job.id)
+
+    def _execute(self, job: JobRecord) -> None:
+        if self._pool is None:
+            try:
+                job.result = self.executor(job.payload, job.seed)
+            except Exception as err:  # any execution failure fails the job only
+                job.error = f"{type(err).__name__}: {err}"
+        else:
+            job.outcome = self._pool.submit(self.executor, job.payload, job.seed)
+
+    def _on_finish(self, job: JobRecord) -> None:
+        self._trace_timer("timer_fire", job.finish_timer, job=job.id)
+        job.finish_timer = None
+        future = job.outcome
+        if isinstance(future, Future) and not future.done():
+            # Real time: the model duration is over but the simulation is not; end the
+            # job when the simulation does.
+            future.add_done_callback(lambda _f: self._finish_late(job))
+            return
+        self._complete(job)
+
+    def _finish_late(self, job: JobRecord) -> None:
+        with self.clock.lock:
+            if job.state == RUNNING:
+                self._complete(job)
+                self.clock.run_hooks()
+
+    def _complete(self, job: JobRecord) -> None:
+        future = job.outcome
+        if isinstance(future, Future):
+            err = future.exception()
+            if err is None:
+                job.result = future.result()
+            else:
+                job.error = f"{type(err).__name__}: {err}"
+            job.outcome = None
+        now = self.now()
+        if job.error is None:
+            self._end_running(job, "finish", now)
+        else:
+            self._end_running(job, "fail", now, reason=job.error)
+
+    # -- endings ---------------------------------------------------------------------
+
+    def _end_running(self, job: JobRecord, event: str, now: int, reason: str | None = None) -> None:
+        self._job_step(job, job.lifecycle.fire(event), reason=reason)
+        assert job.running is not None
+        job.finished = now
+        job.usage_us = now - job.running
+        self.running = None
+        self.busy_us += job.usage_us
+        self.fair_share.record(job.instance, job.running, now)
+        if job.session is not None:
+            job.session.running -= 1
+        self._after_job_left(job, now)
+
+    def _end_queued(self, job: JobRecord, event: str, now: int, reason: str) -> None:
+        self._job_step(job, job.lifecycle.fire(event), reason=reason)
+        job.finished = now
+        job.error = reason if event == "expire" else None
+        self.queued_count -= 1
+        if job.session is not None:
+            job.session.queued -= 1
+
+    def _after_job_left(self, job: JobRecord, now: int) -> None:
+        s = job.session
+        if s is None:
+            return
+        s.last_job_completed = now
+        if s.lifecycle.is_final:  # a job that ran on after its session expired or was cancelled
+            return
+        step = s.lifecycle.fire("job_ended", in_flight=s.in_flight)
+        self._session_step(s, step)
+        if step.changed:  # drained after close(): closed at once, no ITTL wait
+            self._session_ended(s)
+        elif s.is_active and s.in_flight == 0:
+            s.ittl_timer = self.clock.call_at(
+                now + s.ittl_us, lambda: self._on_ittl(s), priority=PRIO_ITTL,
+                label=f"ittl {s.id}",
+            )
+            self._trace_timer("timer_set", s.ittl_timer, session=s.id)
+
+    # -- timers ----------------------------------------------------------------------
+
+    def _on_ittl(self, s: SessionRecord) -> None:
+        self._trace_timer("timer_fire", s.ittl_timer, session=s.id)
+        s.ittl_timer = None
+        now = self.now()
+        step = s.lifecycle.fire("ittl_elapsed", in_flight=s.in_flight)
+        self._session_step(s, step)
+        s.deactivations += 1
+        self._deactivated(s, now)
+
+    def _on_max_ttl(self, s: SessionRecord) -> None:
+        self._trace_timer("timer_fire", s.maxttl_timer, session=s.id)
+        s.maxttl_timer = None
+        now = self.now()
+        step = s.lifecycle.fire("max_time_reached")
+        self._session_step(s, step)
+        for job in list(s.queue):
+            if job.state == QUEUED:
+                self._end_queued(job, "expire", now, reason=EXPIRY_REASON)
+        s.queue.clear()
+        self._session_ended(s)
+
+    def _cancel_timer(self, s: SessionRecord, which: str) -> None:
+        timer = s.ittl_timer if which == "ittl" else s.maxttl_timer
+        if timer is not None:
+            timer.cancel()
+            self._trace_timer("timer_cancel", timer, session=s.id)
+            if which == "ittl":
+                s.ittl_timer = None
+            else:
+                s.maxttl_timer = None
+
+    # -- activation bookkeeping ------------------------------------------------------
+
+    def _activated(self, s: SessionRecord, step: Step, now: int) -> None:
+        s.activated_at = now
+        if step.source == PENDING:
+            s.started_at = now
+            s.maxttl_timer = self.clock.call_at(
+                now + s.max_time_us, lambda: self._on_max_ttl(s), priority=PRIO_EXPIRE,
+                label=f"max_ttl {s.id}",
+            )
+            self._trace_timer("timer_set", s.maxttl_timer, session=s.id)
+        if s.lifecycle.reserves_qpu:
+            self.active_session = s
+        else:
+            self.active_batches.append(s)
+
+    def _deactivated(self, s: SessionRecord, now: int) -> None:
+        """``s`` left the active state (ITTL, or it ended while active)."""
+        if s.activated_at is not None:
+            s.usage_us += now - s.activated_at
+        if self.active_session is s:
+            self._release_hold(now)
+            self.active_session = None
+        elif s in self.active_batches:
+            self.active_batches.remove(s)
+
+    def _session_ended(self, s: SessionRecord) -> None:
+        now = self.now()
+        was_active = s in self.active_batches or self.active_session is s
+        self._cancel_timer(s, "ittl")
+        self._cancel_timer(s, "max_ttl")
+        s.closed_at = now
+        if was_active:
+            self._deactivated(s, now)
+
+    def _release_hold(self, now: int) -> None:
+        if self._hold_since is not None:
+            assert self.active_session is not None
+            self.active_session.reserved_idle_us += now - self._hold_since
+            self.trace.emit(now, self.qpu, "qpu", self.qpu, "release",
+                            session=self.active_session.id,
+                            held_us=now - self._hold_since)
+            self._hold_since = None
+
+    # -- trace helpers ---------------------------------------------------------------
+
+    def _session_step(self, s: SessionRecord, step: Step) -> None:
+        self.trace.emit(self.now(), self.qpu, "session", s.id, step.event, source=step.source,
+                        dest=step.dest, instance=s.instance,
+                        accepting_jobs=s.lifecycle.accepting_jobs, in_flight=s.in_flight)
+
+    def _job_step(self, job: JobRecord, step: Step, reason: str | None = None) -> None:
+        extra = None if reason is None else {"reason": reason}
+        self.trace.emit(self.now(), self.qpu, "job", job.id, step.event, source=step.source,
+                        dest=step.dest, session=job.session_id, instance=job.instance,
+                        extra=extra)
+
+    def _trace_timer(self, event: str, timer: Timer | None, **ids: str) -> None:
+        if timer is None:
+            return
+        kind = timer.label.split(" ", 1)[0]
+        self.trace.emit(self.now(), self.qpu, "qpu", self.qpu, event, timer=kind, at_us=timer.at,
+                        extra=ids)
+
+    def shutdown(self) -> None:
+        """Stop the worker thread (wall clock) once no job runs."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _normal_eligible(job: JobRecord) -> bool:
+    """A job at the head of the normal queue may still be taken from it."""
+    if job.state != QUEUED:
+        return False
+    s = job.session
+    # Once its session is active, the job is served from the session's own queue.
+    return s is None or s.state in (PENDING, INACTIVE)
