@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from qsession.runtime.clock import Clock, VirtualClock, to_seconds, to_us
+from qsession.runtime.clock import Clock, VirtualClock, WallClock, to_seconds, to_us
 from qsession.runtime.records import JobRecord, SessionRecord
 from qsession.runtime.scheduler import Executor, Scheduler
 from qsession.runtime.settings import QPUSettings
@@ -18,6 +18,9 @@ class Rig:
     def __init__(self, clock: Clock | None = None, executor: Executor | None = None,
                  **settings: Any) -> None:
         self.clock = clock or VirtualClock()
+        # Wall-clock runs are compared within a tolerance of model seconds (timer wake-up
+        # latency); virtual runs exactly.
+        self.tol = 0.0 if isinstance(self.clock, VirtualClock) else 1.0
         self.trace = Trace()
         self.settings = QPUSettings(**settings)
         self.sched = Scheduler("qpu", self.clock, self.trace, self.settings, executor)
@@ -41,15 +44,31 @@ class Rig:
                                      kind="null", payload=payload, duration_us=to_us(seconds))
 
     def at(self, seconds: float) -> None:
-        """Advance the virtual clock to ``seconds``."""
-        assert isinstance(self.clock, VirtualClock)
-        self.clock.advance_to(to_us(seconds))
+        """Let time pass until ``seconds`` (virtual: jump; wall: sleep, then fire due timers)."""
+        if isinstance(self.clock, VirtualClock):
+            self.clock.advance_to(to_us(seconds))
+            return
+        self.clock.advance(max(0, to_us(seconds) - self.clock.now()))
+        self.clock.enter_call()
+
+    def approx(self, *expected: float | None) -> Any:
+        """``expected`` seconds (one value or a tuple) within this rig's tolerance."""
+        import pytest
+
+        value = expected[0] if len(expected) == 1 else expected
+        return pytest.approx(value, abs=self.tol)
+
+    def close(self) -> None:
+        """Stop threads (wall clock)."""
+        self.sched.shutdown()
+        if isinstance(self.clock, WallClock):
+            self.clock.close()
 
     def wait(self, job: JobRecord) -> None:
-        self.clock.wait_for(lambda: job.is_final)
+        assert self.clock.wait_for(lambda: job.is_final, to_us(3600))
 
     def run(self) -> None:
-        self.clock.wait_for(self.sched.is_idle)
+        assert self.clock.wait_for(self.sched.is_idle, to_us(3600))
 
     def now(self) -> float:
         return to_seconds(self.clock.now())
@@ -62,3 +81,12 @@ def times(job: JobRecord) -> tuple[float, float | None, float | None]:
     """(created, running, finished) in seconds."""
     conv: Callable[[int | None], float | None] = lambda v: None if v is None else to_seconds(v)  # noqa: E731
     return to_seconds(job.created), conv(job.running), conv(job.finished)
+
+
+def make_clock(kind: str) -> Clock:
+    """A fresh clock: ``virtual``, or ``wall`` running 100 model seconds per real second."""
+    return VirtualClock() if kind == "virtual" else WallClock(speed=100)
+
+
+RigFactory = Callable[..., Rig]
+"""Builds a ``Rig`` from QPU settings (the clock is chosen by the fixture)."""
