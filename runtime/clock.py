@@ -18,7 +18,8 @@ import itertools
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 US_PER_S = 1_000_000
@@ -86,6 +87,12 @@ class Clock(ABC):
     def now(self) -> int:
         """Microseconds since the epoch."""
 
+    @contextmanager
+    def instant(self) -> Iterator[None]:
+        """Hold the lock and keep ``now()`` fixed while one operation runs."""
+        with self.lock:
+            yield
+
     def datetime(self, us: int | None = None) -> datetime:
         """``us`` (default: now) as a timezone-aware UTC datetime."""
         return self.epoch + timedelta(microseconds=self.now() if us is None else us)
@@ -118,13 +125,19 @@ class Clock(ABC):
     def _fire_due(self, instant: int) -> None:
         """Fire every live timer due at or before ``instant``, then the hooks (lock held)."""
         heap = self._heap
-        while heap and heap[0].at <= instant:
-            timer = heapq.heappop(heap)
-            if not timer.cancelled:
-                self._set_firing(timer.at)
-                timer.callback()
-        self._set_firing(None)
-        self.run_hooks()
+        fired_at: int | None = None
+        try:
+            while heap and heap[0].at <= instant:
+                timer = heapq.heappop(heap)
+                if not timer.cancelled:
+                    fired_at = timer.at
+                    self._set_firing(fired_at)
+                    timer.callback()
+            if fired_at is not None:
+                self._set_firing(fired_at)  # the hooks act at the same instant
+            self.run_hooks()
+        finally:
+            self._set_firing(None)
 
     def run_hooks(self) -> None:
         """Run the instant hooks (lock held) and wake every waiter."""
@@ -269,6 +282,7 @@ class WallClock(Clock):
         self._firing: int | None = None
         self._wakeup = threading.Condition(self.lock)
         self._closed = False
+        self.failure: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="qsession-wallclock",
                                         daemon=True)
         self._thread.start()
@@ -283,6 +297,19 @@ class WallClock(Clock):
                 return self._firing
             self._high_water = max(self._high_water, self._real_now())
             return self._high_water
+
+    @contextmanager
+    def instant(self) -> Iterator[None]:
+        """Hold the lock and freeze ``now()``: one operation's records share one instant."""
+        with self.lock:
+            if self._firing is not None:
+                yield
+                return
+            self._firing = self.now()
+            try:
+                yield
+            finally:
+                self._firing = None
 
     def _set_firing(self, at: int | None) -> None:
         if at is None:
@@ -305,7 +332,14 @@ class WallClock(Clock):
                 if delay > 0:
                     self._wakeup.wait(delay)
                     continue
-                self._fire_due(self._real_now())
+                try:
+                    self._fire_due(self._real_now())
+                except BaseException as err:
+                    # A failing callback is a bug; keep it for the waiters to raise rather
+                    # than let this thread die and time stop silently.
+                    self.failure = err
+                    self.changed.notify_all()
+                    return
 
     def enter_call(self) -> None:
         """Fire timers already due, so a call never acts on an instant whose timers lag."""
@@ -324,7 +358,11 @@ class WallClock(Clock):
         """Block the calling thread until ``predicate()`` holds or the timeout passes."""
         real_timeout = None if timeout_us is None else timeout_us / (self.speed * US_PER_S)
         with self.lock:
-            return self.changed.wait_for(predicate, real_timeout)
+            done = self.changed.wait_for(lambda: predicate() or self.failure is not None,
+                                         real_timeout)
+            if self.failure is not None:
+                raise ClockError(f"the wall clock's timer thread failed: {self.failure!r}")
+            return done
 
     def close(self) -> None:
         """Stop the timer thread (pending timers never fire)."""

@@ -19,11 +19,12 @@ dispatch only after all three; so no job starts at the max-TTL instant.
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from qsession.model import INACTIVE, PENDING, QUEUED, RUNNING, Mode, Step
 
@@ -45,6 +46,20 @@ EXPIRY_REASON = "session max time reached: the job was still queued when its ses
 
 class SessionClosedError(IBMRuntimeError):
     """Submitting to a session that does not accept jobs (IBM's text: "The session is closed.")."""
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _atomic(method: _F) -> _F:
+    """Run a scheduler operation under the clock's lock, at one frozen instant."""
+
+    @functools.wraps(method)
+    def wrapper(self: Scheduler, *args: Any, **kwargs: Any) -> Any:
+        with self.clock.instant():
+            return method(self, *args, **kwargs)
+
+    return cast(_F, wrapper)
 
 
 def _null_executor(payload: Any, seed: int | None) -> Any:
@@ -96,6 +111,7 @@ class Scheduler:
 
     # -- sessions --------------------------------------------------------------------
 
+    @_atomic
     def open_session(self, mode: Mode, *, max_time_us: int, ittl_us: int,
                      instance: str) -> SessionRecord:
         """Create a pending session (``dedicated``) or batch on this QPU."""
@@ -108,6 +124,7 @@ class Scheduler:
                         accepting_jobs=True)
         return s
 
+    @_atomic
     def close(self, s: SessionRecord) -> None:
         """Stop accepting jobs; closed now if nothing is queued or running (final: no-op)."""
         if s.lifecycle.is_final:
@@ -118,6 +135,7 @@ class Scheduler:
             self._session_ended(s)
         self.dispatch()
 
+    @_atomic
     def cancel(self, s: SessionRecord) -> None:
         """Cancel the session: queued jobs CANCELLED now, a running job completes."""
         if s.lifecycle.is_final:
@@ -134,6 +152,7 @@ class Scheduler:
 
     # -- jobs ------------------------------------------------------------------------
 
+    @_atomic
     def submit(self, session: SessionRecord | None, *, instance: str, kind: JobKind,
                payload: Any, duration_us: int, seed: int | None = None,
                **data: str | int | float | bool | None) -> JobRecord:
@@ -170,6 +189,7 @@ class Scheduler:
         self.dispatch()
         return job
 
+    @_atomic
     def cancel_job(self, job: JobRecord) -> None:
         """Cancel a queued or running job now; a final job raises RuntimeInvalidStateError."""
         if job.is_final:
@@ -278,7 +298,7 @@ class Scheduler:
         self._complete(job)
 
     def _finish_late(self, job: JobRecord) -> None:
-        with self.clock.lock:
+        with self.clock.instant():
             if job.state == RUNNING:
                 self._complete(job)
                 self.clock.run_hooks()

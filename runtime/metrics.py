@@ -1,0 +1,196 @@
+"""Metrics computed from a trace alone: per job, per session, per QPU (SPEC §8 definitions).
+
+Because they read only the trace, they work on a recorded or hand-written trace as well
+as on a live run, and a test checks them against the scheduler's own bookkeeping.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from qsession.model import FINAL_STATUSES, SESSION_TABLE
+
+from .clock import to_seconds
+from .trace import Record, Trace
+
+_SESSION_FINAL = SESSION_TABLE.final_states
+
+
+@dataclass
+class JobMetrics:
+    """One job's times (seconds since the epoch) and durations."""
+
+    id: str
+    qpu: str
+    session: str | None
+    instance: str | None
+    created: float
+    started: float | None = None
+    finished: float | None = None
+    status: str = "QUEUED"
+
+    @property
+    def wait(self) -> float | None:
+        """Seconds from submission to start (None if it never started)."""
+        return None if self.started is None else self.started - self.created
+
+    @property
+    def run(self) -> float | None:
+        """Seconds it held the QPU (its usage), None while running or if it never ran."""
+        if self.started is None or self.finished is None:
+            return None
+        return self.finished - self.started
+
+    @property
+    def usage(self) -> float:
+        """Quantum seconds: the time it held the QPU (0 if it never ran)."""
+        return self.run or 0.0
+
+
+@dataclass
+class SessionMetrics:
+    """One session's activity: active time (its usage), deactivations, reserved idle time."""
+
+    id: str
+    qpu: str
+    mode: str
+    instance: str | None
+    created: float
+    started: float | None = None
+    ended: float | None = None
+    state: str = "pending"
+    jobs: list[str] = field(default_factory=list)
+    activations: int = 0
+    deactivations: int = 0
+    active_time: float = 0.0
+    reserved_idle: float = 0.0
+    job_usage: float = 0.0
+    _active_since: float | None = None
+
+    @property
+    def usage_time(self) -> float:
+        """SPEC §8: a dedicated session's active time; a batch's sum of its jobs' usage."""
+        return self.active_time if self.mode == "dedicated" else self.job_usage
+
+
+@dataclass
+class QPUMetrics:
+    """One QPU's utilisation over the span of the trace."""
+
+    name: str
+    start: float
+    end: float
+    busy: float = 0.0
+    reserved_idle: float = 0.0
+    jobs: int = 0
+
+    @property
+    def span(self) -> float:
+        """Seconds from the first to the last event on this QPU."""
+        return self.end - self.start
+
+    @property
+    def utilisation(self) -> float:
+        """Fraction of the span the QPU ran a job."""
+        return self.busy / self.span if self.span > 0 else 0.0
+
+    @property
+    def reserved_idle_fraction(self) -> float:
+        """Fraction of the span the QPU sat idle, held for an active session."""
+        return self.reserved_idle / self.span if self.span > 0 else 0.0
+
+
+@dataclass
+class Metrics:
+    """All metrics of one trace."""
+
+    jobs: dict[str, JobMetrics]
+    sessions: dict[str, SessionMetrics]
+    qpus: dict[str, QPUMetrics]
+
+    def mean_wait(self, jobs: Iterable[JobMetrics] | None = None) -> float:
+        """Mean wait of the jobs that started (default: every job)."""
+        waits = [j.wait for j in (self.jobs.values() if jobs is None else jobs)
+                 if j.wait is not None]
+        return sum(waits) / len(waits) if waits else 0.0
+
+
+def compute(trace: Trace | Iterable[Record]) -> Metrics:
+    """Metrics of a trace (records in emission order)."""
+    records = list(trace)
+    jobs: dict[str, JobMetrics] = {}
+    sessions: dict[str, SessionMetrics] = {}
+    qpus: dict[str, QPUMetrics] = {}
+    holds: dict[str, tuple[str, float]] = {}
+    for r in records:
+        t = to_seconds(r.t)
+        q = qpus.setdefault(r.qpu, QPUMetrics(r.qpu, t, t))
+        q.end = max(q.end, t)
+        if r.entity == "job":
+            _job_record(r, t, jobs, sessions, q)
+        elif r.entity == "session":
+            _session_record(r, t, sessions)
+        elif r.event == "hold" and r.session is not None:
+            holds[r.qpu] = (r.session, t)
+        elif r.event == "release" and r.qpu in holds:
+            sid, since = holds.pop(r.qpu)
+            _add_reserved(sessions, qpus, r.qpu, sid, t - since)
+    for qpu, (sid, since) in holds.items():  # still held when the trace ends
+        _add_reserved(sessions, qpus, qpu, sid, qpus[qpu].end - since)
+    for s in sessions.values():
+        if s._active_since is not None:  # still active at the end of the trace
+            s.active_time += qpus[s.qpu].end - s._active_since
+            s._active_since = None
+    return Metrics(jobs, sessions, qpus)
+
+
+def _job_record(r: Record, t: float, jobs: dict[str, JobMetrics],
+                sessions: dict[str, SessionMetrics], q: QPUMetrics) -> None:
+    if r.event == "create":
+        jobs[r.id] = JobMetrics(r.id, r.qpu, r.session, r.instance, t)
+        q.jobs += 1
+        if r.session in sessions:
+            sessions[r.session].jobs.append(r.id)
+        return
+    job = jobs[r.id]
+    if r.event == "start":
+        job.started = t
+    if r.dest is not None:
+        job.status = r.dest
+    if r.dest in FINAL_STATUSES:
+        job.finished = t
+        if job.started is not None:
+            q.busy += t - job.started
+            if job.session in sessions:
+                sessions[job.session].job_usage += t - job.started
+
+
+def _session_record(r: Record, t: float, sessions: dict[str, SessionMetrics]) -> None:
+    if r.event == "create":
+        mode = str(r.data.get("mode", "dedicated"))
+        sessions[r.id] = SessionMetrics(r.id, r.qpu, mode, r.instance, t)
+        return
+    s = sessions[r.id]
+    if r.dest is None:
+        return
+    s.state = r.dest
+    if r.dest == "active" and r.source != "active":
+        s.activations += 1
+        s._active_since = t
+        if s.started is None:
+            s.started = t
+    elif r.source == "active" and r.dest != "active" and s._active_since is not None:
+        s.active_time += t - s._active_since
+        s._active_since = None
+    if r.event == "ittl_elapsed":
+        s.deactivations += 1
+    if r.dest in _SESSION_FINAL and r.source not in _SESSION_FINAL:
+        s.ended = t
+
+
+def _add_reserved(sessions: dict[str, SessionMetrics], qpus: dict[str, QPUMetrics], qpu: str,
+                  sid: str, seconds: float) -> None:
+    qpus[qpu].reserved_idle += seconds
+    if sid in sessions:
+        sessions[sid].reserved_idle += seconds
