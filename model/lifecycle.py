@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from transitions import EventData, Machine
 
 
-class TransitionRefused(Exception):  # noqa: N818 - the name says what happened
+class TransitionRefused(Exception):
     """The model refused an event: the message names the object, its state and the event."""
 
     def __init__(self, kind: str, ident: str, state: str, event: str, message: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -55,7 +56,7 @@ def test_records_are_in_time_order_with_dense_sequence_numbers() -> None:
     rig = busy_rig()
     records = rig.trace.records
     assert [r.seq for r in records] == list(range(len(records)))
-    assert all(a.t <= b.t for a, b in zip(records, records[1:], strict=False))
+    assert all(a.t <= b.t for a, b in itertools.pairwise(records))
 
 
 def test_metrics_from_the_trace_match_the_scheduler() -> None:
