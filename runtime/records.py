@@ -106,7 +106,7 @@ class JobRecord:
     __slots__ = (
         "created", "duration_us", "error", "finish_timer", "finished", "id", "instance",
         "kind", "lifecycle", "outcome", "payload", "qpu", "result", "running", "seed",
-        "seq", "session", "usage_us",
+        "seq", "session", "tags", "time_limit_us", "usage_us",
     )
 
     def __init__(self, id: str, seq: int, qpu: str, session: SessionRecord | None,
@@ -130,6 +130,8 @@ class JobRecord:
         self.error: str | None = None
         self.outcome: Any = None
         self.finish_timer: Timer | None = None
+        self.time_limit_us: int | None = None
+        self.tags: tuple[str, ...] = ()
 
     @property
     def state(self) -> str:

@@ -42,6 +42,7 @@ Executor = Callable[[Any, int | None], Any]
 PRIO_EXPIRE, PRIO_FINISH, PRIO_ITTL = 0, 1, 2
 
 EXPIRY_REASON = "session max time reached: the job was still queued when its session expired"
+MAX_TIME_ERROR = "Error code 1305; the job ran longer than its max_execution_time and was stopped"
 
 
 class SessionClosedError(IBMRuntimeError):
@@ -155,11 +156,18 @@ class Scheduler:
     @_atomic
     def submit(self, session: SessionRecord | None, *, instance: str, kind: JobKind,
                payload: Any, duration_us: int, seed: int | None = None,
+               time_limit_us: int | None = None,
                **data: str | int | float | bool | None) -> JobRecord:
-        """Queue a job (in ``session``, or in job mode when None) and dispatch."""
+        """Queue a job (in ``session``, or in job mode when None) and dispatch.
+
+        ``time_limit_us`` is the job's maximum execution time: a job modeled to run longer
+        is stopped at the limit and fails with ``MAX_TIME_ERROR``.
+        """
         now = self.now()
         if duration_us <= 0:
             raise ValueError(f"a job's modeled duration must be positive, not {duration_us}us")
+        if time_limit_us is not None and time_limit_us <= 0:
+            raise ValueError(f"a job's time limit must be positive, not {time_limit_us}us")
         if session is not None:
             if session.qpu != self.qpu:
                 raise IBMRuntimeError(f"session {session.id} runs on {session.qpu}, not "
@@ -173,6 +181,7 @@ class Scheduler:
         seq = next(self._ids)
         job = JobRecord(f"j{seq}", seq, self.qpu, session, instance, kind, payload, duration_us,
                         seed, now)
+        job.time_limit_us = time_limit_us
         self.jobs[job.id] = job
         self.trace.emit(now, self.qpu, "job", job.id, "create", dest=QUEUED,
                         session=job.session_id, instance=instance, kind=kind,
@@ -270,9 +279,14 @@ class Scheduler:
             if step.changed:
                 self._activated(s, step, now)
         self._release_hold(now)
-        self._execute(job)
+        run_for = job.duration_us
+        if job.time_limit_us is not None and job.duration_us > job.time_limit_us:
+            run_for = job.time_limit_us  # stopped at the limit; its circuits never complete
+            job.error = MAX_TIME_ERROR
+        else:
+            self._execute(job)
         job.finish_timer = self.clock.call_at(
-            now + job.duration_us, lambda: self._on_finish(job), priority=PRIO_FINISH,
+            now + run_for, lambda: self._on_finish(job), priority=PRIO_FINISH,
             label=f"finish {job.id}",
         )
         self._trace_timer("timer_set", job.finish_timer, job=job.id)

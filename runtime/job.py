@@ -1,0 +1,199 @@
+"""``RuntimeJobV2``: a job handle with ``qiskit-ibm-runtime``'s methods, statuses and errors.
+
+In virtual time ``result()`` moves the clock to the job's end (firing every timer on the
+way, so other sessions and background jobs progress as they would have).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from qsession.model import CANCELLED, DONE, ERROR, QUEUED, RUNNING
+
+from .clock import ClockError, to_seconds, to_us
+from .errors import (
+    RuntimeInvalidStateError,
+    RuntimeJobFailureError,
+    RuntimeJobMaxTimeoutError,
+    RuntimeJobTimeoutError,
+)
+from .records import JobRecord
+from .results import EstimatorResult
+from .scheduler import MAX_TIME_ERROR
+
+if TYPE_CHECKING:
+    from .qpu import QPU
+    from .service import LocalService
+
+
+class RuntimeJobV2:
+    """A submitted job: status, result, cancel, metrics and usage."""
+
+    def __init__(self, service: LocalService, record: JobRecord) -> None:
+        self._service = service
+        self._record = record
+
+    # -- identity --------------------------------------------------------------------
+
+    def job_id(self) -> str:
+        """The job's id."""
+        return self._record.id
+
+    @property
+    def session_id(self) -> str | None:
+        """The id of the job's session or batch (None in job mode)."""
+        return self._record.session_id
+
+    @property
+    def primitive_id(self) -> str:
+        """``sampler`` or ``estimator``."""
+        return self._record.kind
+
+    @property
+    def creation_date(self) -> datetime:
+        """When the job was submitted (UTC, on the service's clock)."""
+        return self._service.clock.datetime(self._record.created)
+
+    @property
+    def instance(self) -> str:
+        """The instance the job is accounted to (fair share)."""
+        return self._record.instance
+
+    @property
+    def tags(self) -> list[str]:
+        """The job's tags (``options.environment.job_tags``)."""
+        return list(self._record.tags)
+
+    @property
+    def usage_estimation(self) -> dict[str, float]:
+        """The modeled QPU time, known at submission: ``{"quantum_seconds": ...}``."""
+        return {"quantum_seconds": to_seconds(self._record.duration_us)}
+
+    def backend(self, timeout: float | None = None) -> QPU:
+        """The QPU the job runs on."""
+        return self._service.backend(self._record.qpu)
+
+    # -- status ----------------------------------------------------------------------
+
+    def status(self) -> str:
+        """``QUEUED``, ``RUNNING``, ``DONE``, ``ERROR`` or ``CANCELLED``."""
+        with self._service.call():
+            return self._record.state
+
+    def done(self) -> bool:
+        """True if the job finished successfully."""
+        return self.status() == DONE
+
+    def running(self) -> bool:
+        """True while the job runs on the QPU."""
+        return self.status() == RUNNING
+
+    def cancelled(self) -> bool:
+        """True if the job was cancelled."""
+        return self.status() == CANCELLED
+
+    def errored(self) -> bool:
+        """True if the job failed (including expiry of its session while it queued)."""
+        return self.status() == ERROR
+
+    def in_final_state(self) -> bool:
+        """True once DONE, ERROR or CANCELLED."""
+        return self.status() in (DONE, ERROR, CANCELLED)
+
+    def error_message(self) -> str | None:
+        """Why the job failed (None unless it is in ERROR)."""
+        with self._service.call():
+            return self._record.error if self._record.state == ERROR else None
+
+    # -- waiting and results -----------------------------------------------------------
+
+    def wait_for_final_state(self, timeout: float | None = None) -> None:
+        """Wait (in the service's time) until the job is final, or raise on timeout."""
+        with self._service.call():
+            self._wait(timeout)
+
+    def _wait(self, timeout: float | None) -> None:
+        record = self._record
+        timeout_us = None if timeout is None else to_us(timeout)
+        try:
+            done = self._service.clock.wait_for(lambda: record.is_final, timeout_us)
+        except ClockError as err:  # pragma: no cover - would be a scheduler bug
+            raise RuntimeJobTimeoutError(f"Job {record.id} can never complete: {err}") from err
+        if not done:
+            raise RuntimeJobTimeoutError(
+                f"Timed out waiting for job to complete after {timeout} secs.")
+
+    def result(self, timeout: float | None = None, decoder: Any = None) -> Any:
+        """The job's ``PrimitiveResult``, waiting for it (virtual time jumps to its end).
+
+        Raises ``RuntimeJobFailureError`` if it failed, ``RuntimeJobMaxTimeoutError`` if
+        it ran past its ``max_execution_time``, ``RuntimeInvalidStateError`` if it was
+        cancelled and ``RuntimeJobTimeoutError`` past ``timeout`` seconds.
+        """
+        with self._service.call():
+            self._wait(timeout)
+            record = self._record
+            if record.state == CANCELLED:
+                raise RuntimeInvalidStateError(
+                    f"Unable to retrieve result for job {record.id}. Job was cancelled.")
+            if record.state == ERROR:
+                if record.error == MAX_TIME_ERROR:
+                    raise RuntimeJobMaxTimeoutError(record.error)
+                raise RuntimeJobFailureError(
+                    f"Unable to retrieve job result. {record.error}")
+            if record.kind == "estimator" and not isinstance(record.result, EstimatorResult):
+                record.result = EstimatorResult.wrap(record.result)
+            return record.result
+
+    def cancel(self) -> None:
+        """Cancel the job now (a running job is stopped and the QPU freed)."""
+        with self._service.call():
+            scheduler = self._service.scheduler_of(self._record.qpu)
+            scheduler.cancel_job(self._record)
+
+    # -- accounting ------------------------------------------------------------------
+
+    def usage(self) -> float:
+        """Quantum seconds the job held the QPU (so far, if running)."""
+        with self._service.call(), self._service.clock.lock:
+            return to_seconds(self._usage_us())
+
+    def _usage_us(self) -> int:
+        r = self._record
+        if r.state == RUNNING and r.running is not None:
+            return self._service.clock.now() - r.running
+        return r.usage_us
+
+    def metrics(self) -> dict[str, Any]:
+        """IBM-shaped metrics: timestamps (UTC datetimes), usage, circuits, qubits."""
+        with self._service.call(), self._service.clock.lock:
+            r = self._record
+            clock = self._service.clock
+            payload = r.payload
+            usage = to_seconds(self._usage_us())
+            return {
+                "timestamps": {
+                    "created": clock.datetime(r.created),
+                    "running": None if r.running is None else clock.datetime(r.running),
+                    "finished": None if r.finished is None else clock.datetime(r.finished),
+                },
+                "usage": {"quantum_seconds": usage, "seconds": usage},
+                "bss": {"seconds": usage},
+                "num_circuits": getattr(payload, "num_circuits", None),
+                "num_qubits": getattr(payload, "num_qubits", None),
+                "position_in_queue": self._position() if r.state == QUEUED else None,
+                "estimated_running_time_seconds": to_seconds(r.duration_us),
+            }
+
+    def _position(self) -> int:
+        scheduler = self._service.scheduler_of(self._record.qpu)
+        queued = sorted(j.seq for j in scheduler.jobs.values() if j.state == QUEUED)
+        return queued.index(self._record.seq) + 1
+
+    def logs(self) -> str:
+        """Execution logs (an emulated QPU writes none)."""
+        return ""
+
+    def __repr__(self) -> str:
+        return f"<RuntimeJobV2('{self._record.id}', '{self._record.kind}')>"

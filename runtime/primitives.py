@@ -1,0 +1,172 @@
+"""``SamplerV2`` and ``EstimatorV2`` with ``qiskit-ibm-runtime``'s constructor, ``run`` and options.
+
+``mode`` is a ``Session``, a ``Batch`` or a QPU (job mode). As in IBM's client, a
+primitive built with no mode inside ``with Session(...)`` runs in that session, and so
+does one built with the session's own QPU; the mode is fixed when the primitive is built.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+from qiskit.circuit import QuantumCircuit
+
+from .clock import to_us
+from .errors import IBMInputValueError
+from .job import RuntimeJobV2
+from .options import EstimatorOptions, SamplerOptions, _Options
+from .qpu import QPU
+from .records import JobKind
+from .session import Session, current_session
+
+if TYPE_CHECKING:
+    from .service import LocalService
+
+
+class _Primitive:
+    """What both primitives share: mode resolution, options and submission."""
+
+    _kind: ClassVar[JobKind]
+    _options_class: ClassVar[type[_Options]]
+
+    def __init__(self, mode: Session | QPU | None = None,
+                 options: Mapping[str, Any] | _Options | None = None) -> None:
+        self._session, self._backend = _resolve_mode(mode)
+        self._options = self._options_class.build(options)
+
+    @property
+    def mode(self) -> Session | None:
+        """The session or batch the primitive runs in (None in job mode)."""
+        return self._session
+
+    @property
+    def options(self) -> Any:
+        """The primitive's options (attributes may be set: ``options.default_shots = 100``)."""
+        return self._options
+
+    def backend(self) -> QPU:
+        """The QPU the primitive runs on."""
+        return self._backend
+
+    def _submit(self, prepared: Any) -> RuntimeJobV2:
+        service: LocalService = self._backend.service
+        scheduler = service.scheduler_of(self._backend)
+        options = self._options
+        limit = options.max_execution_time
+        with service.call(), scheduler.clock.instant():
+            seed = options.seed_simulator
+            if seed is None:
+                seed = service.next_seed()
+            record = scheduler.submit(
+                None if self._session is None else self._session._record,
+                instance=scheduler.settings.default_instance,
+                kind=self._kind,
+                payload=prepared,
+                duration_us=prepared.duration_us,
+                seed=seed,
+                time_limit_us=None if limit is None else to_us(limit),
+                circuits=prepared.num_circuits,
+                shots=prepared.shots,
+                tags=",".join(options.job_tags) or None,
+            )
+            record.tags = tuple(options.job_tags)
+        return RuntimeJobV2(service, record)
+
+
+class SamplerV2(_Primitive):
+    """Samples measurement outcomes of circuits on an emulated QPU."""
+
+    _kind = "sampler"
+    _options_class = SamplerOptions
+
+    def run(self, pubs: Iterable[Any], *, shots: int | None = None) -> RuntimeJobV2:
+        """Submit sampler pubs (``circuit`` or ``(circuit, values[, shots])``); returns a job."""
+        pubs = _as_pub_list(pubs, "SamplerV2", "sampler.run([circuit])")
+        if shots is None:
+            shots = self._options.default_shots
+        if isinstance(shots, bool) or not isinstance(shots, int | np.integer) or shots <= 0:
+            raise IBMInputValueError(f"shots must be a positive int, not {shots!r}")
+        prepared = self._backend.prepare_sampler(pubs, int(shots))
+        return self._submit(prepared)
+
+
+class EstimatorV2(_Primitive):
+    """Estimates expectation values of observables on an emulated QPU."""
+
+    _kind = "estimator"
+    _options_class = EstimatorOptions
+
+    def run(self, pubs: Any, observables: Any = None, *, precision: float | None = None,
+            parameter_values: Any = None) -> RuntimeJobV2:
+        """Submit estimator pubs ``(circuit, observables[, values[, precision]])``.
+
+        The V1 form ``run(circuit, observable, parameter_values=values)`` (used by IBM's
+        session guide) is accepted too: it becomes one pub, and the result's ``.values``
+        holds its expectation values.
+        """
+        if observables is not None or parameter_values is not None:
+            pubs = _v1_pubs(pubs, observables, parameter_values)
+        pubs = _as_pub_list(pubs, "EstimatorV2", "estimator.run([(circuit, observable)])")
+        if precision is None:
+            precision = self._options.precision()
+        if isinstance(precision, bool) or not isinstance(precision, int | float) or not (
+            np.isfinite(precision) and precision > 0
+        ):
+            raise IBMInputValueError(
+                f"The precision value must be strictly greater than 0 (got {precision!r}).")
+        prepared = self._backend.prepare_estimator(pubs, float(precision))
+        return self._submit(prepared)
+
+
+def _resolve_mode(mode: Session | QPU | None) -> tuple[Session | None, QPU]:
+    context = current_session()
+    if isinstance(mode, Session):
+        return mode, mode.qpu
+    if isinstance(mode, QPU):
+        if context is None:
+            return None, mode
+        if context.qpu is not mode:
+            raise ValueError(
+                "The backend passed in to the primitive is different from the session "
+                "backend. Please check which backend you intend to use or leave the mode "
+                "parameter empty to use the session backend.")
+        return context, mode
+    if mode is None:
+        if context is None:
+            raise ValueError("A backend or session must be specified.")
+        return context, context.qpu
+    raise ValueError(f"mode must be of type Backend, Session, Batch or None, not "
+                     f"{type(mode).__name__}")
+
+
+def _as_pub_list(pubs: Any, primitive: str, example: str) -> list[Any]:
+    if isinstance(pubs, QuantumCircuit) or (
+        isinstance(pubs, tuple) and pubs and isinstance(pubs[0], QuantumCircuit)
+    ):
+        raise IBMInputValueError(
+            f"{primitive}.run takes a list of pubs; wrap a single pub in a list, "
+            f"e.g. {example}")
+    try:
+        return list(pubs)
+    except TypeError:
+        raise IBMInputValueError(
+            f"{primitive}.run takes a list of pubs, not {type(pubs).__name__}; "
+            f"e.g. {example}") from None
+
+
+def _v1_pubs(circuits: Any, observables: Any, values: Any) -> list[Any]:
+    """The V1 call (circuits, observables, parameter_values) as V2 pubs."""
+    if isinstance(circuits, QuantumCircuit):
+        pub = (circuits, observables) if values is None else (circuits, observables, values)
+        return [pub]
+    circuits = list(circuits)
+    observables = list(observables) if observables is not None else [None] * len(circuits)
+    values = list(values) if values is not None else [None] * len(circuits)
+    if not len(circuits) == len(observables) == len(values):
+        raise IBMInputValueError(
+            f"V1-style run got {len(circuits)} circuits, {len(observables)} observables and "
+            f"{len(values)} parameter value sets; give one of each per circuit")
+    return [(c, o) if v is None else (c, o, v)
+            for c, o, v in zip(circuits, observables, values, strict=True)]
