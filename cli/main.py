@@ -46,6 +46,38 @@ def diagram(machine: str, fmt: str, output: Path | None) -> None:
 
 
 @main.command()
+@click.argument("trace_file", metavar="TRACE.jsonl",
+                type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--output-dir", "-o", type=click.Path(file_okay=False, path_type=Path), default=None,
+    help="Folder for timeline.png, timeline.svg and trace.perfetto.json (default: the trace's).",
+)
+@click.option(
+    "--perfetto/--no-perfetto", default=True, show_default=True,
+    help="Also write trace.perfetto.json, for ui.perfetto.dev or chrome://tracing.",
+)
+def timeline(trace_file: Path, output_dir: Path | None, perfetto: bool) -> None:
+    """Draw a recorded trace as a timeline picture (PNG and SVG) and a Perfetto trace."""
+    from qsession.runtime.timeline import draw_timeline
+    from qsession.runtime.trace import Trace, TraceFormatError
+
+    try:
+        trace = Trace.read(trace_file)
+    except TraceFormatError as err:
+        raise click.ClickException(str(err)) from err
+    out = trace_file.parent if output_dir is None else output_dir
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [out / "timeline.png", out / "timeline.svg"]
+    draw_timeline(trace, paths[0], paths[1])
+    if perfetto:
+        from qsession.runtime.perfetto import write_perfetto
+
+        paths.append(write_perfetto(trace, out / "trace.perfetto.json"))
+    for path in paths:
+        click.echo(str(path))
+
+
+@main.command()
 def demo() -> None:
     """Show the session lifecycle (the full demo arrives with the runtime)."""
     from qsession.cli.lifecycle_view import print_lifecycles

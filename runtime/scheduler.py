@@ -26,7 +26,8 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar, cast
 
-from qsession.model import INACTIVE, PENDING, QUEUED, RUNNING, Mode, Step
+from qsession.model import PENDING, QUEUED, RUNNING, Mode, Step
+from qsession.model.dispatch import in_normal_queue, select
 
 from .clock import Clock, Timer, VirtualClock, to_us
 from .errors import IBMRuntimeError, RuntimeInvalidStateError
@@ -187,10 +188,11 @@ class Scheduler:
                         session=job.session_id, instance=instance, kind=kind,
                         duration_us=duration_us, extra=data)
         if session is not None:
-            self._session_step(session, session.lifecycle.fire("submit"))
+            step = session.lifecycle.fire("submit")
             session.jobs.append(job)
             session.queue.append(job)
             session.queued += 1
+            self._session_step(session, step)  # in_flight counts the new job, as everywhere
             self._cancel_timer(session, "ittl")
         if session is None or not session.is_active:
             self.normal[instance].append(job)
@@ -232,30 +234,33 @@ class Scheduler:
     def _select(self) -> tuple[JobRecord, str, dict[str, Any]] | None:
         now = self.now()
         active = self.active_session
-        if active is not None:
-            head = active.head()
-            if head is not None:
-                return head, "session", {}
+        shares: dict[str, float] = {}
+
+        def normal_heads() -> Iterator[tuple[float, int, JobRecord]]:
+            for instance, queue in self.normal.items():
+                while queue and not _normal_eligible(queue[0]):
+                    queue.popleft()
+                if queue:
+                    shares[instance] = self.fair_share.ratio(instance, now)
+                    yield shares[instance], queue[0].seq, queue[0]
+
+        decision = select(
+            active is not None,
+            None if active is None else active.head(),
+            (batch.head() for batch in self.active_batches),
+            normal_heads(),
+        )
+        if decision.action == "hold":
+            assert active is not None
             if self._hold_since is None:
                 self._hold_since = now
                 self.trace.emit(now, self.qpu, "qpu", self.qpu, "hold", session=active.id)
             return None
-        for batch in self.active_batches:
-            head = batch.head()
-            if head is not None:
-                return head, "batch", {}
-        best: tuple[float, int, str] | None = None
-        for instance, queue in self.normal.items():
-            while queue and not _normal_eligible(queue[0]):
-                queue.popleft()
-            if queue:
-                key = (self.fair_share.ratio(instance, now), queue[0].seq, instance)
-                if best is None or key < best:
-                    best = key
-        if best is None:
+        if decision.job is None or decision.via is None:
             return None
-        ratio, _, instance = best
-        return self.normal[instance][0], "normal", {"share_ratio": ratio}
+        job = decision.job
+        extra = {"share_ratio": shares[job.instance]} if decision.via == "normal" else {}
+        return job, decision.via, extra
 
     def _start(self, job: JobRecord, via: str, extra: dict[str, Any]) -> None:
         now = self.now()
@@ -462,12 +467,14 @@ class Scheduler:
                         dest=step.dest, session=job.session_id, instance=job.instance,
                         extra=extra)
 
-    def _trace_timer(self, event: str, timer: Timer | None, **ids: str) -> None:
+    def _trace_timer(self, event: str, timer: Timer | None, *, session: str | None = None,
+                     job: str | None = None) -> None:
         if timer is None:
             return
         kind = timer.label.split(" ", 1)[0]
-        self.trace.emit(self.now(), self.qpu, "qpu", self.qpu, event, timer=kind, at_us=timer.at,
-                        extra=ids)
+        extra = {} if job is None else {"job": job}
+        self.trace.emit(self.now(), self.qpu, "qpu", self.qpu, event, session=session,
+                        timer=kind, at_us=timer.at, extra=extra)
 
     def shutdown(self) -> None:
         """Stop the worker thread (wall clock) once no job runs."""
@@ -477,8 +484,7 @@ class Scheduler:
 
 def _normal_eligible(job: JobRecord) -> bool:
     """A job at the head of the normal queue may still be taken from it."""
+    # Once its session is active, the job is served from the session's own queue.
     if job.state != QUEUED:
         return False
-    s = job.session
-    # Once its session is active, the job is served from the session's own queue.
-    return s is None or s.state in (PENDING, INACTIVE)
+    return in_normal_queue(None if job.session is None else job.session.state)
