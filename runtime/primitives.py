@@ -32,9 +32,13 @@ class _Primitive:
     _options_class: ClassVar[type[_Options]]
 
     def __init__(self, mode: Session | QPU | None = None,
-                 options: Mapping[str, Any] | _Options | None = None) -> None:
+                 options: Mapping[str, Any] | _Options | None = None, *,
+                 instance: str | None = None) -> None:
         self._session, self._backend = _resolve_mode(mode)
         self._options = self._options_class.build(options)
+        # Job mode bills an instance (fair share); in a session the session's instance wins.
+        scheduler = self._backend.service.scheduler_of(self._backend)
+        self._instance = scheduler.settings.check_instance(instance)
 
     @property
     def mode(self) -> Session | None:
@@ -61,7 +65,7 @@ class _Primitive:
                 seed = service.next_seed()
             record = scheduler.submit(
                 None if self._session is None else self._session._record,
-                instance=scheduler.settings.default_instance,
+                instance=self._instance,
                 kind=self._kind,
                 payload=prepared,
                 duration_us=prepared.duration_us,

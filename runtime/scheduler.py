@@ -95,6 +95,18 @@ class Scheduler:
             else ThreadPoolExecutor(1, thread_name_prefix=f"qsession-{qpu}")
         )
         clock.add_instant_hook(self.dispatch)
+        self._configure_record()
+
+    def _configure_record(self) -> None:
+        """Record the QPU's settings, so a trace alone can be checked (fair share, timeouts)."""
+        with self.clock.instant():
+            s = self.settings
+            for instance, allocation in s.instances.items():
+                self.trace.emit(self.now(), self.qpu, "qpu", self.qpu, "configure",
+                                instance=instance, allocation=allocation,
+                                fair_share_window_us=to_us(s.fair_share_window),
+                                interactive_timeout_us=to_us(s.interactive_timeout),
+                                batch_interactive_timeout_us=to_us(s.batch_interactive_timeout))
 
     # -- queries ---------------------------------------------------------------------
 

@@ -30,7 +30,7 @@ JSONScalar = str | int | float | bool | None
 SESSION_EVENTS = ("create", "submit", "job_started", "job_ended", "ittl_elapsed", "close",
                   "cancel", "max_time_reached")
 JOB_EVENTS = ("create", "start", "finish", "fail", "expire", "cancel")
-QPU_EVENTS = ("dispatch", "hold", "release", "timer_set", "timer_cancel", "timer_fire")
+QPU_EVENTS = ("configure", "dispatch", "hold", "release", "timer_set", "timer_cancel", "timer_fire")
 
 
 class TraceFormatError(ValueError):

@@ -1,0 +1,332 @@
+"""Hypothesis stateful machines: random session/job/timeout interleavings, invariants every step.
+
+``RuntimeMachine`` drives the full runtime (virtual clock, scheduler, Aer QPU) through
+the public API: open sessions and batches, submit to them, submit background job-mode
+work on two instances, let time pass (steered to just before, at and just after the
+ITTL, max-TTL and job-end instants), wait for results, close, cancel and cancel jobs.
+After every step every SPEC invariant is checked on the trace so far; at the end the run
+is driven to idle and checked once more, progress included.
+
+The timeouts are short (ITTL 2 s, max time 5–60 s, jobs 0.5–3.5 s on a 0.5 s grid) so that expiry,
+cancel with queued jobs, reactivation and contention between sessions are common; each
+is counted with ``hypothesis.event`` (see ``--hypothesis-show-statistics``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from hypothesis import event, note
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+)
+
+from qsession.model import QUEUED
+from qsession.runtime import (
+    QPU,
+    Batch,
+    IBMRuntimeError,
+    LocalService,
+    RuntimeInvalidStateError,
+    RuntimeJobFailureError,
+    RuntimeJobMaxTimeoutError,
+    RuntimeJobTimeoutError,
+    RuntimeJobV2,
+    SamplerV2,
+    Session,
+)
+from qsession.runtime.clock import ClockError, to_us
+from qsession.runtime.timing import TimingModel
+
+from . import strategies as qs
+from .invariants import Monitor, Report, Violation
+
+ITTL = 2.0
+BATCH_ITTL = 1.0
+INSTANCES = {"a": 2.0, "b": 1.0}
+MAX_SESSIONS = 4
+MAX_JOBS = 16
+
+
+@dataclass(frozen=True, slots=True)
+class GridTiming(TimingModel):
+    """The timing model rounded up to a grid, so job ends coincide with timer deadlines.
+
+    Ties at one instant (a job ending exactly at its session's max TTL or at another
+    session's ITTL) are where ordering bugs hide; on a 0.5 s grid they are common.
+    """
+
+    grid_s: float = 0.5
+
+    def job_microseconds(self, executions: Iterable[tuple[float, int]]) -> int:
+        """The modeled time, rounded up to the grid."""
+        grid = to_us(self.grid_s)
+        return -(-TimingModel.job_microseconds(self, executions) // grid) * grid
+
+
+TIMING = GridTiming(circuit_overhead_s=0.2, rep_delay_s=1e-3)
+"""Slow shots on a 0.5 s grid: long jobs from cheap simulations (0.5 s to 3.5 s)."""
+COVERAGE_EVENTS = ("expiry", "cancel with queued jobs", "reactivation", "contention")
+
+coverage: Counter[str] = Counter()
+"""In how many runs (examples) each rare situation was reached, in this process."""
+
+
+class InvariantViolated(AssertionError):
+    """An invariant broke during a stateful run; the message lists the violations."""
+
+    def __init__(self, report: Report) -> None:
+        self.report = report
+        self.ids = sorted({v.invariant for v in report.violations})
+        lines = "\n".join(f"  {v}" for v in report.violations[:10])
+        super().__init__(f"invariant(s) violated: {', '.join(self.ids)}\n{lines}")
+
+    @classmethod
+    def single(cls, invariant: str, t: int, message: str) -> InvariantViolated:
+        """A violation seen directly by a rule (through the API) rather than in the trace."""
+        return cls(Report([Violation(invariant, t, message)]))
+
+
+class RuntimeMachine(RuleBasedStateMachine):
+    """The full runtime under random job/timeout interleavings."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.qpu = QPU.ideal("stateful_qpu", num_qubits=3, timing=TIMING)
+        self.service = LocalService(seed=0, backends=[self.qpu], interactive_timeout=ITTL,
+                                    batch_interactive_timeout=BATCH_ITTL, instances=INSTANCES)
+        self.scheduler = self.service.scheduler_of(self.qpu)
+        self.monitor = Monitor()
+        self.sessions: list[Session] = []
+        self.samplers: list[SamplerV2] = []
+        self.jobs: list[RuntimeJobV2] = []
+        self.background = {name: SamplerV2(mode=self.qpu, instance=name)
+                           for name in INSTANCES}
+        self.seen = 0
+        self.reached: set[str] = set()
+
+    # -- rules -----------------------------------------------------------------------
+
+    @initialize(max_time=qs.max_times(), second=qs.max_times(), batch=st.booleans())
+    def first_sessions(self, max_time: float, second: float, batch: bool) -> None:
+        """Every run starts with a dedicated session and a second session or batch."""
+        self.open_session(False, max_time)
+        self.open_session(batch, second)
+
+    @precondition(lambda self: len(self.sessions) < MAX_SESSIONS)
+    @rule(batch=st.booleans(), max_time=qs.max_times())
+    def open_session(self, batch: bool, max_time: float) -> None:
+        """Open a Session or a Batch."""
+        session = (Batch if batch else Session)(self.qpu, max_time=max_time)
+        self.sessions.append(session)
+        self.samplers.append(SamplerV2(mode=session))
+
+    @precondition(lambda self: self.sessions and len(self.jobs) < MAX_JOBS)
+    @rule(index=st.integers(0, MAX_SESSIONS - 1), pub=qs.sampler_pubs(), shots=qs.shots(),
+          prefer=st.sampled_from(["any", "inactive", "inactive", "waiting"]))
+    def submit(self, index: int, pub: tuple[Any, ...], shots: int, prefer: str) -> None:
+        """Submit to a session; a session that does not accept jobs must refuse.
+
+        ``prefer`` steers toward rare paths: an ``inactive`` session (reactivation through
+        the normal queue) or a dedicated session ``waiting`` while another one is active.
+        """
+        i = self._pick(index, prefer)
+        record = self.sessions[i]._record
+        before = len(self.service.jobs())
+        if not record.lifecycle.accepting_jobs:
+            try:
+                self.samplers[i].run([pub], shots=shots)
+            except IBMRuntimeError as err:
+                self._expect("The session is closed" in str(err), "INV-CLOSED-REJECTS",
+                             f"refusal does not say the session is closed: {err}")
+                self._expect(len(self.service.jobs()) == before, "INV-CLOSED-REJECTS",
+                             "a refused submission created a job")
+                return
+            raise InvariantViolated.single(
+                "INV-CLOSED-REJECTS", self.service.clock.now(),
+                f"session {record.id} ({record.state}, not accepting) accepted a job")
+        other = self.scheduler.active_session
+        if other is not None and other is not record and record.mode == "dedicated":
+            self._reached("contention")
+        self.jobs.append(self.samplers[i].run([pub], shots=shots))
+
+    @precondition(lambda self: self.sessions and len(self.jobs) < MAX_JOBS - 3)
+    @rule(index=st.integers(0, MAX_SESSIONS - 1), n=st.integers(2, 3), shots=qs.shots())
+    def burst(self, index: int, n: int, shots: int) -> None:
+        """Submit several jobs at once to one session (so some of them queue)."""
+        i = index % len(self.sessions)
+        if self.sessions[i]._record.lifecycle.accepting_jobs:
+            pub = (qs.CIRCUITS["bell"],)
+            self.jobs.extend(self.samplers[i].run([pub], shots=shots) for _ in range(n))
+
+    def _pick(self, index: int, prefer: str) -> int:
+        records = [s._record for s in self.sessions]
+        active = self.scheduler.active_session
+
+        def wanted(r: Any) -> bool:
+            if not r.lifecycle.accepting_jobs:
+                return False
+            if prefer == "inactive":
+                return bool(r.state == "inactive")
+            return bool(active is not None and r is not active and r.mode == "dedicated")
+
+        if prefer != "any":
+            matches = [k for k, r in enumerate(records) if wanted(r)]
+            if matches:
+                return matches[index % len(matches)]
+        return index % len(records)
+
+    @precondition(lambda self: len(self.jobs) < MAX_JOBS)
+    @rule(instance=st.sampled_from(sorted(INSTANCES)), pub=qs.sampler_pubs(), shots=qs.shots())
+    def submit_background(self, instance: str, pub: tuple[Any, ...], shots: int) -> None:
+        """Submit a job-mode job on one of two instances (fair share)."""
+        self.jobs.append(self.background[instance].run([pub], shots=shots))
+
+    @rule(timer=st.sampled_from(["ittl", "max_ttl", "finish", "step"]),
+          offset=st.sampled_from([-1, 0, 1]), step=st.floats(0.001, 5.0))
+    def advance(self, timer: str, offset: int, step: float) -> None:
+        """Let time pass, to just before, at or just after the next timer of a kind."""
+        now = self.service.clock.now()
+        deadline = self._next_timer(timer)
+        if deadline is None or deadline + offset <= now:
+            self.service.advance(step)
+        else:
+            self.service.advance((deadline + offset - now) / 1e6)
+
+    @precondition(lambda self: self.sessions)
+    @rule(index=st.integers(0, MAX_SESSIONS - 1), think=qs.think_times(ITTL))
+    def think(self, index: int, think: float) -> None:
+        """A classical step: wait for a session's jobs, then think (around the ITTL)."""
+        record = self.sessions[index % len(self.sessions)]._record
+        mine = [j for j in self.jobs if j._record.session is record]
+        for job in mine:
+            self._settle(job)
+        self.service.advance(think)
+
+    @precondition(lambda self: self.jobs)
+    @rule(index=st.integers(0, MAX_JOBS - 1))
+    def wait_result(self, index: int) -> None:
+        """Wait for a job's result (virtual time jumps to its end)."""
+        self._settle(self.jobs[index % len(self.jobs)])
+
+    def _settle(self, job: RuntimeJobV2) -> None:
+        """Wait for ``job`` and check that its result matches its status."""
+        try:
+            job.result()
+        except (RuntimeJobFailureError, RuntimeInvalidStateError, RuntimeJobMaxTimeoutError):
+            self._expect(job.status() in ("ERROR", "CANCELLED"), "INV-CONSERVATION",
+                         f"result() raised for job {job.job_id()} in {job.status()}")
+        except RuntimeJobTimeoutError as err:
+            raise InvariantViolated.single("INV-PROGRESS", self.service.clock.now(),
+                                           str(err)) from err
+        else:
+            self._expect(job.status() == "DONE", "INV-CONSERVATION",
+                         f"result() returned for job {job.job_id()} in {job.status()}")
+
+    @precondition(lambda self: self.sessions)
+    @rule(index=st.integers(0, MAX_SESSIONS - 1))
+    def close(self, index: int) -> None:
+        """close() a session (no-op once it ended)."""
+        self.sessions[index % len(self.sessions)].close()
+
+    @precondition(lambda self: self.sessions)
+    @rule(index=st.integers(0, MAX_SESSIONS - 1))
+    def cancel(self, index: int) -> None:
+        """cancel() a session."""
+        session = self.sessions[index % len(self.sessions)]
+        if session._record.queued and not session._record.lifecycle.is_final:
+            self._reached("cancel with queued jobs")
+        session.cancel()
+
+    @precondition(lambda self: self.jobs)
+    @rule(index=st.integers(0, MAX_JOBS - 1))
+    def cancel_job(self, index: int) -> None:
+        """cancel() a job; a final job must refuse."""
+        job = self.jobs[index % len(self.jobs)]
+        was_final = job.in_final_state()
+        try:
+            job.cancel()
+        except RuntimeInvalidStateError:
+            self._expect(was_final, "INV-FINAL", f"cancel of live job {job.job_id()} refused")
+        else:
+            self._expect(not was_final and job.status() == "CANCELLED", "INV-FINAL",
+                         f"cancel of job {job.job_id()} left it {job.status()}")
+
+    # -- checks ----------------------------------------------------------------------
+
+    @invariant()
+    def invariants_hold(self) -> None:
+        """Every SPEC invariant holds on the trace so far."""
+        self.monitor.sync(self.service.trace, self.service.clock.now())
+        self._count_new_situations()
+        report = self.monitor.report()
+        if not report.ok:
+            raise InvariantViolated(report)
+
+    def teardown(self) -> None:
+        """Drive the run to idle and check once more, progress included."""
+        try:
+            # No timer left but jobs unfinished: INV-PROGRESS reports them below.
+            with contextlib.suppress(ClockError):
+                self.service.run_until_idle()
+            self.monitor.sync(self.service.trace, self.service.clock.now())
+            self._count_new_situations()
+            report = self.monitor.finish(settled=True)
+            if not report.ok:
+                note(self.service.trace.dumps()[-4000:])
+                raise InvariantViolated(report)
+        finally:
+            self.service.close()
+
+    # -- helpers ---------------------------------------------------------------------
+
+    def _expect(self, condition: bool, invariant: str, message: str) -> None:
+        if not condition:
+            raise InvariantViolated.single(invariant, self.service.clock.now(), message)
+
+    def _reached(self, situation: str) -> None:
+        if situation not in self.reached:
+            self.reached.add(situation)
+            event(situation)
+            coverage[situation] += 1
+
+    def _next_timer(self, kind: str) -> int | None:
+        s = self.scheduler
+        if kind == "finish":
+            running = s.running
+            timer = running.finish_timer if running is not None else None
+            return None if timer is None else timer.at
+        if kind == "step":
+            return None
+        attr = "ittl_timer" if kind == "ittl" else "maxttl_timer"
+        times = [t.at for rec in s.sessions.values()
+                 if (t := getattr(rec, attr)) is not None and not t.cancelled]
+        return min(times) if times else None
+
+    def _count_new_situations(self) -> None:
+        records = self.service.trace.records
+        for r in records[self.seen:]:
+            if r.entity != "session":
+                continue
+            if r.event == "max_time_reached":
+                self._reached("expiry")
+            elif r.event == "job_started" and r.source == "inactive":
+                self._reached("reactivation")
+        self.seen = len(records)
+
+
+def queued_jobs_of(session: Session) -> int:
+    """Jobs of ``session`` still queued (for tests)."""
+    return sum(1 for j in session._record.jobs if j.state == QUEUED)
+
+
+TestRuntime = RuntimeMachine.TestCase

@@ -1,0 +1,104 @@
+"""Hypothesis strategies for session workloads, collected in one module for reuse.
+
+Use them to test your own session code: draw a service configuration, background
+traffic and think times, run your code on a ``LocalService``, then check the trace::
+
+    from hypothesis import given
+    from qsession.properties import strategies as qs
+    from qsession.properties.invariants import check
+
+    @given(qs.service_configs(), qs.think_times())
+    def test_my_loop(config, think):
+        service = LocalService(**config)
+        my_loop(service, think)
+        service.run_until_idle()
+        assert check(service.trace, settled=True).ok
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import strategies as st
+from qiskit.circuit import Parameter, QuantumCircuit
+
+# Few shots keep Aer cheap; the stateful QPU's slow timing model (``machines``) turns them
+# into jobs of roughly 0.3 s, 0.5 s, 1.2 s and 3.2 s.
+SHOTS = (100, 300, 1_000, 3_000)
+
+
+def _bell() -> QuantumCircuit:
+    qc = QuantumCircuit(2, name="bell")
+    qc.h(0)
+    qc.cx(0, 1)
+    qc.measure_all()
+    return qc
+
+
+def _ghz3() -> QuantumCircuit:
+    qc = QuantumCircuit(3, name="ghz3")
+    qc.h(0)
+    qc.cx(0, 1)
+    qc.cx(1, 2)
+    qc.measure_all()
+    return qc
+
+
+def _rotation() -> QuantumCircuit:
+    qc = QuantumCircuit(1, name="ry")
+    qc.ry(Parameter("theta"), 0)
+    qc.measure_all()
+    return qc
+
+
+CIRCUITS: dict[str, QuantumCircuit] = {c.name: c for c in (_bell(), _ghz3(), _rotation())}
+"""A small family of circuits (built once, so the QPU's transpile cache serves them)."""
+
+
+def circuits() -> st.SearchStrategy[QuantumCircuit]:
+    """One of the circuit family (Bell, GHZ-3, a parameterised rotation)."""
+    return st.sampled_from(list(CIRCUITS.values()))
+
+
+def sampler_pubs() -> st.SearchStrategy[tuple[Any, ...]]:
+    """A sampler pub: a circuit with parameter values when it needs them."""
+    def pub(circuit: QuantumCircuit, theta: float) -> tuple[Any, ...]:
+        return (circuit, [theta]) if circuit.num_parameters else (circuit,)
+
+    return st.builds(pub, circuits(), st.floats(0, 3.14, allow_nan=False))
+
+
+def shots() -> st.SearchStrategy[int]:
+    """Shot counts spanning short and long jobs."""
+    return st.sampled_from(SHOTS)
+
+
+def think_times(ittl: float = 60.0) -> st.SearchStrategy[float]:
+    """Classical think time between jobs, biased to just inside and just past ``ittl``."""
+    return st.one_of(
+        st.floats(0, ittl * 2, allow_nan=False, allow_infinity=False),
+        st.sampled_from([0.0, ittl - 1e-6, ittl, ittl + 1e-6]),
+    )
+
+
+def max_times() -> st.SearchStrategy[float]:
+    """Session max times short enough that expiry happens within a test."""
+    return st.sampled_from([5.0, 10.0, 20.0, 60.0])
+
+
+def service_configs() -> st.SearchStrategy[dict[str, Any]]:
+    """Keyword arguments for ``LocalService``: seed, timeouts and instance allocations."""
+    return st.fixed_dictionaries({
+        "seed": st.integers(0, 2**31 - 1),
+        "interactive_timeout": st.sampled_from([1.0, 2.0, 10.0, 60.0]),
+        "batch_interactive_timeout": st.sampled_from([0.5, 1.0]),
+        "instances": st.sampled_from([{"default": 1.0}, {"a": 2.0, "b": 1.0},
+                                      {"a": 1.0, "b": 1.0, "c": 1.0}]),
+    })
+
+
+def background_loads(max_jobs: int = 10, horizon: float = 60.0
+                     ) -> st.SearchStrategy[list[tuple[float, int]]]:
+    """Job-mode traffic from other tenants: sorted (arrival seconds, shots) pairs."""
+    arrival = st.floats(0, horizon, allow_nan=False, allow_infinity=False)
+    return st.lists(st.tuples(arrival, shots()), max_size=max_jobs).map(sorted)

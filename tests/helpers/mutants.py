@@ -1,0 +1,318 @@
+"""Seeded semantic bugs in the scheduler, injected by patching (tests only, never in production).
+
+Each mutant replaces one scheduler method (or a timer priority) with a copy that breaks
+one SPEC rule, and names the invariants expected to catch it. The property suite must
+kill every one of them within a fixed example budget (``test_mutants.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+from unittest import mock
+
+from qsession.model import PENDING, QUEUED, Step
+from qsession.runtime import scheduler as sched
+from qsession.runtime.fairshare import FairShare
+from qsession.runtime.records import JobRecord, SessionRecord
+from qsession.runtime.scheduler import EXPIRY_REASON, PRIO_EXPIRE, PRIO_ITTL, Scheduler
+
+
+@dataclass(frozen=True)
+class Mutant:
+    """A named bug: what it breaks, the invariants that should catch it, how to inject it."""
+
+    name: str
+    bug: str
+    expected: frozenset[str]
+    patches: Callable[[], list[Any]]
+
+    @contextmanager
+    def applied(self) -> Iterator[None]:
+        """Inject the bug for the duration of the block."""
+        patches = self.patches()
+        for p in patches:
+            p.start()
+        try:
+            yield
+        finally:
+            for p in reversed(patches):
+                p.stop()
+
+
+def _on(name: str, replacement: Any) -> Any:
+    return mock.patch.object(Scheduler, name, replacement)
+
+
+# -- the bugs --------------------------------------------------------------------------
+
+
+def _clock_at_creation(self: Scheduler, s: SessionRecord, step: Step, now: int) -> None:
+    s.activated_at = now
+    if step.source == PENDING:
+        s.started_at = now
+        deadline = max(now, s.created_at + s.max_time_us)  # BUG: counts from creation
+        s.maxttl_timer = self.clock.call_at(deadline, lambda: self._on_max_ttl(s),
+                                            priority=PRIO_EXPIRE, label=f"max_ttl {s.id}")
+    if s.lifecycle.reserves_qpu:
+        self.active_session = s
+    else:
+        self.active_batches.append(s)
+
+
+def _expiry_leaves_queued(self: Scheduler, s: SessionRecord) -> None:
+    s.maxttl_timer = None
+    step = s.lifecycle.fire("max_time_reached")
+    self._session_step(s, step)
+    self._session_ended(s)  # BUG: the queued jobs are not failed
+
+
+def _expiry_kills_running(self: Scheduler, s: SessionRecord) -> None:
+    s.maxttl_timer = None
+    now = self.now()
+    step = s.lifecycle.fire("max_time_reached")
+    self._session_step(s, step)
+    for job in list(s.queue):
+        if job.state == QUEUED:
+            self._end_queued(job, "expire", now, reason=EXPIRY_REASON)
+    s.queue.clear()
+    running = self.running
+    if running is not None and running.session is s:  # BUG: stops the running job
+        if running.finish_timer is not None:
+            running.finish_timer.cancel()
+        self._end_running(running, "cancel", now, reason="session expired")
+    self._session_ended(s)
+
+
+def _no_hold(self: Scheduler) -> tuple[JobRecord, str, dict[str, Any]] | None:
+    active = self.active_session
+    if active is not None and active.head() is None:
+        self.active_session = None  # BUG: an idle active session does not hold the QPU
+        try:
+            return _REAL_SELECT(self)
+        finally:
+            self.active_session = active
+    return _REAL_SELECT(self)
+
+
+def _ittl_from_start(self: Scheduler, job: JobRecord, now: int) -> None:
+    s = job.session
+    if s is None:
+        return
+    s.last_job_completed = now
+    if s.lifecycle.is_final:
+        return
+    step = s.lifecycle.fire("job_ended", in_flight=s.in_flight)
+    self._session_step(s, step)
+    if step.changed:
+        self._session_ended(s)
+    elif s.is_active and s.in_flight == 0:
+        assert job.running is not None
+        start = job.running if job.running is not None else now
+        at = max(now, start + s.ittl_us)  # BUG: counts from the job's start
+        s.ittl_timer = self.clock.call_at(at, lambda: self._on_ittl(s), priority=PRIO_ITTL,
+                                          label=f"ittl {s.id}")
+
+
+@sched._atomic
+def _close_cancels(self: Scheduler, s: SessionRecord) -> None:
+    if s.lifecycle.is_final:
+        return
+    now = self.now()
+    for job in list(s.queue):  # BUG: close() cancels what is queued
+        if job.state == QUEUED:
+            self._end_queued(job, "cancel", now, reason="session closed")
+    step = s.lifecycle.fire("close", in_flight=s.in_flight)
+    self._session_step(s, step)
+    if step.changed:
+        self._session_ended(s)
+    self.dispatch()
+
+
+def _batch_holds(self: Scheduler, s: SessionRecord, step: Step, now: int) -> None:
+    _REAL_ACTIVATED(self, s, step, now)
+    if not s.lifecycle.reserves_qpu:  # BUG: a batch holds the QPU like a session
+        self.active_batches.remove(s)
+        self.active_session = s
+
+
+def _ratio_ignores_allocation(self: FairShare, instance: str, now: int) -> float:
+    return float(self.used(instance, now))  # BUG: used, not used / allocated
+
+
+@sched._atomic
+def _cancel_loses_jobs(self: Scheduler, s: SessionRecord) -> None:
+    if s.lifecycle.is_final:
+        return
+    step = s.lifecycle.fire("cancel")
+    self._session_step(s, step)
+    s.queue.clear()  # BUG: queued jobs dropped without a state change: lost
+    self._session_ended(s)
+    self.dispatch()
+
+
+@sched._atomic
+def _cancel_errors_queued(self: Scheduler, s: SessionRecord) -> None:
+    if s.lifecycle.is_final:
+        return
+    now = self.now()
+    step = s.lifecycle.fire("cancel")
+    self._session_step(s, step)
+    for job in list(s.queue):
+        if job.state == QUEUED:  # BUG: cancel fails queued jobs (ERROR) like expiry
+            self._end_queued(job, "expire", now, reason="session cancelled")
+    s.queue.clear()
+    self._session_ended(s)
+    self.dispatch()
+
+
+def _session_jobs_first(self: Scheduler) -> tuple[JobRecord, str, dict[str, Any]] | None:
+    chosen = _REAL_SELECT(self)
+    if chosen is None or chosen[1] != "normal":
+        return chosen
+    # BUG: a pending or inactive session's job jumps the normal queue.
+    for queue in self.normal.values():
+        for job in queue:
+            if job.state == QUEUED and job.session is not None and sched._normal_eligible(job):
+                return job, "normal", chosen[2]
+    return chosen
+
+
+def _remove_from_normal(self: Scheduler, job: JobRecord, via: str,
+                        extra: dict[str, Any]) -> None:
+    queue = self.normal[job.instance]
+    if via == "normal" and queue and queue[0] is not job:
+        queue.remove(job)  # keep the real _start's popleft from dropping another job
+        queue.appendleft(job)
+    _REAL_START(self, job, via, extra)
+
+
+@sched._atomic
+def _submit_ignores_close(self: Scheduler, session: SessionRecord | None, **kwargs: Any
+                          ) -> JobRecord:
+    if session is not None and not session.lifecycle.accepting_jobs \
+            and not session.lifecycle.is_final:
+        session.lifecycle.accepting_jobs = True  # BUG: a closing session takes the job
+        try:
+            return _REAL_SUBMIT(self, session, **kwargs)
+        finally:
+            session.lifecycle.accepting_jobs = False
+    return _REAL_SUBMIT(self, session, **kwargs)
+
+
+def _no_dispatch_after_timers(self: Any) -> None:
+    self.changed.notify_all()  # BUG: the instant hooks (dispatch) never run
+
+
+def _finish_then_dispatch(self: Scheduler, job: JobRecord) -> None:
+    _REAL_ON_FINISH(self, job)
+    self.dispatch()  # BUG: dispatches before the instant settled (expiry may be pending)
+
+
+@sched._atomic
+def _close_revives(self: Scheduler, s: SessionRecord) -> None:
+    if s.lifecycle.is_final and s.state != "closed":
+        before = s.state
+        s.lifecycle.state = "closed"  # BUG: a final state changes (bypassing the model)
+        self.trace.emit(self.now(), self.qpu, "session", s.id, "close", source=before,
+                        dest="closed", instance=s.instance, accepting_jobs=False,
+                        in_flight=s.in_flight)
+        return
+    _REAL_CLOSE(self, s)
+
+
+def _ittl_bypasses_model(self: Scheduler, s: SessionRecord) -> None:
+    s.ittl_timer = None
+    now = self.now()
+    before = s.state
+    s.lifecycle.state = "inactive"  # BUG: no model event, and jobs may be in flight
+    self.trace.emit(now, self.qpu, "session", s.id, "deactivate", source=before,
+                    dest="inactive", instance=s.instance, accepting_jobs=True,
+                    in_flight=s.in_flight)
+    s.deactivations += 1
+    self._deactivated(s, now)
+
+
+def _submit_keeps_ittl(self: Scheduler, s: SessionRecord, which: str) -> None:
+    if which == "ittl":
+        return  # BUG (with the one above): a submission does not stop the ITTL timer
+    _REAL_CANCEL_TIMER(self, s, which)
+
+
+def _dispatch_while_running(self: Scheduler) -> None:
+    chosen = self._select()  # BUG: no check that the QPU is free
+    if chosen is not None:
+        job, via, extra = chosen
+        previous = self.running
+        self._start(job, via, extra)
+        if previous is not None:
+            self.running = previous
+
+
+_REAL_SELECT = Scheduler._select
+_REAL_ACTIVATED = Scheduler._activated
+_REAL_START = Scheduler._start
+_REAL_SUBMIT = Scheduler.submit.__wrapped__  # type: ignore[attr-defined]
+_REAL_ON_FINISH = Scheduler._on_finish
+_REAL_CLOSE = Scheduler.close.__wrapped__  # type: ignore[attr-defined]
+_REAL_CANCEL_TIMER = Scheduler._cancel_timer
+
+
+MUTANTS: tuple[Mutant, ...] = (
+    Mutant("clock-at-creation", "max-TTL clock started at session creation",
+           frozenset({"INV-CLOCK", "INV-MAXTTL-NOSTART"}),
+           lambda: [_on("_activated", _clock_at_creation)]),
+    Mutant("expiry-leaves-queued", "queued jobs left queued at expiry",
+           frozenset({"INV-EXPIRE-FAILS-QUEUED", "INV-MODEL-CONFORMS"}),
+           lambda: [_on("_on_max_ttl", _expiry_leaves_queued)]),
+    Mutant("expiry-kills-running", "expiry stops the running job",
+           frozenset({"INV-RUNNING-COMPLETES"}),
+           lambda: [_on("_on_max_ttl", _expiry_kills_running)]),
+    Mutant("no-hold", "background job allowed during an active session",
+           frozenset({"INV-PRIORITY", "INV-ACTIVE-ONE"}),
+           lambda: [_on("_select", _no_hold)]),
+    Mutant("ittl-from-start", "ITTL counted from the job's start",
+           frozenset({"INV-ITTL"}),
+           lambda: [_on("_after_job_left", _ittl_from_start)]),
+    Mutant("close-cancels", "close() cancels the queued jobs",
+           frozenset({"INV-CLOSE-DRAINS"}),
+           lambda: [_on("close", _close_cancels)]),
+    Mutant("batch-holds", "a batch holds the QPU idle",
+           frozenset({"INV-BATCH-NO-HOLD"}),
+           lambda: [_on("_activated", _batch_holds)]),
+    Mutant("fair-share-ignores-allocation", "fair share ignores the allocation",
+           frozenset({"INV-FAIR-SHARE"}),
+           lambda: [mock.patch.object(FairShare, "ratio", _ratio_ignores_allocation)]),
+    Mutant("cancel-loses-jobs", "cancel() loses the queued jobs",
+           frozenset({"INV-CANCEL", "INV-PROGRESS", "INV-CONSERVATION"}),
+           lambda: [_on("cancel", _cancel_loses_jobs)]),
+    Mutant("cancel-errors-queued", "cancel() fails queued jobs instead of cancelling them",
+           frozenset({"INV-CANCEL"}),
+           lambda: [_on("cancel", _cancel_errors_queued)]),
+    Mutant("session-jobs-jump-queue", "a pending session's first job jumps the normal queue",
+           frozenset({"INV-FIRST-JOB-NORMAL", "INV-FAIR-SHARE"}),
+           lambda: [_on("_select", _session_jobs_first), _on("_start", _remove_from_normal)]),
+    Mutant("submit-after-close", "a closing session still accepts jobs",
+           frozenset({"INV-CLOSED-REJECTS"}),
+           lambda: [_on("submit", _submit_ignores_close)]),
+    Mutant("no-dispatch-after-timers", "nothing starts when a job ends or a timer fires",
+           frozenset({"INV-WORK-CONSERVING", "INV-BATCH-NO-HOLD"}),
+           lambda: [mock.patch.object(sched.Clock, "run_hooks", _no_dispatch_after_timers)]),
+    Mutant("start-at-max-ttl", "a job starts at the max-TTL instant",
+           frozenset({"INV-MAXTTL-NOSTART"}),
+           lambda: [_on("_on_finish", _finish_then_dispatch),
+                    mock.patch.object(sched, "PRIO_EXPIRE", 5)]),
+    Mutant("final-revived", "close() after expiry or cancel revives the session as closed",
+           frozenset({"INV-FINAL", "INV-MODEL-CONFORMS"}),
+           lambda: [_on("close", _close_revives)]),
+    Mutant("ittl-bypasses-model", "deactivation bypasses the model, jobs in flight or not",
+           frozenset({"INV-MODEL-CONFORMS", "INV-ITTL"}),
+           lambda: [_on("_on_ittl", _ittl_bypasses_model),
+                    _on("_cancel_timer", _submit_keeps_ittl)]),
+    Mutant("dispatch-while-running", "a job starts while another runs",
+           frozenset({"INV-CONSERVATION"}),
+           lambda: [_on("dispatch", _dispatch_while_running)]),
+)
+"""The mutant catalogue (one or more per invariant family)."""

@@ -1,0 +1,12 @@
+"""The stateful runtime machine: random interleavings keep every invariant (CI profile budget)."""
+
+from __future__ import annotations
+
+from hypothesis import settings
+from hypothesis.stateful import run_state_machine_as_test
+
+from qsession.properties.machines import RuntimeMachine
+
+
+def test_runtime_machine_keeps_every_invariant() -> None:
+    run_state_machine_as_test(RuntimeMachine, settings=settings(stateful_step_count=40))
