@@ -7,7 +7,7 @@ ITTL, max-TTL and job-end instants), wait for results, close, cancel and cancel 
 After every step every SPEC invariant is checked on the trace so far; at the end the run
 is driven to idle and checked once more, progress included.
 
-The timeouts are short (ITTL 2 s, max time 5–60 s, jobs 0.5–3.5 s on a 0.5 s grid) so that expiry,
+The timeouts are short (ITTL 2 s, max time 5–60 s, jobs 0.5–5 s on a 0.5 s grid) so that expiry,
 cancel with queued jobs, reactivation and contention between sessions are common; each
 is counted with ``hypothesis.event`` (see ``--hypothesis-show-statistics``).
 """
@@ -73,8 +73,13 @@ class GridTiming(TimingModel):
         return -(-TimingModel.job_microseconds(self, executions) // grid) * grid
 
 
+# Time moves on the same grid (and by ±1 µs around timer deadlines), so job ends, expiries
+# and ITTL deadlines coincide often.
+GRID_STEPS = st.integers(1, 10).map(lambda k: k * 0.5)
+GRID_THINK = st.one_of(st.sampled_from([0.0, ITTL - 1e-6, ITTL, ITTL + 1e-6]), GRID_STEPS)
+
 TIMING = GridTiming(circuit_overhead_s=0.2, rep_delay_s=1e-3)
-"""Slow shots on a 0.5 s grid: long jobs from cheap simulations (0.5 s to 3.5 s)."""
+"""Slow shots on a 0.5 s grid: long jobs from cheap simulations (0.5 s to 5 s)."""
 COVERAGE_EVENTS = ("expiry", "cancel with queued jobs", "reactivation", "contention")
 
 coverage: Counter[str] = Counter()
@@ -99,13 +104,16 @@ class InvariantViolated(AssertionError):
 class RuntimeMachine(RuleBasedStateMachine):
     """The full runtime under random job/timeout interleavings."""
 
+    monitored: tuple[str, ...] | None = None
+    """Invariant ids to check (None: all); a subclass may watch one to test it alone."""
+
     def __init__(self) -> None:
         super().__init__()
         self.qpu = QPU.ideal("stateful_qpu", num_qubits=3, timing=TIMING)
         self.service = LocalService(seed=0, backends=[self.qpu], interactive_timeout=ITTL,
                                     batch_interactive_timeout=BATCH_ITTL, instances=INSTANCES)
         self.scheduler = self.service.scheduler_of(self.qpu)
-        self.monitor = Monitor()
+        self.monitor = Monitor(self.monitored)
         self.sessions: list[Session] = []
         self.samplers: list[SamplerV2] = []
         self.jobs: list[RuntimeJobV2] = []
@@ -116,11 +124,15 @@ class RuntimeMachine(RuleBasedStateMachine):
 
     # -- rules -----------------------------------------------------------------------
 
-    @initialize(max_time=qs.max_times(), second=qs.max_times(), batch=st.booleans())
-    def first_sessions(self, max_time: float, second: float, batch: bool) -> None:
-        """Every run starts with a dedicated session and a second session or batch."""
+    @initialize(max_time=qs.max_times(), second=qs.max_times(), batch=st.booleans(),
+                shots=qs.shots(), n=st.integers(1, 3))
+    def first_sessions(self, max_time: float, second: float, batch: bool, shots: int,
+                       n: int) -> None:
+        """Every run starts with a dedicated session holding ``n`` jobs, and a second one."""
         self.open_session(False, max_time)
         self.open_session(batch, second)
+        pub = (qs.CIRCUITS["bell"],)
+        self.jobs.extend(self.samplers[0].run([pub], shots=shots) for _ in range(n))
 
     @precondition(lambda self: len(self.sessions) < MAX_SESSIONS)
     @rule(batch=st.booleans(), max_time=qs.max_times())
@@ -132,12 +144,13 @@ class RuntimeMachine(RuleBasedStateMachine):
 
     @precondition(lambda self: self.sessions and len(self.jobs) < MAX_JOBS)
     @rule(index=st.integers(0, MAX_SESSIONS - 1), pub=qs.sampler_pubs(), shots=qs.shots(),
-          prefer=st.sampled_from(["any", "inactive", "inactive", "waiting"]))
+          prefer=st.sampled_from(["any", "inactive", "inactive", "waiting", "closing"]))
     def submit(self, index: int, pub: tuple[Any, ...], shots: int, prefer: str) -> None:
         """Submit to a session; a session that does not accept jobs must refuse.
 
         ``prefer`` steers toward rare paths: an ``inactive`` session (reactivation through
-        the normal queue) or a dedicated session ``waiting`` while another one is active.
+        the normal queue), a dedicated session ``waiting`` while another one is active, or
+        a ``closing`` one (which must refuse).
         """
         i = self._pick(index, prefer)
         record = self.sessions[i]._record
@@ -169,18 +182,18 @@ class RuntimeMachine(RuleBasedStateMachine):
             self.jobs.extend(self.samplers[i].run([pub], shots=shots) for _ in range(n))
 
     def _pick(self, index: int, prefer: str) -> int:
+        """A session index, steered by ``prefer`` when some session fits (else any)."""
         records = [s._record for s in self.sessions]
         active = self.scheduler.active_session
-
-        def wanted(r: Any) -> bool:
-            if not r.lifecycle.accepting_jobs:
-                return False
-            if prefer == "inactive":
-                return bool(r.state == "inactive")
-            return bool(active is not None and r is not active and r.mode == "dedicated")
-
-        if prefer != "any":
-            matches = [k for k, r in enumerate(records) if wanted(r)]
+        fits = {
+            "inactive": lambda r: r.lifecycle.accepting_jobs and r.state == "inactive",
+            "waiting": lambda r: (r.lifecycle.accepting_jobs and active is not None
+                                  and r is not active and r.mode == "dedicated"),
+            "closing": lambda r: not r.lifecycle.accepting_jobs and not r.lifecycle.is_final,
+            "busy": lambda r: r.queued > 0 and not r.lifecycle.is_final,
+        }
+        if prefer in fits:
+            matches = [k for k, r in enumerate(records) if fits[prefer](r)]
             if matches:
                 return matches[index % len(matches)]
         return index % len(records)
@@ -192,7 +205,7 @@ class RuntimeMachine(RuleBasedStateMachine):
         self.jobs.append(self.background[instance].run([pub], shots=shots))
 
     @rule(timer=st.sampled_from(["ittl", "max_ttl", "finish", "step"]),
-          offset=st.sampled_from([-1, 0, 1]), step=st.floats(0.001, 5.0))
+          offset=st.sampled_from([-1, 0, 1]), step=GRID_STEPS)
     def advance(self, timer: str, offset: int, step: float) -> None:
         """Let time pass, to just before, at or just after the next timer of a kind."""
         now = self.service.clock.now()
@@ -203,7 +216,7 @@ class RuntimeMachine(RuleBasedStateMachine):
             self.service.advance((deadline + offset - now) / 1e6)
 
     @precondition(lambda self: self.sessions)
-    @rule(index=st.integers(0, MAX_SESSIONS - 1), think=qs.think_times(ITTL))
+    @rule(index=st.integers(0, MAX_SESSIONS - 1), think=GRID_THINK)
     def think(self, index: int, think: float) -> None:
         """A classical step: wait for a session's jobs, then think (around the ITTL)."""
         record = self.sessions[index % len(self.sessions)]._record
@@ -233,16 +246,16 @@ class RuntimeMachine(RuleBasedStateMachine):
                          f"result() returned for job {job.job_id()} in {job.status()}")
 
     @precondition(lambda self: self.sessions)
-    @rule(index=st.integers(0, MAX_SESSIONS - 1))
-    def close(self, index: int) -> None:
-        """close() a session (no-op once it ended)."""
-        self.sessions[index % len(self.sessions)].close()
+    @rule(index=st.integers(0, MAX_SESSIONS - 1), prefer=st.sampled_from(["any", "busy"]))
+    def close(self, index: int, prefer: str) -> None:
+        """close() a session (no-op once it ended); ``busy`` prefers one with jobs queued."""
+        self.sessions[self._pick(index, prefer)].close()
 
     @precondition(lambda self: self.sessions)
-    @rule(index=st.integers(0, MAX_SESSIONS - 1))
-    def cancel(self, index: int) -> None:
-        """cancel() a session."""
-        session = self.sessions[index % len(self.sessions)]
+    @rule(index=st.integers(0, MAX_SESSIONS - 1), prefer=st.sampled_from(["any", "busy"]))
+    def cancel(self, index: int, prefer: str) -> None:
+        """cancel() a session; ``busy`` prefers one with jobs queued."""
+        session = self.sessions[self._pick(index, prefer)]
         if session._record.queued and not session._record.lifecycle.is_final:
             self._reached("cancel with queued jobs")
         session.cancel()

@@ -22,9 +22,9 @@ from typing import Any
 from hypothesis import strategies as st
 from qiskit.circuit import Parameter, QuantumCircuit
 
-# Few shots keep Aer cheap; the stateful QPU's slow timing model (``machines``) turns them
-# into jobs of roughly 0.3 s, 0.5 s, 1.2 s and 3.2 s.
-SHOTS = (100, 300, 1_000, 3_000)
+# Few shots keep Aer cheap; the stateful QPU's slow, gridded timing model (``machines``)
+# turns them into jobs of 0.5 s, 1 s, 2.5 s and 5 s, which tile the usual max times.
+SHOTS = (100, 300, 2_000, 4_500)
 
 
 def _bell() -> QuantumCircuit:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from helpers.mutants import MUTANTS, Mutant
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis.stateful import run_state_machine_as_test
 
 from qsession.model import TransitionRefused
 from qsession.properties.machines import InvariantViolated, RuntimeMachine
+from qsession.properties.mutants import MUTANTS, Mutant
 
 BUDGET = 150
 """Examples allowed to find each bug (derandomized, so the same run every time)."""
@@ -18,11 +18,17 @@ KILL_SETTINGS = settings(max_examples=BUDGET, stateful_step_count=40, derandomiz
                          suppress_health_check=list(HealthCheck), print_blob=False)
 
 
-def killers(mutant: Mutant) -> set[str]:
-    """Run the machine under ``mutant``; the invariant ids that caught it (empty: survived)."""
+def killers(mutant: Mutant, only: str | None = None) -> set[str]:
+    """Run the machine under ``mutant``; the invariant ids that caught it (empty: survived).
+
+    With ``only``, just that invariant is checked (the API-level checks stay on).
+    """
+    machine = RuntimeMachine
+    if only is not None:
+        machine = type("OneInvariantMachine", (RuntimeMachine,), {"monitored": (only,)})
     with mutant.applied():
         try:
-            run_state_machine_as_test(RuntimeMachine, settings=KILL_SETTINGS)
+            run_state_machine_as_test(machine, settings=KILL_SETTINGS)
         except InvariantViolated as err:
             return set(err.ids)
         except TransitionRefused:
@@ -44,3 +50,38 @@ def test_every_mutant_is_killed(mutant: Mutant) -> None:
     assert caught & mutant.expected, (
         f"mutant {mutant.name!r} was caught by {sorted(caught)}, expected one of "
         f"{sorted(mutant.expected)}")
+
+
+# Each invariant, watched alone, kills a mutant that breaks it: no invariant rides on
+# another's coattails.
+ALONE = {
+    "INV-ACTIVE-ONE": "lingering-activation",
+    "INV-MAXTTL-NOSTART": "start-at-max-ttl",
+    "INV-EXPIRE-FAILS-QUEUED": "expiry-leaves-queued",
+    "INV-RUNNING-COMPLETES": "expiry-kills-running",
+    "INV-CANCEL": "cancel-errors-queued",
+    "INV-CLOSED-REJECTS": "submit-after-close",
+    "INV-CLOSE-DRAINS": "close-cancels",
+    "INV-FIRST-JOB-NORMAL": "first-job-priority",
+    "INV-PRIORITY": "no-hold",
+    "INV-ITTL": "ittl-from-start",
+    "INV-CLOCK": "clock-at-creation",
+    "INV-FINAL": "final-revived",
+    "INV-CONSERVATION": "dispatch-while-running",
+    "INV-WORK-CONSERVING": "no-dispatch-after-timers",
+    "INV-FAIR-SHARE": "fair-share-ignores-allocation",
+    "INV-MODEL-CONFORMS": "ittl-bypasses-model",
+    "INV-PROGRESS": "cancel-loses-jobs",
+    "INV-BATCH-NO-HOLD": "batch-holds",
+}
+
+
+def test_every_invariant_is_paired_with_a_mutant() -> None:
+    names = {m.name for m in MUTANTS}
+    assert len(ALONE) == 18 and set(ALONE.values()) <= names
+
+
+@pytest.mark.parametrize("invariant", sorted(ALONE))
+def test_each_invariant_alone_kills_its_mutant(invariant: str) -> None:
+    mutant = next(m for m in MUTANTS if m.name == ALONE[invariant])
+    assert invariant in killers(mutant, only=invariant)

@@ -1,8 +1,10 @@
-"""Seeded semantic bugs in the scheduler, injected by patching (tests only, never in production).
+"""Seeded semantic bugs in the scheduler, injected by patching, to prove the suite has teeth.
 
 Each mutant replaces one scheduler method (or a timer priority) with a copy that breaks
-one SPEC rule, and names the invariants expected to catch it. The property suite must
-kill every one of them within a fixed example budget (``test_mutants.py``).
+one SPEC rule, and names the invariants expected to catch it. Nothing here is a flag in
+the runtime: a mutant exists only inside ``with mutant.applied():`` (tests and
+``qsession verify --mutants``). The property suite must kill every one of them within a
+fixed example budget.
 """
 
 from __future__ import annotations
@@ -172,21 +174,19 @@ def _session_jobs_first(self: Scheduler) -> tuple[JobRecord, str, dict[str, Any]
     chosen = _REAL_SELECT(self)
     if chosen is None or chosen[1] != "normal":
         return chosen
-    # BUG: a pending or inactive session's job jumps the normal queue.
+    # BUG: a pending or inactive session's job gets session priority over the normal queue.
     for queue in self.normal.values():
         for job in queue:
             if job.state == QUEUED and job.session is not None and sched._normal_eligible(job):
-                return job, "normal", chosen[2]
+                return job, "session", {}
     return chosen
 
 
-def _remove_from_normal(self: Scheduler, job: JobRecord, via: str,
-                        extra: dict[str, Any]) -> None:
-    queue = self.normal[job.instance]
-    if via == "normal" and queue and queue[0] is not job:
-        queue.remove(job)  # keep the real _start's popleft from dropping another job
-        queue.appendleft(job)
-    _REAL_START(self, job, via, extra)
+def _lingering_activation(self: Scheduler, s: SessionRecord) -> None:
+    s.ittl_timer = None
+    s.deactivations += 1
+    self._deactivated(s, self.now())  # BUG: the QPU is released but the model never hears
+
 
 
 @sched._atomic
@@ -253,7 +253,6 @@ def _dispatch_while_running(self: Scheduler) -> None:
 
 _REAL_SELECT = Scheduler._select
 _REAL_ACTIVATED = Scheduler._activated
-_REAL_START = Scheduler._start
 _REAL_SUBMIT = Scheduler.submit.__wrapped__  # type: ignore[attr-defined]
 _REAL_ON_FINISH = Scheduler._on_finish
 _REAL_CLOSE = Scheduler.close.__wrapped__  # type: ignore[attr-defined]
@@ -291,9 +290,12 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant("cancel-errors-queued", "cancel() fails queued jobs instead of cancelling them",
            frozenset({"INV-CANCEL"}),
            lambda: [_on("cancel", _cancel_errors_queued)]),
-    Mutant("session-jobs-jump-queue", "a pending session's first job jumps the normal queue",
-           frozenset({"INV-FIRST-JOB-NORMAL", "INV-FAIR-SHARE"}),
-           lambda: [_on("_select", _session_jobs_first), _on("_start", _remove_from_normal)]),
+    Mutant("first-job-priority", "a pending session's first job gets session priority",
+           frozenset({"INV-FIRST-JOB-NORMAL"}),
+           lambda: [_on("_select", _session_jobs_first)]),
+    Mutant("lingering-activation", "ITTL frees the QPU but leaves the session active",
+           frozenset({"INV-ACTIVE-ONE", "INV-ITTL", "INV-PRIORITY"}),
+           lambda: [_on("_on_ittl", _lingering_activation)]),
     Mutant("submit-after-close", "a closing session still accepts jobs",
            frozenset({"INV-CLOSED-REJECTS"}),
            lambda: [_on("submit", _submit_ignores_close)]),
