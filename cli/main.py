@@ -77,12 +77,66 @@ def timeline(trace_file: Path, output_dir: Path | None, perfetto: bool) -> None:
         click.echo(str(path))
 
 
-@main.command()
-def demo() -> None:
-    """Show the session lifecycle (the full demo arrives with the runtime)."""
-    from qsession.cli.lifecycle_view import print_lifecycles
+OUTPUT_DIR = Path("qsession-out")
 
-    print_lifecycles()
+
+@main.command()
+@click.option(
+    "--output-dir", "-o", type=click.Path(file_okay=False, path_type=Path), default=OUTPUT_DIR,
+    show_default=True, help="Folder for the timeline, traces and lifecycle diagram.",
+)
+@click.option("--seed", type=int, default=7, show_default=True,
+              help="Seed of the tenants' workload, the optimiser's start and the simulator.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar or tables: a one-line summary.")
+def demo(output_dir: Path, seed: int, quiet: bool) -> None:
+    """Run the seed's VQE session on a QPU shared with other tenants, in virtual time.
+
+    Shows the first job queueing, later jobs jumping the queue, the ITTL expiring during a
+    slow classical step (then reactivation through the queue) and the max TTL failing the
+    queued jobs; writes timeline.png/.svg, trace.jsonl, trace.perfetto.json and
+    session-lifecycle.svg.
+    """
+    from qsession.runtime.demo import DemoConfig, run_demo
+
+    run_demo(output_dir, DemoConfig(seed=seed), quiet=quiet)
+
+
+@main.command()
+@click.option(
+    "--output-dir", "-o", type=click.Path(file_okay=False, path_type=Path), default=OUTPUT_DIR,
+    show_default=True, help="Folder for whatif.json and whatif.png.",
+)
+@click.option("--seed", type=int, default=7, show_default=True,
+              help="Seed the workloads are drawn from (same seed, same numbers).")
+@click.option("--ittl", "ittls", type=click.FloatRange(min=0, min_open=True), multiple=True,
+              help="An ITTL of the sweep in seconds; repeat it (default: 1, 10, 60, 300).")
+@click.option("--reps", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Seeded workloads per ITTL.")
+@click.option("--iterations", type=click.IntRange(min=1), default=None,
+              help="Jobs of the iterative session [default: 30].")
+@click.option("--horizon", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Seconds over which the job-mode tenants arrive [default: 900].")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=2, show_default=True,
+              help="Worker processes (1: run the points serially in this process).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+def whatif(output_dir: Path, seed: int, ittls: tuple[float, ...], reps: int,
+           iterations: int | None, horizon: float | None, jobs: int, quiet: bool) -> None:
+    """Sweep the interactive timeout: utilisation, idle holds, tenants' waits, turnaround.
+
+    Each ITTL runs the same seeded mixed workload (an iterative session with random think
+    times among job-mode tenants) in virtual time; prints the table and writes
+    whatif.json and whatif.png.
+    """
+    from dataclasses import replace
+
+    from qsession.runtime.whatif import DEFAULT_ITTLS, WhatIfConfig, run_whatif
+
+    config = WhatIfConfig(ittls=tuple(sorted(set(ittls))) or DEFAULT_ITTLS, seed=seed, reps=reps)
+    if iterations is not None:
+        config = replace(config, iterations=iterations)
+    if horizon is not None:
+        config = replace(config, horizon=horizon)
+    run_whatif(output_dir, config, jobs=jobs, quiet=quiet)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -13,6 +13,7 @@ happens at an instant is settled before a job may start at it.
 
 from __future__ import annotations
 
+import contextvars
 import heapq
 import itertools
 import threading
@@ -41,9 +42,14 @@ class ClockError(RuntimeError):
 
 
 class Timer:
-    """A callback due at an instant; ``cancel()`` keeps it from firing."""
+    """A callback due at an instant; ``cancel()`` keeps it from firing.
 
-    __slots__ = ("at", "callback", "cancelled", "label", "priority", "seq")
+    The callback runs in the ``contextvars`` context current when the timer was set (as
+    asyncio does), not in that of whichever call happens to be waiting when it fires: a
+    timer set outside ``with Session(...)`` never sees that session, on any clock.
+    """
+
+    __slots__ = ("at", "callback", "cancelled", "context", "label", "priority", "seq")
 
     def __init__(self, at: int, priority: int, seq: int, callback: Callable[[], None],
                  label: str) -> None:
@@ -53,6 +59,7 @@ class Timer:
         self.callback = callback
         self.label = label
         self.cancelled = False
+        self.context = contextvars.copy_context()
 
     def cancel(self) -> None:
         """Keep this timer from firing (it stays in the heap until popped)."""
@@ -132,7 +139,7 @@ class Clock(ABC):
                 if not timer.cancelled:
                     fired_at = timer.at
                     self._set_firing(fired_at)
-                    timer.callback()
+                    timer.context.run(timer.callback)
             if fired_at is not None:
                 self._set_firing(fired_at)  # the hooks act at the same instant
             self.run_hooks()

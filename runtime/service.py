@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import itertools
 import random
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from .clock import DEFAULT_EPOCH, Clock, MeasuredClock, VirtualClock, WallClock, to_us
+from .clock import DEFAULT_EPOCH, Clock, MeasuredClock, Timer, VirtualClock, WallClock, to_us
 from .errors import IBMBackendValueError, IBMInputValueError, RuntimeJobNotFound
 from .metrics import Metrics, compute
 from .qpu import QPU
@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from .job import RuntimeJobV2
 
 ClockKind = Literal["virtual", "wall", "measured"]
+USER_PRIORITY = 10
+"""User callbacks run after the runtime's own timers due at the same instant."""
 BackendSpec = QPU | str | tuple[QPU | str, Mapping[str, Any]]
 
 _SETTING_NAMES = ("interactive_timeout", "batch_interactive_timeout", "max_time",
@@ -171,6 +173,30 @@ class LocalService:
                 "forward")
         with self.call():
             self.clock.advance(to_us(seconds))
+
+    def call_at(self, seconds: float, callback: Callable[[], None], *,
+                label: str = "user") -> Timer:
+        """Run ``callback`` at ``seconds`` since the epoch (after the runtime's own timers).
+
+        For workloads that act at given virtual instants (tenants arriving, a scripted
+        close); the callback may submit jobs and open or close sessions. It runs in the
+        context current now, so it never joins a ``with Session(...)`` it was not set in.
+        """
+        if not isinstance(seconds, int | float) or isinstance(seconds, bool):
+            raise IBMInputValueError(f"call_at() takes seconds since the epoch, not {seconds!r}")
+        at = to_us(seconds)
+        if at < self.clock.now():
+            raise IBMInputValueError(
+                f"call_at({seconds!r}) is in the past: the clock is at "
+                f"{self.clock.now() / 1e6:g}s since the epoch")
+        return self.clock.call_at(at, callback, priority=USER_PRIORITY, label=label)
+
+    def call_later(self, delay: float, callback: Callable[[], None], *,
+                   label: str = "user") -> Timer:
+        """Run ``callback`` ``delay`` seconds from now (see ``call_at``)."""
+        if not isinstance(delay, int | float) or isinstance(delay, bool) or delay < 0:
+            raise IBMInputValueError(f"call_later() takes a delay in seconds >= 0, not {delay!r}")
+        return self.call_at(self.clock.now() / 1e6 + delay, callback, label=label)
 
     def run_until_idle(self, timeout: float | None = None) -> bool:
         """Advance until no job is queued or running on any QPU; True when idle.

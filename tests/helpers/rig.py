@@ -84,8 +84,11 @@ def times(job: JobRecord) -> tuple[float, float | None, float | None]:
 
 
 def make_clock(kind: str) -> Clock:
-    """A fresh clock: ``virtual``, or ``wall`` running 100 model seconds per real second."""
-    return VirtualClock() if kind == "virtual" else WallClock(speed=100)
+    """A fresh clock: ``virtual``, or ``wall`` running 40 model seconds per real second.
+
+    At 40×, the rig's 1 model-second tolerance allows 25 ms of real scheduling jitter.
+    """
+    return VirtualClock() if kind == "virtual" else WallClock(speed=40)
 
 
 RigFactory = Callable[..., Rig]
