@@ -25,7 +25,7 @@ demo: $(STAMP)
 test: lint typecheck pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check model diagrams runtime properties cli tests bench examples
+	$(BIN)/ruff check .
 
 typecheck: $(STAMP)
 	MYPYPATH=$(TYPES) $(BIN)/mypy -p qsession.model -p qsession.diagrams -p qsession.runtime -p qsession.properties -p qsession.cli

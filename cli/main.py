@@ -139,5 +139,25 @@ def whatif(output_dir: Path, seed: int, ittls: tuple[float, ...], reps: int,
     run_whatif(output_dir, config, jobs=jobs, quiet=quiet)
 
 
+@main.command()
+@click.argument("trace_file", metavar="TRACE.jsonl",
+                type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--settled", is_flag=True,
+              help="The run was driven to idle: every job must have reached a final state.")
+def check(trace_file: Path, settled: bool) -> None:
+    """Check every SPEC invariant on a recorded trace; exit status 1 if any is violated."""
+    from rich.console import Console
+
+    from qsession.cli.checking import check_file
+    from qsession.runtime.trace import TraceFormatError
+
+    try:
+        report = check_file(trace_file, settled=settled, console=Console())
+    except TraceFormatError as err:
+        raise click.ClickException(str(err)) from err
+    if not report.ok:
+        raise SystemExit(1)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

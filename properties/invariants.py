@@ -315,6 +315,10 @@ class ITTL(Checker):
     statement = ("a session deactivates only after a full ITTL with no job queued or running, "
                  "and exactly then")
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.reported: set[tuple[str, int]] = set()
+
     def before(self, r: Record, state: Replay) -> None:
         if r.entity == "session" and r.event == "ittl_elapsed" and r.id in state.sessions:
             s = state.sessions[r.id]
@@ -344,11 +348,12 @@ class ITTL(Checker):
     def _missed(self, t: int, state: Replay, *, inclusive: bool) -> None:
         for s in state.sessions.values():
             deadline = s.ittl_deadline
-            if deadline is not None and (deadline < t or (inclusive and deadline == t)):
+            if deadline is not None and (deadline < t or (inclusive and deadline == t)) \
+                    and (s.id, deadline) not in self.reported:
                 self.checks += 1
+                self.reported.add((s.id, deadline))
                 self.fail(t, f"session {s.id} stayed active past its ITTL deadline "
                           f"{deadline / 1e6:g}s (idle since {s.idle_since})")
-                s.idle_since = None  # report once
 
 
 class Clock(Checker):
@@ -356,6 +361,10 @@ class Clock(Checker):
 
     id = "INV-CLOCK"
     statement = "the max-TTL clock starts at the first job start and never pauses"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reported: set[str] = set()
 
     def before(self, r: Record, state: Replay) -> None:
         if r.entity == "session" and r.event == "max_time_reached" and r.id in state.sessions:
@@ -377,11 +386,12 @@ class Clock(Checker):
     def _missed(self, t: int, state: Replay, *, inclusive: bool) -> None:
         for s in state.sessions.values():
             deadline = s.expiry_deadline
-            if deadline is not None and (deadline < t or (inclusive and deadline == t)):
+            if deadline is not None and (deadline < t or (inclusive and deadline == t)) \
+                    and s.id not in self.reported:
                 self.checks += 1
+                self.reported.add(s.id)
                 self.fail(t, f"session {s.id} is still {s.state} after its max TTL "
                           f"({deadline / 1e6:g}s = first start + max_time)")
-                s.started_at = None  # report once
 
 
 class Final(Checker):
