@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import contextlib
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,6 +45,7 @@ from qsession.runtime import (
     Session,
 )
 from qsession.runtime.clock import ClockError, to_us
+from qsession.runtime.records import SessionRecord
 from qsession.runtime.timing import TimingModel
 
 from . import strategies as qs
@@ -185,7 +186,7 @@ class RuntimeMachine(RuleBasedStateMachine):
         """A session index, steered by ``prefer`` when some session fits (else any)."""
         records = [s._record for s in self.sessions]
         active = self.scheduler.active_session
-        fits = {
+        fits: dict[str, Callable[[SessionRecord], bool]] = {
             "inactive": lambda r: r.lifecycle.accepting_jobs and r.state == "inactive",
             "waiting": lambda r: (r.lifecycle.accepting_jobs and active is not None
                                   and r is not active and r.mode == "dedicated"),

@@ -12,11 +12,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 from unittest import mock
 
 from qsession.model import PENDING, QUEUED, Step
 from qsession.runtime import scheduler as sched
+from qsession.runtime.clock import Clock
 from qsession.runtime.fairshare import FairShare
 from qsession.runtime.records import JobRecord, SessionRecord
 from qsession.runtime.scheduler import EXPIRY_REASON, PRIO_EXPIRE, PRIO_ITTL, Scheduler
@@ -196,10 +197,10 @@ def _submit_ignores_close(self: Scheduler, session: SessionRecord | None, **kwar
             and not session.lifecycle.is_final:
         session.lifecycle.accepting_jobs = True  # BUG: a closing session takes the job
         try:
-            return _REAL_SUBMIT(self, session, **kwargs)
+            return cast(JobRecord, _REAL_SUBMIT(self, session, **kwargs))
         finally:
             session.lifecycle.accepting_jobs = False
-    return _REAL_SUBMIT(self, session, **kwargs)
+    return cast(JobRecord, _REAL_SUBMIT(self, session, **kwargs))
 
 
 def _no_dispatch_after_timers(self: Any) -> None:
@@ -301,7 +302,7 @@ MUTANTS: tuple[Mutant, ...] = (
            lambda: [_on("submit", _submit_ignores_close)]),
     Mutant("no-dispatch-after-timers", "nothing starts when a job ends or a timer fires",
            frozenset({"INV-WORK-CONSERVING", "INV-BATCH-NO-HOLD"}),
-           lambda: [mock.patch.object(sched.Clock, "run_hooks", _no_dispatch_after_timers)]),
+           lambda: [mock.patch.object(Clock, "run_hooks", _no_dispatch_after_timers)]),
     Mutant("start-at-max-ttl", "a job starts at the max-TTL instant",
            frozenset({"INV-MAXTTL-NOSTART"}),
            lambda: [_on("_on_finish", _finish_then_dispatch),

@@ -125,6 +125,7 @@ class Replay:
         self.jobs: dict[str, JobView] = {}
         self.qpus: dict[str, QPUView] = {}
         self.now = 0
+        self.clock = "virtual"
         self.last_submit: int | None = None
         self._activations = 0
 

@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import functools
 import itertools
+import threading
 from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any, TypeVar, cast
 
 from qsession.model import PENDING, QUEUED, RUNNING, Mode, Step
@@ -72,12 +73,14 @@ class Scheduler:
     """The scheduler of one QPU: queues, dispatch, ITTL and max-TTL timers, accounting."""
 
     def __init__(self, qpu: str, clock: Clock, trace: Trace, settings: QPUSettings,
-                 executor: Executor | None = None, *, ids: Iterator[int] | None = None) -> None:
+                 executor: Executor | None = None, *, ids: Iterator[int] | None = None,
+                 execution_timeout: float | None = 600.0) -> None:
         self.qpu = qpu
         self.clock = clock
         self.trace = trace
         self.settings = settings
         self.executor: Executor = executor or _null_executor
+        self.execution_timeout = execution_timeout
         self._ids = ids if ids is not None else itertools.count(1)
         self.fair_share = FairShare(settings.instances, to_us(settings.fair_share_window))
         self.sessions: dict[str, SessionRecord] = {}
@@ -89,11 +92,11 @@ class Scheduler:
         self.queued_count = 0
         self.busy_us = 0
         self._hold_since: int | None = None
-        # Virtual time runs a job's circuits inline at its start; real time in a worker.
-        self._pool: ThreadPoolExecutor | None = (
-            None if isinstance(clock, VirtualClock)
-            else ThreadPoolExecutor(1, thread_name_prefix=f"qsession-{qpu}")
-        )
+        # Executions run on a worker thread: in virtual time the scheduler waits for them
+        # (so a hung simulation can be abandoned after ``execution_timeout`` wall seconds);
+        # in real time the job ends when both its modeled time and the simulation are over.
+        self._virtual = isinstance(clock, VirtualClock)
+        self._pool: ThreadPoolExecutor | None = None
         clock.add_instant_hook(self.dispatch)
         self._configure_record()
 
@@ -309,13 +312,57 @@ class Scheduler:
         self._trace_timer("timer_set", job.finish_timer, job=job.id)
 
     def _execute(self, job: JobRecord) -> None:
-        if self._pool is None:
+        if self.executor is _null_executor:
+            return
+        future = self._submit_execution(job)
+        if future is None:
+            return
+        if not self._virtual:
+            job.outcome = future
+            if self.execution_timeout is not None:
+                watchdog = threading.Timer(self.execution_timeout, self._abandon, (job, future))
+                watchdog.daemon = True
+                watchdog.start()
+            return
+        done, _ = wait([future], timeout=self.execution_timeout)
+        if not done:
+            self._abandon_worker(job)
+            return
+        err = future.exception()
+        if err is None:
+            job.result = future.result()
+        else:  # any execution failure (even SystemExit in the worker) fails this job only
+            job.error = f"{type(err).__name__}: {err}"
+
+    def _submit_execution(self, job: JobRecord) -> Future[Any] | None:
+        for _attempt in range(2):
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(1, thread_name_prefix=f"qsession-{self.qpu}")
             try:
-                job.result = self.executor(job.payload, job.seed)
-            except Exception as err:  # any execution failure fails the job only
-                job.error = f"{type(err).__name__}: {err}"
-        else:
-            job.outcome = self._pool.submit(self.executor, job.payload, job.seed)
+                return self._pool.submit(self.executor, job.payload, job.seed)
+            except RuntimeError:
+                self._pool = None  # the worker pool was shut down or broke: make a new one
+        job.error = "QPU fault: no worker could be started to run the job's circuits"
+        return None
+
+    def _abandon_worker(self, job: JobRecord) -> None:
+        """The simulation hung: fail the job and give the QPU a fresh worker thread."""
+        job.error = (f"QPU fault: execution did not finish within {self.execution_timeout:g} s "
+                     "of wall time and was abandoned")
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)  # the hung thread is left
+        self._pool = None
+
+    def _abandon(self, job: JobRecord, future: Future[Any]) -> None:
+        """Real time: the simulation still runs ``execution_timeout`` after it started."""
+        with self.clock.instant():
+            if job.outcome is not future or future.done():
+                return
+            job.outcome = None
+            self._abandon_worker(job)
+            if job.state == RUNNING and job.finish_timer is None:  # its modeled time is over
+                self._end_running(job, "fail", self.now(), reason=job.error)
+                self.clock.run_hooks()
 
     def _on_finish(self, job: JobRecord) -> None:
         self._trace_timer("timer_fire", job.finish_timer, job=job.id)
@@ -330,7 +377,7 @@ class Scheduler:
 
     def _finish_late(self, job: JobRecord) -> None:
         with self.clock.instant():
-            if job.state == RUNNING:
+            if job.state == RUNNING and isinstance(job.outcome, Future):
                 self._complete(job)
                 self.clock.run_hooks()
 

@@ -61,12 +61,19 @@ class LocalService:
         speed: float = 1.0,
         scale: float = 1.0,
         strict_isa: bool = False,
+        execution_timeout: float | None = 600.0,
         trace: Trace | None = None,
     ) -> None:
         self.clock = _make_clock(clock, epoch, speed, scale)
         self.seed = seed if seed is not None else random.SystemRandom().randrange(2**31)
         self._rng = random.Random(self.seed)
         self.strict_isa = strict_isa
+        if execution_timeout is not None and not (
+                isinstance(execution_timeout, int | float) and execution_timeout > 0):
+            raise IBMInputValueError(
+                f"execution_timeout must be a positive number of wall seconds or None, not "
+                f"{execution_timeout!r}")
+        self.execution_timeout = execution_timeout
         self.defaults: dict[str, Any] = {
             "interactive_timeout": interactive_timeout,
             "batch_interactive_timeout": batch_interactive_timeout,
@@ -110,7 +117,8 @@ class LocalService:
         qpu.service = self
         self._qpus[qpu.name] = qpu
         self.schedulers[qpu.name] = Scheduler(qpu.name, self.clock, self.trace, settings,
-                                              qpu.execute, ids=self._ids)
+                                              qpu.execute, ids=self._ids,
+                                              execution_timeout=self.execution_timeout)
         backends = self.trace.meta.get("backends")
         self.trace.meta["backends"] = f"{backends},{qpu.name}" if backends else qpu.name
         return qpu

@@ -1,0 +1,95 @@
+"""QPU faults: a failing, hanging or dying execution fails its job only; nothing is lost."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from qiskit.circuit import QuantumCircuit
+
+from qsession.properties.invariants import check
+from qsession.runtime import QPU, LocalService, RuntimeJobFailureError, SamplerV2, Session
+
+
+def circuit(name: str) -> QuantumCircuit:
+    qc = QuantumCircuit(2, name=name)
+    qc.h(0)
+    qc.cx(0, 1)
+    qc.measure_all()
+    return qc
+
+
+class FaultyQPU(QPU):
+    """An ideal QPU whose execution misbehaves for circuits named after a fault."""
+
+    def execute(self, prepared: Any, seed: int | None) -> Any:
+        name = prepared.pubs[0].circuit.name
+        if name == "raises":
+            raise RuntimeError("Aer: simulation failed")
+        if name == "hangs":
+            time.sleep(3)
+        if name == "exits":
+            raise SystemExit("worker thread exiting")
+        if name == "breaks-worker":
+            scheduler = self.service.scheduler_of(self)
+            scheduler._pool.shutdown(wait=False)
+        return super().execute(prepared, seed)
+
+
+def faulty_service(clock: str = "virtual", **kwargs: Any) -> tuple[LocalService, QPU]:
+    base = QPU.ideal("faulty", num_qubits=3)
+    qpu = FaultyQPU("faulty", base.target)
+    service = LocalService(seed=1, backends=[qpu], clock=clock,  # type: ignore[arg-type]
+                           execution_timeout=0.5, **kwargs)
+    return service, qpu
+
+
+@pytest.mark.parametrize(
+    ("fault", "message"),
+    [("raises", "RuntimeError: Aer: simulation failed"),
+     ("hangs", "did not finish within 0.5 s of wall time"),
+     ("exits", "SystemExit: worker thread exiting")],
+)
+def test_a_fault_fails_its_job_and_the_qpu_goes_on(fault: str, message: str) -> None:
+    service, qpu = faulty_service()
+    other = Session(qpu)
+    with Session(qpu) as session:
+        sampler = SamplerV2(mode=session)
+        bad = sampler.run([circuit(fault)], shots=100)
+        good = sampler.run([circuit("ok")], shots=100)
+        background = SamplerV2(mode=other).run([circuit("ok")], shots=100)
+        with pytest.raises(RuntimeJobFailureError, match=message):
+            bad.result()
+        assert message in (bad.error_message() or "")
+        assert good.result()[0].data.meas.num_shots == 100
+    background.result()
+    other.close()
+    service.run_until_idle()
+    report = check(service.trace, settled=True)
+    assert report.ok, [str(v) for v in report.violations]
+    assert [j.status() for j in service.jobs()] == ["ERROR", "DONE", "DONE"]
+
+
+def test_a_broken_worker_pool_is_replaced() -> None:
+    _, qpu = faulty_service()
+    sampler = SamplerV2(mode=qpu)
+    first = sampler.run([circuit("breaks-worker")], shots=10)
+    second = sampler.run([circuit("ok")], shots=10)
+    assert first.result()[0].data.meas.num_shots == 10
+    assert second.result()[0].data.meas.num_shots == 10
+
+
+@pytest.mark.wall
+def test_a_hang_in_real_time_is_abandoned_and_the_qpu_freed() -> None:
+    service, qpu = faulty_service("wall", speed=50)
+    try:
+        sampler = SamplerV2(mode=qpu)
+        hung = sampler.run([circuit("hangs")], shots=10)
+        after = sampler.run([circuit("ok")], shots=10)
+        with pytest.raises(RuntimeJobFailureError, match="did not finish within"):
+            hung.result(timeout=600)
+        assert after.result(timeout=600)[0].data.meas.num_shots == 10
+        assert check(service.trace).ok
+    finally:
+        service.close()
