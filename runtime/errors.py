@@ -6,7 +6,16 @@ from qiskit.exceptions import QiskitError
 from qiskit.providers.exceptions import JobError, JobTimeoutError
 
 
-class IBMError(QiskitError):
+class _PlainMessage:
+    """Print the message itself: ``QiskitError`` prints its repr (quotes, escaped quotes)."""
+
+    message: str
+
+    def __str__(self) -> str:
+        return str(self.message)
+
+
+class IBMError(_PlainMessage, QiskitError):
     """Base of qsession's runtime errors (as in ``qiskit-ibm-runtime``)."""
 
 
@@ -34,9 +43,9 @@ class RuntimeJobMaxTimeoutError(IBMRuntimeError):
     """A job ran past the QPU's maximum execution time and was stopped."""
 
 
-class RuntimeJobFailureError(JobError):
+class RuntimeJobFailureError(_PlainMessage, JobError):
     """The job ended in ERROR; the message carries its error message."""
 
 
-class RuntimeJobTimeoutError(JobTimeoutError):
+class RuntimeJobTimeoutError(_PlainMessage, JobTimeoutError):
     """``result(timeout=...)`` waited longer than the timeout."""

@@ -1,0 +1,216 @@
+"""The bad-input catalogue (docs/errors.md): each case raises the documented error, naming the
+object and the fix, and the service goes on serving everyone else afterwards."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from qiskit.circuit import Parameter, QuantumCircuit
+
+from qsession.runtime import (
+    QPU,
+    Batch,
+    EstimatorV2,
+    IBMBackendValueError,
+    IBMInputValueError,
+    IBMRuntimeError,
+    LocalService,
+    RuntimeInvalidStateError,
+    RuntimeJobFailureError,
+    RuntimeJobMaxTimeoutError,
+    RuntimeJobNotFound,
+    RuntimeJobTimeoutError,
+    SamplerV2,
+    Session,
+)
+from qsession.runtime.trace import Trace, TraceFormatError
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "errors.md"
+
+
+def bell(measure: bool = True) -> QuantumCircuit:
+    qc = QuantumCircuit(2)
+    qc.h(0)
+    qc.cx(0, 1)
+    if measure:
+        qc.measure_all()
+    return qc
+
+
+def wide(n: int) -> QuantumCircuit:
+    qc = QuantumCircuit(n)
+    qc.h(range(n))
+    qc.measure_all()
+    return qc
+
+
+def rotation() -> QuantumCircuit:
+    qc = QuantumCircuit(1)
+    qc.ry(Parameter("t"), 0)
+    qc.measure_all()
+    return qc
+
+
+def ended_session(service: LocalService, how: str) -> Session:
+    session = Session(service.backend(), max_time=1)
+    SamplerV2(mode=session).run([bell()], shots=10).result()
+    if how == "close":
+        session.close()
+    elif how == "cancel":
+        session.cancel()
+    else:
+        service.advance(2)
+    return session
+
+
+def failed_job(service: LocalService) -> Any:
+    session = Session(service.backend(), max_time=1)
+    sampler = SamplerV2(mode=session)
+    sampler.run([bell()], shots=10_000)
+    return sampler.run([bell()], shots=10)
+
+
+def cancelled_job(service: LocalService) -> Any:
+    job = SamplerV2(mode=service.backend()).run([bell()], shots=10)
+    job.cancel()
+    return job
+
+
+@dataclass(frozen=True)
+class Case:
+    """One bad input: how to trigger it, the documented error, and words its message has."""
+
+    id: str
+    trigger: Callable[[LocalService, Path], Any]
+    error: type[BaseException]
+    fragments: tuple[str, ...]
+
+
+CASES = [
+    Case("max-time-zero", lambda s, _: Session(s.backend(), max_time=0),
+         IBMInputValueError, ("max_time=0", "must be positive", "2h 30m 40s")),
+    Case("max-time-negative", lambda s, _: Session(s.backend(), max_time=-60),
+         IBMInputValueError, ("max_time=-60", "must be positive")),
+    Case("max-time-nan", lambda s, _: Session(s.backend(), max_time=float("nan")),
+         IBMInputValueError, ("max_time=nan", "not finite")),
+    Case("max-time-unparsable", lambda s, _: Session(s.backend(), max_time="two hours"),
+         IBMInputValueError, ("'two hours'", "cannot be parsed", "units d/h/m/s")),
+    Case("max-time-over-plan", lambda s, _: Session(
+        LocalService(max_time="5m", max_time_limit="10m").backend(), max_time="1h"),
+         IBMInputValueError, ("plan limit of 600s", "ask for at most")),
+    Case("unknown-backend", lambda s, _: s.backend("ibm_kyiv"),
+         IBMBackendValueError, ("ibm_kyiv", "this service has qsession_ideal")),
+    Case("too-few-qubits", lambda s, _: SamplerV2(mode=s.backend()).run([wide(20)]),
+         IBMInputValueError, ("20", "16")),
+    Case("wrong-parameter-count", lambda s, _: SamplerV2(mode=s.backend()).run([rotation()]),
+         IBMInputValueError, ("pub 0", "parameter")),
+    Case("observable-wrong-width",
+         lambda s, _: EstimatorV2(mode=s.backend()).run([(bell(False), "ZZZ")]),
+         IBMInputValueError, ("pub 0", "qubit")),
+    Case("not-a-circuit", lambda s, _: SamplerV2(mode=s.backend()).run(["H 0; CX 0 1"]),
+         IBMInputValueError, ("pub 0",)),
+    Case("single-pub-not-in-a-list", lambda s, _: SamplerV2(mode=s.backend()).run(bell()),
+         IBMInputValueError, ("list of pubs", "sampler.run([circuit])")),
+    Case("shots-zero", lambda s, _: SamplerV2(mode=s.backend()).run([bell()], shots=0),
+         IBMInputValueError, ("shots must be a positive int", "0")),
+    Case("shots-negative", lambda s, _: SamplerV2(mode=s.backend()).run([bell()], shots=-5),
+         IBMInputValueError, ("shots must be a positive int", "-5")),
+    Case("precision-zero",
+         lambda s, _: EstimatorV2(mode=s.backend()).run([(bell(False), "ZZ")], precision=0),
+         IBMInputValueError, ("precision", "strictly greater than 0")),
+    Case("unknown-option", lambda s, _: SamplerV2(mode=s.backend(), options={"shotz": 5}),
+         IBMInputValueError, ("SamplerV2 has no option 'shotz'", "default_shots")),
+    Case("bad-option-value",
+         lambda s, _: EstimatorV2(mode=s.backend(), options={"default_precision": -1}),
+         IBMInputValueError, ("default_precision", "positive")),
+    Case("mode-of-wrong-type", lambda s, _: SamplerV2(mode=42),  # type: ignore[arg-type]
+         ValueError, ("mode must be of type Backend, Session, Batch or None",)),
+    Case("no-mode-outside-session", lambda s, _: SamplerV2(),
+         ValueError, ("A backend or session must be specified",)),
+    Case("submit-after-close", lambda s, _: SamplerV2(mode=ended_session(s, "close")).run(
+        [bell()]), IBMRuntimeError, ("The session is closed", "is closed", "Open a new Session")),
+    Case("submit-after-cancel", lambda s, _: SamplerV2(mode=ended_session(s, "cancel")).run(
+        [bell()]), IBMRuntimeError, ("The session is closed", "canceled")),
+    Case("submit-after-expiry", lambda s, _: SamplerV2(mode=ended_session(s, "expire")).run(
+        [bell()]), IBMRuntimeError, ("The session is closed", "expired")),
+    Case("result-of-failed-job", lambda s, _: failed_job(s).result(),
+         RuntimeJobFailureError, ("Unable to retrieve job result", "session max time reached")),
+    Case("result-of-cancelled-job", lambda s, _: cancelled_job(s).result(),
+         RuntimeInvalidStateError, ("Unable to retrieve result for job", "Job was cancelled")),
+    Case("cancel-of-final-job", lambda s, _: cancelled_job(s).cancel(),
+         RuntimeInvalidStateError, ("cannot be cancelled", "already CANCELLED")),
+    Case("result-timeout", lambda s, _: SamplerV2(mode=s.backend()).run(
+        [bell()], shots=100_000).result(timeout=0.5),
+         RuntimeJobTimeoutError, ("Timed out waiting for job to complete after 0.5 secs",)),
+    Case("max-execution-time", lambda s, _: SamplerV2(
+        mode=s.backend(), options={"max_execution_time": 1}).run([bell()], shots=100_000
+                                                                  ).result(),
+         RuntimeJobMaxTimeoutError, ("1305", "max_execution_time")),
+    Case("advance-negative", lambda s, _: s.advance(-1),
+         IBMInputValueError, ("seconds >= 0", "forward")),
+    Case("session-of-another-service", lambda s, _: Session(
+        LocalService().backend(), service=s),
+         IBMInputValueError, ("belongs to another service",)),
+    Case("qpu-of-no-service", lambda s, _: Session(QPU.ideal("loose", num_qubits=2)),
+         IBMInputValueError, ("belongs to no service", "service.add_backend")),
+    Case("unknown-session-id", lambda s, _: Session.from_id("s404", s),
+         IBMInputValueError, ("Session not found", "s404")),
+    Case("batch-id-as-session", lambda s, _: Session.from_id(Batch(s.backend()).session_id, s),
+         IBMInputValueError, ("execution mode batch instead of dedicated",)),
+    Case("unknown-job-id", lambda s, _: s.job("j404"),
+         RuntimeJobNotFound, ("Job not found", "j404")),
+    Case("unknown-instance", lambda s, _: SamplerV2(mode=s.backend(), instance="nope"),
+         IBMInputValueError, ("unknown instance 'nope'",)),
+    Case("bad-clock", lambda s, _: LocalService(clock="sundial"),  # type: ignore[arg-type]
+         IBMInputValueError, ("clock must be 'virtual', 'wall' or 'measured'",)),
+    Case("bad-interactive-timeout", lambda s, _: LocalService(interactive_timeout=-1),
+         IBMInputValueError, ("interactive_timeout=-1", "positive")),
+    Case("call-at-in-the-past", lambda s, _: (s.advance(5), s.call_at(1, lambda: None)),
+         IBMInputValueError, ("in the past",)),
+    Case("trace-not-a-trace", lambda s, tmp: Trace.read(_write(tmp, '{"hello": 1}\n')),
+         TraceFormatError, ("not a qsession trace header", '"format": "qsession-trace"')),
+    Case("trace-not-json", lambda s, tmp: Trace.read(_write(tmp, "seq,t,event\n")),
+         TraceFormatError, ("not JSON",)),
+]
+
+
+def _write(tmp: Path, text: str) -> Path:
+    path = tmp / "input.jsonl"
+    path.write_text(text)
+    return path
+
+
+def test_the_catalogue_is_big_enough_and_unique() -> None:
+    assert len(CASES) >= 25
+    assert len({c.id for c in CASES}) == len(CASES)
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_bad_input_gets_a_clear_error_and_the_service_goes_on(case: Case,
+                                                              tmp_path: Path) -> None:
+    service = LocalService(seed=3)
+    other = Session(service.backend())  # someone else, using the service meanwhile
+    waiting = SamplerV2(mode=other).run([bell()], shots=50)
+    with pytest.raises(case.error) as info:
+        case.trigger(service, tmp_path)
+    message = " ".join(str(info.value).split())
+    for fragment in case.fragments:
+        assert fragment in message, f"{case.id}: {fragment!r} not in {message!r}"
+    # The service still serves everyone else.
+    assert waiting.result()[0].data.meas.num_shots == 50
+    assert SamplerV2(mode=other).run([bell()], shots=20).result()[0].data.meas.num_shots == 20
+
+
+def test_docs_errors_md_lists_every_case() -> None:
+    text = DOCS.read_text()
+    rows = {m.group(1): m.group(2) for m in re.finditer(r"^\| `([a-z0-9-]+)` \| `(\w+)`",
+                                                        text, re.MULTILINE)}
+    for case in CASES:
+        assert case.id in rows, f"docs/errors.md has no row for {case.id}"
+        assert rows[case.id] == case.error.__name__, case.id
+    assert set(rows) == {c.id for c in CASES}
