@@ -159,5 +159,24 @@ def check(trace_file: Path, settled: bool) -> None:
         raise SystemExit(1)
 
 
+@main.command()
+@click.argument("trace_file", metavar="TRACE.jsonl",
+                type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def replay(trace_file: Path) -> None:
+    """Re-run a recorded virtual-time run; report the first record that differs (exit 1)."""
+    from qsession.runtime.replay import replay as rerun
+    from qsession.runtime.trace import Trace, TraceFormatError
+
+    try:
+        result = rerun(Trace.read(trace_file))
+    except TraceFormatError as err:
+        raise click.ClickException(str(err)) from err
+    if result.identical:
+        click.echo(f"identical: {len(result.trace)} records replayed from {trace_file}")
+        return
+    click.echo(str(result.difference))
+    raise SystemExit(1)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -28,11 +28,10 @@ from qsession.model import (
     TransitionRefused,
 )
 from qsession.model.dispatch import select
+from qsession.runtime.scheduler import USER_CANCEL
 from qsession.runtime.trace import Record, Trace
 
 from .replay import JobView, Replay, SessionView
-
-USER_CANCEL = "cancelled by the user"
 
 
 @dataclass(frozen=True)

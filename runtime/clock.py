@@ -87,6 +87,8 @@ class Clock(ABC):
         self._heap: list[Timer] = []
         self._seq = itertools.count()
         self._hooks: list[Callable[[], None]] = []
+        self.in_timers = False
+        """True while timer callbacks run (before the instant's hooks), for the trace."""
 
     # -- time ------------------------------------------------------------------------
 
@@ -134,16 +136,19 @@ class Clock(ABC):
         heap = self._heap
         fired_at: int | None = None
         try:
+            self.in_timers = True
             while heap and heap[0].at <= instant:
                 timer = heapq.heappop(heap)
                 if not timer.cancelled:
                     fired_at = timer.at
                     self._set_firing(fired_at)
                     timer.context.run(timer.callback)
+            self.in_timers = False
             if fired_at is not None:
                 self._set_firing(fired_at)  # the hooks act at the same instant
             self.run_hooks()
         finally:
+            self.in_timers = False
             self._set_firing(None)
 
     def run_hooks(self) -> None:

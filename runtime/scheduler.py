@@ -43,6 +43,7 @@ Executor = Callable[[Any, int | None], Any]
 # Timer priorities among timers due at the same instant (lower fires first).
 PRIO_EXPIRE, PRIO_FINISH, PRIO_ITTL = 0, 1, 2
 
+USER_CANCEL = "cancelled by the user"
 EXPIRY_REASON = "session max time reached: the job was still queued when its session expired"
 MAX_TIME_ERROR = "Error code 1305; the job ran longer than its max_execution_time and was stopped"
 
@@ -138,7 +139,7 @@ class Scheduler:
         self.sessions[sid] = s
         self.trace.emit(now, self.qpu, "session", sid, "create", dest=s.state, instance=instance,
                         mode=mode, interactive_timeout_us=ittl_us, max_time_us=max_time_us,
-                        accepting_jobs=True)
+                        accepting_jobs=True, extra=self._origin())
         return s
 
     @_atomic
@@ -147,7 +148,7 @@ class Scheduler:
         if s.lifecycle.is_final:
             return
         step = s.lifecycle.fire("close", in_flight=s.in_flight)
-        self._session_step(s, step)
+        self._session_step(s, step, **self._origin())
         if step.changed:
             self._session_ended(s)
         self.dispatch()
@@ -159,7 +160,7 @@ class Scheduler:
             return
         now = self.now()
         step = s.lifecycle.fire("cancel")
-        self._session_step(s, step)
+        self._session_step(s, step, **self._origin())
         for job in list(s.queue):
             if job.state == QUEUED:
                 self._end_queued(job, "cancel", now, reason="session cancelled")
@@ -199,9 +200,11 @@ class Scheduler:
                         seed, now)
         job.time_limit_us = time_limit_us
         self.jobs[job.id] = job
+        if time_limit_us is not None:
+            data = {**data, "time_limit_us": time_limit_us}
         self.trace.emit(now, self.qpu, "job", job.id, "create", dest=QUEUED,
                         session=job.session_id, instance=instance, kind=kind,
-                        duration_us=duration_us, extra=data)
+                        duration_us=duration_us, extra={**data, **self._origin()})
         if session is not None:
             step = session.lifecycle.fire("submit")
             session.jobs.append(job)
@@ -223,15 +226,16 @@ class Scheduler:
                 f"Job {job.id} cannot be cancelled: it is already {job.state}."
             )
         now = self.now()
+        origin = " (from a timer callback)" if self.clock.in_timers else ""
         if job.state == QUEUED:
-            self._end_queued(job, "cancel", now, reason="cancelled by the user")
+            self._end_queued(job, "cancel", now, reason=USER_CANCEL + origin)
             self._after_job_left(job, now)
         else:
             assert job is self.running
             if job.finish_timer is not None:
                 self._trace_timer("timer_cancel", job.finish_timer, job=job.id)
                 job.finish_timer.cancel()
-            self._end_running(job, "cancel", now, reason="cancelled by the user while running")
+            self._end_running(job, "cancel", now, reason=USER_CANCEL + " while running" + origin)
         self.dispatch()
 
     # -- dispatch --------------------------------------------------------------------
@@ -332,7 +336,7 @@ class Scheduler:
         if err is None:
             job.result = future.result()
         else:  # any execution failure (even SystemExit in the worker) fails this job only
-            job.error = f"{type(err).__name__}: {err}"
+            job.error = _describe(err)
 
     def _submit_execution(self, job: JobRecord) -> Future[Any] | None:
         for _attempt in range(2):
@@ -388,7 +392,7 @@ class Scheduler:
             if err is None:
                 job.result = future.result()
             else:
-                job.error = f"{type(err).__name__}: {err}"
+                job.error = _describe(err)
             job.outcome = None
         now = self.now()
         if job.error is None:
@@ -515,10 +519,15 @@ class Scheduler:
 
     # -- trace helpers ---------------------------------------------------------------
 
-    def _session_step(self, s: SessionRecord, step: Step) -> None:
+    def _session_step(self, s: SessionRecord, step: Step, **origin: str) -> None:
         self.trace.emit(self.now(), self.qpu, "session", s.id, step.event, source=step.source,
                         dest=step.dest, instance=s.instance,
-                        accepting_jobs=s.lifecycle.accepting_jobs, in_flight=s.in_flight)
+                        accepting_jobs=s.lifecycle.accepting_jobs, in_flight=s.in_flight,
+                        extra=origin)
+
+    def _origin(self) -> dict[str, str]:
+        """Marks a user operation made from a timer callback (replay must redo it there)."""
+        return {"by": "callback"} if self.clock.in_timers else {}
 
     def _job_step(self, job: JobRecord, step: Step, reason: str | None = None) -> None:
         extra = None if reason is None else {"reason": reason}
@@ -539,6 +548,12 @@ class Scheduler:
         """Stop the worker thread (wall clock) once no job runs."""
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _describe(err: BaseException) -> str:
+    """A failed execution's error message (an exception may carry its own, as replay's do)."""
+    own = getattr(err, "job_error", None)
+    return own if isinstance(own, str) else f"{type(err).__name__}: {err}"
 
 
 def _normal_eligible(job: JobRecord) -> bool:

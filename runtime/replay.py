@@ -1,0 +1,184 @@
+"""Re-run a recorded virtual-time run from its trace and report the first difference.
+
+The trace holds every user operation (sessions opened, jobs submitted with their modeled
+durations, close, cancel, job cancel) with its instant, and whether it was made from a
+timer callback; replay redoes them on fresh schedulers configured from the trace's
+``configure`` records, with executions replaced by their recorded outcomes (no Aer). A
+deterministic runtime reproduces the trace record for record; a difference shows where a
+change in the scheduler (or a hand edit of the trace) changed behaviour.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from qsession.model import Mode
+
+from .clock import VirtualClock
+from .records import JobRecord, SessionRecord
+from .scheduler import MAX_TIME_ERROR, USER_CANCEL, Scheduler
+from .service import USER_PRIORITY
+from .settings import QPUSettings
+from .trace import Record, Trace, TraceFormatError
+
+_CREATE_KEYS = ("kind", "duration_us", "time_limit_us", "by")
+
+
+class ReplayedFailure(Exception):
+    """Stands in for an execution failure recorded in the trace (same message)."""
+
+    def __init__(self, job_error: str) -> None:
+        super().__init__(job_error)
+        self.job_error = job_error
+
+
+@dataclass(frozen=True)
+class Difference:
+    """Where the replay first departs from the recording."""
+
+    index: int
+    recorded: Record | None
+    replayed: Record | None
+
+    def __str__(self) -> str:
+        def show(r: Record | None) -> str:
+            return "(nothing)" if r is None else str(r.to_json())
+        return (f"first difference at record {self.index}:\n  recorded: {show(self.recorded)}"
+                f"\n  replayed: {show(self.replayed)}")
+
+
+@dataclass(frozen=True)
+class ReplayResult:
+    """The replayed trace and the first difference from the recording (None: identical)."""
+
+    trace: Trace
+    difference: Difference | None
+
+    @property
+    def identical(self) -> bool:
+        """True when the replay reproduced every record."""
+        return self.difference is None
+
+
+class _Replayer:
+    """Rebuilds schedulers from a trace and redoes its user operations."""
+
+    def __init__(self, recorded: Trace) -> None:
+        if recorded.meta.get("clock", "virtual") != "virtual":
+            raise TraceFormatError(
+                f"only virtual-time runs replay exactly; this trace ran on the "
+                f"{recorded.meta.get('clock')} clock")
+        self.recorded = recorded
+        self.clock = VirtualClock(recorded.epoch)
+        self.trace = Trace(epoch=recorded.epoch, meta=dict(recorded.meta))
+        self.ids = itertools.count(1)
+        self.schedulers: dict[str, Scheduler] = {}
+        self.sessions: dict[str, SessionRecord] = {}
+        self.jobs: dict[str, JobRecord] = {}
+        self.failures = {r.id: str(r.data.get("reason", "")) for r in recorded
+                         if r.entity == "job" and r.event == "fail"
+                         and r.data.get("reason") != MAX_TIME_ERROR}
+
+    def execute(self, payload: Any, seed: int | None) -> Any:
+        """The recorded outcome of the job whose id is the payload."""
+        error = self.failures.get(str(payload))
+        if error is not None:
+            raise ReplayedFailure(error)
+        return None
+
+    def scheduler(self, qpu: str) -> Scheduler:
+        """The scheduler of ``qpu``, configured from the trace on first use."""
+        if qpu not in self.schedulers:
+            configs = [r for r in self.recorded if r.entity == "qpu" and r.qpu == qpu
+                       and r.event == "configure"]
+            if not configs:
+                raise TraceFormatError(f"the trace has no 'configure' record for QPU {qpu!r}: "
+                                       "replay needs the QPU's settings")
+            first = configs[0].data
+            settings = QPUSettings(
+                interactive_timeout=_seconds(first, "interactive_timeout_us"),
+                batch_interactive_timeout=_seconds(first, "batch_interactive_timeout_us"),
+                fair_share_window=_seconds(first, "fair_share_window_us"),
+                instances={str(r.instance): float(r.data.get("allocation") or 1.0)
+                           for r in configs},
+            )
+            self.schedulers[qpu] = Scheduler(qpu, self.clock, self.trace, settings,
+                                             self.execute, ids=self.ids)
+        return self.schedulers[qpu]
+
+    def operation(self, r: Record) -> Callable[[], None] | None:
+        """The user operation a record shows, as a call to redo (None: not a user call)."""
+        if r.entity == "session" and r.event == "create":
+            return lambda: self._open(r)
+        if r.entity == "job" and r.event == "create":
+            return lambda: self._submit(r)
+        if r.entity == "session" and r.event in ("close", "cancel"):
+            return lambda: self._end_session(r)
+        reason = r.data.get("reason")
+        if r.entity == "job" and r.event == "cancel" and isinstance(reason, str) \
+                and reason.startswith(USER_CANCEL):
+            return lambda: self.scheduler(r.qpu).cancel_job(self.jobs[r.id])
+        return None
+
+    def _open(self, r: Record) -> None:
+        mode: Mode = "batch" if r.data.get("mode") == "batch" else "dedicated"
+        s = self.scheduler(r.qpu).open_session(
+            mode, max_time_us=int(r.data["max_time_us"] or 0),
+            ittl_us=int(r.data["interactive_timeout_us"] or 0), instance=str(r.instance))
+        self.sessions[r.id] = s
+
+    def _submit(self, r: Record) -> None:
+        data = {k: v for k, v in r.data.items() if k not in _CREATE_KEYS}
+        limit = r.data.get("time_limit_us")
+        job = self.scheduler(r.qpu).submit(
+            self.sessions[r.session] if r.session else None, instance=str(r.instance),
+            kind=str(r.data.get("kind", "null")), payload=r.id,  # type: ignore[arg-type]
+            duration_us=int(r.data["duration_us"] or 0),
+            time_limit_us=int(limit) if isinstance(limit, int) else None,
+            **data)  # type: ignore[arg-type]
+        self.jobs[r.id] = job
+
+    def _end_session(self, r: Record) -> None:
+        scheduler = self.scheduler(r.qpu)
+        session = self.sessions[r.id]
+        (scheduler.close if r.event == "close" else scheduler.cancel)(session)
+
+    def run(self) -> Trace:
+        """Redo every operation at its instant, then let time run to the last record."""
+        records = list(self.recorded)
+        for r in records:
+            if r.entity == "qpu" and r.event == "configure":
+                self.scheduler(r.qpu)
+        for r in records:
+            op = self.operation(r)
+            if op is None:
+                continue
+            if r.data.get("by") == "callback":
+                self.clock.call_at(max(r.t, self.clock.now()), op, priority=USER_PRIORITY,
+                                   label="replayed callback")
+            else:
+                self.clock.advance_to(max(r.t, self.clock.now()))
+                op()
+        if records:
+            self.clock.advance_to(max(records[-1].t, self.clock.now()))
+        return self.trace
+
+
+def replay(recorded: Trace) -> ReplayResult:
+    """Re-run ``recorded`` and compare, record by record."""
+    replayed = _Replayer(recorded).run()
+    a, b = recorded.records, replayed.records
+    for i, (x, y) in enumerate(itertools.zip_longest(a, b)):
+        if x != y:
+            return ReplayResult(replayed, Difference(i, x, y))
+    return ReplayResult(replayed, None)
+
+
+def _seconds(data: Any, key: str) -> float:
+    value = data.get(key)
+    if not isinstance(value, int) or value <= 0:
+        raise TraceFormatError(f"configure record lacks a positive {key!r}")
+    return value / 1e6
