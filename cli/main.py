@@ -178,5 +178,27 @@ def replay(trace_file: Path) -> None:
     raise SystemExit(1)
 
 
+@main.command()
+@click.option("--profile", type=click.Choice(["dev", "ci", "deep"]), default="dev",
+              show_default=True, help="Hypothesis profile: examples and steps per run.")
+@click.option("--seed", type=int, default=None,
+              help="Seed for the stateful runs and the programs (default: a fresh one, printed).")
+@click.option("--mutants", "with_mutants", is_flag=True,
+              help="Also run every seeded scheduler bug; each must be killed.")
+@click.option("--runs", type=click.IntRange(min=0), default=None,
+              help="Random programs to run (default: 2,000 dev, 5,000 ci, 100,000 deep).")
+@click.option("--processes", "-j", type=click.IntRange(min=1), default=2, show_default=True,
+              help="Processes for the random programs.")
+def verify(profile: str, seed: int | None, with_mutants: bool, runs: int | None,
+           processes: int) -> None:
+    """Check every SPEC invariant: stateful runs, the explorer, random programs, mutants."""
+    from rich.console import Console
+
+    from qsession.cli.verify import verify as run_campaign
+
+    if not run_campaign(profile, seed, with_mutants, processes, runs, Console()):
+        raise SystemExit(1)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from hypothesis import event, note
@@ -85,6 +85,27 @@ COVERAGE_EVENTS = ("expiry", "cancel with queued jobs", "reactivation", "content
 
 coverage: Counter[str] = Counter()
 """In how many runs (examples) each rare situation was reached, in this process."""
+
+
+@dataclass
+class RunStats:
+    """Totals over the stateful runs of this process: examples, invariant checks."""
+
+    examples: int = 0
+    checks: Counter[str] = field(default_factory=Counter)
+    examples_checked: Counter[str] = field(default_factory=Counter)
+
+    def add(self, report: Report) -> None:
+        """Count one finished example."""
+        self.examples += 1
+        for inv, n in report.checks.items():
+            self.checks[inv] += n
+            if n:
+                self.examples_checked[inv] += 1
+
+
+stats = RunStats()
+"""Totals of every RuntimeMachine run in this process (``qsession verify`` prints them)."""
 
 
 class InvariantViolated(AssertionError):
@@ -205,6 +226,14 @@ class RuntimeMachine(RuleBasedStateMachine):
         """Submit a job-mode job on one of two instances (fair share)."""
         self.jobs.append(self.background[instance].run([pub], shots=shots))
 
+    @precondition(lambda self: len(self.jobs) < MAX_JOBS - 4)
+    @rule(instances=st.lists(st.sampled_from(sorted(INSTANCES)), min_size=2, max_size=4),
+          shots=qs.shots())
+    def background_burst(self, instances: list[str], shots: int) -> None:
+        """Other tenants submit several job-mode jobs at once (the normal queue fills)."""
+        pub = (qs.CIRCUITS["bell"],)
+        self.jobs.extend(self.background[i].run([pub], shots=shots) for i in instances)
+
     @rule(timer=st.sampled_from(["ittl", "max_ttl", "finish", "step"]),
           offset=st.sampled_from([-1, 0, 1]), step=GRID_STEPS)
     def advance(self, timer: str, offset: int, step: float) -> None:
@@ -217,14 +246,21 @@ class RuntimeMachine(RuleBasedStateMachine):
             self.service.advance((deadline + offset - now) / 1e6)
 
     @precondition(lambda self: self.sessions)
-    @rule(index=st.integers(0, MAX_SESSIONS - 1), think=GRID_THINK)
-    def think(self, index: int, think: float) -> None:
-        """A classical step: wait for a session's jobs, then think (around the ITTL)."""
-        record = self.sessions[index % len(self.sessions)]._record
-        mine = [j for j in self.jobs if j._record.session is record]
-        for job in mine:
+    @rule(index=st.integers(0, MAX_SESSIONS - 1), think=GRID_THINK, resume=st.booleans(),
+          shots=qs.shots())
+    def think(self, index: int, think: float, resume: bool, shots: int) -> None:
+        """A classical step: wait for a session's jobs, think (around the ITTL), resume.
+
+        This is the VQE loop's rhythm; thinking past the ITTL and resuming is the path to
+        deactivation and reactivation through the normal queue.
+        """
+        i = index % len(self.sessions)
+        record = self.sessions[i]._record
+        for job in [j for j in self.jobs if j._record.session is record]:
             self._settle(job)
         self.service.advance(think)
+        if resume and record.lifecycle.accepting_jobs and len(self.jobs) < MAX_JOBS:
+            self.jobs.append(self.samplers[i].run([(qs.CIRCUITS["bell"],)], shots=shots))
 
     @precondition(lambda self: self.jobs)
     @rule(index=st.integers(0, MAX_JOBS - 1))
@@ -247,10 +283,17 @@ class RuntimeMachine(RuleBasedStateMachine):
                          f"result() returned for job {job.job_id()} in {job.status()}")
 
     @precondition(lambda self: self.sessions)
-    @rule(index=st.integers(0, MAX_SESSIONS - 1), prefer=st.sampled_from(["any", "busy"]))
-    def close(self, index: int, prefer: str) -> None:
-        """close() a session (no-op once it ended); ``busy`` prefers one with jobs queued."""
-        self.sessions[self._pick(index, prefer)].close()
+    @rule(index=st.integers(0, MAX_SESSIONS - 1), prefer=st.sampled_from(["any", "busy"]),
+          late=st.booleans(), shots=qs.shots())
+    def close(self, index: int, prefer: str, late: bool, shots: int) -> None:
+        """close() a session (no-op once it ended); ``busy`` prefers one with jobs queued.
+
+        ``late``: the caller then still tries to submit to it, which must be refused.
+        """
+        i = self._pick(index, prefer)
+        self.sessions[i].close()
+        if late:
+            self.submit(i, (qs.CIRCUITS["bell"],), shots, "any")
 
     @precondition(lambda self: self.sessions)
     @rule(index=st.integers(0, MAX_SESSIONS - 1), prefer=st.sampled_from(["any", "busy"]))
@@ -295,6 +338,7 @@ class RuntimeMachine(RuleBasedStateMachine):
             self.monitor.sync(self.service.trace, self.service.clock.now())
             self._count_new_situations()
             report = self.monitor.finish(settled=True)
+            stats.add(report)
             if not report.ok:
                 note(self.service.trace.dumps()[-4000:])
                 raise InvariantViolated(report)

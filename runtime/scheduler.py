@@ -487,7 +487,10 @@ class Scheduler:
         if s.lifecycle.reserves_qpu:
             self.active_session = s
         else:
+            # Started batches are served in the order their first jobs started (SPEC §3),
+            # also after one went inactive and came back.
             self.active_batches.append(s)
+            self.active_batches.sort(key=lambda b: (b.started_at or 0, b.created_at, b.id))
 
     def _deactivated(self, s: SessionRecord, now: int) -> None:
         """``s`` left the active state (ITTL, or it ended while active)."""

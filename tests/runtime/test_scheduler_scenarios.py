@@ -318,3 +318,21 @@ def test_every_state_change_went_through_the_model(make_virtual_rig: RigFactory)
     s.lifecycle.fire("cancel")  # the model lets a test move it; the scheduler then refuses
     with pytest.raises(TransitionRefused):
         s.lifecycle.fire("job_started")
+
+
+def test_started_batches_are_served_in_first_start_order(make_virtual_rig: RigFactory) -> None:
+    rig = make_virtual_rig(batch_interactive_timeout=1)
+    b1, b2 = rig.session("batch"), rig.session("batch")
+    rig.job(b1, seconds=5)  # b1 starts first, at 0; inactive at 6
+    rig.at(7)
+    b2_jobs = [rig.job(b2, seconds=5) for _ in range(3)]  # b2 starts at 7
+    rig.at(8)
+    b1_next = [rig.job(b1, seconds=5) for _ in range(2)]  # through the normal queue
+    rig.at(22.5)  # b2 drained at 22; b1 reactivated then; b2 still within its ITTL
+    late = rig.job(b2, seconds=5)
+    rig.run()
+    assert times(b2_jobs[-1]) == (7, 17, 22)
+    assert times(b1_next[0]) == (8, 22, 27)  # b1 reactivated through the normal queue
+    # Both batches active with a job queued at 27: b1 started first, so it goes first.
+    assert times(b1_next[1]) == (8, 27, 32)
+    assert times(late) == (22.5, 32, 37)
