@@ -9,9 +9,10 @@ Abstract state (``State``, canonical and hashable): per opened session its mode,
 state, ``accepting_jobs`` and whether it has started; per submitted job (in submission
 order) its owner (a session, or job mode) and status; the QPU's running job; the order in
 which batches first started (active ones are served in that order, SPEC §3). "Held"
-(idle, reserved for an active dedicated session) is derived. Events, as they appear in paths: ``open(dedicated|batch)``,
-``submit(sI|job)``, ``close(sI)``, ``cancel(sI)``, ``cancel_job(jK)`` (user), and
-``finish(jK)``, ``fail(jK)``, ``ittl(sI)``, ``max_ttl(sI)`` (system); nothing else.
+(idle, reserved for an active dedicated session) is derived. Events, as they appear in
+paths: ``open(dedicated|batch)``, ``submit(sI|job)``, ``close(sI)``, ``cancel(sI)``,
+``cancel_job(jK)`` (user), and ``finish(jK)``, ``fail(jK)``, ``ittl(sI)``, ``max_ttl(sI)``
+(system); nothing else.
 
 Abstraction (what is kept, what is dropped):
 
