@@ -89,6 +89,31 @@ def stateful(profile: str, seed: int | None, console: Console) -> Outcome:
     return outcome
 
 
+def model_walks(profile: str, seed: int | None, console: Console) -> Outcome:
+    """Random walks over the pure model (tables + dispatch rule), 5× the profile's examples."""
+    from hypothesis import settings
+    from hypothesis.stateful import run_state_machine_as_test
+
+    from qsession.properties.machines import ModelMachine
+
+    examples = 5 * settings.get_profile(profile).max_examples
+    outcome = Outcome(f"model walks ({examples} examples, 4 sessions × 10 jobs)")
+    started = time.perf_counter()
+    output = io.StringIO()
+    with _progress(console) as bar:
+        bar.add_task("model walks", total=None)
+        with _forced_seed(seed), contextlib.redirect_stdout(output):
+            try:
+                run_state_machine_as_test(ModelMachine, settings=settings(
+                    settings.get_profile(profile), max_examples=examples, derandomize=False))
+            except AssertionError as err:
+                outcome.failed = True
+                outcome.detail = f"{err}\n{output.getvalue()}"
+    outcome.seconds = time.perf_counter() - started
+    outcome.detail = outcome.detail or f"{examples} walks, every step checked"
+    return outcome
+
+
 def exploration(console: Console) -> Outcome:
     """Explore the model's abstract state space at the default bound."""
     outcome = Outcome("explorer (2 sessions × 3 jobs)")
@@ -205,8 +230,8 @@ def verify(profile: str, seed: int | None, with_mutants: bool, processes: int,
     if seed is None:  # a fresh seed, printed, so that any failure can be replayed
         seed = random.SystemRandom().randrange(2**31)
     console.print(f"qsession verify --profile {profile} --seed {seed}")
-    parts = [stateful(profile, seed, console), exploration(console),
-             programs(profile, seed, processes, console, runs)]
+    parts = [stateful(profile, seed, console), model_walks(profile, seed, console),
+             exploration(console), programs(profile, seed, processes, console, runs)]
     mutant_table = None
     if with_mutants:
         outcome, mutant_table = mutants(console, budget=150)

@@ -388,3 +388,71 @@ def queued_jobs_of(session: Session) -> int:
 
 
 TestRuntime = RuntimeMachine.TestCase
+
+
+class ModelMachine(RuleBasedStateMachine):
+    """The pure model (lifecycle tables + dispatch rule) on long random walks, no runtime.
+
+    It reuses the explorer's ``Rules`` and ``Checker`` (one copy of the abstract rules)
+    with larger bounds than exhaustive search reaches: 4 sessions and 10 jobs, any order
+    of user and timer events. Fast: thousands of examples a minute.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        from .explorer import INITIAL, Checker, Rules
+
+        self.model_rules = Rules(max_sessions=4, max_jobs=10)
+        self.checker = Checker()
+        self.state = INITIAL
+        self.path: list[str] = []
+
+    @rule(choice=st.integers(0, 2**16))
+    def step(self, choice: int) -> None:
+        """Take one enabled event; odd choices prefer timers and job ends.
+
+        One draw per step: Hypothesis' own cost per draw dominates a model step.
+        """
+        candidates = list(self.model_rules.candidates(self.state))
+        choice, system = choice >> 1, bool(choice & 1)
+        pool = [e for e in candidates if e.is_system] if system else []
+        pool = pool or candidates
+        out = None
+        for offset in range(len(pool)):  # the drawn event, or the next one the model allows
+            out = self.model_rules.apply(self.state, pool[(choice + offset) % len(pool)])
+            if out is not None:
+                break
+        if out is None:
+            return
+        self.path.append(out.event.label)
+        found = self.checker.transition(self.state, out)
+        after = out.post if out.post is not None else out.mid
+        found += self.checker.state(after)
+        found += self.checker.enabled(after, [e for e in self.model_rules.candidates(after)
+                                              if e.is_system])
+        if found:
+            raise InvariantViolated(Report([
+                Violation(inv, 0, f"{msg} (path: {' → '.join(self.path)})")
+                for inv, msg in found]))
+        self.state = after
+
+    def teardown(self) -> None:
+        """INV-PROGRESS: with no more submissions, system events alone end every job."""
+        state = self.state
+        for _ in range(10 * (len(state.jobs) + len(state.sessions)) + 10):
+            if state.all_final:
+                return
+            # Job ends first, then timers: the way time would run them out.
+            system = [e for e in self.model_rules.candidates(state) if e.is_system]
+            ends = [e for e in system if e.kind == "finish"] or system
+            nxt = next((o for e in ends if (o := self.model_rules.apply(state, e)) is not None), None)
+            if nxt is None:
+                break
+            state = nxt.post if nxt.post is not None else nxt.mid
+        if not state.all_final:
+            raise InvariantViolated(Report([Violation(
+                "INV-PROGRESS", 0, f"jobs never end after {' → '.join(self.path)}: "
+                                   f"{state.describe()}")]))
+
+
+TestModel = ModelMachine.TestCase
