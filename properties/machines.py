@@ -445,7 +445,8 @@ class ModelMachine(RuleBasedStateMachine):
             # Job ends first, then timers: the way time would run them out.
             system = [e for e in self.model_rules.candidates(state) if e.is_system]
             ends = [e for e in system if e.kind == "finish"] or system
-            nxt = next((o for e in ends if (o := self.model_rules.apply(state, e)) is not None), None)
+            applied = (self.model_rules.apply(state, e) for e in ends)
+            nxt = next((o for o in applied if o is not None), None)
             if nxt is None:
                 break
             state = nxt.post if nxt.post is not None else nxt.mid

@@ -16,7 +16,7 @@ def test_the_ibm_session_example_runs(capsys: object) -> None:
     block = python_blocks()[0]
     assert "from qsession.runtime import" in block
     namespace: dict[str, object] = {}
-    exec(compile(block, "README.md", "exec"), namespace)  # noqa: S102 - the README's own code
+    exec(compile(block, "README.md", "exec"), namespace)
     details = namespace["session"].details()  # type: ignore[attr-defined]
     assert details["state"] == "closed" and details["usage_time"] > 0
 
