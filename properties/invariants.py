@@ -307,16 +307,53 @@ class Priority(Checker):
                           f"started while session {active.id} was active on {r.qpu}", r)
 
 
-class ITTL(Checker):
+class _Deadline(Checker):
+    """Shared: a timer that must fire exactly at a deadline the trace implies."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reported: set[tuple[str, int]] = set()
+
+    def deadline(self, s: SessionView) -> int | None:
+        """When the timer is due for ``s`` now (None: not running)."""
+        raise NotImplementedError
+
+    def missed(self, s: SessionView, deadline: int) -> str:
+        """The message when the deadline passed with no event."""
+        raise NotImplementedError
+
+    def instant_end(self, t: int, state: Replay) -> None:
+        self._missed(t, state, inclusive=True)
+
+    def time_passes(self, t: int, state: Replay) -> None:
+        self._missed(t, state, inclusive=False)
+
+    def _missed(self, t: int, state: Replay, *, inclusive: bool) -> None:
+        for s in state.sessions.values():
+            deadline = self.deadline(s)
+            if deadline is None or (s.id, deadline) in self.reported:
+                continue
+            if deadline < t or (inclusive and deadline == t):
+                self.checks += 1
+                self.reported.add((s.id, deadline))
+                self.fail(t, self.missed(s, deadline))
+
+
+class ITTL(_Deadline):
     """INV-ITTL."""
 
     id = "INV-ITTL"
     statement = ("a session deactivates only after a full ITTL with no job queued or running, "
                  "and exactly then")
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.reported: set[tuple[str, int]] = set()
+    def deadline(self, s: SessionView) -> int | None:
+        """Idle since + ITTL, for an active session with nothing in flight."""
+        return s.ittl_deadline
+
+    def missed(self, s: SessionView, deadline: int) -> str:
+        """Stayed active past the deadline."""
+        return (f"session {s.id} stayed active past its ITTL deadline {deadline / 1e6:g}s "
+                f"(idle since {s.idle_since})")
 
     def before(self, r: Record, state: Replay) -> None:
         if r.entity == "session" and r.event == "ittl_elapsed" and r.id in state.sessions:
@@ -338,32 +375,21 @@ class ITTL(Checker):
                 self.fail(r.t, f"job {r.id} joined active session {s.id} at {r.t / 1e6:g}s, "
                           f"at or after its ITTL ran out ({deadline / 1e6:g}s)", r)
 
-    def instant_end(self, t: int, state: Replay) -> None:
-        self._missed(t, state, inclusive=True)
 
-    def time_passes(self, t: int, state: Replay) -> None:
-        self._missed(t, state, inclusive=False)
-
-    def _missed(self, t: int, state: Replay, *, inclusive: bool) -> None:
-        for s in state.sessions.values():
-            deadline = s.ittl_deadline
-            if deadline is not None and (deadline < t or (inclusive and deadline == t)) \
-                    and (s.id, deadline) not in self.reported:
-                self.checks += 1
-                self.reported.add((s.id, deadline))
-                self.fail(t, f"session {s.id} stayed active past its ITTL deadline "
-                          f"{deadline / 1e6:g}s (idle since {s.idle_since})")
-
-
-class Clock(Checker):
+class Clock(_Deadline):
     """INV-CLOCK."""
 
     id = "INV-CLOCK"
     statement = "the max-TTL clock starts at the first job start and never pauses"
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.reported: set[str] = set()
+    def deadline(self, s: SessionView) -> int | None:
+        """First start + max time, for a started session that has not ended."""
+        return s.expiry_deadline
+
+    def missed(self, s: SessionView, deadline: int) -> str:
+        """Still running past max TTL."""
+        return (f"session {s.id} is still {s.state} after its max TTL "
+                f"({deadline / 1e6:g}s = first start + max_time)")
 
     def before(self, r: Record, state: Replay) -> None:
         if r.entity == "session" and r.event == "max_time_reached" and r.id in state.sessions:
@@ -375,22 +401,6 @@ class Clock(Checker):
                     f"at {deadline / 1e6:g}s (first start + max_time)"
                 self.fail(r.t, f"session {s.id} expired at {r.t / 1e6:g}s; expected {expected}",
                           r)
-
-    def instant_end(self, t: int, state: Replay) -> None:
-        self._missed(t, state, inclusive=True)
-
-    def time_passes(self, t: int, state: Replay) -> None:
-        self._missed(t, state, inclusive=False)
-
-    def _missed(self, t: int, state: Replay, *, inclusive: bool) -> None:
-        for s in state.sessions.values():
-            deadline = s.expiry_deadline
-            if deadline is not None and (deadline < t or (inclusive and deadline == t)) \
-                    and s.id not in self.reported:
-                self.checks += 1
-                self.reported.add(s.id)
-                self.fail(t, f"session {s.id} is still {s.state} after its max TTL "
-                          f"({deadline / 1e6:g}s = first start + max_time)")
 
 
 class Final(Checker):

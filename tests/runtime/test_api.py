@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers.circuits import bell
 from qiskit.circuit import Parameter, QuantumCircuit
 from qiskit.quantum_info import SparsePauliOp
 
@@ -33,19 +34,8 @@ from qsession.runtime import (
 EPOCH = datetime(2025, 1, 1, tzinfo=UTC)
 
 
-def bell() -> QuantumCircuit:
-    qc = QuantumCircuit(2)
-    qc.h(0)
-    qc.cx(0, 1)
-    qc.measure_all()
-    return qc
-
-
 def bell_no_measure() -> QuantumCircuit:
-    qc = QuantumCircuit(2)
-    qc.h(0)
-    qc.cx(0, 1)
-    return qc
+    return bell(measure=False)
 
 
 def at(seconds: float) -> datetime:

@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from qiskit.circuit import Parameter, QuantumCircuit
+from helpers.circuits import bell, rotation
+from qiskit.circuit import QuantumCircuit
 
 from qsession.runtime import (
     QPU,
@@ -33,25 +34,9 @@ from qsession.runtime.trace import Trace, TraceFormatError
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "errors.md"
 
 
-def bell(measure: bool = True) -> QuantumCircuit:
-    qc = QuantumCircuit(2)
-    qc.h(0)
-    qc.cx(0, 1)
-    if measure:
-        qc.measure_all()
-    return qc
-
-
 def wide(n: int) -> QuantumCircuit:
     qc = QuantumCircuit(n)
     qc.h(range(n))
-    qc.measure_all()
-    return qc
-
-
-def rotation() -> QuantumCircuit:
-    qc = QuantumCircuit(1)
-    qc.ry(Parameter("t"), 0)
     qc.measure_all()
     return qc
 

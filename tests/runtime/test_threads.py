@@ -8,20 +8,12 @@ import time
 from collections import Counter
 
 import pytest
-from qiskit.circuit import QuantumCircuit
+from helpers.circuits import bell
 
 from qsession.properties.invariants import check
 from qsession.runtime import IBMRuntimeError, LocalService, SamplerV2, Session
 
 THREADS, PER_THREAD = 8, 200
-
-
-def bell() -> QuantumCircuit:
-    qc = QuantumCircuit(2)
-    qc.h(0)
-    qc.cx(0, 1)
-    qc.measure_all()
-    return qc
 
 
 @pytest.mark.wall
