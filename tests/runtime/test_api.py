@@ -422,3 +422,31 @@ def test_no_deprecation_warnings_from_our_primitives(service: LocalService) -> N
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         SamplerV2(mode=service.backend()).run([bell()], shots=10).result()
+
+
+def test_measured_clock_a_slow_optimizer_lets_the_ittl_run_out() -> None:
+    from qsession.runtime import MeasuredClock
+
+    wall = [0.0]
+    service = LocalService(clock=MeasuredClock(scale=1.0, timer=lambda: wall[0]), seed=2)
+    with Session(service.backend()) as session:
+        sampler = SamplerV2(mode=session)
+        sampler.run([bell()], shots=100).result()
+        wall[0] += 5.0  # a quick classical step: still inside the 60 s window
+        assert session.details()["state"] == "active"
+        sampler.run([bell()], shots=100).result()
+        wall[0] += 61.0  # a slow one: the ITTL runs out while the caller computes
+        assert session.details()["state"] == "inactive"
+        job = sampler.run([bell()], shots=100)
+        job.result()
+    assert service.metrics().sessions[session.session_id].deactivations == 1
+
+
+def test_call_at_runs_outside_the_callers_session(service: LocalService) -> None:
+    qpu = service.backend()
+    seen: list[object] = []
+    service.call_at(5, lambda: seen.append(SamplerV2(mode=qpu).mode))
+    with Session(qpu) as session:
+        SamplerV2(mode=session).run([bell()], shots=10)
+        service.advance(10)  # the callback fires while we are inside the session block
+    assert seen == [None]  # it ran in the context it was set in: job mode
