@@ -50,6 +50,12 @@ def _forced_seed(seed: int | None) -> Iterator[None]:
         core.global_force_seed = previous
 
 
+def _failure(err: BaseException, output: io.StringIO) -> str:
+    """The violation, then Hypothesis' shrunk steps (printed, or attached as notes)."""
+    notes = "\n".join(getattr(err, "__notes__", []))
+    return "\n".join(part for part in (str(err), notes, output.getvalue()) if part)
+
+
 def stateful(profile: str, seed: int | None, console: Console) -> Outcome:
     """Run the RuntimeMachine for the profile's number of examples."""
     from hypothesis import settings
@@ -77,7 +83,7 @@ def stateful(profile: str, seed: int | None, console: Console) -> Outcome:
                     settings.get_profile(profile), derandomize=False))
             except AssertionError as err:
                 outcome.failed = True
-                outcome.detail = f"{err}\n{output.getvalue()}"
+                outcome.detail = _failure(err, output)
     outcome.seconds = time.perf_counter() - started
     outcome.per_invariant = {k: (machines.stats.examples_checked[k], machines.stats.checks[k])
                              for k in machines.stats.checks}
@@ -108,7 +114,7 @@ def model_walks(profile: str, seed: int | None, console: Console) -> Outcome:
                     settings.get_profile(profile), max_examples=examples, derandomize=False))
             except AssertionError as err:
                 outcome.failed = True
-                outcome.detail = f"{err}\n{output.getvalue()}"
+                outcome.detail = _failure(err, output)
     outcome.seconds = time.perf_counter() - started
     outcome.detail = outcome.detail or f"{examples} walks, every step checked"
     return outcome

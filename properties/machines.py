@@ -340,7 +340,8 @@ class RuntimeMachine(RuleBasedStateMachine):
             report = self.monitor.finish(settled=True)
             stats.add(report)
             if not report.ok:
-                note(self.service.trace.dumps()[-4000:])
+                tail = self.service.trace.dumps().splitlines()[-12:]
+                note("last records of the trace:\n" + "\n".join(tail))
                 raise InvariantViolated(report)
         finally:
             self.service.close()
