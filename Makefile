@@ -29,6 +29,7 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	MYPYPATH=$(TYPES) $(BIN)/mypy -p qsession.model -p qsession.diagrams -p qsession.runtime -p qsession.properties -p qsession.cli
+	MYPYPATH=$(TYPES) $(BIN)/mypy --strict bench
 
 pytest: $(STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -15,7 +15,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from .table import LifecycleTable, Row, TableError
 
 if TYPE_CHECKING:
-    from transitions import EventData, Machine
+    from transitions import Event, EventData, Machine
+
+_Trigger = tuple[frozenset[str], "Event | None"]
+"""Per event: the names of the facts it takes, and the machine's ``Event`` (None: no row)."""
 
 
 class TransitionRefused(Exception):
@@ -81,6 +84,7 @@ class Lifecycle:
 
     TABLE: ClassVar[LifecycleTable]
     _machine: ClassVar[Machine | None] = None
+    _triggers: ClassVar[dict[str, _Trigger] | None] = None
 
     __slots__ = ("ident", "state")
 
@@ -93,6 +97,7 @@ class Lifecycle:
         if "TABLE" in cls.__dict__:
             cls._validate_callbacks()
             cls._machine = None
+            cls._triggers = None
 
     @classmethod
     def _validate_callbacks(cls) -> None:
@@ -116,6 +121,16 @@ class Lifecycle:
             cls._machine = _build_machine(cls.TABLE)
         return cls._machine
 
+    @classmethod
+    def _build_triggers(cls) -> dict[str, _Trigger]:
+        """Each event's facts and the shared machine's ``Event`` that fires it, looked up
+        once rather than on every ``fire`` (the machine is built here if need be)."""
+        events = cls.machine().events
+        triggers = {spec.name: (frozenset(spec.facts), events.get(spec.name))
+                    for spec in cls.TABLE.events}
+        cls._triggers = triggers
+        return triggers
+
     # -- firing --------------------------------------------------------------------------
 
     @property
@@ -130,14 +145,18 @@ class Lifecycle:
 
     def fire(self, event: str, **facts: Any) -> Step:
         """Fire ``event`` with its facts; return the step, or raise ``TransitionRefused``."""
-        self._check_facts(event, facts)
+        # The hot path of the whole runtime: one dict lookup answers "is it an event of this
+        # table, with exactly its facts?", and the transitions Event is already at hand.
+        trigger = (self._triggers or self._build_triggers()).get(event)
+        if trigger is None or facts.keys() != trigger[0]:
+            self._check_facts(event, facts)  # raises: an unknown event, or the wrong facts
+        table = self.TABLE
         source = self.state
-        if not self.TABLE.rows_for(source, event):
+        if trigger is None or trigger[1] is None or not table.rows_for(source, event):
             raise self._refusal(event, None)
-        fired = self.machine().events[event].trigger(self, **facts)
-        if not fired:
+        if not trigger[1].trigger(self, **facts):
             raise self._refusal(event, facts)
-        return Step(self.kind, self.ident, event, source, self.state)
+        return Step(table.kind, self.ident, event, source, self.state)
 
     def can_fire(self, event: str, **facts: Any) -> bool:
         """True when ``fire(event, **facts)`` would succeed (nothing changes)."""

@@ -1,0 +1,114 @@
+"""``python -m bench``: run the benchmarks, print each row, write ``docs/performance.md``.
+
+Options: ``--only B1,B3`` runs a subset (the table still has every row; the others say
+"not run"), ``--quick`` runs tiny sizes as a smoke test (it writes nothing unless
+``--output`` is given), ``--output FILE`` chooses where the Markdown goes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from . import BENCHMARKS
+from .common import REPO, Result, machine_info, markdown
+
+MODULES: dict[str, str] = {
+    "B1": "bench.b1_vqe",
+    "B2": "bench.b2_throughput",
+    "B3": "bench.b3_scale",
+    "B4": "bench.b4_hypothesis",
+    "B5": "bench.b5_explorer",
+    "B6": "bench.b6_startup",
+    "B7": "bench.b7_ibm",
+}
+"""The module that measures each benchmark (each has ``run(quick=..., previous=...)``)."""
+
+DEFAULT_OUTPUT = REPO / "docs" / "performance.md"
+
+METHOD = """\
+## Method
+
+- Subject and baseline run in the same process, alternately (who goes first rotates),
+  after an untimed warm-up round; the figure is the median of the repetitions. Garbage
+  left by earlier runs is collected before each run, so a full collection of one run's
+  leftovers is not charged to the next.
+- B3 runs every size in a fresh interpreter that reports its own time and peak RSS
+  (`getrusage(RUSAGE_SELF).ru_maxrss`), so the 1M case's memory is measured alone.
+- B6 starts fresh interpreters, interleaved, and keeps the best of N of each (start-up
+  noise only ever adds time); the figure is the time added to `python -c pass`.
+- "profile" notes come from instrumented runs in the same bench run (wrapped stages,
+  counted model transitions, timed raw `transitions` triggers, Aer time inside the
+  stateful machine), so they describe this machine at this commit.
+"""
+
+
+def parse_only(text: str | None) -> list[str]:
+    """The ids of ``--only`` (comma-separated, any case), in table order."""
+    if not text:
+        return list(BENCHMARKS)
+    wanted = {part.strip().upper() for part in text.split(",") if part.strip()}
+    unknown = wanted - set(BENCHMARKS)
+    if unknown:
+        raise SystemExit(f"unknown benchmark id(s) {sorted(unknown)}; ids are "
+                         f"{', '.join(BENCHMARKS)}")
+    return [b for b in BENCHMARKS if b in wanted]
+
+
+def not_run(ident: str) -> Result:
+    """The row of a benchmark left out by ``--only``."""
+    return Result(ident, "—", "—", "—", "—", "—", "not run")
+
+
+def run_all(ids: Sequence[str], *, quick: bool,
+            echo: Callable[[str], None] = print) -> list[Result]:
+    """Run the benchmarks ``ids`` in order; one row per id in BENCHMARKS order."""
+    done: dict[str, Result] = {}
+    for ident in ids:
+        began = time.perf_counter()
+        echo(f"{ident} running …")
+        module = importlib.import_module(MODULES[ident])
+        try:
+            result: Result = module.run(quick=quick, previous=dict(done))
+        except Exception:  # a broken benchmark is a row, not a crashed bench
+            result = Result(ident, "—", "—", "—", "—", "—", "error",
+                            notes=["the benchmark raised:", traceback.format_exc(limit=5)])
+        result.raw["wall_s"] = time.perf_counter() - began
+        done[ident] = result
+        echo(result.line() + f"  [{time.perf_counter() - began:.0f} s]")
+    return [done.get(ident) or not_run(ident) for ident in BENCHMARKS]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run, print, write the Markdown; exit status 1 only if a benchmark crashed."""
+    parser = argparse.ArgumentParser(prog="python -m bench",
+                                     description=(__doc__ or "").split("\n")[0])
+    parser.add_argument("--only", help="comma-separated ids, e.g. B1,B3 (default: all)")
+    parser.add_argument("--quick", action="store_true",
+                        help="tiny sizes, a smoke run (figures are not meaningful)")
+    parser.add_argument("--output", type=Path, default=None,
+                        help=f"Markdown file to write (default: {DEFAULT_OUTPUT.relative_to(REPO)}"
+                             "; none with --quick)")
+    args = parser.parse_args(argv)
+    ids = parse_only(args.only)
+    output = args.output if args.output is not None else (None if args.quick else DEFAULT_OUTPUT)
+    info = machine_info()
+    print("machine: " + "; ".join(f"{k} {v}" for k, v in info.items()))
+    results = run_all(ids, quick=args.quick)
+    command = "python -m bench" + (f" --only {args.only}" if args.only else "") + (
+        " --quick" if args.quick else "")
+    if output is not None:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(markdown(results, info, quick=args.quick, command=command,
+                                   extra=METHOD))
+        print(f"wrote {output}")
+    return 1 if any(r.verdict == "error" for r in results) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
