@@ -21,7 +21,9 @@ def test_racing_threads_lose_and_duplicate_nothing() -> None:
     service = LocalService(clock="wall", speed=2000, seed=5, interactive_timeout=0.5)
     try:
         qpu = service.backend()
-        sessions = [Session(qpu, max_time="8h") for _ in range(4)]
+        # 100 h is 180 wall seconds at this speed: beyond the test's own bound, so no
+        # session expires however slow the machine (8 h, 14 s of wall time, did under load)
+        sessions = [Session(qpu, max_time="100h") for _ in range(4)]
         samplers = [SamplerV2(mode=s) for s in sessions]
         job_mode = SamplerV2(mode=qpu)
         circuit = bell()
