@@ -14,6 +14,7 @@ import tempfile
 from typing import Any, Literal, cast
 
 from qsession.model import TABLES, LifecycleTable
+from qsession.model.lifecycle import machine_arguments
 
 Format = Literal["mermaid", "dot", "svg", "png"]
 FORMATS: tuple[Format, ...] = ("mermaid", "dot", "svg", "png")
@@ -56,22 +57,8 @@ def _export_machine(table: LifecycleTable, engine: Engine) -> Any:
         style_attributes = _styles(GraphMachine.style_attributes)
         machine_attributes = {**GraphMachine.machine_attributes, "rankdir": "TB"}  # noqa: RUF012
 
-    states = [{"name": s.name, "final": s.final} for s in table.states]
-    transitions = [
-        {
-            "trigger": row.event,
-            "source": list(row.sources),
-            "dest": row.dest,
-            "conditions": list(row.conditions),
-            "unless": list(row.unless),
-        }
-        for row in table.rows
-    ]
     machine = _ExportMachine(
-        states=states,
-        transitions=transitions,
-        initial=table.initial,
-        auto_transitions=False,
+        **machine_arguments(table, effects=False),
         graph_engine=engine,
         show_conditions=True,
         title=f"{table.kind} lifecycle",

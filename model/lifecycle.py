@@ -48,10 +48,12 @@ class Step:
         return self.source != self.dest
 
 
-def _build_machine(table: LifecycleTable) -> Machine:
-    # Imported here so that ``import qsession.model`` stays cheap until a machine is needed.
-    from transitions import Machine
+def machine_arguments(table: LifecycleTable, *, effects: bool = True) -> dict[str, Any]:
+    """The table as ``transitions`` machine arguments: states, transitions, initial state.
 
+    The run-time machine and the diagram export both build from this, so they cannot
+    disagree; ``effects=False`` leaves out the ``after`` callbacks (a diagram runs none).
+    """
     states = [{"name": s.name, "final": s.final} for s in table.states]
     transitions = [
         {
@@ -60,19 +62,20 @@ def _build_machine(table: LifecycleTable) -> Machine:
             "dest": row.dest,
             "conditions": list(row.conditions),
             "unless": list(row.unless),
-            "after": list(row.effects),
+            **({"after": list(row.effects)} if effects else {}),
         }
         for row in table.rows
     ]
-    return Machine(
-        model=None,
-        states=states,
-        transitions=transitions,
-        initial=table.initial,
-        auto_transitions=False,
-        send_event=True,
-        ignore_invalid_triggers=False,
-    )
+    return {"states": states, "transitions": transitions, "initial": table.initial,
+            "auto_transitions": False}
+
+
+def _build_machine(table: LifecycleTable) -> Machine:
+    # Imported here so that ``import qsession.model`` stays cheap until a machine is needed.
+    from transitions import Machine
+
+    return Machine(model=None, send_event=True, ignore_invalid_triggers=False,
+                   **machine_arguments(table))
 
 
 class Lifecycle:
