@@ -179,7 +179,8 @@ def mutants(console: Console, budget: int) -> tuple[Outcome, Table]:
                     suppress_health_check=list(HealthCheck), print_blob=False)
     outcome = Outcome(f"mutants ({len(MUTANTS)}, ≤{budget} examples each)")
     table = Table(title="Seeded scheduler bugs")
-    for column in ("mutant", "bug", "killed by", "result"):
+    table.add_column("mutant", no_wrap=True)
+    for column in ("bug", "killed by", "result"):
         table.add_column(column)
     started = time.perf_counter()
     with _progress(console) as bar:
@@ -209,8 +210,9 @@ def summary(parts: list[Outcome]) -> Table:
 
     by_name = {p.name.split(" (")[0]: p for p in parts}
     table = Table(title="Invariants")
-    for column in ("invariant", "stateful runs (checks)", "explorer states", "program violations",
-                   "result"):
+    # The ids are what a reader looks up in SPEC: never cut them, even at 80 columns.
+    table.add_column("invariant", no_wrap=True, min_width=max(map(len, INVARIANTS)))
+    for column in ("stateful runs (checks)", "explorer states", "program violations", "result"):
         table.add_column(column)
     for inv in INVARIANTS:
         run = by_name.get("stateful runtime machine")
