@@ -138,8 +138,10 @@ def analysis(runtime: float, model: float, floor: float, aer_ms: float,
         f"{aer_ms:.0f} ms "
         f"({aer_ms / runtime_ms:.0%}) and Hypothesis' own work at least {floor_ms:.0f} ms; the "
         f"rest ({max(0.0, runtime_ms - aer_ms - floor_ms):.0f} ms) is the runtime, the "
-        "invariant monitor after every step, a fresh QPU per example (its preset pass "
-        "manager, and transpiling the test circuits) and the strategies",
+        "invariant monitor after every step (~8 ms in a profile), a fresh service and QPU "
+        "per example, and drawing the rules' arguments (filtered strategies, ~10% of a "
+        "profile); the test circuits are written in the QPU's gates, so no example "
+        "transpiles (that took a third of the time before)",
         f"ceilings: with everything but Aer and Hypothesis free, the runtime machine would run "
         f"{1e3 / (aer_ms + floor_ms):.1f} examples/s (target {RUNTIME_TARGET:g}); no "
         f"{steps}-step machine can beat the floor's {floor:.0f}/s (model-only target "
@@ -153,8 +155,8 @@ def analysis(runtime: float, model: float, floor: float, aer_ms: float,
         "would raise the model-only rate. For the runtime "
         "machine, Aer's share shrinks only with fewer shots per job (properties/strategies.py "
         "SHOTS, which also set the modeled job lengths through the timing model, so the "
-        "timing model would need another input), and sharing one QPU (pass manager, "
-        "transpile cache) across examples would save its set-up (properties/machines.py)"
+        "timing model would need another input), and rule arguments drawn without filters "
+        "would trim Hypothesis' share (properties/machines.py)"
         + ("; neither reaches the target while Aer and Hypothesis alone take "
            f"{aer_ms + floor_ms:.0f} ms of the {1e3 / RUNTIME_TARGET:.0f} ms an example may "
            "take" if aer_ms + floor_ms > 1e3 / RUNTIME_TARGET else ""),
