@@ -79,7 +79,7 @@ class GridTiming(TimingModel):
 GRID_STEPS = st.integers(1, 10).map(lambda k: k * 0.5)
 GRID_THINK = st.one_of(st.sampled_from([0.0, ITTL - 1e-6, ITTL, ITTL + 1e-6]), GRID_STEPS)
 
-TIMING = GridTiming(circuit_overhead_s=0.2, rep_delay_s=1e-3)
+TIMING = GridTiming(circuit_overhead_s=0.2, rep_delay_s=1e-2)
 """Slow shots on a 0.5 s grid: long jobs from cheap simulations (0.5 s to 5 s)."""
 COVERAGE_EVENTS = ("expiry", "cancel with queued jobs", "reactivation", "contention")
 
