@@ -72,8 +72,8 @@ def run_all(ids: Sequence[str], *, quick: bool,
     for ident in ids:
         began = time.perf_counter()
         echo(f"{ident} running …")
-        module = importlib.import_module(MODULES[ident])
         try:
+            module = importlib.import_module(MODULES[ident])
             result: Result = module.run(quick=quick, previous=dict(done))
         except Exception:  # a broken benchmark is a row, not a crashed bench
             result = Result(ident, "—", "—", "—", "—", "—", "error",

@@ -95,7 +95,9 @@ def run(quick: bool = False, **_options: Any) -> Result:
 
 
 def label(n: int) -> str:
-    """10k, 100k, 1M."""
+    """300, 10k, 100k, 1M."""
+    if n < 1_000:
+        return str(n)
     return f"{n // 1000:,}k" if n < 1_000_000 else f"{n // 1_000_000}M"
 
 

@@ -5,8 +5,8 @@ no database, no deadline), so every repetition runs the same examples. The runti
 machine is ``qsession.properties.machines.RuntimeMachine``; the model-only machine is
 ``ModelMachine`` from the same module (lifecycle tables and ``model.dispatch.select``
 driven through the explorer's abstract rules, no runtime). A trivial one-rule machine
-measured in the same run gives Hypothesis' own floor (its cost per step with nothing
-under test), the bound no machine can beat.
+measured in the same run gives Hypothesis' own floor for a machine that makes one choice
+per step (one integer draw, nothing under test); a rule that draws nothing is measured too.
 """
 
 from __future__ import annotations
@@ -42,7 +42,8 @@ def examples_per_s(machine: type[Any], examples: int, steps: int = STEPS) -> flo
 
 
 def trivial_machine() -> type[Any]:
-    """A machine with one rule that draws an integer and does nothing: Hypothesis' floor."""
+    """A machine with one rule that draws an integer and does nothing: Hypothesis' floor
+    for a machine that makes one choice per step."""
     from hypothesis import strategies as st
     from hypothesis.stateful import RuleBasedStateMachine, rule
 
@@ -54,23 +55,35 @@ def trivial_machine() -> type[Any]:
     return Trivial
 
 
+def empty_machine() -> type[Any]:
+    """A machine with one rule that draws nothing and does nothing."""
+    from hypothesis.stateful import RuleBasedStateMachine, rule
+
+    class Empty(RuleBasedStateMachine):
+        @rule()
+        def step(self) -> None:
+            """Nothing under test, nothing drawn."""
+
+    return Empty
+
+
 def run(quick: bool = False, **_options: Any) -> Result:
     """Measure B4 (``quick``: 2 runtime and 5 model examples of 10 steps, one repetition)."""
     from qsession.properties.machines import ModelMachine, RuntimeMachine
 
     steps = 10 if quick else STEPS
-    sizes = {"runtime": 2, "model": 5, "floor": 5} if quick else {
-        "runtime": 20, "model": 150, "floor": 150}
+    sizes = {"runtime": 2, "model": 5, "floor": 5, "empty": 5} if quick else {
+        "runtime": 20, "model": 150, "floor": 150, "empty": 150}
     repeats = 1 if quick else 3
     machines: dict[str, type[Any]] = {"runtime": RuntimeMachine, "model": ModelMachine,
-                                      "floor": trivial_machine()}
+                                      "floor": trivial_machine(), "empty": empty_machine()}
     for machine in machines.values():  # warm up: imports, the transpiler's plugins
         examples_per_s(machine, 1, steps)
     rates: dict[str, list[float]] = {name: [] for name in machines}
     aer_s = [0.0, 0.0]  # seconds in Aer, executions
     for r in range(repeats):
         names = list(machines)
-        for name in names[r % 3:] + names[:r % 3]:
+        for name in names[r % len(names):] + names[:r % len(names)]:
             gc.collect()
             with _aer_timer(aer_s if name == "runtime" else [0.0, 0.0]):
                 rates[name].append(examples_per_s(machines[name], sizes[name], steps))
@@ -96,8 +109,9 @@ def run(quick: bool = False, **_options: Any) -> Result:
             f"{'PASS' if ok_model else 'MISS'} ({model:.1f}/s)",
             "model-only machine: qsession.properties.machines.ModelMachine (already in "
             "properties)",
-            f"Hypothesis floor: a one-rule machine that does nothing runs {floor:.1f} "
-            f"examples/s ({1e6 / (floor * steps):.0f} µs per step) on this machine",
+            f"Hypothesis floor: a one-rule machine that draws one integer per step and does "
+            f"nothing runs {floor:.1f} examples/s ({1e6 / (floor * steps):.0f} µs per step); "
+            f"one that draws nothing {median(rates['empty']):.1f} examples/s",
             *analysis(runtime, model, floor, aer_ms, aer_jobs, steps),
         ],
         raw={"rates": rates, "aer_ms_per_runtime_example": aer_ms,
@@ -138,16 +152,18 @@ def analysis(runtime: float, model: float, floor: float, aer_ms: float,
         f"{aer_ms:.0f} ms "
         f"({aer_ms / runtime_ms:.0%}) and Hypothesis' own work at least {floor_ms:.0f} ms; the "
         f"rest ({max(0.0, runtime_ms - aer_ms - floor_ms):.0f} ms) is the runtime, the "
-        "invariant monitor after every step (~8 ms in a profile), a fresh service and QPU "
-        "per example, and drawing the rules' arguments (filtered strategies, ~10% of a "
-        "profile). Two choices of the suite keep this low: its circuits are written in the "
-        "QPU's gates, so no example transpiles (a third of the time before), and its jobs "
-        f"take {_shots()} shots at 10 ms a modeled shot rather than 100–4,500 at 1 ms (the same "
-        "modeled lengths; Aer took 44% of an example before)",
+        "invariant monitor after every step, a fresh service and QPU per example, and "
+        "drawing the rules' arguments (filtered strategies). Three choices keep this low "
+        "(each measured once when it was made, not by this run): the suite's circuits are "
+        "written in the QPU's gates, so no example transpiles (that was a third of an "
+        f"example); its jobs take {_shots()} shots at 10 ms a modeled shot rather than "
+        "100–4,500 at 1 ms (the same modeled lengths; Aer was 44% of an example); and jobs "
+        "under 14 qubits run Aer on one thread (its threads made small jobs 3–6× slower on "
+        "a busy machine)",
         f"ceilings: with everything but Aer and Hypothesis free, the runtime machine would run "
         f"{1e3 / (aer_ms + floor_ms):.1f} examples/s (target {RUNTIME_TARGET:g}); no "
-        f"{steps}-step machine can beat the floor's {floor:.0f}/s (model-only target "
-        f"{MODEL_TARGET:g}); "
+        f"{steps}-step machine that draws a choice per step can beat the floor's "
+        f"{floor:.0f}/s (model-only target {MODEL_TARGET:g}); "
         f"the model-only machine adds {max(0.0, model_ms - floor_ms):.1f} ms per example "
         "(rule candidates, model transitions, invariant checks) to that floor",
         *_closing(runtime, model, floor, aer_ms),
@@ -167,10 +183,11 @@ def _closing(runtime: float, model: float, floor: float, aer_ms: float) -> list[
     if model < MODEL_TARGET:
         out.append(
             "what would close the model-only target: "
-            + ("nothing within Hypothesis' stateful engine here (its floor is below the "
-               "target); " if floor < MODEL_TARGET else "")
-            + "fewer steps per example, or a plain seeded random walk over the same rules "
-            "(the explorer and the random programs already do that)")
+            + ("no machine that draws a choice per step reaches it here (the one-draw floor "
+               "is below the target); " if floor < MODEL_TARGET else "")
+            + "one seed drawn per example driving a seeded random walk over the same rules "
+            "would, at the price of Hypothesis' shrinking (the explorer and the random "
+            "programs already walk the rules without it)")
     if runtime < RUNTIME_TARGET:
         out.append(
             "what would close the runtime target: rule arguments drawn without filters "

@@ -9,7 +9,7 @@ normal queue while the previous session drains (SPEC §2).
 
 With that shape the qsession schedule is FIFO, so a SimPy ``Resource(capacity=1)`` fed
 the same arrivals and durations must end at the same virtual instant: both results carry
-the makespan, and the bench checks they agree.
+the same completion instant for every job, and the bench checks they agree.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from __future__ import annotations
 import random
 import time
 from array import array
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,11 +41,14 @@ class Stream:
 
 @dataclass(frozen=True)
 class Run:
-    """One simulation of a stream: wall seconds, virtual makespan (µs), jobs completed."""
+    """One simulation of a stream: wall seconds, virtual makespan (µs), jobs completed, and
+    a digest of every job's completion instant in stream order (equal digests: the same
+    schedule)."""
 
     seconds: float
     makespan_us: int
     completed: int
+    ends_digest: int
 
     @property
     def jobs_per_s(self) -> float:
@@ -112,8 +114,9 @@ def run_qsession(stream: Stream) -> Run:
     call_at(arrivals[0], arrive, label="arrival")
     clock.wait_for(done)
     seconds = time.perf_counter() - began
-    completed = sum(1 for job in scheduler.jobs.values() if job.state == "DONE")
-    return Run(seconds, clock.now(), completed)
+    jobs = list(scheduler.jobs.values())  # in submission order, i.e. stream order
+    completed = sum(1 for job in jobs if job.state == "DONE")
+    return Run(seconds, clock.now(), completed, hash(tuple(job.finished for job in jobs)))
 
 
 def run_simpy(stream: Stream) -> Run:
@@ -123,27 +126,25 @@ def run_simpy(stream: Stream) -> Run:
     env = simpy.Environment()
     qpu = simpy.Resource(env, capacity=1)
     finished = [0, 0]  # completed jobs, last completion instant
+    ends = [0] * stream.n
 
-    def job(duration: int) -> Any:
+    def job(index: int, duration: int) -> Any:
         with qpu.request() as request:
             yield request
             yield env.timeout(duration)
         finished[0] += 1
-        finished[1] = int(env.now)
+        finished[1] = ends[index] = int(env.now)
 
     def source() -> Any:
         previous = 0
-        for at, duration in zip(stream.arrivals, stream.durations, strict=True):
+        for index, (at, duration) in enumerate(zip(stream.arrivals, stream.durations,
+                                                   strict=True)):
             yield env.timeout(at - previous)
             previous = at
-            env.process(job(duration))
+            env.process(job(index, duration))
 
     env.process(source())
     began = time.perf_counter()
     env.run()
     seconds = time.perf_counter() - began
-    return Run(seconds, int(finished[1]), finished[0])
-
-
-SIMULATORS: dict[str, Callable[[Stream], Run]] = {"qsession": run_qsession,
-                                                   "simpy": run_simpy}
+    return Run(seconds, int(finished[1]), finished[0], hash(tuple(ends)))
