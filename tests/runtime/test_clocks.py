@@ -107,6 +107,25 @@ def test_wall_clock_fires_timers_by_itself() -> None:
         clock.close()
 
 
+@pytest.mark.wall
+def test_wall_clock_fires_lagging_timers_before_anyone_reads_a_later_instant() -> None:
+    # The timer thread can be starved (a busy machine, or another thread holding the
+    # lock); a reader must then fire what is due first, so the timer acts at its own
+    # instant and nobody acts on an instant past it while it has not fired.
+    clock = WallClock(speed=1000)
+    try:
+        fired: list[int] = []
+        with clock.lock:  # the timer thread cannot run meanwhile
+            at = clock.now() + to_us(0.05)
+            clock.call_at(at, lambda: fired.append(clock.now()))
+            time.sleep(0.02)  # 20 model seconds pass; the timer lags
+            later = clock.now()
+            assert fired == [at]
+            assert later >= at + to_us(10)
+    finally:
+        clock.close()
+
+
 def test_wall_clock_threads_submitting_lose_nothing() -> None:
     rig = Rig(clock=WallClock(speed=1000), interactive_timeout=0.5)
     try:
