@@ -11,7 +11,7 @@ ideal QPU whose transpilation cache starts cold); the baseline makes the same ca
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -152,13 +152,20 @@ def profile(work: Workload) -> dict[str, float]:
     }
 
 
+def against_bare(work: Workload, name: str, subject: Callable[[Workload], float],
+                 repeats: int) -> tuple[dict[str, list[float]], float, float]:
+    """Time ``subject`` and bare Aer on ``work``, interleaved: (times, bare, subject)
+    medians in seconds."""
+    times = interleaved({"bare": lambda: run_bare(work), name: lambda: subject(work)},
+                        repeats)
+    return times, median(times["bare"]), median(times[name])
+
+
 def run(quick: bool = False, **_options: Any) -> Result:
     """Measure B1 (``quick``: 5 calls, one repetition)."""
     calls, repeats = (5, 1) if quick else (CALLS, 5)
     work = workload(calls)
-    times = interleaved({"bare": lambda: run_bare(work), "ours": lambda: run_ours(work)},
-                        repeats)
-    bare, ours = median(times["bare"]), median(times["ours"])
+    times, bare, ours = against_bare(work, "ours", run_ours, repeats)
     ratio = ours / bare
     stages = profile(work)
     return Result(

@@ -11,8 +11,8 @@ import time
 import warnings
 from typing import Any
 
-from .b1_vqe import CALLS, PRECISION, Workload, run_bare, workload
-from .common import Result, fmt_s, interleaved, median, spread
+from .b1_vqe import CALLS, PRECISION, Workload, against_bare, workload
+from .common import Result, fmt_s, spread
 
 
 def available() -> bool:
@@ -50,9 +50,7 @@ def run(quick: bool = False, previous: dict[str, Result] | None = None, **_optio
                       "not measurable", notes=["qiskit-ibm-runtime is not installed"])
     calls, repeats = (5, 1) if quick else (CALLS, 3)
     work = workload(calls)
-    times = interleaved({"bare": lambda: run_bare(work), "ibm": lambda: run_ibm(work)},
-                        repeats)
-    bare, ibm = median(times["bare"]), median(times["ibm"])
+    times, bare, ibm = against_bare(work, "ibm", run_ibm, repeats)
     ratio = ibm / bare
     b1 = (previous or {}).get("B1")
     ours = b1.raw.get("ratio") if b1 is not None else None
