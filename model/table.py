@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import TypeVar
+from functools import cached_property
+from typing import cast
 
 
 @dataclass(frozen=True)
@@ -92,34 +93,7 @@ class LifecycleTable:
     _index: dict[tuple[str, str], tuple[Row, ...]] = field(
         init=False, repr=False, compare=False, hash=False
     )
-    # Derived once from the fields above (a table is immutable): the hot paths of the
-    # runtime (``Lifecycle.fire``, ``is_final``) read these on every event.
-    _state_names: tuple[str, ...] = field(init=False, repr=False, compare=False, hash=False)
-    _event_names: tuple[str, ...] = field(init=False, repr=False, compare=False, hash=False)
-    _final_states: frozenset[str] = field(init=False, repr=False, compare=False, hash=False)
-    _states_by_name: dict[str, StateSpec] = field(
-        init=False, repr=False, compare=False, hash=False
-    )
-    _events_by_name: dict[str, EventSpec] = field(
-        init=False, repr=False, compare=False, hash=False
-    )
-    _guards_by_name: dict[str, GuardSpec] = field(
-        init=False, repr=False, compare=False, hash=False
-    )
-
     def __post_init__(self) -> None:
-        derived = {
-            "_state_names": tuple(s.name for s in self.states),
-            "_event_names": tuple(e.name for e in self.events),
-            "_final_states": frozenset(s.name for s in self.states if s.final),
-            # First spec of a name wins, as the linear searches did (duplicates are refused
-            # by ``_check_names`` below anyway).
-            "_states_by_name": _first_by_name(self.states),
-            "_events_by_name": _first_by_name(self.events),
-            "_guards_by_name": _first_by_name(self.guards),
-        }
-        for name, value in derived.items():
-            object.__setattr__(self, name, value)
         self._check_names()
         index: dict[tuple[str, str], list[Row]] = {}
         for row in self.rows:
@@ -132,41 +106,50 @@ class LifecycleTable:
 
     # -- queries -------------------------------------------------------------------------
 
-    @property
+    # Derived once (a table is immutable): the runtime's hot paths (``Lifecycle.fire``,
+    # ``is_final``) read these on every event.
+    @cached_property
     def state_names(self) -> tuple[str, ...]:
         """State names in table order."""
-        return self._state_names
+        return tuple(s.name for s in self.states)
 
-    @property
+    @cached_property
     def event_names(self) -> tuple[str, ...]:
         """Event names in table order."""
-        return self._event_names
+        return tuple(e.name for e in self.events)
 
-    @property
+    @cached_property
     def final_states(self) -> frozenset[str]:
         """Names of the states with no way out."""
-        return self._final_states
+        return frozenset(s.name for s in self.states if s.final)
+
+    @cached_property
+    def _specs(self) -> dict[tuple[str, str], StateSpec | EventSpec | GuardSpec]:
+        """Every spec by (what, name); names are unique per kind (``_check_names``)."""
+        out: dict[tuple[str, str], StateSpec | EventSpec | GuardSpec] = {}
+        for what, specs in (("state", self.states), ("event", self.events),
+                            ("guard", self.guards)):
+            for spec in specs:
+                out[(what, spec.name)] = spec
+        return out
+
+    def _spec(self, what: str, name: str) -> StateSpec | EventSpec | GuardSpec:
+        try:
+            return self._specs[(what, name)]
+        except (KeyError, TypeError):
+            raise KeyError(f"{self.kind} lifecycle has no {what} {name!r}") from None
 
     def state(self, name: str) -> StateSpec:
         """The spec of state ``name``."""
-        try:
-            return self._states_by_name[name]
-        except (KeyError, TypeError):
-            raise KeyError(f"{self.kind} lifecycle has no state {name!r}") from None
+        return cast(StateSpec, self._spec("state", name))
 
     def event(self, name: str) -> EventSpec:
         """The spec of event ``name``."""
-        try:
-            return self._events_by_name[name]
-        except (KeyError, TypeError):
-            raise KeyError(f"{self.kind} lifecycle has no event {name!r}") from None
+        return cast(EventSpec, self._spec("event", name))
 
     def guard(self, name: str) -> GuardSpec:
         """The spec of guard ``name``."""
-        try:
-            return self._guards_by_name[name]
-        except (KeyError, TypeError):
-            raise KeyError(f"{self.kind} lifecycle has no guard {name!r}") from None
+        return cast(GuardSpec, self._spec("guard", name))
 
     def rows_for(self, state: str, event: str) -> tuple[Row, ...]:
         """The rows that may fire ``event`` in ``state``, in priority order (empty: refused)."""
@@ -254,17 +237,6 @@ class LifecycleTable:
                         f"{self.kind} table: unguarded row for {event!r} in {state!r} "
                         "shadows the rows after it"
                     )
-
-
-_Spec = TypeVar("_Spec", StateSpec, EventSpec, GuardSpec)
-
-
-def _first_by_name(specs: Iterable[_Spec]) -> dict[str, _Spec]:
-    """Specs by name, the first of each name kept."""
-    out: dict[str, _Spec] = {}
-    for spec in specs:
-        out.setdefault(spec.name, spec)
-    return out
 
 
 def expand(sources: str | Iterable[str]) -> tuple[str, ...]:

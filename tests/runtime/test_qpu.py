@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from helpers.circuits import bell
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from qiskit import transpile
@@ -27,15 +28,6 @@ from qsession.runtime.timing import TimingModel
 @pytest.fixture(scope="module")
 def qpu() -> QPU:
     return QPU.ideal(num_qubits=4, seed=3)
-
-
-def bell(measure: bool = True) -> QuantumCircuit:
-    qc = QuantumCircuit(2)
-    qc.h(0)
-    qc.cx(0, 1)
-    if measure:
-        qc.measure_all()
-    return qc
 
 
 def isa_circuit() -> QuantumCircuit:
