@@ -8,13 +8,12 @@ fired through the model's transitions machines. The baseline is a SimPy
 
 from __future__ import annotations
 
-import gc
 import time
 from collections.abc import Callable
 from typing import Any
 
-from .common import Result, fmt_rate, median, verdict
-from .stream import Run, Stream, make_stream, run_qsession, run_simpy
+from .common import Result, fmt_rate, interleaved, median, verdict
+from .stream import Stream, make_stream, run_qsession, run_simpy
 
 JOBS = 20_000
 PER_SESSION = 100
@@ -25,14 +24,10 @@ def run(quick: bool = False, **_options: Any) -> Result:
     """Measure B2 (``quick``: 300 jobs, one repetition)."""
     n, repeats = (300, 1) if quick else (JOBS, 5)
     stream = make_stream(n, PER_SESSION)
-    runs: dict[str, list[Run]] = {"qsession": [], "simpy": []}
-    for warm in (run_qsession, run_simpy):
+    for warm in (run_qsession, run_simpy):  # on a prefix: the full stream takes seconds
         warm(_warm(stream))
-    for r in range(repeats):
-        order = (("qsession", run_qsession), ("simpy", run_simpy))
-        for name, fn in order if r % 2 == 0 else order[::-1]:
-            gc.collect()
-            runs[name].append(fn(stream))
+    runs = interleaved({"qsession": lambda: run_qsession(stream),
+                        "simpy": lambda: run_simpy(stream)}, repeats, warmup=False)
     ours = median(x.jobs_per_s for x in runs["qsession"])
     simpy = median(x.jobs_per_s for x in runs["simpy"])
     ratio = ours / simpy

@@ -11,13 +11,12 @@ per step (one integer draw, nothing under test); a rule that draws nothing is me
 
 from __future__ import annotations
 
-import gc
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from .common import Result, fmt_rate, median, verdict
+from .common import Result, fmt_rate, interleaved, median, verdict
 
 STEPS = 50
 RUNTIME_TARGET = 20.0
@@ -79,14 +78,15 @@ def run(quick: bool = False, **_options: Any) -> Result:
                                       "floor": trivial_machine(), "empty": empty_machine()}
     for machine in machines.values():  # warm up: imports, the transpiler's plugins
         examples_per_s(machine, 1, steps)
-    rates: dict[str, list[float]] = {name: [] for name in machines}
-    aer_s = [0.0, 0.0]  # seconds in Aer, executions
-    for r in range(repeats):
-        names = list(machines)
-        for name in names[r % len(names):] + names[:r % len(names)]:
-            gc.collect()
+    aer_s = [0.0, 0.0]  # seconds in Aer, executions (runtime machine only)
+
+    def measure(name: str) -> Callable[[], float]:
+        def once() -> float:
             with _aer_timer(aer_s if name == "runtime" else [0.0, 0.0]):
-                rates[name].append(examples_per_s(machines[name], sizes[name], steps))
+                return examples_per_s(machines[name], sizes[name], steps)
+        return once
+
+    rates = interleaved({name: measure(name) for name in machines}, repeats, warmup=False)
     runtime, model, floor = (median(rates[k]) for k in ("runtime", "model", "floor"))
     ok_runtime, ok_model = runtime >= RUNTIME_TARGET, model >= MODEL_TARGET
     aer_ms = aer_s[0] / (repeats * sizes["runtime"]) * 1e3

@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
+
+_T = TypeVar("_T")
 
 Verdict = Literal["PASS", "MISS", "report", "not measurable", "not run", "error"]
 
@@ -54,8 +56,8 @@ def median(values: Iterable[float]) -> float:
     return statistics.median(list(values))
 
 
-def interleaved(runs: Mapping[str, Callable[[], float]], repeats: int,
-                warmup: bool = True) -> dict[str, list[float]]:
+def interleaved(runs: Mapping[str, Callable[[], _T]], repeats: int,
+                warmup: bool = True) -> dict[str, list[_T]]:
     """Call each run in turn, ``repeats`` rounds (rotating who goes first); each returns
     its own measurement. A first untimed round warms caches and imports.
 
@@ -66,7 +68,7 @@ def interleaved(runs: Mapping[str, Callable[[], float]], repeats: int,
     if warmup:
         for name in names:
             runs[name]()
-    out: dict[str, list[float]] = {name: [] for name in names}
+    out: dict[str, list[_T]] = {name: [] for name in names}
     for r in range(repeats):
         order = names[r % len(names):] + names[:r % len(names)]
         for name in order:
