@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Any
 
@@ -29,6 +30,8 @@ class FaultyQPU(QPU):
             raise RuntimeError("Aer: simulation failed")
         if name == "hangs":
             time.sleep(3)
+        if name == "slow":
+            time.sleep(0.3)  # slower than real time, within the 0.5 s execution timeout
         if name == "exits":
             raise SystemExit("worker thread exiting")
         if name == "breaks-worker":
@@ -91,5 +94,36 @@ def test_a_hang_in_real_time_is_abandoned_and_the_qpu_freed() -> None:
             hung.result(timeout=600)
         assert after.result(timeout=600)[0].data.meas.num_shots == 10
         assert check(service.trace).ok
+    finally:
+        service.close()
+
+
+@pytest.mark.wall
+def test_a_simulation_slower_than_real_time_ends_its_run_late_but_normally() -> None:
+    """Canceling a session whose job outlasts its modeled run: the job still finishes."""
+    service, qpu = faulty_service("wall", speed=50)
+    try:
+        session = Session(qpu, max_time="100h")
+        job = SamplerV2(mode=session).run([circuit("slow")], shots=10)
+        service.clock.wait_for(lambda: job.status() == "RUNNING", timeout_us=600_000_000)
+        session.cancel()
+        assert job.result(timeout=600)[0].data.meas.num_shots == 10
+        assert job.status() == "DONE"
+        trace = service.trace
+        mine = [r for r in trace.records if r.entity == "job" and r.id == job.job_id()]
+        duration = next(r.data["duration_us"] for r in mine if r.event == "create")
+        start = next(r for r in mine if r.dest == "RUNNING")
+        finish = next(r for r in mine if r.event == "finish")
+        assert isinstance(duration, int)
+        modeled_end = start.t + duration
+        assert finish.t > modeled_end  # 0.3 s of wall time is 15 model seconds at 50x
+        assert check(trace, settled=True).ok
+        # The wall clock allows a late end, never an early one.
+        early = [dataclasses.replace(r, t=modeled_end - 1) if r is finish else r
+                 for r in trace.records]
+        wall = type(trace)(meta=trace.meta)
+        wall.records = early
+        report = check(wall)
+        assert [v.invariant for v in report.violations] == ["INV-RUNNING-COMPLETES"]
     finally:
         service.close()
