@@ -8,9 +8,12 @@ export: its triggers are about 12× slower than a plain ``Machine``'s.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
+import sys
 import tempfile
+from collections.abc import Iterator
 from typing import Any, Literal, cast
 
 from qsession.model import TABLES, LifecycleTable
@@ -95,9 +98,37 @@ def render(machine: str = "session", fmt: Format = "mermaid") -> bytes:
     # pygraphviz crashes when drawing into a BytesIO: draw to a file and read it back.
     with tempfile.TemporaryDirectory(prefix="qsession-diagram-") as tmp:
         path = os.path.join(tmp, f"{machine}.{fmt}")
-        graph.draw(path, format=fmt, prog="dot")
+        with _without_fontconfig_warnings(os.path.join(tmp, "stderr")):
+            graph.draw(path, format=fmt, prog="dot")
         with open(path, "rb") as fh:
             return fh.read()
+
+
+@contextlib.contextmanager
+def _without_fontconfig_warnings(capture: str) -> Iterator[None]:
+    """Pass on what Graphviz's C code writes to stderr, but the host's fontconfig warnings.
+
+    The fontconfig bundled in the pygraphviz wheel is older than many systems' config files
+    and prints "Fontconfig warning: ... unknown element" for each newer element it skips;
+    the drawing is unaffected. C code writes to file descriptor 2, so it is redirected to a
+    file for the draw (a few milliseconds) and every other line is written back.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(capture, "w+b") as sink:
+            os.dup2(sink.fileno(), 2)
+            try:
+                yield
+            finally:
+                os.dup2(saved, 2)
+                sink.seek(0)
+                kept = [line for line in sink.read().decode(errors="replace").splitlines(True)
+                        if not line.startswith("Fontconfig warning:")]
+    finally:
+        os.close(saved)
+    if kept:
+        sys.stderr.write("".join(kept))
 
 
 def mermaid(machine: str = "session") -> str:

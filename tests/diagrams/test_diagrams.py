@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from qsession.cli.main import main
-from qsession.diagrams import DiagramError, mermaid, render
+from qsession.diagrams import DiagramError, _without_fontconfig_warnings, mermaid, render
 from qsession.diagrams.markdown import lifecycle_markdown
 from qsession.model import JOB_TABLE, SESSION_TABLE
 
@@ -74,3 +75,11 @@ def test_cli_writes_all_four_formats(tmp_path: Path) -> None:
 def test_docs_lifecycle_md_is_in_sync_with_the_model() -> None:
     committed = (ROOT / "docs" / "lifecycle.md").read_text()
     assert committed == lifecycle_markdown(), "docs/lifecycle.md drifted: run `make docs`"
+
+
+def test_graphviz_stderr_passes_on_all_but_fontconfig_warnings(
+        tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    with _without_fontconfig_warnings(str(tmp_path / "stderr")):
+        os.write(2, b'Fontconfig warning: "x.conf", line 6: unknown element "reset-dirs"\n')
+        os.write(2, b"Warning: node s1, port p unrecognized\n")
+    assert capfd.readouterr().err == "Warning: node s1, port p unrecognized\n"
