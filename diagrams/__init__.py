@@ -120,15 +120,14 @@ def _without_fontconfig_warnings(capture: str) -> Iterator[None]:
             os.dup2(sink.fileno(), 2)
             try:
                 yield
-            finally:
+            finally:  # also when the draw raises: Graphviz's own message explains why
                 os.dup2(saved, 2)
                 sink.seek(0)
                 kept = [line for line in sink.read().decode(errors="replace").splitlines(True)
                         if not line.startswith("Fontconfig warning:")]
+                sys.stderr.write("".join(kept))
     finally:
         os.close(saved)
-    if kept:
-        sys.stderr.write("".join(kept))
 
 
 def mermaid(machine: str = "session") -> str:

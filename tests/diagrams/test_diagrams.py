@@ -83,3 +83,12 @@ def test_graphviz_stderr_passes_on_all_but_fontconfig_warnings(
         os.write(2, b'Fontconfig warning: "x.conf", line 6: unknown element "reset-dirs"\n')
         os.write(2, b"Warning: node s1, port p unrecognized\n")
     assert capfd.readouterr().err == "Warning: node s1, port p unrecognized\n"
+
+
+def test_graphviz_stderr_is_passed_on_when_the_draw_fails(
+        tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(ValueError, match="layout error"), \
+            _without_fontconfig_warnings(str(tmp_path / "stderr")):
+        os.write(2, b"Error: syntax error in line 1\n")
+        raise ValueError("Graphviz raised a layout error.")
+    assert capfd.readouterr().err == "Error: syntax error in line 1\n"
