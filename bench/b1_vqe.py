@@ -206,7 +206,6 @@ def analysis(st: dict[str, float]) -> list[str]:
         "EstimatorV2._run avoids it), about the bare figure's thread share per job; (2) the "
         "runtime path is bounded below by the model's transitions triggers (see B2). Not "
         "the worker thread: running the executor on the caller's thread instead (no "
-        "hand-off) gained nothing "
-        "(measured once, not by this run: 1.124× inline against 1.084× with the worker, "
-        "medians of 5 interleaved runs)",
+        "hand-off) gained nothing (measured once, not by this run: 1.124× inline against "
+        "1.084× with the worker, medians of 5 interleaved runs)",
     ]

@@ -110,7 +110,7 @@ def test_a_simulation_slower_than_real_time_ends_its_run_late_but_normally() -> 
         assert job.result(timeout=600)[0].data.meas.num_shots == 10
         assert job.status() == "DONE"
         trace = service.trace
-        mine = [r for r in trace.records if r.entity == "job" and r.id == job.job_id()]
+        mine = trace.of("job", job.job_id())
         duration = next(r.data["duration_us"] for r in mine if r.event == "create")
         start = next(r for r in mine if r.dest == "RUNNING")
         finish = next(r for r in mine if r.event == "finish")
