@@ -28,6 +28,9 @@ class JobMetrics:
     started: float | None = None
     finished: float | None = None
     status: str = "QUEUED"
+    ended_by: str | None = None
+    """The event that made it final: ``finish``, ``expire`` (its session's max TTL),
+    ``cancel`` (a session or job cancel), ``fail`` ..."""
 
     @property
     def wait(self) -> float | None:
@@ -159,6 +162,7 @@ def _job_record(r: Record, t: float, jobs: dict[str, JobMetrics],
         job.status = r.dest
     if r.dest in FINAL_STATUSES:
         job.finished = t
+        job.ended_by = r.event
         if job.started is not None:
             q.busy += t - job.started
             if job.session in sessions:

@@ -23,6 +23,8 @@ from typing import Any
 from hypothesis import strategies as st
 from qiskit.circuit import Parameter, QuantumCircuit
 
+from .conditions import Condition
+
 # Few shots keep Aer cheap (its time grows with shots: ~1.3 ms for 100, ~7.7 for 4,500);
 # the stateful QPU's slow (10 ms a shot), gridded timing model (``machines``) turns them
 # into jobs of 0.5 s, 1 s, 2.5 s and 5 s, which tile the usual max times.
@@ -117,3 +119,26 @@ def background_loads(max_jobs: int = 10, horizon: float = 60.0
     """Job-mode traffic from other tenants: sorted (arrival seconds, shots) pairs."""
     arrival = st.floats(0, horizon, allow_nan=False, allow_infinity=False)
     return st.lists(st.tuples(arrival, shots()), max_size=max_jobs).map(sorted)
+
+
+def conditions(*, interactive_timeouts: tuple[float, ...] = (60.0, 10.0, 2.0),
+               max_times: tuple[float, ...] = (28_800.0, 600.0, 60.0, 20.0),
+               max_think: float = 120.0, max_tenants: int = 3,
+               fault_rates: tuple[float, ...] = (0.0, 0.1, 0.5)
+               ) -> st.SearchStrategy[Condition]:
+    """Conditions a session loop must survive: ITTL, max TTL, think time, tenants, QPU faults.
+
+    Each choice is listed from mild to harsh and Hypothesis shrinks towards the first, so
+    a failing example shrinks to the mildest condition that still breaks the code: the
+    longest timeouts, the shortest think time, the fewest tenants and faults. The seed
+    (of the service, the tenants and the faults) is drawn too, so the example replays.
+    """
+    return st.builds(
+        Condition,
+        seed=st.integers(0, 2**31 - 1),
+        interactive_timeout=st.sampled_from(interactive_timeouts),
+        max_time=st.sampled_from(max_times),
+        think_time=st.floats(0.0, max_think, allow_nan=False, allow_infinity=False),
+        tenants=st.integers(0, max_tenants),
+        fault_rate=st.sampled_from(fault_rates),
+    )

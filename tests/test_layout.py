@@ -1,9 +1,9 @@
 """The house keeps its shape: each package imports only the packages below it.
 
 The rule (docs/design.md, "Packaging"): model ← runtime ← insight; diagrams → model;
-properties → model, runtime; server and cli on top. Every import statement is read from
-the source, including imports inside functions and under ``TYPE_CHECKING``, so a lazy
-import cannot hide a backward arrow.
+properties → model, runtime; server, cli and pytest_plugin on top. Every import statement
+is read from the source, including imports inside functions and under ``TYPE_CHECKING``,
+so a lazy import cannot hide a backward arrow.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("model", "diagrams", "runtime", "insight", "properties", "server", "cli")
+PACKAGES = ("model", "diagrams", "runtime", "insight", "properties", "server", "cli",
+            "pytest_plugin")
 ALLOWED: dict[str, set[str]] = {
     "model": set(),
     "diagrams": {"model"},
@@ -25,6 +26,7 @@ ALLOWED: dict[str, set[str]] = {
     "properties": {"model", "runtime"},
     "server": {"model", "runtime", "insight", "properties", "diagrams"},
     "cli": {"model", "runtime", "insight", "properties", "diagrams", "server"},
+    "pytest_plugin": {"model", "runtime", "insight", "properties", "server"},
 }
 TRACE_READERS = ("metrics", "spans", "perfetto", "story", "timeline")
 

@@ -1,0 +1,99 @@
+"""The pytest hooks: options and marker, the end-of-call check, the failure report.
+
+Each hook returns at once for a test that used neither the ``qsession_service`` fixture
+nor ``perturbed()``: a stash lookup, nothing imported. The plugin's modules import only
+pytest and the standard library at the top (no qiskit), so the plugin costs a test suite
+that does not use it nothing measurable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from .settings import MARKER_HELP, add_options
+
+if TYPE_CHECKING:
+    pass
+
+FIXTURE_RUN = pytest.StashKey["Run"]()
+"""The run of the ``qsession_service`` fixture, on the test item."""
+EXAMPLE_RUN = pytest.StashKey[Run]()
+"""The latest ``perturbed()`` run of a test (with Hypothesis: the shrunk example, replayed
+last), on the test item."""
+WRITTEN = pytest.StashKey[list[str]]()
+"""Node ids whose outputs were written, on the config (for the terminal summary)."""
+
+_calling: list[pytest.Item] = []
+"""The item whose call phase is running (``perturbed()`` registers its run there)."""
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """Register the ``--qsession-*`` options."""
+    add_options(parser)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the ``qsession`` marker (so ``--strict-markers`` accepts it)."""
+    config.addinivalue_line("markers", MARKER_HELP)
+    config.stash[WRITTEN] = []
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    """One header line with what a replay needs: the clock and the seed base."""
+    return (f"qsession: clock {config.getoption('qsession_clock')}, seed base "
+            f"{config.getoption('qsession_seed')} (--qsession-seed)")
+
+
+def current_item() -> pytest.Item | None:
+    """The test whose call phase is running, if any."""
+    return _calling[-1] if _calling else None
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
+    """After the test function returns: settle its service and fail it on any problem.
+
+    A hook wrapper around the call phase, so that a broken invariant or a session left
+    open fails the test (not an error in teardown) and a failure the test raised itself is
+    reported unchanged.
+    """
+    _calling.append(item)
+    try:
+        result = yield
+    finally:
+        _calling.pop()
+    run = item.stash.get(FIXTURE_RUN, None)
+    if run is not None and run.finish():
+        pytest.fail(run.failure_message(), pytrace=False)
+    return result
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
+                              ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """On a failed call (or with ``--qsession-keep-traces``): write outputs, add a section."""
+    report = yield
+    if report.when != "call":
+        return report
+    runs = [run for run in (item.stash.get(FIXTURE_RUN, None), item.stash.get(EXAMPLE_RUN, None))
+            if run is not None]
+    if runs and (report.failed or item.config.getoption("qsession_keep_traces")):
+        from .artifacts import section
+
+        report.sections.append(("qsession", section(item, runs, report.failed)))
+        item.config.stash[WRITTEN].append(item.nodeid)
+    return report
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    """Say where the traces went, once, when any were written."""
+    written = config.stash.get(WRITTEN, [])
+    if written:
+        from .artifacts import output_dir_root
+
+        terminalreporter.write_line(
+            f"qsession: traces and timelines of {len(written)} test(s) under "
+            f"{output_dir_root(config)}")

@@ -1,0 +1,157 @@
+"""One service under test: build it, settle it when the test's code is done, and judge it.
+
+Judging means two things. Every SPEC invariant holds on the trace
+(``qsession.properties.invariants.check``), and the code under test closed what it
+opened: IBM's guides say "Always close your session, either by using a context manager or
+by specifying session.close()" (Execution modes changes, best practices:
+https://docs.quantum.ibm.com/api/migration-guides/sessions), and the batch guide closes
+its batch the same way (https://quantum.cloud.ibm.com/docs/guides/run-jobs-batch). A
+session left open keeps its QPU reserved for the interactive timeout and its max-TTL
+clock running, which a user pays for on IBM's service.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from qsession.properties.invariants import Report
+    from qsession.runtime.service import LocalService
+    from qsession.runtime.workload import Background
+
+    from .settings import ServiceConfig
+
+MAX_LISTED = 10
+"""Violations listed in a failure message (the trace file has them all)."""
+
+
+class SessionCheckFailed(AssertionError):
+    """The code under test broke an invariant or left a session open (the message lists why)."""
+
+
+@dataclass
+class Run:
+    """A service a test runs its code on, and what the plugin knows about where it came from."""
+
+    service: LocalService
+    origin: str
+    """How to get this service again (its seed, or the Hypothesis condition)."""
+    background: Background | None = None
+    allow_open_sessions: bool = False
+    report: Report | None = None
+    problems: list[str] = field(default_factory=list)
+    """One entry per problem: a line, then the records that show it, if any."""
+    finished: bool = False
+
+    @property
+    def tenant_sessions(self) -> set[str]:
+        """Ids of the sessions the background tenants opened (theirs, not the test's)."""
+        return set() if self.background is None else set(self.background.session_ids)
+
+    def finish(self) -> list[str]:
+        """Settle the service once the test's code is done; the problems found (empty: fine).
+
+        Background arrivals still to come are dropped and the tenants close their sessions;
+        then, on a virtual or measured clock, the service runs until no job is queued or
+        running (an idle open session is not run into its max TTL).
+        """
+        if self.finished:
+            return self.problems
+        from qsession.properties.invariants import check
+
+        self.finished = True
+        if self.background is not None:
+            self.background.cancel()
+            for session in self.background.submitted.sessions:
+                session.close()
+        settled = self.service.clock.kind != "wall"
+        if settled:
+            self.service.run_until_idle()
+        self.report = check(self.service.trace, settled=settled)
+        self.problems = violation_entries(self.report)
+        if not self.allow_open_sessions:
+            self.problems += open_session_lines(self)
+        return self.problems
+
+    def failure_message(self) -> str:
+        """The message a test fails with when ``finish()`` found problems."""
+        return (f"qsession: {len(self.problems)} problem(s) in the session code's run "
+                f"({self.origin}):\n" + "\n".join(self.problems))
+
+
+def violation_entries(report: Report) -> list[str]:
+    """Each violation, followed by the trace records that show it (JSON, as in the file)."""
+    import json
+
+    entries = []
+    for v in report.violations[:MAX_LISTED]:
+        records = "".join(f"\n      {json.dumps(r.to_json(), sort_keys=True)}"
+                          for r in v.records)
+        entries.append(f"  {v}{records}")
+    if len(report.violations) > MAX_LISTED:
+        entries.append(f"  ... and {len(report.violations) - MAX_LISTED} more violation(s); "
+                       "the trace file has them all")
+    return entries
+
+
+def open_session_lines(run: Run) -> list[str]:
+    """A line per session or batch of the test's code that still accepts jobs."""
+    from qsession.properties.replay import Replay
+
+    replay = Replay()
+    for record in run.service.trace:
+        replay.apply(record)
+    tenants = run.tenant_sessions
+    lines = []
+    for s in replay.sessions.values():
+        if s.id in tenants or s.is_final or not s.accepting:
+            continue
+        kind = "Session" if s.mode == "dedicated" else "Batch"
+        lines.append(
+            f"  {kind} {s.id} on {s.qpu} was left open ({s.state}, accepting jobs): close it "
+            f"(`with {kind}(...) as ...:` or `.close()`), as IBM's guides say to always do; "
+            "or allow it with @pytest.mark.qsession(allow_open_sessions=True)")
+    return lines
+
+
+def start(config: ServiceConfig) -> Run:
+    """Build the service a test's marker and options describe, with its tenants installed."""
+    from qsession.runtime.service import LocalService
+
+    service = LocalService(clock=config.clock, seed=config.seed,  # type: ignore[arg-type]
+                           **config.service_kwargs)
+    run = Run(service, f"seed {config.seed}, {config.seed_origin}; clock {config.clock}",
+              allow_open_sessions=config.allow_open_sessions)
+    try:
+        run.background = _background(service, config.tenants, config.seed)
+    except BaseException:
+        service.close()
+        raise
+    return run
+
+
+def _background(service: LocalService, tenants: Any, seed: int) -> Background | None:
+    from qsession.runtime.workload import Background, Workload, WorkloadSpec, generate
+
+    from .settings import MarkerError
+
+    if tenants is None or tenants == 0:
+        return None
+    if isinstance(tenants, bool) or not isinstance(tenants, int | WorkloadSpec | Workload) \
+            or (isinstance(tenants, int) and tenants < 0):
+        raise MarkerError(
+            "@pytest.mark.qsession(tenants=...) takes a number of background tenants, a "
+            f"qsession.runtime.workload.WorkloadSpec or a Workload, not {tenants!r}")
+    if isinstance(tenants, int):
+        tenants = WorkloadSpec(tenants=tenants)
+    workload = tenants if isinstance(tenants, Workload) else generate(seed, tenants)
+    background = Background(service, workload)
+    background.install()
+    return background
+
+
+def verify(run: Run) -> None:
+    """Finish ``run``; raise ``SessionCheckFailed`` listing its problems if it has any."""
+    if run.finish():
+        raise SessionCheckFailed(run.failure_message())

@@ -1,0 +1,117 @@
+"""What configures a test's service: the command-line options and ``@pytest.mark.qsession``.
+
+The marker's keywords are of two kinds: the plugin's own (``seed``, ``clock``, ``tenants``,
+``allow_open_sessions``) and any keyword ``LocalService`` takes (``interactive_timeout``,
+``max_time``, ``backends``, ``instances``, …), passed through unchanged. Markers on a
+module or class apply to its tests; the marker closest to the test wins per keyword.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+CLOCKS = ("virtual", "measured", "wall")
+MARKER = "qsession"
+OWN_KEYWORDS = ("seed", "clock", "tenants", "allow_open_sessions")
+MARKER_HELP = (
+    "qsession(**settings): configure the qsession_service fixture; settings are seed, "
+    "clock, tenants, allow_open_sessions and any LocalService keyword (interactive_timeout, "
+    "max_time, backends, instances, ...)"
+)
+
+
+class MarkerError(TypeError):
+    """A ``@pytest.mark.qsession`` marker the plugin cannot apply (says what to change)."""
+
+
+def add_options(parser: pytest.Parser) -> None:
+    """Register ``--qsession-clock``, ``--qsession-seed`` and ``--qsession-keep-traces``."""
+    group = parser.getgroup("qsession", "qsession: emulated Qiskit Runtime sessions")
+    group.addoption("--qsession-clock", choices=CLOCKS, default="virtual",
+                    help="clock of the qsession_service fixture (default: virtual)")
+    group.addoption("--qsession-seed", type=int, default=0, metavar="N",
+                    help="seed base; each test's service seed is derived from it and the "
+                         "test's node id (default: 0)")
+    group.addoption("--qsession-keep-traces", action="store_true", default=False,
+                    help="write the trace and timeline of passing tests too (failing "
+                         "tests' are always written)")
+
+
+def derive_seed(base: int, nodeid: str) -> int:
+    """A test's seed: the same for the same base and node id, different across tests."""
+    digest = hashlib.sha256(f"{base}:{nodeid}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") >> 1
+
+
+@dataclass
+class ServiceConfig:
+    """A test's resolved configuration: the plugin's settings and ``LocalService``'s keywords."""
+
+    seed: int
+    seed_origin: str
+    clock: str
+    tenants: Any = None
+    allow_open_sessions: bool = False
+    service_kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+def marker_settings(item: pytest.Item) -> dict[str, Any]:
+    """The marker keywords that apply to ``item`` (closest marker wins per keyword)."""
+    merged: dict[str, Any] = {}
+    for mark in reversed(list(item.iter_markers(MARKER))):
+        if mark.args:
+            raise MarkerError(
+                f"@pytest.mark.qsession takes keywords only, not {mark.args!r}: write e.g. "
+                "@pytest.mark.qsession(max_time=60)")
+        merged.update(mark.kwargs)
+    return merged
+
+
+def resolve(item: pytest.Item, service_parameters: set[str]) -> ServiceConfig:
+    """The configuration of ``item``'s service; ``service_parameters`` are LocalService's."""
+    settings = marker_settings(item)
+    passable = service_parameters - {"clock", "seed", "trace"}
+    unknown = sorted(set(settings) - set(OWN_KEYWORDS) - passable)
+    if "plan" in unknown:
+        raise MarkerError(
+            "@pytest.mark.qsession(plan=...): this qsession's LocalService has no plans yet "
+            "(SPEC §2a, pending); every instance behaves as the Premium plan. Remove plan= "
+            "until a LocalService that takes plan= is installed.")
+    if unknown:
+        raise MarkerError(
+            f"@pytest.mark.qsession got unknown keyword(s) {unknown}; it takes "
+            f"{', '.join(OWN_KEYWORDS)} and LocalService's {', '.join(sorted(passable))}")
+    config = item.config
+    base = int(config.getoption("qsession_seed"))
+    if "seed" in settings:
+        seed = settings["seed"]
+        if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+            raise MarkerError(f"@pytest.mark.qsession(seed=...) must be an int >= 0, not "
+                              f"{seed!r}")
+        origin = "set by @pytest.mark.qsession(seed=...)"
+    else:
+        seed = derive_seed(base, item.nodeid)
+        origin = f"derived from --qsession-seed {base} and the node id"
+    clock = settings.get("clock", config.getoption("qsession_clock"))
+    if clock not in CLOCKS:
+        raise MarkerError(f"@pytest.mark.qsession(clock=...) must be one of {CLOCKS}, not "
+                          f"{clock!r}")
+    allow = settings.get("allow_open_sessions", False)
+    if not isinstance(allow, bool):
+        raise MarkerError(f"@pytest.mark.qsession(allow_open_sessions=...) must be True or "
+                          f"False, not {allow!r}")
+    kwargs = {k: v for k, v in settings.items() if k not in OWN_KEYWORDS}
+    return ServiceConfig(seed, origin, clock, settings.get("tenants"), allow, kwargs)
+
+
+def service_parameters() -> set[str]:
+    """The keyword parameters ``LocalService`` accepts (read from its signature)."""
+    from qsession.runtime.service import LocalService
+
+    return {name for name, p in inspect.signature(LocalService).parameters.items()
+            if p.kind is inspect.Parameter.KEYWORD_ONLY}
