@@ -9,16 +9,14 @@ that does not use it nothing measurable.
 from __future__ import annotations
 
 from collections.abc import Generator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 
+from .run import Run
 from .settings import MARKER_HELP, add_options
 
-if TYPE_CHECKING:
-    pass
-
-FIXTURE_RUN = pytest.StashKey["Run"]()
+FIXTURE_RUN = pytest.StashKey[Run]()
 """The run of the ``qsession_service`` fixture, on the test item."""
 EXAMPLE_RUN = pytest.StashKey[Run]()
 """The latest ``perturbed()`` run of a test (with Hypothesis: the shrunk example, replayed
