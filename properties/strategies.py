@@ -124,7 +124,7 @@ def background_loads(max_jobs: int = 10, horizon: float = 60.0
 def conditions(*, interactive_timeouts: tuple[float, ...] = (60.0, 10.0, 2.0),
                max_times: tuple[float, ...] = (28_800.0, 600.0, 60.0, 20.0),
                max_think: float = 120.0, max_tenants: int = 3,
-               fault_rates: tuple[float, ...] = (0.0, 0.1, 0.5)
+               fault_rates: tuple[float, ...] = (0.0, 0.05, 0.2)
                ) -> st.SearchStrategy[Condition]:
     """Conditions a session loop must survive: ITTL, max TTL, think time, tenants, QPU faults.
 

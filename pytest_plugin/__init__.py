@@ -10,12 +10,13 @@ uses none of it. What it gives:
 - on failure: the trace and a timeline picture under pytest's temporary directory, named
   in a ``qsession`` report section with the seed to replay;
 - ``perturbed(condition)`` for Hypothesis tests (``qsession.properties.strategies.conditions``)
-  and ``session_facts()`` to assert on billing, activations and job outcomes.
+  and ``sessions()``/``session_facts()`` to assert on billing, activations and job
+  outcomes.
 
 docs/testing-your-code.md is the guide.
 """
 
-from .facts import SessionFacts, session_facts
+from .facts import SessionFacts, session_facts, sessions
 from .fixtures import qsession_service
 from .hooks import (
     pytest_addoption,
@@ -42,4 +43,5 @@ __all__ = [
     "pytest_terminal_summary",
     "qsession_service",
     "session_facts",
+    "sessions",
 ]

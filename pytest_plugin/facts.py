@@ -49,10 +49,30 @@ def session_facts(source: Any, session: Any) -> SessionFacts:
     trace: Trace = getattr(source, "trace", source)
     sid = session if isinstance(session, str) else session.session_id
     metrics = compute(trace)
-    s = metrics.sessions.get(sid)
-    if s is None:
+    if sid not in metrics.sessions:
         raise KeyError(f"no session {sid!r} in this trace; it has "
                        f"{', '.join(metrics.sessions) or 'none'}")
+    return _facts(metrics, sid)
+
+
+def sessions(service: Any) -> list[SessionFacts]:
+    """The facts of every session and batch the code under test opened, oldest first.
+
+    On a service from the plugin (``qsession_service``, ``perturbed()``) the background
+    tenants' sessions are left out; on any other service every session is listed.
+    """
+    from qsession.insight.metrics import compute
+
+    from .run import run_of
+
+    run = run_of(service)
+    tenants = set() if run is None else run.tenant_sessions
+    metrics = compute(service.trace)
+    return [_facts(metrics, sid) for sid in metrics.sessions if sid not in tenants]
+
+
+def _facts(metrics: Metrics, sid: str) -> SessionFacts:
+    s = metrics.sessions[sid]
     return SessionFacts(
         id=s.id, mode=s.mode, state=s.state, usage=s.usage_time, activations=s.activations,
         deactivations=s.deactivations, reserved_idle=s.reserved_idle, jobs=tuple(s.jobs),

@@ -12,6 +12,7 @@ clock running, which a user pays for on IBM's service.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,15 @@ if TYPE_CHECKING:
 
 MAX_LISTED = 10
 """Violations listed in a failure message (the trace file has them all)."""
+
+
+_RUNS: weakref.WeakKeyDictionary[Any, Run] = weakref.WeakKeyDictionary()
+"""The run of each service the plugin made (to tell the test's sessions from tenants')."""
+
+
+def run_of(service: Any) -> Run | None:
+    """The plugin's run of ``service``, if the plugin made it."""
+    return _RUNS.get(service)
 
 
 class SessionCheckFailed(AssertionError):
@@ -43,6 +53,9 @@ class Run:
     problems: list[str] = field(default_factory=list)
     """One entry per problem: a line, then the records that show it, if any."""
     finished: bool = False
+
+    def __post_init__(self) -> None:
+        _RUNS[self.service] = self
 
     @property
     def tenant_sessions(self) -> set[str]:

@@ -253,3 +253,219 @@ def test_a_loop_that_fails_on_expiry_shrinks_to_the_mildest_condition(
     expired = [r for r in trace if r.entity == "session" and r.event == "max_time_reached"]
     assert len(expired) == 1 and expired[0].t == 60_000_000
     assert len(trace.ids("job")) == 4  # the fifth submission was refused: no job
+
+
+REPLAY = '''
+import pytest
+from circuits import bell
+from qsession.runtime import Session, SamplerV2
+
+
+def loop(service):
+    with Session(backend=service.backend()) as session:
+        sampler = SamplerV2(mode=session)
+        for _ in range(2):
+            sampler.run([bell()], shots=100).result()
+            service.advance(5)
+
+
+@pytest.mark.qsession(tenants=2)
+def test_one(qsession_service):
+    loop(qsession_service)
+    assert any(job.tags for job in qsession_service.jobs())  # the tenants' jobs
+
+
+@pytest.mark.qsession(tenants=2)
+def test_two(qsession_service):
+    loop(qsession_service)
+
+
+@pytest.mark.qsession(seed=7)
+def test_pinned(qsession_service):
+    assert qsession_service.seed == 7
+'''
+
+
+def traces_written(result: pytest.RunResult) -> dict[str, Trace]:
+    """The traces a ``--qsession-keep-traces`` run wrote, by test name."""
+    paths = re.findall(r"^trace:\s+(\S+)$", qsession_section(result), re.M)
+    return {Path(p).parent.name.split("__")[-1]: Trace.read(p) for p in paths}
+
+
+def test_seeds_come_from_the_base_and_the_node_id_and_a_run_replays(
+        pytester: pytest.Pytester) -> None:
+    from qsession.pytest_plugin.settings import derive_seed
+
+    first = run(pytester, REPLAY, "--qsession-keep-traces", "-rP")
+    first.assert_outcomes(passed=3)
+    traces = traces_written(first)
+    assert set(traces) == {"test_one", "test_two", "test_pinned"}
+    for name in ("test_one", "test_two"):
+        assert traces[name].meta["seed"] == derive_seed(0, f"test_user.py::{name}")
+    assert traces["test_pinned"].meta["seed"] == 7
+    # the tenants (their arrivals drawn from the seed) differ between the two tests
+    assert traces["test_one"].dumps() != traces["test_two"].dumps()
+    assert "traces and timelines of 3 test(s) under" in first.stdout.str()
+
+    again = traces_written(run(pytester, REPLAY, "--qsession-keep-traces", "-rP"))
+    assert {k: t.dumps() for k, t in again.items()} == {k: t.dumps() for k, t in traces.items()}
+
+    other = traces_written(run(pytester, REPLAY, "--qsession-keep-traces", "-rP",
+                               "--qsession-seed", "5"))
+    assert other["test_one"].meta["seed"] == derive_seed(5, "test_user.py::test_one")
+    assert other["test_one"].dumps() != traces["test_one"].dumps()
+    assert other["test_pinned"].meta["seed"] == 7
+
+
+CLOCKS = '''
+import pytest
+
+
+def test_default(qsession_service):
+    assert qsession_service.clock.kind == "measured"
+
+
+@pytest.mark.qsession(clock="virtual")
+def test_marked(qsession_service):
+    assert qsession_service.clock.kind == "virtual"
+'''
+
+
+def test_the_clock_comes_from_the_option_and_the_marker_overrides_it(
+        pytester: pytest.Pytester) -> None:
+    result = run(pytester, CLOCKS, "--qsession-clock", "measured")
+    result.assert_outcomes(passed=2)
+    assert "qsession: clock measured, seed base 0" in result.stdout.str()
+
+
+BAD_MARKERS = '''
+import pytest
+from qsession.runtime.workload import WorkloadSpec
+
+
+@pytest.mark.qsession(max_tme=60)
+def test_typo(qsession_service):
+    pass
+
+
+@pytest.mark.qsession(60)
+def test_positional(qsession_service):
+    pass
+
+
+@pytest.mark.qsession(plan="open")
+def test_plan(qsession_service):
+    pass
+
+
+@pytest.mark.qsession(seed=-1)
+def test_seed(qsession_service):
+    pass
+
+
+@pytest.mark.qsession(clock="sundial")
+def test_clock(qsession_service):
+    pass
+
+
+@pytest.mark.qsession(tenants="many")
+def test_tenants(qsession_service):
+    pass
+
+
+@pytest.mark.qsession(allow_open_sessions="yes")
+def test_allow(qsession_service):
+    pass
+
+
+@pytest.mark.qsession(interactive_timeout=-5)
+def test_service_setting(qsession_service):
+    pass
+
+
+@pytest.mark.qsession(tenants=WorkloadSpec(tenants=1, horizon=10, session_starts=()))
+def test_a_spec_is_fine(qsession_service):
+    qsession_service.advance(10)
+    assert {tuple(job.tags) for job in qsession_service.jobs()} == {("tenant-a",)}
+'''
+
+# docs/errors.md, "The pytest plugin": each marker mistake is an error in the test's setup
+# whose message names the keyword and the fix.
+MARKER_MESSAGES = {
+    "test_typo": "MarkerError: @pytest.mark.qsession got unknown keyword(s) ['max_tme']",
+    "test_positional": "MarkerError: @pytest.mark.qsession takes keywords only, not (60,)",
+    "test_plan": "MarkerError: @pytest.mark.qsession(plan=...): this qsession's LocalService "
+                 "has no plans yet",
+    "test_seed": "MarkerError: @pytest.mark.qsession(seed=...) must be an int >= 0, not -1",
+    "test_clock": "MarkerError: @pytest.mark.qsession(clock=...) must be one of",
+    "test_tenants": "MarkerError: @pytest.mark.qsession(tenants=...) takes a number of "
+                    "background tenants",
+    "test_allow": "MarkerError: @pytest.mark.qsession(allow_open_sessions=...) must be True "
+                  "or False, not 'yes'",
+    "test_service_setting": "IBMInputValueError: interactive_timeout",
+}
+
+
+def test_a_marker_mistake_is_a_setup_error_that_says_what_to_change(
+        pytester: pytest.Pytester) -> None:
+    result = run(pytester, BAD_MARKERS)
+    result.assert_outcomes(passed=1, errors=len(MARKER_MESSAGES))
+    out = result.stdout.str()
+    for test, message in MARKER_MESSAGES.items():
+        block = out.split(f"ERROR at setup of {test} ")[1].split("ERROR at setup of")[0]
+        assert message in block, (test, block)
+    assert "unknown keyword(s) ['max_tme']; it takes seed, clock, tenants, " \
+           "allow_open_sessions and LocalService's" in out
+
+
+UNUSED = '''
+def test_plain_failure():
+    assert 1 == 2
+
+
+def test_plain_pass():
+    pass
+'''
+
+
+def test_tests_that_do_not_use_it_are_left_alone(pytester: pytest.Pytester) -> None:
+    result = run(pytester, UNUSED, "--qsession-keep-traces", "-rA")
+    result.assert_outcomes(passed=1, failed=1)
+    assert "--- qsession ---" not in result.stdout.str()
+    assert "traces and timelines" not in result.stdout.str()
+    off = run(pytester, UNUSED, "-p", "no:qsession")
+    off.assert_outcomes(passed=1, failed=1)
+    assert "qsession: clock" not in off.stdout.str()
+
+
+OPEN_IN_EXAMPLE = '''
+from hypothesis import Phase, given, settings, strategies as st
+from circuits import bell
+from qsession.properties.conditions import Condition
+from qsession.pytest_plugin import perturbed
+from qsession.runtime import Session, SamplerV2
+
+
+@settings(max_examples=20, derandomize=True, database=None, deadline=None,
+          phases=[Phase.generate, Phase.shrink])
+@given(jobs=st.integers(0, 3))
+def test_leaves_it_open_when_it_has_no_job(jobs):
+    with perturbed(Condition()) as service:
+        session = Session(backend=service.backend())
+        for _ in range(jobs):
+            SamplerV2(mode=session).run([bell()], shots=100).result()
+        if jobs:
+            session.close()
+'''
+
+
+def test_perturbed_judges_each_example_and_hypothesis_shrinks_the_failure(
+        pytester: pytest.Pytester) -> None:
+    result = run(pytester, OPEN_IN_EXAMPLE)
+    result.assert_outcomes(failed=1)
+    out = result.stdout.str()
+    assert "SessionCheckFailed: qsession: 1 problem(s) in the session code's run (Condition(" \
+           in out
+    assert "Session s1 on qsession_ideal was left open (pending, accepting jobs)" in out
+    assert re.search(r"Failing test case: test_leaves_it_open_when_it_has_no_job\(\n.*jobs=0,",
+                     out)
