@@ -22,6 +22,6 @@ def test_the_ibm_session_example_runs(capsys: object) -> None:
 
 
 def test_the_property_example_is_valid_python() -> None:
-    block = python_blocks()[1]
+    block = next(b for b in python_blocks() if "check(service.trace" in b)
     compile(block, "README.md", "exec")
     assert "check(service.trace, settled=True)" in block

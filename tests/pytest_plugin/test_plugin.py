@@ -14,35 +14,6 @@ import pytest
 
 from qsession.runtime.trace import Trace
 
-
-@pytest.fixture(scope="module", autouse=True)
-def loaded_once(tmp_path_factory: pytest.TempPathFactory) -> None:
-    """Load what the users' suites load, before the first in-process run.
-
-    pytester restores ``sys.modules`` after each in-process run, and numpy (under qiskit)
-    cannot be imported twice in one process: so everything a user's suite imports must
-    be loaded before. Running one job and drawing its timeline loads it all.
-    """
-    import hypothesis.strategies  # noqa: F401
-    from qiskit import QuantumCircuit
-
-    import qsession.properties.mutants
-    import qsession.properties.strategies  # noqa: F401
-    from qsession.insight.timeline import draw_timeline
-    from qsession.properties.invariants import check
-    from qsession.runtime import Batch, LocalService, SamplerV2
-    from qsession.runtime.workload import Background, generate  # noqa: F401
-
-    circuit = QuantumCircuit(2)
-    circuit.h(0)  # not an ISA circuit: transpiling loads qiskit's stage plugins too
-    circuit.cx(0, 1)
-    circuit.measure_all()
-    service = LocalService(seed=1)
-    with Batch(backend=service.backend()) as batch:
-        SamplerV2(mode=batch).run([circuit], shots=10).result()
-    assert check(service.trace, settled=True).ok
-    draw_timeline(service.trace, tmp_path_factory.mktemp("warm") / "t.png", None)
-
 CIRCUIT = '''
 from qiskit import QuantumCircuit
 
