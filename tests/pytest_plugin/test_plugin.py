@@ -290,23 +290,63 @@ def test_seeds_come_from_the_base_and_the_node_id_and_a_run_replays(
 
 CLOCKS = '''
 import pytest
+from qsession.runtime import Session
+
+pytestmark = pytest.mark.qsession(interactive_timeout=7, max_time=100)
 
 
 def test_default(qsession_service):
     assert qsession_service.clock.kind == "measured"
+    with Session(backend=qsession_service.backend()) as session:
+        assert (session.details()["interactive_timeout"], session.details()["max_time"]) \\
+            == (7, 100)
 
 
-@pytest.mark.qsession(clock="virtual")
-def test_marked(qsession_service):
-    assert qsession_service.clock.kind == "virtual"
+class TestMarked:
+    pytestmark = pytest.mark.qsession(max_time=50)
+
+    @pytest.mark.qsession(clock="virtual")
+    def test_marked(self, qsession_service):
+        assert qsession_service.clock.kind == "virtual"
+        with Session(backend=qsession_service.backend()) as session:
+            assert (session.details()["interactive_timeout"],
+                    session.details()["max_time"]) == (7, 50)
 '''
 
 
-def test_the_clock_comes_from_the_option_and_the_marker_overrides_it(
+def test_the_clock_comes_from_the_option_and_the_closest_marker_wins(
         pytester: pytest.Pytester) -> None:
     result = run(pytester, CLOCKS, "--qsession-clock", "measured")
     result.assert_outcomes(passed=2)
     assert "qsession: clock measured, seed base 0" in result.stdout.str()
+
+
+WALL = '''
+import pytest
+from circuits import bell
+from qsession.runtime import Session, SamplerV2
+
+pytestmark = pytest.mark.qsession(clock="wall", speed=200)
+
+
+def test_closes(qsession_service):
+    with Session(backend=qsession_service.backend()) as session:
+        assert SamplerV2(mode=session).run([bell()], shots=100).result(timeout=60)
+
+
+def test_leaves_it_open(qsession_service):
+    session = Session(backend=qsession_service.backend())
+    SamplerV2(mode=session).run([bell()], shots=100).result(timeout=60)
+'''
+
+
+@pytest.mark.wall
+def test_on_the_wall_clock_the_trace_is_checked_as_it_stands(
+        pytester: pytest.Pytester) -> None:
+    result = run(pytester, WALL)
+    result.assert_outcomes(passed=1, failed=1)
+    assert "Session s1 on qsession_ideal was left open" in result.stdout.str()
+    assert "clock wall" in qsession_section(result)
 
 
 BAD_MARKERS = '''
