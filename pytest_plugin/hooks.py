@@ -76,14 +76,22 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
     report = yield
     if report.when != "call":
         return report
-    runs = [run for run in (item.stash.get(FIXTURE_RUN, None), item.stash.get(EXAMPLE_RUN, None))
-            if run is not None]
+    # Taken off the item: pytest keeps every item until the session ends, and a run holds
+    # a service and its whole trace (the fixture's teardown keeps its own reference).
+    runs = [run for run in (_pop(item, FIXTURE_RUN), _pop(item, EXAMPLE_RUN)) if run is not None]
     if runs and (report.failed or item.config.getoption("qsession_keep_traces")):
         from .artifacts import section
 
         report.sections.append(("qsession", section(item, runs, report.failed)))
         item.config.stash[WRITTEN].append(item.nodeid)
     return report
+
+
+def _pop(item: pytest.Item, key: pytest.StashKey[Run]) -> Run | None:
+    run = item.stash.get(key, None)
+    if run is not None:
+        del item.stash[key]
+    return run
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:

@@ -27,13 +27,15 @@ MAX_LISTED = 10
 """Violations listed in a failure message (the trace file has them all)."""
 
 
-_RUNS: weakref.WeakKeyDictionary[Any, Run] = weakref.WeakKeyDictionary()
-"""The run of each service the plugin made (to tell the test's sessions from tenants')."""
+_RUNS: weakref.WeakKeyDictionary[Any, weakref.ref[Run]] = weakref.WeakKeyDictionary()
+"""The run of each service the plugin made (to tell the test's sessions from tenants');
+weak both ways, so that neither keeps the other's trace alive after the test."""
 
 
 def run_of(service: Any) -> Run | None:
     """The plugin's run of ``service``, if the plugin made it."""
-    return _RUNS.get(service)
+    ref = _RUNS.get(service)
+    return None if ref is None else ref()
 
 
 class SessionCheckFailed(AssertionError):
@@ -55,7 +57,7 @@ class Run:
     finished: bool = False
 
     def __post_init__(self) -> None:
-        _RUNS[self.service] = self
+        _RUNS[self.service] = weakref.ref(self)
 
     @property
     def tenant_sessions(self) -> set[str]:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import random
 import re
+import weakref
 
 import pytest
 from hypothesis import given, settings
@@ -14,7 +16,13 @@ from qsession.properties.strategies import CIRCUITS, conditions
 from qsession.pytest_plugin import SessionCheckFailed, perturbed
 from qsession.pytest_plugin.artifacts import folder_name
 from qsession.pytest_plugin.settings import derive_seed
-from qsession.runtime import IBMRuntimeError, RuntimeJobFailureError, SamplerV2, Session
+from qsession.runtime import (
+    IBMRuntimeError,
+    LocalService,
+    RuntimeJobFailureError,
+    SamplerV2,
+    Session,
+)
 
 BELL = CIRCUITS["bell"]
 
@@ -118,3 +126,17 @@ def test_seeds_and_folder_names() -> None:
     assert folder_name("tests/test_a.py::test_b[x-1/2]") == "tests_test_a.py__test_b_x-1_2"
     long = folder_name("t.py::test_" + "x" * 200)
     assert len(long) == 80 and long != folder_name("t.py::test_" + "x" * 199)
+
+
+def test_a_finished_example_keeps_no_service_alive() -> None:
+    # Hypothesis runs hundreds of examples in one test: each example's service must be
+    # freed once the next one has replaced it (only the last is kept, for the report).
+    def example() -> weakref.ref[LocalService]:
+        with perturbed(Condition(tenants=1)) as service, \
+                Session(backend=service.backend()) as session:
+            SamplerV2(mode=session).run([BELL], shots=100).result()
+        return weakref.ref(service)
+
+    first, second = example(), example()
+    gc.collect()
+    assert first() is None and second() is not None
