@@ -74,7 +74,7 @@ def section(item: pytest.Item, runs: list[Run], failed: bool) -> str:
     """The ``qsession`` report section: origins, replay hint, problems, file paths."""
     lines = []
     for run in runs:
-        lines.append(f"service: {run.origin}")
+        lines.append(f"{run.label}: {run.origin}")
         if failed and not run.finished:
             # The test failed before the plugin settled the service: show what the trace
             # says so far (settling now could hide the state the failure happened in).
@@ -86,8 +86,11 @@ def section(item: pytest.Item, runs: list[Run], failed: bool) -> str:
             if found:
                 lines.append("invariants broken in the trace so far:")
                 lines += found
-    seed = item.config.getoption("qsession_seed")
-    lines.append(f"replay:   pytest '{item.nodeid}' --qsession-seed {seed} "
-                 f"--qsession-clock {item.config.getoption('qsession_clock')}")
+    if any(run.label == "service" for run in runs):
+        seed = item.config.getoption("qsession_seed")
+        lines.append(f"replay:   pytest '{item.nodeid}' --qsession-seed {seed} "
+                     f"--qsession-clock {item.config.getoption('qsession_clock')}")
+    else:  # a Hypothesis example: the condition is the whole recipe
+        lines.append("replay:   with perturbed(<the example above>) as service: ...")
     lines += write(item, runs)
     return "\n".join(lines)

@@ -33,7 +33,7 @@ def perturbed(condition: Condition, *, allow_open_sessions: bool = False,
               **service_kwargs: Any) -> Iterator[LocalService]:
     """A fresh service under ``condition``; settled and checked when the block ends."""
     service, background = condition.build(**service_kwargs)
-    run = Run(service, repr(condition), background=background,
+    run = Run(service, repr(condition), "last example", background=background,
               allow_open_sessions=allow_open_sessions)
     item = current_item()
     if item is not None:

@@ -49,6 +49,8 @@ class Run:
     service: LocalService
     origin: str
     """How to get this service again (its seed, or the Hypothesis condition)."""
+    label: str = "service"
+    """What the report calls it: the fixture's ``service`` or ``perturbed()``'s example."""
     background: Background | None = None
     allow_open_sessions: bool = False
     report: Report | None = None
@@ -119,6 +121,8 @@ def open_session_lines(run: Run) -> list[str]:
         replay.apply(record)
     tenants = run.tenant_sessions
     lines = []
+    # IBM: "Always close your session, either by using a context manager or by specifying
+    # session.close()" (https://docs.quantum.ibm.com/api/migration-guides/sessions).
     for s in replay.sessions.values():
         if s.id in tenants or s.is_final or not s.accepting:
             continue

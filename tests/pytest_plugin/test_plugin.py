@@ -480,3 +480,13 @@ def test_perturbed_judges_each_example_and_hypothesis_shrinks_the_failure(
     assert "Session s1 on qsession_ideal was left open (pending, accepting jobs)" in out
     assert re.search(r"Failing test case: test_leaves_it_open_when_it_has_no_job\(\n.*jobs=0,",
                      out)
+
+
+def test_the_report_of_an_example_names_the_condition_to_replay(
+        pytester: pytest.Pytester) -> None:
+    result = run(pytester, OPEN_IN_EXAMPLE)
+    section = qsession_section(result)
+    assert re.search(r"^last example: Condition\(seed=0, interactive_timeout=60\.0, .*\)$",
+                     section, re.M)
+    assert "replay:   with perturbed(<the example above>) as service: ..." in section
+    assert "--qsession-seed" not in section
