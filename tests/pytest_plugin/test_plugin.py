@@ -115,8 +115,8 @@ def test_a_session_left_open_fails_the_test_not_its_teardown(pytester: pytest.Py
     out = result.stdout.str()
     assert re.search(r"Session s1 on qsession_ideal was left open \(active, accepting jobs\)",
                      out)
-    # the batch's job was still queued when the test returned: the plugin ran it, and the
-    # batch, idle past its 1 s ITTL but never closed, is still open
+    # the batch's job was still queued when the test returned: the plugin ran it to its
+    # end (and no further: the batch's 1 s ITTL has not run out), and the batch is open
     assert "Batch s1 on qsession_ideal was left open (active, accepting jobs)" in out
     assert "allow_open_sessions=True" in out
     result.stdout.fnmatch_lines(["FAILED test_user.py::test_forgets_to_close - Failed: *",
