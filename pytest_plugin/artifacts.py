@@ -87,9 +87,10 @@ def section(item: pytest.Item, runs: list[Run], failed: bool) -> str:
                 lines.append("invariants broken in the trace so far:")
                 lines += found
     if any(run.label == "service" for run in runs):
-        seed = item.config.getoption("qsession_seed")
-        lines.append(f"replay:   pytest '{item.nodeid}' --qsession-seed {seed} "
-                     f"--qsession-clock {item.config.getoption('qsession_clock')}")
+        from .settings import clock_option, seed_option
+
+        lines.append(f"replay:   pytest '{item.nodeid}' --qsession-seed "
+                     f"{seed_option(item.config)} --qsession-clock {clock_option(item.config)}")
     else:  # a Hypothesis example: the condition is the whole recipe
         lines.append("replay:   with perturbed(<the example above>) as service: ...")
     lines += write(item, runs)

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from .run import Run
-from .settings import MARKER_HELP, add_options
+from .settings import MARKER_HELP, add_options, clock_option, seed_option
 
 FIXTURE_RUN = pytest.StashKey[Run]()
 """The run of the ``qsession_service`` fixture, on the test item."""
@@ -34,15 +34,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Register the ``qsession`` marker (so ``--strict-markers`` accepts it)."""
+    """Register the ``qsession`` marker (so ``--strict-markers`` accepts it); check the ini."""
     config.addinivalue_line("markers", MARKER_HELP)
     config.stash[WRITTEN] = []
+    clock_option(config)
+    seed_option(config)
 
 
 def pytest_report_header(config: pytest.Config) -> str:
     """One header line with what a replay needs: the clock and the seed base."""
-    return (f"qsession: clock {config.getoption('qsession_clock')}, seed base "
-            f"{config.getoption('qsession_seed')} (--qsession-seed)")
+    return (f"qsession: clock {clock_option(config)}, seed base {seed_option(config)} "
+            "(--qsession-seed)")
 
 
 def current_item() -> pytest.Item | None:

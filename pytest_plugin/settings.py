@@ -30,16 +30,43 @@ class MarkerError(TypeError):
 
 
 def add_options(parser: pytest.Parser) -> None:
-    """Register ``--qsession-clock``, ``--qsession-seed`` and ``--qsession-keep-traces``."""
+    """Register ``--qsession-clock``, ``--qsession-seed``, ``--qsession-keep-traces`` and the
+    ini keys ``qsession_clock`` and ``qsession_seed`` (the options win over them)."""
     group = parser.getgroup("qsession", "qsession: emulated Qiskit Runtime sessions")
-    group.addoption("--qsession-clock", choices=CLOCKS, default="virtual",
-                    help="clock of the qsession_service fixture (default: virtual)")
-    group.addoption("--qsession-seed", type=int, default=0, metavar="N",
+    group.addoption("--qsession-clock", choices=CLOCKS, default=None,
+                    help="clock of the qsession_service fixture (default: the ini key "
+                         "qsession_clock, else virtual)")
+    group.addoption("--qsession-seed", type=int, default=None, metavar="N",
                     help="seed base; each test's service seed is derived from it and the "
-                         "test's node id (default: 0)")
+                         "test's node id (default: the ini key qsession_seed, else 0)")
     group.addoption("--qsession-keep-traces", action="store_true", default=False,
                     help="write the trace and timeline of passing tests too (failing "
                          "tests' are always written)")
+    parser.addini("qsession_clock", "default clock of qsession_service: virtual, measured "
+                  "or wall", default="virtual")
+    parser.addini("qsession_seed", "default seed base of qsession_service", default="0")
+
+
+def clock_option(config: pytest.Config) -> str:
+    """The clock chosen on the command line, else in the ini file, else ``virtual``."""
+    clock = config.getoption("qsession_clock") or config.getini("qsession_clock")
+    if clock not in CLOCKS:
+        raise pytest.UsageError(f"qsession_clock = {clock!r} in the ini file: choose one of "
+                                f"{', '.join(CLOCKS)}")
+    return str(clock)
+
+
+def seed_option(config: pytest.Config) -> int:
+    """The seed base chosen on the command line, else in the ini file, else 0."""
+    seed = config.getoption("qsession_seed")
+    if seed is not None:
+        return int(seed)
+    text = str(config.getini("qsession_seed")).strip()
+    try:
+        return int(text)
+    except ValueError:
+        raise pytest.UsageError(f"qsession_seed = {text!r} in the ini file: it must be an "
+                                "integer") from None
 
 
 def derive_seed(base: int, nodeid: str) -> int:
@@ -87,7 +114,7 @@ def resolve(item: pytest.Item, service_parameters: set[str]) -> ServiceConfig:
             f"@pytest.mark.qsession got unknown keyword(s) {unknown}; it takes "
             f"{', '.join(OWN_KEYWORDS)} and LocalService's {', '.join(sorted(passable))}")
     config = item.config
-    base = int(config.getoption("qsession_seed"))
+    base = seed_option(config)
     if "seed" in settings:
         seed = settings["seed"]
         if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
@@ -97,7 +124,7 @@ def resolve(item: pytest.Item, service_parameters: set[str]) -> ServiceConfig:
     else:
         seed = derive_seed(base, item.nodeid)
         origin = f"derived from --qsession-seed {base} and the node id"
-    clock = settings.get("clock", config.getoption("qsession_clock"))
+    clock = settings.get("clock", clock_option(config))
     if clock not in CLOCKS:
         raise MarkerError(f"@pytest.mark.qsession(clock=...) must be one of {CLOCKS}, not "
                           f"{clock!r}")

@@ -490,3 +490,27 @@ def test_the_report_of_an_example_names_the_condition_to_replay(
                      section, re.M)
     assert "replay:   with perturbed(<the example above>) as service: ..." in section
     assert "--qsession-seed" not in section
+
+
+INI_CLOCK = '''
+def test_clock(qsession_service):
+    assert qsession_service.clock.kind == "measured"
+'''
+
+
+def test_the_ini_file_sets_the_defaults_and_the_options_win(pytester: pytest.Pytester) -> None:
+    from qsession.pytest_plugin.settings import derive_seed
+
+    pytester.makeini("[pytest]\nqsession_clock = measured\nqsession_seed = 42\n")
+    seed = derive_seed(42, "test_user.py::test_seed")
+    result = run(pytester, INI_CLOCK + "\n\ndef test_seed(qsession_service):\n"
+                 f"    assert qsession_service.seed == {seed}\n")
+    result.assert_outcomes(passed=2)
+    assert "qsession: clock measured, seed base 42" in result.stdout.str()
+    again = run(pytester, INI_CLOCK, "--qsession-clock", "virtual")
+    again.assert_outcomes(failed=1)
+    pytester.makeini("[pytest]\nqsession_clock = sundial\n")
+    bad = run(pytester, INI_CLOCK)
+    assert bad.ret == pytest.ExitCode.USAGE_ERROR
+    assert "qsession_clock = 'sundial' in the ini file: choose one of virtual, measured, wall" \
+        in bad.stderr.str()
