@@ -7,6 +7,8 @@ does one built with the session's own QPU; the mode is fixed when the primitive 
 
 from __future__ import annotations
 
+import dataclasses
+import warnings
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -16,7 +18,7 @@ from qiskit.circuit import QuantumCircuit
 from .clock import to_us
 from .errors import IBMInputValueError
 from .job import RuntimeJobV2
-from .options import EstimatorOptions, SamplerOptions, _Options
+from .options import EstimatorOptions, SamplerOptions, UnsetType, _PrimitiveOptions
 from .qpu import QPU
 from .records import JobKind
 from .session import Session, current_session
@@ -29,10 +31,10 @@ class _Primitive:
     """What both primitives share: mode resolution, options and submission."""
 
     _kind: ClassVar[JobKind]
-    _options_class: ClassVar[type[_Options]]
+    _options_class: ClassVar[type[_PrimitiveOptions]]
 
     def __init__(self, mode: Session | QPU | None = None,
-                 options: Mapping[str, Any] | _Options | None = None, *,
+                 options: Mapping[str, Any] | _PrimitiveOptions | None = None, *,
                  instance: str | None = None) -> None:
         self._session, self._backend = _resolve_mode(mode)
         self._options = self._options_class.build(options)
@@ -56,11 +58,15 @@ class _Primitive:
 
     def _submit(self, prepared: Any) -> RuntimeJobV2:
         service: LocalService = self._backend.service
+        noise = self._options.simulator.noise_model
+        if noise is not None and not isinstance(noise, UnsetType):
+            prepared = dataclasses.replace(prepared, noise_model=noise)
         scheduler = service.scheduler_of(self._backend)
         options = self._options
-        limit = options.max_execution_time
+        limit = options.time_limit
+        _report_not_emulated(service, options)
         with service.call(), scheduler.clock.instant():
-            seed = options.seed_simulator
+            seed = options.seed
             if seed is None:
                 seed = service.next_seed()
             record = scheduler.submit(
@@ -76,6 +82,8 @@ class _Primitive:
                 tags=",".join(options.job_tags) or None,
             )
             record.tags = tuple(options.job_tags)
+            record.inputs = {"pubs": list(prepared.pubs), "options": options.to_dict(unset=False),
+                             "not_emulated": options.not_emulated()}
         return RuntimeJobV2(service, record)
 
 
@@ -89,7 +97,7 @@ class SamplerV2(_Primitive):
         """Submit sampler pubs (``circuit`` or ``(circuit, values[, shots])``); returns a job."""
         pubs = _as_pub_list(pubs, "SamplerV2", "sampler.run([circuit])")
         if shots is None:
-            shots = self._options.default_shots
+            shots = self._options.shots
         if isinstance(shots, bool) or not isinstance(shots, int | np.integer) or shots <= 0:
             raise IBMInputValueError(f"shots must be a positive int, not {shots!r}")
         prepared = self._backend.prepare_sampler(pubs, int(shots))
@@ -122,6 +130,17 @@ class EstimatorV2(_Primitive):
                 f"The precision value must be strictly greater than 0 (got {precision!r}).")
         prepared = self._backend.prepare_estimator(pubs, float(precision))
         return self._submit(prepared)
+
+
+def _report_not_emulated(service: LocalService, options: _PrimitiveOptions) -> None:
+    """Warn once per service and option name about options that only hardware honours."""
+    reported: set[str] = service.__dict__.setdefault("_not_emulated_reported", set())
+    fresh = [name for name in options.not_emulated() if name not in reported]
+    if fresh:
+        reported.update(fresh)
+        warnings.warn(
+            f"options accepted, not emulated (an emulated QPU has no hardware for them; they "
+            f"are kept in job.inputs): {', '.join(fresh)}", UserWarning, stacklevel=4)
 
 
 def _resolve_mode(mode: Session | QPU | None) -> tuple[Session | None, QPU]:

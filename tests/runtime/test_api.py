@@ -290,16 +290,17 @@ def test_options(service: LocalService) -> None:
                                            "simulator": {"seed_simulator": 3},
                                            "environment": {"job_tags": ["exp1"]},
                                            "twirling": {"enable_gates": True}})
-    assert sampler.options.seed_simulator == 3 and sampler.options.ignored == {
-        "twirling": {"enable_gates": True}}
-    job = sampler.run([bell()])
+    assert sampler.options.simulator.seed_simulator == 3
+    assert sampler.options.not_emulated() == ["twirling.enable_gates"]
+    with pytest.warns(UserWarning, match="accepted, not emulated.*twirling.enable_gates"):
+        job = sampler.run([bell()])
     assert job.tags == ["exp1"]
     assert sum(job.result()[0].data.meas.get_counts().values()) == 64
-    with pytest.raises(IBMInputValueError, match="SamplerV2 has no option 'shotz'"):
+    with pytest.raises(IBMInputValueError, match="SamplerOptions\nshotz\n  Unexpected keyword"):
         SamplerV2(mode=qpu, options={"shotz": 1})
-    with pytest.raises(IBMInputValueError, match="default_shots must be a positive int"):
+    with pytest.raises(IBMInputValueError, match="default_shots must be >=1, but is ==-1"):
         SamplerV2(mode=qpu, options={"default_shots": -1})
-    with pytest.raises(IBMInputValueError, match="default_precision must be a positive"):
+    with pytest.raises(IBMInputValueError, match="default_precision must be >0, but is ==0"):
         EstimatorV2(mode=qpu, options={"default_precision": 0})
     with pytest.raises(TypeError, match="Invalid 'options' type"):
         SamplerV2(mode=qpu, options=[1])  # type: ignore[arg-type]
@@ -307,7 +308,7 @@ def test_options(service: LocalService) -> None:
 
 def test_seed_simulator_fixes_results(service: LocalService) -> None:
     qpu = service.backend()
-    sampler = SamplerV2(mode=qpu, options={"seed_simulator": 0})
+    sampler = SamplerV2(mode=qpu, options={"simulator": {"seed_simulator": 0}})
     a = sampler.run([bell()], shots=300).result()[0].data.meas.get_counts()
     b = sampler.run([bell()], shots=300).result()[0].data.meas.get_counts()
     assert a == b

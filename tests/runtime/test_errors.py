@@ -109,10 +109,11 @@ CASES = [
          lambda s, _: EstimatorV2(mode=s.backend()).run([(bell(False), "ZZ")], precision=0),
          IBMInputValueError, ("precision", "strictly greater than 0")),
     Case("unknown-option", lambda s, _: SamplerV2(mode=s.backend(), options={"shotz": 5}),
-         IBMInputValueError, ("SamplerV2 has no option 'shotz'", "default_shots")),
+         IBMInputValueError, ("validation error for SamplerOptions", "shotz",
+                             "Unexpected keyword argument", "default_shots")),
     Case("bad-option-value",
          lambda s, _: EstimatorV2(mode=s.backend(), options={"default_precision": -1}),
-         IBMInputValueError, ("default_precision", "positive")),
+         IBMInputValueError, ("EstimatorOptions.default_precision must be >0", "-1")),
     Case("mode-of-wrong-type", lambda s, _: SamplerV2(mode=42),  # type: ignore[arg-type]
          ValueError, ("mode must be of type Backend, Session, Batch or None",)),
     Case("no-mode-outside-session", lambda s, _: SamplerV2(),
