@@ -232,8 +232,8 @@ class _VQE:
 
 
 def _estimated_seconds(service: LocalService, session_id: str) -> float:
-    jobs = service.jobs(session_id=session_id)
-    return float(jobs[-1].usage_estimation["quantum_seconds"]) if jobs else 0.0
+    jobs = service.jobs(limit=1, session_id=session_id)
+    return float(jobs[0].usage_estimation["quantum_seconds"]) if jobs else 0.0
 
 
 def simulate(config: DemoConfig | None = None, progress: Progress | None = None) -> DemoRun:

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .clock import MeasuredClock, VirtualClock, WallClock
     from .errors import (
+        BackendNotFoundError,
+        IBMBackendError,
         IBMBackendValueError,
         IBMError,
         IBMInputValueError,
@@ -42,6 +44,8 @@ _WHERE = {
     "MeasuredClock": "clock",
     "VirtualClock": "clock",
     "WallClock": "clock",
+    "BackendNotFoundError": "errors",
+    "IBMBackendError": "errors",
     "IBMBackendValueError": "errors",
     "IBMError": "errors",
     "IBMInputValueError": "errors",
@@ -71,11 +75,13 @@ _ALIASES = {"Sampler": "SamplerV2", "Estimator": "EstimatorV2"}
 
 __all__ = [
     "QPU",
+    "BackendNotFoundError",
     "Batch",
     "Estimator",
     "EstimatorOptions",
     "EstimatorResult",
     "EstimatorV2",
+    "IBMBackendError",
     "IBMBackendValueError",
     "IBMError",
     "IBMInputValueError",

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 from qiskit.circuit import QuantumCircuit
+from qiskit.providers import BackendV2
 
 from .clock import to_us
 from .errors import IBMInputValueError
@@ -145,6 +146,11 @@ def _report_not_emulated(service: LocalService, options: _PrimitiveOptions) -> N
 
 def _resolve_mode(mode: Session | QPU | None) -> tuple[Session | None, QPU]:
     context = current_session()
+    if isinstance(mode, BackendV2) and not isinstance(mode, QPU):
+        # IBM's local mode: a fake backend object runs on the QPU copied from it.
+        from .local_mode import qpu_for
+
+        mode = qpu_for(mode)
     if isinstance(mode, Session):
         return mode, mode.qpu
     if isinstance(mode, QPU):

@@ -150,6 +150,8 @@ class QPU(BackendV2):
         self.strict_isa = bool(strict_isa)
         self.service: Any = None
         """The ``LocalService`` this QPU belongs to (set by the service)."""
+        self.fake_backend: BackendV2 | None = None
+        """The fake backend this QPU copies (its configuration and calibration data)."""
         # One simulator per QPU: a noisy one costs a noise-model conversion to build.
         self._simulator = (
             AerSimulator(noise_model=noise_model) if noise_model is not None else AerSimulator()
@@ -187,9 +189,11 @@ class QPU(BackendV2):
                 f"BackendV2 instance, not {type(fake).__name__}"
             )
         noise = NoiseModel.from_backend(backend)
-        return cls(backend.name, backend.target, timing=timing, noise_model=noise,
-                   strict_isa=strict_isa,
-                   description=f"qsession noisy emulation of {backend.name}")
+        qpu = cls(backend.name, backend.target, timing=timing, noise_model=noise,
+                  strict_isa=strict_isa,
+                  description=f"qsession noisy emulation of {backend.name}")
+        qpu.fake_backend = backend
+        return qpu
 
     # -- BackendV2 plumbing ----------------------------------------------------------
 
@@ -202,6 +206,26 @@ class QPU(BackendV2):
     def max_circuits(self) -> None:
         """No limit on circuits per job (as IBM's V2 backends)."""
         return None
+
+    # -- inspection (IBM's IBMBackend methods) ------------------------------------
+
+    def configuration(self) -> Any:
+        """IBM's backend configuration (a fake backend's own data, or built from the target)."""
+        from . import backend_info
+
+        return backend_info.configuration(self)
+
+    def properties(self, refresh: bool = False, datetime: Any = None) -> Any:
+        """Calibration data: the fake backend's ``BackendProperties``; None on an ideal QPU."""
+        from . import backend_info
+
+        return backend_info.properties(self)
+
+    def status(self) -> Any:
+        """``BackendStatus`` fields: operational, ``pending_jobs`` from the scheduler's queue."""
+        from . import backend_info
+
+        return backend_info.status(self)
 
     @classmethod
     def _default_options(cls) -> Options:

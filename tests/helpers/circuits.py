@@ -21,3 +21,11 @@ def rotation() -> QuantumCircuit:
     qc.ry(Parameter("t"), 0)
     qc.measure_all()
     return qc
+
+
+def isa(circuit: QuantumCircuit, backend: object) -> QuantumCircuit:
+    """``circuit`` transpiled for ``backend`` as IBM's guides do (preset pass manager, level 1)."""
+    from qiskit.transpiler import generate_preset_pass_manager
+
+    pm = generate_preset_pass_manager(optimization_level=1, backend=backend, seed_transpiler=0)
+    return pm.run(circuit)

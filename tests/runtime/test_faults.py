@@ -71,7 +71,7 @@ def test_a_fault_fails_its_job_and_the_qpu_goes_on(fault: str, message: str) -> 
     service.run_until_idle()
     report = check(service.trace, settled=True)
     assert report.ok, [str(v) for v in report.violations]
-    assert [j.status() for j in service.jobs()] == ["ERROR", "DONE", "DONE"]
+    assert [j.status() for j in service.all_jobs()] == ["ERROR", "DONE", "DONE"]
 
 
 def test_a_broken_worker_pool_is_replaced() -> None:
