@@ -102,6 +102,13 @@ class SamplerV2(_Primitive):
         if isinstance(shots, bool) or not isinstance(shots, int | np.integer) or shots <= 0:
             raise IBMInputValueError(f"shots must be a positive int, not {shots!r}")
         prepared = self._backend.prepare_sampler(pubs, int(shots))
+        for index, pub in enumerate(prepared.pubs):
+            if not pub.circuit.cregs:
+                # IBM's client warns (utils/validations.py, validate_classical_registers).
+                warnings.warn(
+                    f"The {index}-th circuit has no output classical registers so the result "
+                    "will be empty. Did you mean to add measurement instructions?",
+                    UserWarning, stacklevel=2)
         return self._submit(prepared)
 
 

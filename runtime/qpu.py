@@ -22,6 +22,7 @@ import functools
 import math
 import re
 import threading
+import warnings
 import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -47,6 +48,11 @@ from .errors import IBMBackendValueError, IBMInputValueError
 from .timing import TimingModel
 
 PubKind = Literal["sampler", "estimator"]
+
+# The sampler warns at submission with IBM's text; Aer's own copy at run time (from the
+# scheduler's worker thread) would say the same thing a second time.
+warnings.filterwarnings("ignore", message=r"The \d+-th pub's circuit has no output classical",
+                        category=UserWarning)
 
 _SAMPLER_FORM = "a sampler pub is a circuit or a tuple (circuit, parameter_values, shots)"
 _ESTIMATOR_FORM = (
@@ -258,13 +264,9 @@ class QPU(BackendV2):
             pub = _coerce(where, item, "sampler", int(shots))
             circuit = pub.circuit
             self._check_width(where, circuit)
-            if not circuit.cregs:
-                raise IBMInputValueError(
-                    f"{where}: the circuit has no classical register, so there is nothing to "
-                    "sample. Fix: measure into a register, e.g. circuit.measure_all()"
-                )
+            # No classical register: IBM warns (the primitive does) and the result is empty.
             entry = self._compiled(where, circuit)
-            if not entry.has_measure:
+            if circuit.cregs and not entry.has_measure:
                 raise IBMInputValueError(
                     f"{where}: the circuit has classical bits but no measurements, so every "
                     "sample would be zeros. Fix: add measurements, e.g. circuit.measure_all()"
@@ -326,7 +328,10 @@ class QPU(BackendV2):
             qubits |= entry.qubits
             logical.append(pub)
             isa_pubs.append(isa_pub)
-            run_pubs.append(self._run_pub(entry, pub, isa_pub))
+            run_pub = self._run_pub(entry, pub, isa_pub)
+            if entry.has_measure:
+                run_pub = _without_final_measurements(run_pub)
+            run_pubs.append(run_pub)
         return PreparedJob("estimator", tuple(logical), tuple(isa_pubs), tuple(run_pubs),
                            len(executions), total_shots,
                            self.timing.job_microseconds(executions), len(qubits))
@@ -392,14 +397,7 @@ class QPU(BackendV2):
                 entry = self._compile(where, circuit, fingerprint)
                 self._entries[key] = entry
         if self.strict_isa and entry.unsupported is not None:
-            raise IBMInputValueError(
-                f"{where}: the circuit is not an ISA circuit for {self.name} "
-                f"({entry.unsupported} is not in its target). IBM QPUs reject circuits "
-                "that are not written in the QPU's instruction set and connectivity. Fix: "
-                "transpile first, e.g. pm = generate_preset_pass_manager(optimization_level=1, "
-                "backend=qpu); isa = pm.run(circuit); and for the estimator lay the "
-                "observables out too: observable.apply_layout(isa.layout)"
-            )
+            raise IBMInputValueError(isa_refusal(where, entry.unsupported))
         return entry
 
     def _compile(self, where: str, circuit: QuantumCircuit,
@@ -457,6 +455,33 @@ class QPU(BackendV2):
     def __repr__(self) -> str:
         kind = "noisy" if self.noise_model is not None else "ideal"
         return f"<QPU {self.name!r} {kind} {self._target.num_qubits} qubits>"
+
+
+def isa_refusal(where: str, unsupported: str) -> str:
+    """IBM's message for a non-ISA circuit (``validate_isa_circuits``), then how to fix it."""
+    return (
+        f"{where}: {unsupported} Circuits that do not match the target hardware definition are "
+        "no longer supported after March 4, 2024. See the transpilation documentation "
+        "(https://quantum.cloud.ibm.com/docs/guides/transpile) for instructions to transform "
+        "circuits and the primitive examples "
+        "(https://quantum.cloud.ibm.com/docs/guides/primitives-examples) to see this coupled "
+        "with operator transformations. Fix: transpile first, e.g. pm = "
+        "generate_preset_pass_manager(optimization_level=1, backend=backend); isa = "
+        "pm.run(circuit); for the estimator lay the observables out too: "
+        "observable.apply_layout(isa.layout). (LocalService(strict_isa=False) transpiles for "
+        "you instead.)"
+    )
+
+
+def _without_final_measurements(pub: Any) -> Any:
+    """An estimator pub whose circuit's final measurements are removed (SPEC §5).
+
+    They do not change an expectation value, and with them Aer samples shot by shot
+    instead of computing the expectation from one statevector (~100x slower).
+    """
+    circuit = pub.circuit.remove_final_measurements(inplace=False)
+    return EstimatorPub(circuit, pub.observables, pub.parameter_values, pub.precision,
+                        validate=False)
 
 
 def _is_int_at_least(value: object, least: int) -> bool:
@@ -611,7 +636,8 @@ def _first_unsupported(circuit: QuantumCircuit, target: Target,
             continue
         qargs = tuple(index[q] for q in inst.qubits)
         if not target.instruction_supported(op.name, qargs):
-            return f"{op.name} on qubit(s) {qargs}"
+            return (f"The instruction {op.name} on qubits {qargs} is not supported by the "
+                    "target system.")
         if isinstance(op, ControlFlowOp):
             for block in op.blocks:
                 inner = {b: index[q] for b, q in zip(block.qubits, inst.qubits, strict=True)}

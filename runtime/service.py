@@ -64,7 +64,7 @@ class LocalService:
         fair_share_window: float = 28 * 86_400.0,
         speed: float = 1.0,
         scale: float = 1.0,
-        strict_isa: bool = False,
+        strict_isa: bool = True,
         execution_timeout: float | None = 600.0,
         trace: Trace | None = None,
     ) -> None:

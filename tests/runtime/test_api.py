@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers.circuits import bell
+from helpers.circuits import bell, isa
 from qiskit.circuit import Parameter, QuantumCircuit
 from qiskit.quantum_info import SparsePauliOp
 
@@ -268,16 +268,19 @@ def test_same_seed_same_results_and_trace() -> None:
 def test_estimator_v2_and_v1_call_forms(service: LocalService) -> None:
     zz = SparsePauliOp("ZZ")
     theta = Parameter("t")
-    qc = QuantumCircuit(2)
-    qc.ry(theta, 0)
-    qc.cx(0, 1)
+    logical = QuantumCircuit(2)
+    logical.ry(theta, 0)
+    logical.cx(0, 1)
+    # IBM's guides transpile first and lay the observable out like the circuit.
+    qc = isa(logical, service.backend())
+    zi = SparsePauliOp("ZI").apply_layout(qc.layout)
     with Session(service.backend()) as session:
         estimator = EstimatorV2(mode=session)
         evs = estimator.run([(bell_no_measure(), zz)]).result()[0].data.evs
         assert float(evs) == pytest.approx(1.0, abs=0.05)
-        v1 = estimator.run(qc, SparsePauliOp("ZI"), parameter_values=[np.pi]).result()
+        v1 = estimator.run(qc, zi, parameter_values=[np.pi]).result()
         assert v1.values[0] == pytest.approx(-1.0, abs=0.05)
-        swept = estimator.run([(qc, SparsePauliOp("ZI"), [[0.0], [np.pi]])]).result()
+        swept = estimator.run([(qc, zi, [[0.0], [np.pi]])]).result()
         assert swept[0].data.evs.shape == (2,)
         assert swept.values == pytest.approx([1.0, -1.0], abs=0.05)
 
