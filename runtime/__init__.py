@@ -28,7 +28,7 @@ if TYPE_CHECKING:
         RuntimeJobTimeoutError,
     )
     from .job import RuntimeJobV2
-    from .options import EstimatorOptions, SamplerOptions
+    from .options import EstimatorOptions, OptionsV2, SamplerOptions
     from .primitives import EstimatorV2, SamplerV2
     from .qpu import QPU
     from .results import EstimatorResult
@@ -57,6 +57,7 @@ _WHERE = {
     "RuntimeJobTimeoutError": "errors",
     "RuntimeJobV2": "job",
     "EstimatorOptions": "options",
+    "OptionsV2": "options",
     "SamplerOptions": "options",
     "EstimatorV2": "primitives",
     "SamplerV2": "primitives",
@@ -88,6 +89,7 @@ __all__ = [
     "IBMRuntimeError",
     "LocalService",
     "MeasuredClock",
+    "OptionsV2",
     "QPUSettings",
     "QiskitRuntimeService",
     "Record",

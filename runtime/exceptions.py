@@ -1,5 +1,8 @@
 """``qiskit_ibm_runtime.exceptions``'s names: ``from ...exceptions import IBMInputValueError``."""
 
+from qiskit.exceptions import QiskitError
+from qiskit.providers.exceptions import JobError, JobTimeoutError
+
 from .errors import (
     IBMBackendError,
     IBMBackendValueError,
@@ -19,6 +22,9 @@ __all__ = [
     "IBMError",
     "IBMInputValueError",
     "IBMRuntimeError",
+    "JobError",
+    "JobTimeoutError",
+    "QiskitError",
     "RuntimeInvalidStateError",
     "RuntimeJobFailureError",
     "RuntimeJobMaxTimeoutError",

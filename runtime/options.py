@@ -625,3 +625,7 @@ class EstimatorOptions(_PrimitiveOptions):
         if not isinstance(self.default_precision, UnsetType):
             return float(self.default_precision)
         return 0.015625
+
+
+OptionsV2 = _PrimitiveOptions
+"""IBM's name for the options both primitives share."""
