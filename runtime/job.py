@@ -32,6 +32,11 @@ if TYPE_CHECKING:
 class RuntimeJobV2:
     """A submitted job: status, result, cancel, metrics and usage."""
 
+    ERROR = ERROR
+    JOB_FINAL_STATES = (DONE, CANCELLED, ERROR)
+    image = ""
+    """IBM's runtime image name: none (``""``, the default image)."""
+
     def __init__(self, service: LocalService, record: JobRecord) -> None:
         self._service = service
         self._record = record

@@ -8,8 +8,9 @@ ill-typed value raises ``IBMInputValueError`` (a ``ValueError``, as IBM's pydant
 
 What the emulator does with them: ``default_shots``, ``default_precision``,
 ``simulator.seed_simulator``, ``simulator.noise_model``, ``max_execution_time`` and
-``environment.job_tags`` take effect. Options only hardware can honour (twirling,
-dynamical decoupling, resilience, execution, ...) are validated, kept in the job's
+``environment.job_tags`` take effect. ``execution.rep_delay`` changes the job's
+modeled QPU time. Options only hardware can honour (twirling, dynamical decoupling,
+resilience, ``execution.init_qubits``, ...) are validated, kept in the job's
 inputs and named by ``not_emulated()``; the primitive reports them once per service.
 """
 
@@ -324,12 +325,13 @@ class EnvironmentOptions(OptionGroup):
 
 
 class ExecutionOptionsV2(OptionGroup):
-    """``execution``: qubit initialisation and repetition delay (hardware only)."""
+    """``execution``: qubit initialisation and repetition delay (which the timing model uses)."""
 
     _fields: ClassVar[dict[str, tuple[Any, Check]]] = {
         "init_qubits": (Unset, _bool),
         "rep_delay": (Unset, _float),
     }
+    _emulated = frozenset({"rep_delay"})
 
 
 class SamplerExecutionOptionsV2(ExecutionOptionsV2):

@@ -33,6 +33,7 @@ class _Primitive:
 
     _kind: ClassVar[JobKind]
     _options_class: ClassVar[type[_PrimitiveOptions]]
+    version = 2
 
     def __init__(self, mode: Session | QPU | None = None,
                  options: Mapping[str, Any] | _PrimitiveOptions | None = None, *,
@@ -62,6 +63,7 @@ class _Primitive:
         noise = self._options.simulator.noise_model
         if noise is not None and not isinstance(noise, UnsetType):
             prepared = dataclasses.replace(prepared, noise_model=noise)
+        prepared = _with_rep_delay(prepared, self._options, self._backend)
         scheduler = service.scheduler_of(self._backend)
         options = self._options
         limit = options.time_limit
@@ -138,6 +140,23 @@ class EstimatorV2(_Primitive):
                 f"The precision value must be strictly greater than 0 (got {precision!r}).")
         prepared = self._backend.prepare_estimator(pubs, float(precision))
         return self._submit(prepared)
+
+
+def _with_rep_delay(prepared: Any, options: _PrimitiveOptions, qpu: QPU) -> Any:
+    """The job's modeled time with ``execution.rep_delay`` in place of the QPU's default.
+
+    Every shot waits one repetition delay (SPEC §5), so the job takes
+    ``shots × (rep_delay - default)`` longer (or shorter).
+    """
+    rep_delay = options.execution.rep_delay  # type: ignore[attr-defined]
+    if isinstance(rep_delay, UnsetType):
+        return prepared
+    if rep_delay < 0:
+        raise IBMInputValueError(
+            f"execution.rep_delay={rep_delay!r}: a repetition delay is seconds >= 0 "
+            f"(IBM QPUs take 0 to 500e-6; the default is {qpu.timing.rep_delay_s!r})")
+    change = round(prepared.shots * (rep_delay - qpu.timing.rep_delay_s) * 1e6)
+    return dataclasses.replace(prepared, duration_us=max(1, prepared.duration_us + change))
 
 
 def _report_not_emulated(service: LocalService, options: _PrimitiveOptions) -> None:

@@ -233,6 +233,41 @@ class QPU(BackendV2):
 
         return backend_info.status(self)
 
+    @property
+    def dtm(self) -> float | None:
+        """Time resolution of output signals: the fake backend's, else the target's ``dt``."""
+        if self.fake_backend is not None:
+            return float(self.fake_backend.dtm)
+        dt = self._target.dt
+        return None if dt is None else float(dt)
+
+    @property
+    def meas_map(self) -> list[list[int]]:
+        """Qubits measured together: the fake backend's map, else each qubit on its own."""
+        if self.fake_backend is not None:
+            return [list(group) for group in self.fake_backend.meas_map]
+        return [[q] for q in range(self._target.num_qubits)]
+
+    @property
+    def calibration_id(self) -> None:
+        """No calibration set is chosen: an emulated QPU's data never changes."""
+        return None
+
+    @property
+    def is_mock(self) -> bool:
+        """False: it plays a QPU (IBM's mock backends are simulators)."""
+        return False
+
+    def check_faulty(self, circuit: QuantumCircuit) -> None:
+        """No qubit or edge of an emulated QPU is faulty: nothing to refuse."""
+
+    def refresh(self) -> None:
+        """Nothing to reload: the target and calibration data are fixed."""
+
+    def target_history(self, datetime: Any = None) -> Target:
+        """The target at any date: the same one (calibration does not drift)."""
+        return self._target
+
     @classmethod
     def _default_options(cls) -> Options:
         return Options(shots=4096)

@@ -345,6 +345,29 @@ class QiskitRuntimeService(LocalService):
         super().__init__(**kwargs)
         # Kept so that code printing service.channel sees what it asked for.
         self._channel = channel if channel is not None else "local"
+        self._account = {"channel": self._channel, "url": url, "instance": instance,
+                         "name": name}
+
+    is_local = False
+    """IBM's flag for its local testing mode; this service plays the cloud service."""
+
+    def active_account(self) -> dict[str, Any] | None:
+        """The account arguments this service was built with (no token is kept)."""
+        return dict(self._account)
+
+    @staticmethod
+    def save_account(*args: Any, **kwargs: Any) -> None:
+        """Accepted and ignored: there is no account to save (nothing is written to disk)."""
+
+    @staticmethod
+    def saved_accounts(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        """No saved accounts: an empty dict."""
+        return {}
+
+    @staticmethod
+    def delete_account(*args: Any, **kwargs: Any) -> bool:
+        """Nothing to delete: False, as IBM's when no account matched."""
+        return False
 
 
 def _make_clock(clock: ClockKind | Clock, epoch: datetime, speed: float, scale: float) -> Clock:

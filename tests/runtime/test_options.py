@@ -8,6 +8,7 @@ unknown names and ill-typed values raise a ``ValueError`` whose message starts
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import pytest
@@ -216,16 +217,15 @@ def test_hardware_options_are_reported_once_and_kept(service: LocalService) -> N
     estimator = EstimatorV2(mode=qpu, options={"resilience_level": 2,
                                                "dynamical_decoupling": {"enable": True}})
     estimator.options.twirling.enable_gates = True
-    estimator.options.execution.rep_delay = 0.0005
+    estimator.options.execution.init_qubits = False
     with pytest.warns(UserWarning, match="accepted, not emulated") as caught:
         job = estimator.run([(bell(False), "ZZ")])
-    names = ["resilience_level", "dynamical_decoupling.enable", "execution.rep_delay",
+    names = ["resilience_level", "dynamical_decoupling.enable", "execution.init_qubits",
              "twirling.enable_gates"]
     text = str(caught[0].message)
     assert all(n in text for n in names)
     assert sorted(job.inputs["not_emulated"]) == sorted(names)
     assert job.inputs["options"]["twirling"] == {"enable_gates": True}
-    import warnings
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # the second job reports nothing new
         second = estimator.run([(bell(False), "ZZ")])
@@ -243,3 +243,22 @@ def test_simulator_noise_model_is_honoured(service: LocalService) -> None:
     evs = noisy.run([(bell(False), "ZZ")]).result()[0].data.evs
     assert float(ideal) == pytest.approx(1.0, abs=0.05)
     assert float(evs) < 0.8  # depolarised: the correlation is lost
+
+
+def test_rep_delay_feeds_the_timing_model(service: LocalService) -> None:
+    # Every shot waits one repetition delay (SPEC §5): 1000 shots at 500 µs instead of the
+    # QPU's 250 µs default take 1000 × 250 µs = 0.25 s longer.
+    qpu = service.backend()
+    assert qpu.timing.rep_delay_s == 250e-6
+    default = SamplerV2(mode=qpu).run([bell()], shots=1000)
+    slow = SamplerV2(mode=qpu, options={"execution": {"rep_delay": 500e-6}})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # rep_delay is emulated: no "not emulated" report
+        longer = slow.run([bell()], shots=1000)
+    assert longer.inputs["not_emulated"] == []
+    default_us = default._record.duration_us
+    assert longer._record.duration_us == default_us + 250_000
+    longer.result()
+    assert longer.usage() == pytest.approx(default_us / 1e6 + 0.25)
+    with pytest.raises(IBMInputValueError, match="rep_delay=-1.0: a repetition delay"):
+        SamplerV2(mode=qpu, options={"execution": {"rep_delay": -1}}).run([bell()])
