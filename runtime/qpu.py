@@ -49,10 +49,15 @@ from .timing import TimingModel
 
 PubKind = Literal["sampler", "estimator"]
 
-# The sampler warns at submission with IBM's text; Aer's own copy at run time (from the
-# scheduler's worker thread) would say the same thing a second time.
-warnings.filterwarnings("ignore", message=r"The \d+-th pub's circuit has no output classical",
-                        category=UserWarning)
+
+
+def _silence_aer_empty_result_warning() -> None:
+    """The sampler warns at submission with IBM's text; Aer's own copy at run time (from
+    the scheduler's worker thread) would say the same thing a second time."""
+    # Installed when needed (not only at import) so that it holds inside warning contexts
+    # opened after the import; an identical filter replaces the previous one.
+    warnings.filterwarnings("ignore", message=r"The \d+-th pub's circuit has no output "
+                            "classical", category=UserWarning)
 
 _SAMPLER_FORM = "a sampler pub is a circuit or a tuple (circuit, parameter_values, shots)"
 _ESTIMATOR_FORM = (
@@ -300,6 +305,8 @@ class QPU(BackendV2):
             circuit = pub.circuit
             self._check_width(where, circuit)
             # No classical register: IBM warns (the primitive does) and the result is empty.
+            if not circuit.cregs:
+                _silence_aer_empty_result_warning()
             entry = self._compiled(where, circuit)
             if circuit.cregs and not entry.has_measure:
                 raise IBMInputValueError(
