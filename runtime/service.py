@@ -47,6 +47,9 @@ class LocalService:
     ``"fake_manila"`` (needs ``qsession[ibm]``), or a ``(qpu, {"interactive_timeout":
     ...})`` pair overriding the service-wide settings for that QPU. Without it the
     service has one ideal 16-qubit QPU, ``qsession_ideal``.
+
+    Circuits must be ISA circuits of the QPU, as on IBM's (SPEC §4): others are refused at
+    submission with IBM's message. ``strict_isa=False`` transpiles them instead.
     """
 
     def __init__(

@@ -260,5 +260,5 @@ def test_rep_delay_feeds_the_timing_model(service: LocalService) -> None:
     assert longer._record.duration_us == default_us + 250_000
     longer.result()
     assert longer.usage() == pytest.approx(default_us / 1e6 + 0.25)
-    with pytest.raises(IBMInputValueError, match="rep_delay=-1.0: a repetition delay"):
+    with pytest.raises(IBMInputValueError, match=r"rep_delay=-1\.0: a repetition delay"):
         SamplerV2(mode=qpu, options={"execution": {"rep_delay": -1}}).run([bell()])
