@@ -18,8 +18,7 @@ if TYPE_CHECKING:
 
 
 def _deleted(service: LocalService) -> set[str]:
-    deleted: set[str] = service.__dict__.setdefault("_deleted_jobs", set())
-    return deleted
+    return service._deleted_jobs
 
 
 def _count(name: str, value: Any, *, allow_none: bool) -> None:

@@ -161,7 +161,7 @@ def _with_rep_delay(prepared: Any, options: _PrimitiveOptions, qpu: QPU) -> Any:
 
 def _report_not_emulated(service: LocalService, options: _PrimitiveOptions) -> None:
     """Warn once per service and option name about options that only hardware honours."""
-    reported: set[str] = service.__dict__.setdefault("_not_emulated_reported", set())
+    reported = service._not_emulated_reported
     fresh = [name for name in options.not_emulated() if name not in reported]
     if fresh:
         reported.update(fresh)

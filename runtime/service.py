@@ -94,6 +94,10 @@ class LocalService:
         self.trace = trace if trace is not None else Trace(epoch=self.clock.epoch)
         self.trace.meta.update({"clock": self.clock.kind, "seed": self.seed})
         self._ids = itertools.count(1)
+        self._deleted_jobs: set[str] = set()
+        """Ids ``delete_job`` removed from ``job()`` and ``jobs()``."""
+        self._not_emulated_reported: set[str] = set()
+        """Options already reported as "accepted, not emulated" (once per service)."""
         self._qpus: dict[str, QPU] = {}
         self.schedulers: dict[str, Scheduler] = {}
         for spec in backends if backends is not None else [QPU.ideal()]:
@@ -248,7 +252,7 @@ class LocalService:
         """The job with id ``job_id``."""
         from .job import RuntimeJobV2
 
-        deleted: set[str] = self.__dict__.get("_deleted_jobs", set())
+        deleted = self._deleted_jobs
         for scheduler in self.schedulers.values():
             record = scheduler.jobs.get(job_id)
             if record is not None and job_id not in deleted:
