@@ -96,8 +96,13 @@ class SamplerV2(_Primitive):
     _kind = "sampler"
     _options_class = SamplerOptions
 
-    def run(self, pubs: Iterable[Any], *, shots: int | None = None) -> RuntimeJobV2:
-        """Submit sampler pubs (``circuit`` or ``(circuit, values[, shots])``); returns a job."""
+    def run(self, pubs: Iterable[Any], *, shots: int | None = None,
+            dry_run: bool = False) -> RuntimeJobV2:
+        """Submit sampler pubs (``circuit`` or ``(circuit, values[, shots])``); returns a job.
+
+        ``dry_run=True`` runs the job as usual (see ``_note_dry_run``).
+        """
+        _note_dry_run(dry_run)
         pubs = _as_pub_list(pubs, "SamplerV2", "sampler.run([circuit])")
         if shots is None:
             shots = self._options.shots
@@ -121,13 +126,14 @@ class EstimatorV2(_Primitive):
     _options_class = EstimatorOptions
 
     def run(self, pubs: Any, observables: Any = None, *, precision: float | None = None,
-            parameter_values: Any = None) -> RuntimeJobV2:
+            parameter_values: Any = None, dry_run: bool = False) -> RuntimeJobV2:
         """Submit estimator pubs ``(circuit, observables[, values[, precision]])``.
 
         The V1 form ``run(circuit, observable, parameter_values=values)`` (used by IBM's
         session guide) is accepted too: it becomes one pub, and the result's ``.values``
         holds its expectation values.
         """
+        _note_dry_run(dry_run)
         if observables is not None or parameter_values is not None:
             pubs = _v1_pubs(pubs, observables, parameter_values)
         pubs = _as_pub_list(pubs, "EstimatorV2", "estimator.run([(circuit, observable)])")
@@ -140,6 +146,17 @@ class EstimatorV2(_Primitive):
                 f"The precision value must be strictly greater than 0 (got {precision!r}).")
         prepared = self._backend.prepare_estimator(pubs, float(precision))
         return self._submit(prepared)
+
+
+def _note_dry_run(dry_run: bool) -> None:
+    """IBM's ``dry_run`` returns random mock data from a mock device; here the job runs."""
+    if not isinstance(dry_run, bool):
+        raise IBMInputValueError(f"dry_run must be True or False, not {dry_run!r}")
+    if dry_run:
+        warnings.warn(
+            "dry_run=True is accepted, not emulated: the job runs on the emulated QPU as "
+            "usual (its results are simulated, not random mock data, and it takes QPU time)",
+            UserWarning, stacklevel=3)
 
 
 def _with_rep_delay(prepared: Any, options: _PrimitiveOptions, qpu: QPU) -> Any:

@@ -342,13 +342,19 @@ class LocalService:
 class QiskitRuntimeService(LocalService):
     """IBM's name: ``QiskitRuntimeService(channel=..., token=...)`` runs unchanged, locally.
 
-    Account arguments (``channel``, ``token``, ``url``, ``name``, ``instance``) are
-    accepted and unused: there is no account; every other argument is ``LocalService``'s.
+    Account arguments (``channel``, ``token``, ``url``, ``instance``, ``region``, ...: all of
+    IBM's 0.51 constructor) are accepted and unused: there is no account; every other
+    argument is ``LocalService``'s.
     """
 
     def __init__(self, channel: str | None = None, token: str | None = None,
-                 url: str | None = None, name: str | None = None, instance: str | None = None,
+                 url: str | None = None, filename: str | None = None, name: str | None = None,
+                 instance: str | None = None, proxies: dict[str, Any] | None = None,
+                 verify: bool | None = None, private_endpoint: bool | None = None,
+                 url_resolver: Callable[..., str] | None = None, region: str | None = None,
+                 plans_preference: list[str] | None = None, tags: list[str] | None = None,
                  **kwargs: Any) -> None:
+        # Every account argument of qiskit-ibm-runtime 0.51 is accepted; none is used.
         super().__init__(**kwargs)
         # Kept so that code printing service.channel sees what it asked for.
         self._channel = channel if channel is not None else "local"

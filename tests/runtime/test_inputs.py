@@ -78,3 +78,26 @@ def test_estimator_final_measurements_are_removed_and_change_nothing() -> None:
     prepared = qpu.prepare_estimator([(measured, observables)], 0.015625)
     assert "measure" not in prepared.run_pubs[0].circuit.count_ops()
     assert "measure" in prepared.pubs[0].circuit.count_ops()  # the user's pub is untouched
+
+
+def test_dry_run_is_accepted_and_runs_as_a_normal_job() -> None:
+    # qiskit-ibm-runtime 0.51: run(pubs, *, shots/precision, dry_run=False)
+    service = LocalService(seed=1)
+    qpu = service.backend()
+    assert SamplerV2(mode=qpu).run([bell()], shots=10, dry_run=False).result()
+    with pytest.warns(UserWarning, match="dry_run=True is accepted, not emulated"):
+        job = EstimatorV2(mode=qpu).run([(bell(False), "ZZ")], dry_run=True)
+    assert float(job.result()[0].data.evs) == pytest.approx(1.0, abs=0.05)
+    with pytest.raises(IBMInputValueError, match="dry_run must be True or False"):
+        SamplerV2(mode=qpu).run([bell()], dry_run="yes")  # type: ignore[arg-type]
+
+
+def test_every_account_argument_of_ibms_constructor_is_accepted() -> None:
+    from qsession.runtime import QiskitRuntimeService
+
+    service = QiskitRuntimeService(
+        channel="ibm_cloud", token="x", url="https://example.invalid", filename=None,
+        name=None, instance="crn:v1:x", proxies={}, verify=True, private_endpoint=False,
+        url_resolver=None, region="us-east", plans_preference=["open"], tags=["t"], seed=3)
+    assert service.channel == "ibm_cloud" and service.seed == 3
+    assert service.active_account()["instance"] == "crn:v1:x"
