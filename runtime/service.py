@@ -157,6 +157,10 @@ class LocalService:
         for ``fake_brisbane``), and a fake backend name not yet on the service is added.
         """
         if name is None:
+            if not self._qpus:
+                raise BackendNotFoundError(
+                    "No backend matches the criteria: this service has no backends. Fix: "
+                    "service.add_backend(QPU.ideal()) or a fake backend name")
             return next(iter(self._qpus.values()))
         from .backend_select import find_backend
 

@@ -135,3 +135,10 @@ def test_a_fake_backend_object_as_mode_and_session_backend() -> None:
     brisbane = FakeBrisbane()
     other = SamplerV2(mode=brisbane).run([isa(bell(), brisbane)], shots=20)
     assert other.backend().name == "fake_brisbane"
+
+
+def test_a_service_without_backends_says_so() -> None:
+    empty = LocalService(seed=1, backends=[])
+    with pytest.raises(QiskitBackendNotFoundError, match="this service has no backends"):
+        empty.backend()
+    assert empty.backends() == []
