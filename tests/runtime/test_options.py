@@ -8,6 +8,7 @@ unknown names and ill-typed values raise a ``ValueError`` whose message starts
 
 from __future__ import annotations
 
+import re
 import warnings
 from typing import Any
 
@@ -181,6 +182,22 @@ def test_cross_field_checks() -> None:
     ok = EstimatorOptions(resilience={"measure_noise_learning": {"num_randomizations": 2},
                                       "measure_mitigation": True})
     assert ok.resilience.measure_noise_learning.num_randomizations == 2
+    # measure_noise_learning in the other forms (it needs measure_mitigation, so it is not
+    # in the GROUPS table): attribute, update, kwargs, and IBM's refusals
+    attr = EstimatorOptions()
+    attr.resilience.measure_mitigation = True
+    attr.resilience.measure_noise_learning.num_randomizations = 2
+    assert attr == ok
+    updated = EstimatorOptions()
+    updated.update(resilience={"measure_mitigation": True,
+                               "measure_noise_learning": {"num_randomizations": 2}})
+    assert updated == ok
+    with pytest.raises(IBMInputValueError, match=re.escape(
+            "MeasureNoiseLearningOptions.num_randomizations must be >=1, but is ==0.")):
+        attr.resilience.measure_noise_learning.num_randomizations = 0
+    with pytest.raises(IBMInputValueError, match="validation error for "
+                                                 "MeasureNoiseLearningOptions\nbogus\n"):
+        attr.resilience.measure_noise_learning.bogus = 1
     # zne_options.py: an extrapolator needs enough noise factors
     with pytest.raises(IBMInputValueError, match="double_exponential requires at least 4"):
         EstimatorOptions(resilience={"zne": {"extrapolator": "double_exponential"}})
