@@ -356,7 +356,8 @@ class DynamicalDecouplingOptions(OptionGroup):
 
 
 class TwirlingOptions(OptionGroup):
-    """``twirling``: Pauli twirling of gates and measurements (not emulated)."""
+    """``twirling``: Pauli twirling of gates and measurements (not emulated; the sampler takes
+    ``num_randomizations × shots_per_randomization`` as its default shots, as IBM's)."""
 
     _fields: ClassVar[dict[str, tuple[Any, Check]]] = {
         "enable_gates": (Unset, _bool),
@@ -365,6 +366,11 @@ class TwirlingOptions(OptionGroup):
         "shots_per_randomization": (Unset, _bound(_INT_OR_AUTO, ge=1)),
         "strategy": (Unset, _literal("active", "active-accum", "active-circuit", "all")),
     }
+
+    enable_gates: Any
+    enable_measure: Any
+    num_randomizations: Any
+    shots_per_randomization: Any
 
 
 class SimulatorOptions(OptionGroup):
@@ -591,7 +597,17 @@ class SamplerOptions(_PrimitiveOptions):
 
     @property
     def shots(self) -> int:
-        """The shots a pub without its own gets."""
+        """The shots a pub without its own gets (when ``run()`` names none).
+
+        With twirling on and both ``num_randomizations`` and ``shots_per_randomization``
+        given as numbers, their product: IBM's TwirlingOptions say it "takes precedence
+        over ``default_shots``" (shots given to ``run()`` or in a pub are always obeyed).
+        """
+        twirling: TwirlingOptions = self.twirling  # type: ignore[attr-defined]
+        count, each = twirling.num_randomizations, twirling.shots_per_randomization
+        if ((twirling.enable_gates is True or twirling.enable_measure is True)
+                and isinstance(count, int) and isinstance(each, int)):
+            return count * each
         return 4096 if isinstance(self.default_shots, UnsetType) else int(self.default_shots)
 
 

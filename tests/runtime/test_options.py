@@ -279,3 +279,24 @@ def test_rep_delay_feeds_the_timing_model(service: LocalService) -> None:
     assert longer.usage() == pytest.approx(default_us / 1e6 + 0.25)
     with pytest.raises(IBMInputValueError, match=r"rep_delay=-1\.0: a repetition delay"):
         SamplerV2(mode=qpu, options={"execution": {"rep_delay": -1}}).run([bell()])
+
+
+def test_twirling_randomizations_set_the_samplers_default_shots(service: LocalService) -> None:
+    # twirling_options.py (0.51): "the product of num_randomizations and
+    # shots_per_randomization takes precedence over default_shots"; shots given to run()
+    # or in a pub "are always obeyed".
+    qpu = service.backend()
+    options = {"default_shots": 1000, "twirling": {"enable_gates": True,
+                                                  "num_randomizations": 4,
+                                                  "shots_per_randomization": 25}}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # twirling itself is not emulated
+        sampler = SamplerV2(mode=qpu, options=options)
+        assert sampler.run([bell()]).result()[0].data.meas.num_shots == 100
+        assert sampler.run([bell()], shots=30).result()[0].data.meas.num_shots == 30
+        assert sampler.run([(bell(), None, 7)]).result()[0].data.meas.num_shots == 7
+        sampler.options.twirling.enable_gates = False  # not twirling: default_shots again
+        assert sampler.run([bell()]).result()[0].data.meas.num_shots == 1000
+        sampler.options.twirling.enable_gates = True
+        sampler.options.twirling.shots_per_randomization = "auto"  # derived from the shots
+        assert sampler.run([bell()]).result()[0].data.meas.num_shots == 1000
