@@ -16,6 +16,7 @@ def loaded_once(tmp_path_factory: pytest.TempPathFactory) -> None:
     import hypothesis.strategies  # noqa: F401
     import scipy.optimize  # noqa: F401
     from qiskit import QuantumCircuit
+    from qiskit.transpiler import generate_preset_pass_manager
 
     import qsession.properties.mutants
     import qsession.properties.strategies  # noqa: F401
@@ -24,12 +25,14 @@ def loaded_once(tmp_path_factory: pytest.TempPathFactory) -> None:
     from qsession.runtime import Batch, LocalService, SamplerV2
     from qsession.runtime.workload import Background, generate  # noqa: F401
 
+    service = LocalService(seed=1)
     circuit = QuantumCircuit(2)
-    circuit.h(0)  # not an ISA circuit: transpiling loads qiskit's stage plugins too
+    circuit.h(0)
     circuit.cx(0, 1)
     circuit.measure_all()
-    service = LocalService(seed=1)
+    # transpiling as the users' suites do loads qiskit's stage plugins too
+    pm = generate_preset_pass_manager(optimization_level=1, backend=service.backend())
     with Batch(backend=service.backend()) as batch:
-        SamplerV2(mode=batch).run([circuit], shots=10).result()
+        SamplerV2(mode=batch).run([pm.run(circuit)], shots=10).result()
     assert check(service.trace, settled=True).ok
     draw_timeline(service.trace, tmp_path_factory.mktemp("warm") / "t.png", None)

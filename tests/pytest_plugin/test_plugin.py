@@ -15,15 +15,12 @@ import pytest
 from qsession.runtime.trace import Trace
 
 CIRCUIT = '''
-from qiskit import QuantumCircuit
+from qsession.properties.strategies import CIRCUITS
 
 
 def bell():
-    qc = QuantumCircuit(2)
-    qc.h(0)
-    qc.cx(0, 1)
-    qc.measure_all()
-    return qc
+    """A Bell circuit in the ideal QPU's instruction set (an ISA circuit: no transpiling)."""
+    return CIRCUITS["bell"]
 '''
 
 
