@@ -68,10 +68,11 @@ class GridTiming(TimingModel):
 
     grid_s: float = 0.5
 
-    def job_microseconds(self, executions: Iterable[tuple[float, int]]) -> int:
+    def job_microseconds(self, executions: Iterable[tuple[float, int]],
+                         sub_jobs: int = 1) -> int:
         """The modeled time, rounded up to the grid."""
         grid = to_us(self.grid_s)
-        return -(-TimingModel.job_microseconds(self, executions) // grid) * grid
+        return -(-TimingModel.job_microseconds(self, executions, sub_jobs) // grid) * grid
 
 
 # Time moves on the same grid (and by ±1 µs around timer deadlines), so job ends, expiries
@@ -79,7 +80,7 @@ class GridTiming(TimingModel):
 GRID_STEPS = st.integers(1, 10).map(lambda k: k * 0.5)
 GRID_THINK = st.one_of(st.sampled_from([0.0, ITTL - 1e-6, ITTL, ITTL + 1e-6]), GRID_STEPS)
 
-TIMING = GridTiming(circuit_overhead_s=0.2, rep_delay_s=1e-2)
+TIMING = GridTiming(sub_job_overhead_s=0.2, rep_delay_s=1e-2)
 """Slow shots on a 0.5 s grid: long jobs from cheap simulations (0.5 s to 5 s)."""
 COVERAGE_EVENTS = ("expiry", "cancel with queued jobs", "reactivation", "contention")
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from .clock import DEFAULT_EPOCH, Clock, MeasuredClock, Timer, VirtualClock, WallClock, to_us
 from .errors import IBMBackendValueError, IBMInputValueError, RuntimeJobNotFound
+from .fairshare import FairShare
 from .metrics import Metrics, compute
 from .qpu import QPU
 from .records import JobRecord, SessionRecord
@@ -33,7 +34,7 @@ USER_PRIORITY = 10
 BackendSpec = QPU | str | tuple[QPU | str, Mapping[str, Any]]
 
 _SETTING_NAMES = ("interactive_timeout", "batch_interactive_timeout", "max_time",
-                  "max_time_limit", "instances", "fair_share_window")
+                  "max_time_limit", "instances", "fair_share_window", "idle_close_timeout")
 
 
 class LocalService:
@@ -56,8 +57,9 @@ class LocalService:
         batch_interactive_timeout: float = 1.0,
         max_time: float | str = 8 * 3600.0,
         max_time_limit: float | str | None = None,
-        instances: Mapping[str, float] | None = None,
+        instances: Mapping[str, Any] | None = None,
         fair_share_window: float = 28 * 86_400.0,
+        idle_close_timeout: float | None = 1800.0,
         speed: float = 1.0,
         scale: float = 1.0,
         strict_isa: bool = False,
@@ -80,10 +82,13 @@ class LocalService:
             "max_time": max_time,
             "max_time_limit": max_time_limit,
             "fair_share_window": fair_share_window,
+            "idle_close_timeout": idle_close_timeout,
         }
         if instances is not None:
             self.defaults["instances"] = instances
-        QPUSettings(**self.defaults)  # validate the service-wide defaults once, early
+        defaults = QPUSettings(**self.defaults)  # validate the service-wide defaults early
+        # One fair-share ledger for all QPUs: an instance's use counts across them (SPEC §5).
+        self.fair_share = FairShare(defaults.allocations, to_us(defaults.fair_share_window))
         self.trace = trace if trace is not None else Trace(epoch=self.clock.epoch)
         self.trace.meta.update({"clock": self.clock.kind, "seed": self.seed})
         self._ids = itertools.count(1)
@@ -118,7 +123,8 @@ class LocalService:
         self._qpus[qpu.name] = qpu
         self.schedulers[qpu.name] = Scheduler(qpu.name, self.clock, self.trace, settings,
                                               qpu.execute, ids=self._ids,
-                                              execution_timeout=self.execution_timeout)
+                                              execution_timeout=self.execution_timeout,
+                                              fair_share=self.fair_share)
         backends = self.trace.meta.get("backends")
         self.trace.meta["backends"] = f"{backends},{qpu.name}" if backends else qpu.name
         return qpu

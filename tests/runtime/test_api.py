@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import warnings
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -109,34 +110,68 @@ def test_a_qpu_of_another_service_is_refused(service: LocalService) -> None:
 # -- sessions ------------------------------------------------------------------------
 
 
+# IBM's recorded output of ``print(session.details())`` for a session just opened
+# (guide "Run jobs in a session", section "Determine session details", Qiskit/documentation
+# docs/guides/run-jobs-session.ipynb). Only the id, the backend and the max_time/active
+# timeout values are that instance's own; keys, value types and None-ness are IBM's.
+IBM_FRESH_SESSION_DETAILS = {
+    "id": "5a6d4397-42c6-4dc6-969a-b1c90286a715", "backend_name": "ibm_pinguino2",
+    "interactive_timeout": 60, "max_time": 86400, "active_timeout": 14400, "state": "open",
+    "accepting_jobs": True, "last_job_started": None, "last_job_completed": None,
+    "started_at": None, "closed_at": None, "activated_at": None, "mode": "dedicated",
+    "usage_time": None,
+}
+ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
+
+
+def iso(seconds: float) -> str:
+    """A virtual instant (seconds after the epoch) as IBM's REST service writes it."""
+    return (EPOCH + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def test_details_match_ibms_recorded_output_key_by_key_and_type_by_type(
+        service: LocalService) -> None:
+    session = Session(service.backend(), max_time="1h")
+    d = session.details()
+    # The 0.51 client adds ``timestamps`` (a list of {status, timestamp}) to the recording.
+    assert list(d) == [*IBM_FRESH_SESSION_DETAILS, "timestamps"]
+    for key, ibm in IBM_FRESH_SESSION_DETAILS.items():
+        assert type(d[key]) is type(ibm), (key, d[key], ibm)
+    assert d == {**IBM_FRESH_SESSION_DETAILS, "id": session.session_id,
+                 "backend_name": "qsession_ideal", "max_time": 3600, "active_timeout": 3600,
+                 "timestamps": [{"status": "open", "timestamp": iso(0)}]}
+
+
 def test_session_lifecycle_through_the_api(service: LocalService) -> None:
     backend = service.backend()
     session = Session(backend, max_time="1h")
     assert session.backend() == "qsession_ideal" and session.qpu is backend
-    assert session.status() == "Pending"
-    d = session.details()
-    assert d == {
-        "id": session.session_id, "backend_name": "qsession_ideal",
-        "interactive_timeout": 60.0, "max_time": 3600.0, "active_timeout": 3600.0,
-        "state": "pending", "accepting_jobs": True, "last_job_started": None,
-        "last_job_completed": None, "started_at": None, "closed_at": None,
-        "activated_at": None, "mode": "dedicated", "usage_time": 0.0,
-    }
+    assert session.status() == "Pending" and session.state == "pending"
     job = SamplerV2(mode=session).run([bell()], shots=100)
     assert session.status() == "In progress, accepting new jobs"
     job.result()
     end = job.metrics()["timestamps"]["finished"]
+    run_s = job.usage()
+    assert end == iso(run_s) and ISO_Z.match(end)
     service.advance(10)
     d = session.details()
-    assert d["state"] == "active" and d["started_at"] == d["activated_at"] == at(0)
-    assert d["last_job_completed"] == end and d["usage_time"] == (end - EPOCH).total_seconds() + 10
+    assert d["state"] == "active" and d["started_at"] == d["activated_at"] == iso(0)
+    assert d["last_job_completed"] == end and d["usage_time"] == pytest.approx(run_s + 10)
+    assert d["active_timeout"] == round(3600 - run_s - 10)
     service.advance(60)
     assert session.status() == "Pending" and session.details()["state"] == "inactive"
+    assert session.state == "inactive"
     session.close()
-    assert session.status() == "Closed" and session.details()["closed_at"] == service.now()
+    closed = session.details()
+    assert session.status() == "Closed" and closed["closed_at"] == iso(run_s + 70)
+    assert closed["usage_time"] == pytest.approx(run_s + 60)  # active until the ITTL ran out
+    assert closed["timestamps"] == [
+        {"status": "open", "timestamp": iso(0)}, {"status": "active", "timestamp": iso(0)},
+        {"status": "inactive", "timestamp": iso(run_s + 60)},
+        {"status": "closed", "timestamp": iso(run_s + 70)}]
     session.close()  # closing an ended session does nothing
     session.cancel()
-    assert session.details()["state"] == "closed"
+    assert session.details()["state"] == "closed" and session.state == "closed"
 
 
 def test_status_while_draining_after_close(service: LocalService) -> None:
@@ -151,7 +186,7 @@ def test_status_while_draining_after_close(service: LocalService) -> None:
 
 @pytest.mark.parametrize("ending", ["close", "cancel", "expire"])
 def test_submit_after_the_session_ended_is_refused(service: LocalService, ending: str) -> None:
-    session = Session(service.backend(), max_time=1)
+    session = Session(service.backend(), max_time=3)  # the job takes 2.0025 s
     sampler = SamplerV2(mode=session)
     sampler.run([bell()], shots=10).result()
     if ending == "close":
@@ -372,12 +407,57 @@ def test_job_methods_and_status_strings(service: LocalService) -> None:
         assert first.done() and first.in_final_state() and first.error_message() is None
         assert first.usage() == pytest.approx(estimate)
         m = first.metrics()
-        assert m["timestamps"]["created"] == EPOCH and m["timestamps"]["running"] == EPOCH
-        assert m["timestamps"]["finished"] == at(estimate)
-        assert m["usage"]["quantum_seconds"] == pytest.approx(estimate)
+        assert m["timestamps"] == {"created": iso(0), "running": iso(0),
+                                   "finished": iso(estimate)}
+        assert m["usage"] == {"quantum_seconds": round(estimate), "seconds": round(estimate)}
         assert first.logs() == "" and service.job(first.job_id()).status() == "DONE"
     with pytest.raises(RuntimeJobNotFound):
         service.job("j999")
+
+
+# ``job.metrics()`` of a finished IBM job, as recorded on ibm_kingston with
+# qiskit-ibm-runtime 0.46.1 (IBM's guides print no metrics output; the keys are those the
+# client's ``RuntimeJobV2.metrics`` documents: timestamps and usage). The values are that
+# job's own; the keys and value types are what a user's code reads.
+IBM_RECORDED_METRICS = {
+    "bss": {"seconds": 217}, "caller": "qiskit_ibm_runtime~estimator.py",
+    "qiskit_version": "qiskit_ibm_runtime-0.46.1,qiskit-2.3.0*,qiskit_aer-0.17.2*",
+    "timestamps": {"created": "2026-05-02T07:07:49.270263Z",
+                   "finished": "2026-05-02T07:11:47.262488Z",
+                   "running": "2026-05-02T07:07:49.945391Z"},
+    "usage": {"quantum_seconds": 217, "seconds": 217},
+}
+
+
+def test_metrics_match_ibms_recorded_keys_and_types(service: LocalService) -> None:
+    job = SamplerV2(mode=service.backend()).run([bell()], shots=1000)
+    queued = job.metrics()
+    assert queued["timestamps"] == {"created": iso(0), "running": iso(0), "finished": None}
+    job.result()
+    m = job.metrics()
+    for key, ibm in IBM_RECORDED_METRICS.items():
+        assert type(m[key]) is type(ibm), key
+        if isinstance(ibm, dict):
+            assert set(m[key]) == set(ibm), key
+            for inner, value in ibm.items():
+                assert type(m[key][inner]) is type(value), (key, inner)
+    assert all(ISO_Z.match(t) for t in m["timestamps"].values())
+    assert "qiskit-" in m["qiskit_version"] and "qiskit_aer-" in m["qiskit_version"]
+    # 2 s sub-job overhead + 1,000 × (250 µs + the Bell circuit): 2.3 s, billed as 2 s
+    assert m["usage"] == {"quantum_seconds": 2, "seconds": 2} and m["bss"] == {"seconds": 2}
+    assert job.usage() == pytest.approx(job.usage_estimation["quantum_seconds"])
+
+
+def test_usage_is_zero_until_final_and_partial_gives_the_time_so_far(
+        service: LocalService) -> None:
+    # IBM's client: "the job usage returned is 0 until the usage calculation is completed";
+    # ``partial=True`` returns the accumulated usage (RuntimeJobV2.usage, 0.51).
+    job = SamplerV2(mode=service.backend()).run([bell()], shots=4000)
+    service.advance(1.5)
+    assert job.status() == "RUNNING"
+    assert job.usage() == 0 and job.usage(partial=True) == 1.5
+    job.wait_for_final_state(timeout=None, poll_interval=0.5)
+    assert job.usage() == job.usage(partial=True) == job.usage_estimation["quantum_seconds"]
 
 
 def test_result_timeout_in_virtual_time(service: LocalService) -> None:

@@ -42,7 +42,7 @@ def wide(n: int) -> QuantumCircuit:
 
 
 def ended_session(service: LocalService, how: str) -> Session:
-    session = Session(service.backend(), max_time=1)
+    session = Session(service.backend(), max_time=3)  # the job takes 2.0025 s
     SamplerV2(mode=session).run([bell()], shots=10).result()
     if how == "close":
         session.close()
