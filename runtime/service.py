@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any, Literal
 from .clock import DEFAULT_EPOCH, Clock, MeasuredClock, Timer, VirtualClock, WallClock, to_us
 from .errors import IBMBackendValueError, IBMInputValueError, RuntimeJobNotFound
 from .fairshare import FairShare
-from .metrics import Metrics, compute
 from .qpu import QPU
 from .records import JobRecord, SessionRecord
 from .scheduler import Scheduler
@@ -261,10 +260,6 @@ class LocalService:
                                  "this service")
 
     # -- outputs ---------------------------------------------------------------------
-
-    def metrics(self) -> Metrics:
-        """Metrics of everything so far, computed from the trace."""
-        return compute(self.trace)
 
     def write_trace(self, path: str | Path) -> Path:
         """Write the trace as JSON lines."""
