@@ -154,7 +154,7 @@ class Scheduler:
 
     @_atomic
     def open_session(self, mode: Mode, *, max_time_us: int, ittl_us: int,
-                     instance: str, idle_close_us: int | None | bool = True) -> SessionRecord:
+                     instance: str, idle_close_us: int | bool | None = True) -> SessionRecord:
         """Create a pending session (``dedicated``) or batch on this QPU.
 
         ``idle_close_us``: close it if no job is submitted within that time (True: the

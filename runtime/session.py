@@ -244,7 +244,7 @@ def _resolve_backend(backend: QPU | str | None,
 
 def _whole_seconds(us: int) -> int:
     """IBM's REST service gives timeouts as ints of seconds."""
-    return int(round(us / 1_000_000))
+    return round(us / 1_000_000)
 
 
 def _ibm_history(r: SessionRecord) -> list[tuple[str, int]]:

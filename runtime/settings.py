@@ -107,15 +107,23 @@ class Instance:
             if self.max_time_limit is None:
                 object.__setattr__(self, "max_time_limit", OPEN_MAX_TIME_S)
             if self.max_time is None:
-                object.__setattr__(self, "max_time", min(OPEN_MAX_TIME_S,
-                                                         float(self.max_time_limit)))
+                object.__setattr__(self, "max_time", min(OPEN_MAX_TIME_S, self.limit_s or 0))
             if self.quota is None:
                 object.__setattr__(self, "quota", OPEN_QUOTA_S)
-        if (self.max_time is not None and self.max_time_limit is not None
-                and float(self.max_time) > float(self.max_time_limit)):
+        default, limit = self.max_time_s, self.limit_s
+        if default is not None and limit is not None and default > limit:
             raise IBMInputValueError(
-                f"default max_time {float(self.max_time):g}s exceeds the plan's limit "
-                f"{float(self.max_time_limit):g}s")
+                f"default max_time {default:g}s exceeds the plan's limit {limit:g}s")
+
+    @property
+    def max_time_s(self) -> float | None:
+        """The plan's default max time in seconds (None: the QPU's)."""
+        return None if self.max_time is None else float(self.max_time)
+
+    @property
+    def limit_s(self) -> float | None:
+        """The plan's largest max time in seconds (None: the QPU's)."""
+        return None if self.max_time_limit is None else float(self.max_time_limit)
 
     @classmethod
     def of(cls, spec: float | Instance | Mapping[str, Any], name: str) -> Instance:
@@ -125,7 +133,7 @@ class Instance:
                 return spec
             if isinstance(spec, Mapping):
                 return cls(**spec)
-            return cls(allocation=spec)  # type: ignore[arg-type]
+            return cls(allocation=spec)
         except TypeError as err:
             raise IBMInputValueError(f"instance {name!r}: {err}") from None
         except IBMInputValueError as err:
@@ -177,7 +185,9 @@ class QPUSettings:
 
     def instance(self, name: str) -> Instance:
         """The instance called ``name`` (it must be one of this QPU's)."""
-        return self.instances[self.check_instance(name)]
+        found = self.instances[self.check_instance(name)]
+        assert isinstance(found, Instance)
+        return found
 
     @property
     def allocations(self) -> dict[str, float]:
@@ -214,9 +224,8 @@ class QPUSettings:
                          instance: str | None = None) -> float:
         """The max time for a new session: ``requested`` checked against the plan, or default."""
         plan = self.instance(instance or self.default_instance)
-        default = self.max_time if plan.max_time is None else float(plan.max_time)
-        limit = self.max_time_limit if plan.max_time_limit is None else float(
-            plan.max_time_limit)
+        default = self.max_time if plan.max_time_s is None else plan.max_time_s
+        limit = self.max_time_limit if plan.limit_s is None else plan.limit_s
         if requested is None:
             return default if limit is None else min(default, limit)
         seconds = parse_duration(requested, "max_time")
