@@ -607,11 +607,13 @@ class Progress(Checker):
 
     @staticmethod
     def bound(state: Replay, last: int) -> int:
-        """Last submission + every job's run + one ITTL hold per job of each session."""
+        """Last submission + every job's run + one ITTL hold per job of each session
+        (+ one fair-share window when an instance has a quota: its jobs may wait that long)."""
         runs = sum(j.duration_us or 0 for j in state.jobs.values())
         holds = sum(state.sessions[j.session].ittl_us for j in state.jobs.values()
                     if j.session in state.sessions)
-        return last + runs + holds
+        quota_wait = state.window_us if state.quotas else 0
+        return last + runs + holds + quota_wait
 
 
 class BatchNoHold(Checker):
