@@ -233,7 +233,7 @@ def _decode(result: Any, decoder: Any) -> Any:
                 f"decoder {step!r} has no decode() method; give a ResultDecoder subclass or "
                 "a list of them")
     try:
-        from qiskit_ibm_runtime.utils import RuntimeEncoder
+        from qiskit_ibm_runtime.json import RuntimeEncoder
     except ImportError as err:
         raise IBMInputValueError(
             "result(decoder=...) decodes the service's JSON with qiskit-ibm-runtime's "

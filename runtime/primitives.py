@@ -13,13 +13,14 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 from qiskit.circuit import QuantumCircuit
 
-from .clock import to_us
+from .clock import to_seconds, to_us
 from .errors import IBMInputValueError
 from .job import RuntimeJobV2
 from .options import EstimatorOptions, SamplerOptions, _Options
 from .qpu import QPU
 from .records import JobKind
 from .session import Session, current_session
+from .settings import job_time_limit
 
 if TYPE_CHECKING:
     from .service import LocalService
@@ -58,19 +59,21 @@ class _Primitive:
         service: LocalService = self._backend.service
         scheduler = service.scheduler_of(self._backend)
         options = self._options
-        limit = options.max_execution_time
+        owner = None if self._session is None else self._session._record
+        limit = job_time_limit(options.max_execution_time,
+                               None if owner is None else to_seconds(owner.max_time_us))
         with service.call(), scheduler.clock.instant():
             seed = options.seed_simulator
             if seed is None:
                 seed = service.next_seed()
             record = scheduler.submit(
-                None if self._session is None else self._session._record,
+                owner,
                 instance=self._instance,
                 kind=self._kind,
                 payload=prepared,
                 duration_us=prepared.duration_us,
                 seed=seed,
-                time_limit_us=None if limit is None else to_us(limit),
+                time_limit_us=to_us(limit),
                 circuits=prepared.num_circuits,
                 shots=prepared.shots,
                 tags=",".join(options.job_tags) or None,

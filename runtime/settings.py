@@ -18,6 +18,8 @@ OPEN_MAX_TIME_S = 600.0
 """The Open Plan's default and largest batch ``max_time`` (IBM: 10 minutes)."""
 OPEN_QUOTA_S = 600.0
 """The Open Plan's QPU seconds per rolling window (IBM: 10 minutes per 28 days)."""
+JOB_TIME_CAP_S = 10_800
+"""IBM: the service-calculated job timeout "is capped at 3 hours" (guide "max execution time")."""
 IDLE_CLOSE_S = 1800.0
 """IBM: "if you open a session but do not submit any jobs to it for 30 minutes, the session
 automatically closes"."""
@@ -247,6 +249,27 @@ class QPUSettings:
                 f"{', '.join(map(repr, self.instances))}"
             )
         return instance
+
+
+def job_time_limit(requested: object, session_max_time_s: float | None) -> int:
+    """A job's effective ``max_execution_time``: an int of QPU seconds, at most 10,800 s.
+
+    In a session, asking for more than the session's ``max_time`` is refused (SPEC §4).
+    """
+    if requested is None:
+        return JOB_TIME_CAP_S
+    if isinstance(requested, bool) or not isinstance(requested, int | float) or not (
+            math.isfinite(requested) and requested > 0 and float(requested).is_integer()):
+        raise IBMInputValueError(
+            f"max_execution_time={requested!r}: give a positive int of seconds (IBM's type), "
+            f"at most {JOB_TIME_CAP_S}")
+    seconds = int(requested)
+    if session_max_time_s is not None and seconds > session_max_time_s:
+        raise IBMInputValueError(
+            f"max_execution_time={seconds} exceeds the session's max_time of "
+            f"{session_max_time_s:g}s; ask for at most that, or open the session with a "
+            "larger max_time")
+    return min(seconds, JOB_TIME_CAP_S)
 
 
 def _positive(value: object) -> bool:

@@ -6,6 +6,7 @@ import re
 import warnings
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -15,6 +16,7 @@ from qiskit.quantum_info import SparsePauliOp
 
 from qsession.insight.metrics import compute
 from qsession.runtime import (
+    QPU,
     Batch,
     EstimatorV2,
     IBMBackendValueError,
@@ -32,6 +34,7 @@ from qsession.runtime import (
     Trace,
     current_session,
 )
+from qsession.runtime.timing import TimingModel
 
 EPOCH = datetime(2025, 1, 1, tzinfo=UTC)
 
@@ -487,6 +490,47 @@ def test_max_execution_time_stops_a_long_job(service: LocalService) -> None:
     with pytest.raises(RuntimeJobMaxTimeoutError, match="1305"):
         job.result()
     assert job.usage() == 1.0 and job.status() == "ERROR"
+
+
+def test_the_service_caps_a_job_at_10800_s() -> None:
+    # IBM (guide "max execution time"): the service-calculated job timeout "is capped at 3
+    # hours"; a larger max_execution_time is lowered to it.
+    service = LocalService(seed=1, backends=[QPU.ideal(
+        timing=TimingModel(rep_delay_s=0.1))])  # 0.1 s a shot: 120,000 shots ≈ 3.3 h
+    job = SamplerV2(mode=service.backend(), options={"max_execution_time": 20_000}).run(
+        [bell()], shots=120_000)
+    with pytest.raises(RuntimeJobMaxTimeoutError, match="1305"):
+        job.result()
+    assert job.usage() == 10_800 and job.metrics()["timestamps"]["finished"] == iso(10_800)
+
+
+def test_max_execution_time_is_checked_against_the_session() -> None:
+    service = LocalService(seed=1)
+    with Session(service.backend(), max_time=600) as session:
+        fits = SamplerV2(mode=session, options={"max_execution_time": 600})
+        assert fits.run([bell()], shots=10).result()[0].data.meas.num_shots == 10
+        with pytest.raises(IBMInputValueError, match="exceeds the session's max_time of 600s"):
+            SamplerV2(mode=session, options={"max_execution_time": 601}).run([bell()])
+    assert len(service.jobs()) == 1
+
+
+def test_result_decoders_chain_on_the_services_json(service: LocalService) -> None:
+    # IBM's client passes the raw JSON result through each applicable decoder in turn.
+    from qiskit_ibm_runtime.decoders.result_decoder import ResultDecoder
+
+    class Shots(ResultDecoder):
+        @classmethod
+        def decode(cls, raw_result: str) -> Any:
+            return ResultDecoder.decode(raw_result)[0].data.meas.num_shots
+
+    class Double:
+        @classmethod
+        def decode(cls, value: int) -> int:
+            return 2 * value
+
+    job = SamplerV2(mode=service.backend()).run([bell()], shots=64)
+    assert job.result(decoder=Shots) == 64
+    assert job.result(decoder=[Shots, Double], poll_interval=0.1) == 128
 
 
 def test_trace_of_an_api_run_round_trips(service: LocalService, tmp_path: Path) -> None:
