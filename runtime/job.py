@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import importlib.metadata
 import json
+import math
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,7 @@ from .errors import (
 )
 from .records import JobRecord
 from .results import EstimatorResult
+from .qpu import shots_for_precision
 from .scheduler import MAX_TIME_ERROR
 from .session import iso
 
@@ -157,6 +159,7 @@ class RuntimeJobV2:
                     f"Unable to retrieve job result. {record.error}")
             if record.kind == "estimator" and not isinstance(record.result, EstimatorResult):
                 record.result = EstimatorResult.wrap(record.result)
+            _add_ibm_metadata(record, self._service.clock)
             if decoder is None:
                 return record.result
             return _decode(record.result, decoder)
@@ -222,6 +225,43 @@ class RuntimeJobV2:
 
     def __repr__(self) -> str:
         return f"<RuntimeJobV2('{self._record.id}', '{self._record.kind}')>"
+
+
+def _add_ibm_metadata(record: JobRecord, clock: Any) -> None:
+    """Give a result the metadata IBM's carry (SPEC §8), once: the job's execution span
+    and, for the estimator, each pub's shots, precision, circuit metadata and resilience."""
+    result = record.result
+    metadata = getattr(result, "metadata", None)
+    if not isinstance(metadata, dict) or "execution" in metadata or record.running is None:
+        return
+    pubs = getattr(record.payload, "pubs", ())
+    start, stop = clock.datetime(record.running), clock.datetime(record.finished)
+    slices = {}
+    for i, pub in enumerate(pubs):
+        shape = tuple(pub.shape) + ((pub.shots,) if record.kind == "sampler" else ())
+        slices[i] = (shape, slice(0, math.prod(shape)))
+    metadata["execution"] = {"execution_spans": _execution_spans(start, stop, slices)}
+    metadata.setdefault("version", 2)
+    if record.kind != "estimator":
+        return
+    for pub, pub_result in zip(pubs, result, strict=False):
+        pub_result.metadata.update({
+            "shots": shots_for_precision(pub.precision),
+            "target_precision": pub.precision,
+            "circuit_metadata": dict(pub.circuit.metadata or {}),
+            "resilience": {},
+            "num_randomizations": 1,  # no twirling here: each circuit runs as written
+        })
+
+
+def _execution_spans(start: datetime, stop: datetime,
+                     slices: dict[int, tuple[tuple[int, ...], slice]]) -> Any:
+    """IBM's ``ExecutionSpans`` when qiskit-ibm-runtime is installed, else plain dicts."""
+    try:
+        from qiskit_ibm_runtime.execution_span import ExecutionSpans, SliceSpan
+    except ImportError:
+        return [{"start": start, "stop": stop, "pubs": sorted(slices)}]
+    return ExecutionSpans([SliceSpan(start, stop, slices)])
 
 
 def _decode(result: Any, decoder: Any) -> Any:

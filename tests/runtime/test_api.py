@@ -492,6 +492,41 @@ def test_max_execution_time_stops_a_long_job(service: LocalService) -> None:
     assert job.usage() == 1.0 and job.status() == "ERROR"
 
 
+# IBM's recorded results (guide "Run jobs in a session", Qiskit/documentation
+# docs/guides/run-jobs-session.ipynb): the Estimator pub metadata
+#   {'shots': 4096, 'target_precision': 0.015625, 'circuit_metadata': {}, 'resilience': {},
+#    'num_randomizations': 32}
+# and the Sampler result metadata
+#   {'execution': {'execution_spans': ExecutionSpans([DoubleSliceSpan(<start=..., stop=...,
+#    size=24576>)])}, 'version': 2}
+IBM_ESTIMATOR_PUB_METADATA = {"shots": 4096, "target_precision": 0.015625,
+                              "circuit_metadata": {}, "resilience": {},
+                              "num_randomizations": 32}
+
+
+def test_result_metadata_matches_ibms_recorded_keys_and_types(service: LocalService) -> None:
+    from qiskit_ibm_runtime.execution_span import ExecutionSpans
+
+    sampled = SamplerV2(mode=service.backend()).run([bell()], shots=100)
+    meta = sampled.result().metadata
+    assert meta["version"] == 2
+    spans = meta["execution"]["execution_spans"]
+    assert isinstance(spans, ExecutionSpans) and len(spans) == 1
+    assert (spans.start, spans.stop) == (at(0), at(sampled.usage()))  # the job's QPU span
+    assert spans[0].size == 100
+    estimated = EstimatorV2(mode=service.backend()).run([(bell(False), "ZZ")])
+    result = estimated.result()
+    pub_meta = result[0].metadata
+    for key, ibm in IBM_ESTIMATOR_PUB_METADATA.items():
+        assert type(pub_meta[key]) is type(ibm), key
+    # qsession does not twirl: each circuit runs as written, one randomization.
+    assert {k: pub_meta[k] for k in IBM_ESTIMATOR_PUB_METADATA} == {
+        **IBM_ESTIMATOR_PUB_METADATA, "num_randomizations": 1}
+    spans = result.metadata["execution"]["execution_spans"]
+    assert (spans.start, spans.stop) == (at(sampled.usage()),
+                                         at(sampled.usage() + estimated.usage()))
+
+
 def test_the_service_caps_a_job_at_10800_s() -> None:
     # IBM (guide "max execution time"): the service-calculated job timeout "is capped at 3
     # hours"; a larger max_execution_time is lowered to it.
