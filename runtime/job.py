@@ -23,9 +23,9 @@ from .errors import (
     RuntimeJobMaxTimeoutError,
     RuntimeJobTimeoutError,
 )
+from .qpu import shots_for_precision
 from .records import JobRecord
 from .results import EstimatorResult
-from .qpu import shots_for_precision
 from .scheduler import MAX_TIME_ERROR
 from .session import iso
 
