@@ -236,3 +236,21 @@ def test_a_session_is_charged_its_held_idle_time_and_cancelled_jobs_nothing() ->
     assert times(blocker) == (70, 70, 80)
     assert times(late_b) == (70, 80, 85) and times(late_a) == (70, 85, 90)
     assert_invariants(trace)
+
+
+def test_replay_redoes_idle_close_quota_and_shared_fair_share() -> None:
+    from qsession.runtime.replay import replay
+
+    service = LocalService(seed=5, idle_close_timeout=20, fair_share_window=3600,
+                           instances={"p": 1.0, "o": {"plan": "open", "quota": 3}},
+                           backends=["fake_manila", "fake_quito"])
+    Session(service.backend("fake_manila"), instance="p")  # never used: closes at 20 s
+    for name in ("fake_manila", "fake_quito"):
+        for _ in range(2):
+            SamplerV2(mode=service.backend(name), instance="o").run([bell()], shots=100)
+    service.run_until_idle()
+    events = {r.event for r in service.trace}
+    assert {"idle_close_elapsed", "quota_hold", "quota_release", "bill"} - events == {"bill"}
+    result = replay(service.trace)
+    assert result.difference is None, result.difference
+    assert_invariants(service.trace)
