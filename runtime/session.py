@@ -172,10 +172,14 @@ class Session:
                                for status, t in _ibm_history(r)],
             }
 
-    def usage(self) -> float:
-        """Seconds billed: active time for a Session, its jobs' QPU time for a Batch."""
+    def usage(self) -> float | None:
+        """Seconds billed (IBM's ``Session.usage``): None until the session used the QPU.
+
+        A Session's is its active time, each span until it goes inactive, is closed or its
+        last job completes, "whichever happens last"; a Batch's is its jobs' QPU time.
+        """
         with self._service.call(), self._service.clock.lock:
-            return self._usage_seconds() or 0.0
+            return self._usage_seconds()
 
     def _usage_seconds(self) -> float | None:
         r = self._record

@@ -254,3 +254,23 @@ def test_replay_redoes_idle_close_quota_and_shared_fair_share() -> None:
     result = replay(service.trace)
     assert result.difference is None, result.difference
     assert_invariants(service.trace)
+
+
+def test_session_usage_through_the_api_is_ibms_whichever_happens_last() -> None:
+    # qiskit-ibm-runtime 0.51, Session.usage: "the time from when the first job starts
+    # until the session goes inactive, is closed, or when its last job completes,
+    # whichever happens last"; None before the session used the QPU.
+    service = LocalService(seed=6)
+    session = Session(service.backend(), max_time=10)
+    assert session.usage() is None and session.details()["usage_time"] is None
+    sampler = SamplerV2(mode=session)
+    jobs = [sampler.run([bell()], shots=20_000) for _ in range(3)]  # 2 s + 20,000 shots each
+    run = jobs[0].usage_estimation["quantum_seconds"]
+    assert 7 < run < 7.1  # 2 s + 20,000 × (250 µs + the ~1.5 µs circuit)
+    service.advance(10)              # expiry at 10 s: the second job runs until 2 × run
+    assert session.state == "expired" and jobs[2].status() == "ERROR"
+    assert session.usage() == 10 and jobs[1].status() == "RUNNING"
+    jobs[1].wait_for_final_state()
+    assert session.usage() == pytest.approx(2 * run) == session.details()["usage_time"]
+    assert session.details()["closed_at"] == "2025-01-01T00:00:10.000000Z"
+    assert_invariants(service.trace)
