@@ -125,6 +125,12 @@ class LocalService:
         if unknown:
             raise IBMInputValueError(f"unknown backend setting(s) {sorted(unknown)}; "
                                      f"settings are {', '.join(_SETTING_NAMES)}")
+        if "fair_share_window" in overrides and \
+                overrides["fair_share_window"] != self.defaults["fair_share_window"]:
+            raise IBMInputValueError(
+                f"backend {getattr(qpu, 'name', qpu)!r}: fair_share_window is the service's, "
+                "not a QPU's (an instance's use counts across all QPUs); set it on "
+                "LocalService(fair_share_window=...)")
         if getattr(qpu, "service", None) not in (None, self):
             raise IBMBackendValueError(f"backend {qpu.name!r} belongs to another service")
         settings = QPUSettings(**{**self.defaults, **overrides})

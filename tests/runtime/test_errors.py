@@ -166,6 +166,9 @@ CASES = [
          IBMInputValueError, ("interactive_timeout=-1", "positive")),
     Case("call-at-in-the-past", lambda s, _: (s.advance(5), s.call_at(1, lambda: None)),
          IBMInputValueError, ("in the past",)),
+    Case("per-qpu-fair-share-window", lambda s, _: LocalService(
+        backends=[(QPU.ideal(), {"fair_share_window": 60})]),
+        IBMInputValueError, ("fair_share_window is the service's", "across all QPUs")),
     Case("open-plan-session", lambda s, _: Session(
         LocalService(instances={"o": {"plan": "open"}}).backend()),
         IBMRuntimeError, ("Open Plan users cannot submit session jobs", "Batch")),
