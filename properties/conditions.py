@@ -2,7 +2,8 @@
 
 A ``Condition`` is one draw of the world around the code under test: the session's
 interactive timeout and max TTL, the classical think time the code should spend between
-jobs, how many background tenants share the QPU, and how often the QPU fails a job.
+jobs, how many background tenants share the QPU, how often the QPU fails a job, and the
+instance's plan.
 ``Condition.build()`` returns a fresh ``LocalService`` (virtual time) that imposes it.
 Everything random is seeded from ``Condition.seed``, so a condition Hypothesis drew, and
 shrank, replays exactly from its ``repr``.
@@ -71,23 +72,29 @@ class Condition:
     think_time: float = 0.0
     tenants: int = 0
     fault_rate: float = 0.0
+    plan: str = "premium"
+    """The plan of the service's instance (SPEC §2a): on ``open`` a ``Session`` is refused
+    and a batch lasts 600 s at most."""
 
     def __post_init__(self) -> None:
         if self.interactive_timeout <= 0 or self.max_time <= 0 or self.think_time < 0 \
-                or self.tenants < 0 or not 0.0 <= self.fault_rate <= 1.0:
+                or self.tenants < 0 or not 0.0 <= self.fault_rate <= 1.0 \
+                or self.plan not in ("premium", "open"):
             raise ValueError(f"invalid condition: {self}")
 
     def build(self, **service_kwargs: Any) -> tuple[LocalService, Background | None]:
         """A fresh virtual-time service under this condition, and its background tenants.
 
         ``service_kwargs`` go to ``LocalService`` (not ``seed``, ``backends``,
-        ``interactive_timeout`` or ``max_time``, which the condition sets). The tenants'
-        arrivals are installed; ``Background.cancel()`` drops those still to come.
+        ``interactive_timeout``, ``max_time`` or ``instances``, which the condition sets).
+        The tenants' arrivals are installed; ``Background.cancel()`` drops those to come.
         """
         from qsession.runtime.service import LocalService
+        from qsession.runtime.settings import DEFAULT_INSTANCE
         from qsession.runtime.workload import Background, WorkloadSpec, generate
 
-        taken = {"seed", "backends", "interactive_timeout", "max_time"} & set(service_kwargs)
+        taken = {"seed", "backends", "interactive_timeout", "max_time", "instances"} & set(
+            service_kwargs)
         if taken:
             raise TypeError(f"the condition sets {sorted(taken)}; do not pass them to build()")
         base = QPU.ideal()
@@ -95,7 +102,9 @@ class Condition:
                         fault_seed=self.seed, description=base.description)
         service = LocalService(seed=self.seed, backends=[qpu],
                                interactive_timeout=self.interactive_timeout,
-                               max_time=self.max_time, **service_kwargs)
+                               max_time=self.max_time,
+                               instances={DEFAULT_INSTANCE: {"plan": self.plan}},
+                               **service_kwargs)
         if not self.tenants:
             return service, None
         # A shared QPU: a backlog at the start, then a Poisson stream of one job every ~30 s

@@ -124,9 +124,13 @@ def background_loads(max_jobs: int = 10, horizon: float = 60.0
 def conditions(*, interactive_timeouts: tuple[float, ...] = (60.0, 10.0, 2.0),
                max_times: tuple[float, ...] = (28_800.0, 600.0, 60.0, 20.0),
                max_think: float = 120.0, max_tenants: int = 3,
-               fault_rates: tuple[float, ...] = (0.0, 0.05, 0.2)
+               fault_rates: tuple[float, ...] = (0.0, 0.05, 0.2),
+               plans: tuple[str, ...] = ("premium",)
                ) -> st.SearchStrategy[Condition]:
     """Conditions a session loop must survive: ITTL, max TTL, think time, tenants, QPU faults.
+
+    ``plans=("premium", "open")`` adds the Open Plan, on which a dedicated ``Session`` is
+    refused: for code that must also run there (in a ``Batch`` or job mode).
 
     Each choice is listed from mild to harsh and Hypothesis shrinks towards the first, so
     a failing example shrinks to the mildest condition that still breaks the code: the
@@ -141,4 +145,5 @@ def conditions(*, interactive_timeouts: tuple[float, ...] = (60.0, 10.0, 2.0),
         think_time=st.floats(0.0, max_think, allow_nan=False, allow_infinity=False),
         tenants=st.integers(0, max_tenants),
         fault_rate=st.sampled_from(fault_rates),
+        plan=st.sampled_from(plans),
     )

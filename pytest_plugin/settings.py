@@ -2,7 +2,8 @@
 
 The marker's keywords are of two kinds: the plugin's own (``seed``, ``clock``, ``tenants``,
 ``allow_open_sessions``) and any keyword ``LocalService`` takes (``interactive_timeout``,
-``max_time``, ``backends``, ``instances``, …), passed through unchanged. Markers on a
+``max_time``, ``backends``, ``instances``, …), passed through unchanged; ``plan=`` is the
+plan of the default instance. Markers on a
 module or class apply to its tests; the marker closest to the test wins per keyword.
 """
 
@@ -20,8 +21,8 @@ MARKER = "qsession"
 OWN_KEYWORDS = ("seed", "clock", "tenants", "allow_open_sessions")
 MARKER_HELP = (
     "qsession(**settings): configure the qsession_service fixture; settings are seed, "
-    "clock, tenants, allow_open_sessions and any LocalService keyword (interactive_timeout, "
-    "max_time, backends, instances, ...)"
+    "clock, tenants, allow_open_sessions, plan and any LocalService keyword "
+    "(interactive_timeout, max_time, backends, instances, ...)"
 )
 
 
@@ -103,16 +104,13 @@ def resolve(item: pytest.Item, service_parameters: set[str]) -> ServiceConfig:
     """The configuration of ``item``'s service; ``service_parameters`` are LocalService's."""
     settings = marker_settings(item)
     passable = service_parameters - {"clock", "seed", "trace"}
+    if "plan" in settings and "plan" not in passable:
+        settings = _plan_as_instance(settings)
     unknown = sorted(set(settings) - set(OWN_KEYWORDS) - passable)
-    if "plan" in unknown:
-        raise MarkerError(
-            "@pytest.mark.qsession(plan=...): this qsession's LocalService has no plans yet "
-            "(SPEC §2a, pending); every instance behaves as the Premium plan. Remove plan= "
-            "until a LocalService that takes plan= is installed.")
     if unknown:
         raise MarkerError(
             f"@pytest.mark.qsession got unknown keyword(s) {unknown}; it takes "
-            f"{', '.join(OWN_KEYWORDS)} and LocalService's {', '.join(sorted(passable))}")
+            f"{', '.join(OWN_KEYWORDS)}, plan and LocalService's {', '.join(sorted(passable))}")
     config = item.config
     base = seed_option(config)
     if "seed" in settings:
@@ -134,6 +132,20 @@ def resolve(item: pytest.Item, service_parameters: set[str]) -> ServiceConfig:
                           f"False, not {allow!r}")
     kwargs = {k: v for k, v in settings.items() if k not in OWN_KEYWORDS}
     return ServiceConfig(seed, origin, clock, settings.get("tenants"), allow, kwargs)
+
+
+def _plan_as_instance(settings: dict[str, Any]) -> dict[str, Any]:
+    """``plan=`` is the plan of the service's one default instance (SPEC §2a: plans belong
+    to instances), so it becomes ``instances={"default": {"plan": ...}}``."""
+    from qsession.runtime.settings import DEFAULT_INSTANCE
+
+    if "instances" in settings:
+        raise MarkerError(
+            "@pytest.mark.qsession(plan=..., instances=...): plans belong to instances; give "
+            "each its plan in instances=, e.g. instances={'a': {'plan': 'open', "
+            "'allocation': 1.0}}")
+    rest = {k: v for k, v in settings.items() if k != "plan"}
+    return {**rest, "instances": {DEFAULT_INSTANCE: {"plan": settings["plan"]}}}
 
 
 def service_parameters() -> set[str]:

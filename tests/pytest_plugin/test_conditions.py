@@ -17,6 +17,7 @@ from qsession.pytest_plugin import SessionCheckFailed, perturbed
 from qsession.pytest_plugin.artifacts import folder_name
 from qsession.pytest_plugin.settings import derive_seed
 from qsession.runtime import (
+    Batch,
     IBMRuntimeError,
     LocalService,
     RuntimeJobFailureError,
@@ -92,10 +93,10 @@ def test_faults_hit_about_their_rate_and_depend_on_the_seeds_alone() -> None:
 
 
 @pytest.mark.parametrize("field", ["interactive_timeout", "max_time", "think_time", "tenants",
-                                   "fault_rate"])
+                                   "fault_rate", "plan"])
 def test_an_impossible_condition_is_refused(field: str) -> None:
     bad = {"interactive_timeout": 0.0, "max_time": -1.0, "think_time": -1.0, "tenants": -1,
-           "fault_rate": 1.5}[field]
+           "fault_rate": 1.5, "plan": "gold"}[field]
     with pytest.raises(ValueError, match="invalid condition"):
         Condition(**{field: bad})
 
@@ -140,3 +141,11 @@ def test_a_finished_example_keeps_no_service_alive() -> None:
     first, second = example(), example()
     gc.collect()
     assert first() is None and second() is not None
+
+
+def test_on_the_open_plan_a_session_is_refused_and_a_batch_capped() -> None:
+    service, _ = Condition(plan="open").build()
+    with pytest.raises(IBMRuntimeError, match="Open Plan users cannot submit session jobs"):
+        Session(backend=service.backend())
+    with Batch(backend=service.backend()) as batch:
+        assert batch.details()["max_time"] == 600

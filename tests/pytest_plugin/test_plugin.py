@@ -208,7 +208,7 @@ def test_a_loop_that_fails_on_expiry_shrinks_to_the_mildest_condition(
     # still fails within the think times drawn (120 s at most), the shortest think time.
     assert {k: v for k, v in fields.items() if k != "think_time"} == {
         "seed": "0", "interactive_timeout": "60.0", "max_time": "60.0", "tenants": "0",
-        "fault_rate": "0.0"}
+        "fault_rate": "0.0", "plan": "'premium'"}
     think = float(fields["think_time"])
     # The shrunk example is the one replayed last, so its trace is the one written.
     trace = Trace.read(written(qsession_section(result), "trace"))
@@ -348,6 +348,7 @@ def test_on_the_wall_clock_the_trace_is_checked_as_it_stands(
 
 BAD_MARKERS = '''
 import pytest
+from qsession.runtime import Batch, IBMRuntimeError, Session
 from qsession.runtime.workload import WorkloadSpec
 
 
@@ -361,8 +362,13 @@ def test_positional(qsession_service):
     pass
 
 
-@pytest.mark.qsession(plan="open")
+@pytest.mark.qsession(plan="open", instances={"a": 1.0})
 def test_plan(qsession_service):
+    pass
+
+
+@pytest.mark.qsession(plan="gold")
+def test_bad_plan(qsession_service):
     pass
 
 
@@ -391,6 +397,15 @@ def test_service_setting(qsession_service):
     pass
 
 
+@pytest.mark.qsession(plan="open")
+def test_the_open_plan(qsession_service):
+    # IBM: "Open Plan users cannot submit session jobs"; a batch's max_time is 600 s at most
+    with pytest.raises(IBMRuntimeError, match="Open Plan users cannot submit session jobs"):
+        Session(backend=qsession_service.backend())
+    with Batch(backend=qsession_service.backend()) as batch:
+        assert batch.details()["max_time"] == 600
+
+
 @pytest.mark.qsession(tenants=WorkloadSpec(tenants=1, horizon=10, session_starts=()))
 def test_a_spec_is_fine(qsession_service):
     qsession_service.advance(10)
@@ -402,8 +417,10 @@ def test_a_spec_is_fine(qsession_service):
 MARKER_MESSAGES = {
     "test_typo": "MarkerError: @pytest.mark.qsession got unknown keyword(s) ['max_tme']",
     "test_positional": "MarkerError: @pytest.mark.qsession takes keywords only, not (60,)",
-    "test_plan": "MarkerError: @pytest.mark.qsession(plan=...): this qsession's LocalService "
-                 "has no plans yet",
+    "test_plan": "MarkerError: @pytest.mark.qsession(plan=..., instances=...): plans belong "
+                 "to instances; give each its plan in instances=",
+    "test_bad_plan": "IBMInputValueError: instance 'default' has plan='gold': plans are "
+                     "'premium' and 'open'",
     "test_seed": "MarkerError: @pytest.mark.qsession(seed=...) must be an int >= 0, not -1",
     "test_clock": "MarkerError: @pytest.mark.qsession(clock=...) must be one of",
     "test_tenants": "MarkerError: @pytest.mark.qsession(tenants=...) takes a number of "
@@ -417,13 +434,13 @@ MARKER_MESSAGES = {
 def test_a_marker_mistake_is_a_setup_error_that_says_what_to_change(
         pytester: pytest.Pytester) -> None:
     result = run(pytester, BAD_MARKERS)
-    result.assert_outcomes(passed=1, errors=len(MARKER_MESSAGES))
+    result.assert_outcomes(passed=2, errors=len(MARKER_MESSAGES))
     out = result.stdout.str()
     for test, message in MARKER_MESSAGES.items():
         block = out.split(f"ERROR at setup of {test} ")[1].split("ERROR at setup of")[0]
         assert message in block, (test, block)
     assert "unknown keyword(s) ['max_tme']; it takes seed, clock, tenants, " \
-           "allow_open_sessions and LocalService's" in out
+           "allow_open_sessions, plan and LocalService's" in out
 
 
 UNUSED = '''
