@@ -226,16 +226,18 @@ class Scheduler:
                 f"Job {job.id} cannot be cancelled: it is already {job.state}."
             )
         now = self.now()
-        origin = " (from a timer callback)" if self.clock.in_timers else ""
+        by = self._origin()
+        origin = " (from a timer callback)" if by else ""
         if job.state == QUEUED:
-            self._end_queued(job, "cancel", now, reason=USER_CANCEL + origin)
+            self._end_queued(job, "cancel", now, reason=USER_CANCEL + origin, **by)
             self._after_job_left(job, now)
         else:
             assert job is self.running
             if job.finish_timer is not None:
                 self._trace_timer("timer_cancel", job.finish_timer, job=job.id)
                 job.finish_timer.cancel()
-            self._end_running(job, "cancel", now, reason=USER_CANCEL + " while running" + origin)
+            self._end_running(job, "cancel", now, reason=USER_CANCEL + " while running" + origin,
+                              **by)
         self.dispatch()
 
     # -- dispatch --------------------------------------------------------------------
@@ -304,16 +306,20 @@ class Scheduler:
                 self._activated(s, step, now)
         self._release_hold(now)
         run_for = job.duration_us
-        if job.time_limit_us is not None and job.duration_us > job.time_limit_us:
+        limited = job.time_limit_us is not None and job.duration_us > job.time_limit_us
+        if limited:
+            assert job.time_limit_us is not None
             run_for = job.time_limit_us  # stopped at the limit; its circuits never complete
             job.error = MAX_TIME_ERROR
-        else:
-            self._execute(job)
+        # The finish timer is set before the execution runs, so a job whose execution is
+        # interrupted (Ctrl-C) or cannot start still ends, at its modeled end, in ERROR.
         job.finish_timer = self.clock.call_at(
             now + run_for, lambda: self._on_finish(job), priority=PRIO_FINISH,
             label=f"finish {job.id}",
         )
         self._trace_timer("timer_set", job.finish_timer, job=job.id)
+        if not limited:
+            self._execute(job)
 
     def _execute(self, job: JobRecord) -> None:
         if self.executor is _null_executor:
@@ -324,11 +330,15 @@ class Scheduler:
         if not self._virtual:
             job.outcome = future
             if self.execution_timeout is not None:
-                watchdog = threading.Timer(self.execution_timeout, self._abandon, (job, future))
-                watchdog.daemon = True
-                watchdog.start()
+                self._watch(job, future)
             return
-        done, _ = wait([future], timeout=self.execution_timeout)
+        try:
+            done, _ = wait([future], timeout=self.execution_timeout)
+        except BaseException as err:  # Ctrl-C while Aer runs: end the job, then stop
+            self._abandon_worker(job)
+            job.error = (f"QPU fault: the execution was interrupted "
+                         f"({type(err).__name__}) and abandoned")
+            raise
         if not done:
             self._abandon_worker(job)
             return
@@ -338,15 +348,33 @@ class Scheduler:
         else:  # any execution failure (even SystemExit in the worker) fails this job only
             job.error = _describe(err)
 
+    def _watch(self, job: JobRecord, future: Future[Any]) -> None:
+        """Real time: abandon the execution if it outlasts ``execution_timeout``.
+
+        The watchdog thread ends as soon as the execution does (it is cancelled then),
+        so only running executions have one.
+        """
+        assert self.execution_timeout is not None
+        watchdog = threading.Timer(self.execution_timeout, self._abandon, (job, future))
+        watchdog.daemon = True
+        try:
+            watchdog.start()
+        except RuntimeError:  # no thread to spare: the execution runs unwatched
+            return
+        future.add_done_callback(lambda _f: watchdog.cancel())
+
     def _submit_execution(self, job: JobRecord) -> Future[Any] | None:
+        error = "no worker could be started"
         for _attempt in range(2):
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(1, thread_name_prefix=f"qsession-{self.qpu}")
             try:
                 return self._pool.submit(self.executor, job.payload, job.seed)
-            except RuntimeError:
-                self._pool = None  # the worker pool was shut down or broke: make a new one
-        job.error = "QPU fault: no worker could be started to run the job's circuits"
+            except RuntimeError as err:  # shut down, broken, or no thread can be started
+                error = str(err) or type(err).__name__
+                self._pool = None  # make a new one
+        job.error = (f"QPU fault: no worker could be started to run the job's circuits "
+                     f"({error})")
         return None
 
     def _abandon_worker(self, job: JobRecord) -> None:
@@ -402,8 +430,9 @@ class Scheduler:
 
     # -- endings ---------------------------------------------------------------------
 
-    def _end_running(self, job: JobRecord, event: str, now: int, reason: str | None = None) -> None:
-        self._job_step(job, job.lifecycle.fire(event), reason=reason)
+    def _end_running(self, job: JobRecord, event: str, now: int, reason: str | None = None,
+                     **origin: str) -> None:
+        self._job_step(job, job.lifecycle.fire(event), reason=reason, **origin)
         assert job.running is not None
         job.finished = now
         job.usage_us = now - job.running
@@ -414,8 +443,9 @@ class Scheduler:
             job.session.running -= 1
         self._after_job_left(job, now)
 
-    def _end_queued(self, job: JobRecord, event: str, now: int, reason: str) -> None:
-        self._job_step(job, job.lifecycle.fire(event), reason=reason)
+    def _end_queued(self, job: JobRecord, event: str, now: int, reason: str,
+                    **origin: str) -> None:
+        self._job_step(job, job.lifecycle.fire(event), reason=reason, **origin)
         job.finished = now
         job.error = reason if event == "expire" else None
         self.queued_count -= 1
@@ -532,8 +562,9 @@ class Scheduler:
         """Marks a user operation made from a timer callback (replay must redo it there)."""
         return {"by": "callback"} if self.clock.in_timers else {}
 
-    def _job_step(self, job: JobRecord, step: Step, reason: str | None = None) -> None:
-        extra = None if reason is None else {"reason": reason}
+    def _job_step(self, job: JobRecord, step: Step, reason: str | None = None,
+                  **origin: str) -> None:
+        extra = {**origin} if reason is None else {"reason": reason, **origin}
         self.trace.emit(self.now(), self.qpu, "job", job.id, step.event, source=step.source,
                         dest=step.dest, session=job.session_id, instance=job.instance,
                         extra=extra)

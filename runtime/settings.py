@@ -91,6 +91,10 @@ class QPUSettings:
                 raise IBMInputValueError(
                     f"default max_time {self.max_time:g}s exceeds the plan's limit {limit:g}s"
                 )
+        if not isinstance(self.instances, Mapping):
+            raise IBMInputValueError(
+                f"instances={self.instances!r} must map each instance name to its allocation. "
+                "Fix: e.g. instances={'a': 0.7, 'b': 0.3}")
         if not self.instances:
             raise IBMInputValueError("instances must name at least one instance")
         for name, share in self.instances.items():
