@@ -352,12 +352,12 @@ class QPU(BackendV2):
         # place (append, measure_all, binding, an instruction replaced) is a miss. The
         # comparison costs ~0.3 µs an instruction, against milliseconds to transpile.
         key = id(circuit)
-        shape = (len(circuit.data), circuit.num_parameters, circuit.num_qubits,
-                 circuit.num_clbits)
+        data = circuit.data
+        shape = (len(data), circuit.num_parameters, circuit.num_qubits, circuit.num_clbits)
         with self._lock:
             entry = self._entries.get(key)
             if (entry is not None and entry.ref() is circuit
-                    and entry.shape == shape and entry.instructions == circuit.data
+                    and entry.shape == shape and entry.instructions == data
                     # a circuit refused while strict_isa was on was never transpiled
                     and (entry.unsupported is None or entry.isa is not None
                          or self.strict_isa)):

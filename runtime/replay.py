@@ -109,41 +109,74 @@ class _Replayer:
                                              self.execute, ids=self.ids)
         return self.schedulers[qpu]
 
-    def operation(self, r: Record) -> Callable[[], None] | None:
-        """The user operation a record shows, as a call to redo (None: not a user call)."""
+    def operation(self, index: int, r: Record) -> Callable[[], None] | None:
+        """The user operation a record shows, as a call to redo (None: not a user call).
+
+        A record that cannot be redone (it names a session or job the trace never
+        created, an instance the QPU was not configured with, ...) raises
+        ``TraceFormatError`` naming its line.
+        """
+        act: Callable[[], None] | None = None
         if r.entity == "session" and r.event == "create":
-            return lambda: self._open(r)
-        if r.entity == "job" and r.event == "create":
-            return lambda: self._submit(r)
-        if r.entity == "session" and r.event in ("close", "cancel"):
-            return lambda: self._end_session(r)
-        reason = r.data.get("reason")
-        if r.entity == "job" and r.event == "cancel" and isinstance(reason, str) \
-                and reason.startswith(USER_CANCEL):
-            return lambda: self.scheduler(r.qpu).cancel_job(self.jobs[r.id])
-        return None
+            act = lambda: self._open(r)  # noqa: E731 - one of four small actions
+        elif r.entity == "job" and r.event == "create":
+            act = lambda: self._submit(r)  # noqa: E731
+        elif r.entity == "session" and r.event in ("close", "cancel"):
+            act = lambda: self._end_session(r)  # noqa: E731
+        elif r.entity == "job" and r.event == "cancel" and str(
+                r.data.get("reason", "")).startswith(USER_CANCEL):
+            act = lambda: self.scheduler(r.qpu).cancel_job(self._known(self.jobs, r.id, r))  # noqa: E731
+        if act is None:
+            return None
+        where = self.recorded.where(index)
+
+        def redo() -> None:
+            try:
+                act()
+            except TraceFormatError as err:
+                raise TraceFormatError(f"{where}: {err}") from None
+            except Exception as err:
+                raise TraceFormatError(f"{where}: this {r.entity} {r.event} cannot be redone "
+                                       f"as recorded ({type(err).__name__}: {err})") from None
+        return redo
+
+    def _known(self, table: dict[str, Any], key: str, r: Record) -> Any:
+        if key not in table:
+            kind = "job" if table is self.jobs else "session"
+            raise TraceFormatError(f"{r.entity} {r.id} {r.event} names {kind} {key!r}, which "
+                                   "the trace never created")
+        return table[key]
+
+    def _instance(self, r: Record) -> str:
+        instances = self.scheduler(r.qpu).settings.instances
+        if r.instance not in instances:
+            raise TraceFormatError(
+                f"{r.entity} {r.id} is billed to instance {r.instance!r}, which QPU {r.qpu!r} "
+                f"was not configured with ({', '.join(map(repr, instances))})")
+        return str(r.instance)
 
     def _open(self, r: Record) -> None:
         mode: Mode = "batch" if r.data.get("mode") == "batch" else "dedicated"
-        s = self.scheduler(r.qpu).open_session(
-            mode, max_time_us=int(r.data["max_time_us"] or 0),
-            ittl_us=int(r.data["interactive_timeout_us"] or 0), instance=str(r.instance))
+        max_time, ittl = _positive(r, "max_time_us"), _positive(r, "interactive_timeout_us")
+        s = self.scheduler(r.qpu).open_session(mode, max_time_us=max_time, ittl_us=ittl,
+                                               instance=self._instance(r))
         self.sessions[r.id] = s
 
     def _submit(self, r: Record) -> None:
         data = {k: v for k, v in r.data.items() if k not in _CREATE_KEYS}
         limit = r.data.get("time_limit_us")
+        session = self._known(self.sessions, r.session, r) if r.session else None
         job = self.scheduler(r.qpu).submit(
-            self.sessions[r.session] if r.session else None, instance=str(r.instance),
+            session, instance=self._instance(r) if session is None else session.instance,
             kind=str(r.data.get("kind", "null")), payload=r.id,  # type: ignore[arg-type]
-            duration_us=int(r.data["duration_us"] or 0),
+            duration_us=_positive(r, "duration_us"),
             time_limit_us=int(limit) if isinstance(limit, int) else None,
             **data)  # type: ignore[arg-type]
         self.jobs[r.id] = job
 
     def _end_session(self, r: Record) -> None:
         scheduler = self.scheduler(r.qpu)
-        session = self.sessions[r.id]
+        session = self._known(self.sessions, r.id, r)
         (scheduler.close if r.event == "close" else scheduler.cancel)(session)
 
     def run(self) -> Trace:
@@ -152,8 +185,8 @@ class _Replayer:
         for r in records:
             if r.entity == "qpu" and r.event == "configure":
                 self.scheduler(r.qpu)
-        for r in records:
-            op = self.operation(r)
+        for index, r in enumerate(records):
+            op = self.operation(index, r)
             if op is None:
                 continue
             if r.data.get("by") == "callback":
@@ -175,6 +208,14 @@ def replay(recorded: Trace) -> ReplayResult:
         if x != y:
             return ReplayResult(replayed, Difference(i, x, y))
     return ReplayResult(replayed, None)
+
+
+def _positive(r: Record, key: str) -> int:
+    value = r.data.get(key)
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise TraceFormatError(f"{r.entity} {r.id} {r.event} needs a positive data.{key}, "
+                               f"not {value!r}")
+    return value
 
 
 def _seconds(data: Any, key: str) -> float:

@@ -334,10 +334,10 @@ class Scheduler:
             return
         try:
             done, _ = wait([future], timeout=self.execution_timeout)
-        except BaseException as err:  # Ctrl-C while Aer runs: end the job, then stop
+        except BaseException as interrupt:  # Ctrl-C while Aer runs: end the job, then stop
             self._abandon_worker(job)
             job.error = (f"QPU fault: the execution was interrupted "
-                         f"({type(err).__name__}) and abandoned")
+                         f"({type(interrupt).__name__}) and abandoned")
             raise
         if not done:
             self._abandon_worker(job)
