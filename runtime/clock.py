@@ -110,6 +110,11 @@ class Clock(ABC):
             microseconds=1)
         """The last instant a ``datetime`` can show: time never moves past it."""
         self._firing_thread: threading.Thread | None = None
+        self.settled_at: int | None = None
+        """The last instant whose timers fired and whose hooks ran."""
+        self.late = False
+        """True while timers fire at an instant that had settled already: timers set for
+        "now" (zero delay) after it settled. The trace marks callbacks fired so, for replay."""
 
     # -- time ------------------------------------------------------------------------
 
@@ -163,6 +168,7 @@ class Clock(ABC):
         fired_at: int | None = None
         errors: list[BaseException] = []
         self._firing_thread = threading.current_thread()
+        self.late = self.settled_at == instant
         try:
             self.in_timers = True
             while heap and heap[0].at <= instant:
@@ -184,6 +190,8 @@ class Clock(ABC):
                 errors.append(err)
         finally:
             self.in_timers = False
+            self.late = False
+            self.settled_at = instant if fired_at is None else fired_at
             self._firing_thread = None
             self._set_firing(None)
         _raise_first(errors)

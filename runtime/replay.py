@@ -24,7 +24,7 @@ from .service import USER_PRIORITY
 from .settings import QPUSettings
 from .trace import Record, Trace, TraceFormatError
 
-_CREATE_KEYS = ("kind", "duration_us", "time_limit_us", "by")
+_CREATE_KEYS = ("kind", "duration_us", "time_limit_us", "by", "late")
 
 
 class ReplayedFailure(Exception):
@@ -190,8 +190,14 @@ class _Replayer:
             if op is None:
                 continue
             if r.data.get("by") == "callback":
-                self.clock.call_at(max(r.t, self.clock.now()), op, priority=USER_PRIORITY,
-                                   label="replayed callback")
+                at = max(r.t, self.clock.now())
+                if r.data.get("late") is True:
+                    # It ran after the instant had settled: settle it here too first.
+                    self.clock.advance_to(at)
+                    if self.clock.settled_at != at:
+                        self.clock.call_at(at, _nothing, priority=USER_PRIORITY)
+                        self.clock.advance_to(at)
+                self.clock.call_at(at, op, priority=USER_PRIORITY, label="replayed callback")
             else:
                 self.clock.advance_to(max(r.t, self.clock.now()))
                 op()
@@ -208,6 +214,10 @@ def replay(recorded: Trace) -> ReplayResult:
         if x != y:
             return ReplayResult(replayed, Difference(i, x, y))
     return ReplayResult(replayed, None)
+
+
+def _nothing() -> None:
+    """A timer that only makes its instant settle (its hooks run)."""
 
 
 def _positive(r: Record, key: str) -> int:

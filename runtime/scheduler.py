@@ -431,7 +431,7 @@ class Scheduler:
     # -- endings ---------------------------------------------------------------------
 
     def _end_running(self, job: JobRecord, event: str, now: int, reason: str | None = None,
-                     **origin: str) -> None:
+                     **origin: Any) -> None:
         self._job_step(job, job.lifecycle.fire(event), reason=reason, **origin)
         assert job.running is not None
         job.finished = now
@@ -444,7 +444,7 @@ class Scheduler:
         self._after_job_left(job, now)
 
     def _end_queued(self, job: JobRecord, event: str, now: int, reason: str,
-                    **origin: str) -> None:
+                    **origin: Any) -> None:
         self._job_step(job, job.lifecycle.fire(event), reason=reason, **origin)
         job.finished = now
         job.error = reason if event == "expire" else None
@@ -552,18 +552,21 @@ class Scheduler:
 
     # -- trace helpers ---------------------------------------------------------------
 
-    def _session_step(self, s: SessionRecord, step: Step, **origin: str) -> None:
+    def _session_step(self, s: SessionRecord, step: Step, **origin: Any) -> None:
         self.trace.emit(self.now(), self.qpu, "session", s.id, step.event, source=step.source,
                         dest=step.dest, instance=s.instance,
                         accepting_jobs=s.lifecycle.accepting_jobs, in_flight=s.in_flight,
                         extra=origin)
 
-    def _origin(self) -> dict[str, str]:
+    def _origin(self) -> dict[str, Any]:
         """Marks a user operation made from a timer callback (replay must redo it there)."""
-        return {"by": "callback"} if self.clock.in_timers else {}
+        if not self.clock.in_timers:
+            return {}
+        # A callback set for "now" after the instant settled runs after its dispatch.
+        return {"by": "callback", "late": True} if self.clock.late else {"by": "callback"}
 
     def _job_step(self, job: JobRecord, step: Step, reason: str | None = None,
-                  **origin: str) -> None:
+                  **origin: Any) -> None:
         extra = {**origin} if reason is None else {"reason": reason, **origin}
         self.trace.emit(self.now(), self.qpu, "job", job.id, step.event, source=step.source,
                         dest=step.dest, session=job.session_id, instance=job.instance,

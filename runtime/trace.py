@@ -325,5 +325,7 @@ def _check_data(where: str, key: str, value: object) -> None:
         raise refuse("a finite positive number")
     if key == "accepting_jobs" and not isinstance(value, bool):
         raise refuse("true or false")
+    if key == "late" and value is not True:
+        raise refuse("true (or absent)")
     if not _is_scalar(value):
         raise refuse("a JSON scalar (string, finite number, true/false or null)")
