@@ -324,6 +324,17 @@ class Scheduler:
     def _execute(self, job: JobRecord) -> None:
         if self.executor is _null_executor:
             return
+        try:
+            self._run_execution(job)
+        except BaseException as interrupt:  # Ctrl-C meanwhile: end the job, then stop
+            self._abandon_worker(job)
+            job.outcome = None
+            job.result = None
+            job.error = (f"QPU fault: the execution was interrupted "
+                         f"({type(interrupt).__name__}) and abandoned")
+            raise
+
+    def _run_execution(self, job: JobRecord) -> None:
         future = self._submit_execution(job)
         if future is None:
             return
@@ -332,13 +343,7 @@ class Scheduler:
             if self.execution_timeout is not None:
                 self._watch(job, future)
             return
-        try:
-            done, _ = wait([future], timeout=self.execution_timeout)
-        except BaseException as interrupt:  # Ctrl-C while Aer runs: end the job, then stop
-            self._abandon_worker(job)
-            job.error = (f"QPU fault: the execution was interrupted "
-                         f"({type(interrupt).__name__}) and abandoned")
-            raise
+        done, _ = wait([future], timeout=self.execution_timeout)
         if not done:
             self._abandon_worker(job)
             return
