@@ -394,7 +394,10 @@ class WallClock(Clock):
         self._thread = threading.Thread(target=_wall_loop,
                                         args=(weakref.ref(self), self._stop),
                                         name="qsession-wallclock", daemon=True)
-        self._thread.start()
+        with self.lock:
+            self._thread.start()
+            # Model time starts now, not before the thread did (slow on a busy machine).
+            self._t0 = time.monotonic()
         weakref.finalize(self, self._stop)
 
     @property
