@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	@# mypy cannot follow setuptools' editable import hook: give it the qsession.* names
 	@# through directory links (new modules are seen without reinstalling).
 	@mkdir -p $(TYPES)/qsession
-	@for p in model diagrams runtime properties cli; do ln -sfn "$(CURDIR)/$$p" "$(TYPES)/qsession/$$p"; done
+	@for p in model diagrams runtime insight properties cli; do ln -sfn "$(CURDIR)/$$p" "$(TYPES)/qsession/$$p"; done
 	@touch $(STAMP)
 
 demo: $(STAMP)
@@ -28,7 +28,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 typecheck: $(STAMP)
-	MYPYPATH=$(TYPES) $(BIN)/mypy -p qsession.model -p qsession.diagrams -p qsession.runtime -p qsession.properties -p qsession.cli
+	MYPYPATH=$(TYPES) $(BIN)/mypy -p qsession.model -p qsession.diagrams -p qsession.runtime -p qsession.insight -p qsession.properties -p qsession.cli
 	MYPYPATH=$(TYPES) $(BIN)/mypy --strict bench
 
 pytest: $(STAMP)

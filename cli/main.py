@@ -114,7 +114,7 @@ def diagram(machine: str, fmt: str, output: Path | None) -> None:
 )
 def timeline(trace_file: Path, output_dir: Path | None, perfetto: bool) -> None:
     """Draw a recorded trace as a timeline picture (PNG and SVG) and a Perfetto trace."""
-    from qsession.runtime.timeline import draw_timeline
+    from qsession.insight.timeline import draw_timeline
     from qsession.runtime.trace import Trace, TraceFormatError
 
     try:
@@ -127,7 +127,7 @@ def timeline(trace_file: Path, output_dir: Path | None, perfetto: bool) -> None:
     paths = [out / "timeline.png", out / "timeline.svg"]
     draw_timeline(trace, paths[0], paths[1])
     if perfetto:
-        from qsession.runtime.perfetto import write_perfetto
+        from qsession.insight.perfetto import write_perfetto
 
         paths.append(write_perfetto(trace, out / "trace.perfetto.json"))
     for path in paths:
@@ -154,7 +154,7 @@ def demo(output_dir: Path, seed: int, quiet: bool) -> None:
     queued jobs; writes timeline.png/.svg, trace.jsonl, trace.perfetto.json and
     session-lifecycle.svg.
     """
-    from qsession.runtime.demo import DemoConfig, run_demo
+    from qsession.insight.demo import DemoConfig, run_demo
 
     run_demo(output_dir, DemoConfig(seed=seed), quiet=quiet)
 
@@ -187,7 +187,7 @@ def whatif(output_dir: Path, seed: int, ittls: tuple[float, ...], reps: int,
     """
     from dataclasses import replace
 
-    from qsession.runtime.whatif import DEFAULT_ITTLS, WhatIfConfig, run_whatif
+    from qsession.insight.whatif import DEFAULT_ITTLS, WhatIfConfig, run_whatif
 
     config = WhatIfConfig(ittls=tuple(sorted(set(ittls))) or DEFAULT_ITTLS, seed=seed, reps=reps)
     if iterations is not None:

@@ -29,7 +29,6 @@ from .clock import (
 )
 from .errors import IBMBackendValueError, IBMInputValueError, IBMRuntimeError, RuntimeJobNotFound
 from .inputs import seconds_us
-from .metrics import Metrics, compute
 from .qpu import QPU
 from .records import JobRecord, SessionRecord
 from .scheduler import Scheduler
@@ -285,10 +284,6 @@ class LocalService:
                                  "this service")
 
     # -- outputs ---------------------------------------------------------------------
-
-    def metrics(self) -> Metrics:
-        """Metrics of everything so far, computed from the trace."""
-        return compute(self.trace)
 
     def write_trace(self, path: str | Path) -> Path:
         """Write the trace as JSON lines."""

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from qsession.insight.metrics import compute
+
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
@@ -25,7 +27,7 @@ def test_seed_vqe_runs_and_closes_its_session() -> None:
     assert -1.86 < result.fun < -1.0  # H2 ground state is -1.857 Ha
     # No think time in virtual time: the session never went inactive.
     assert details["usage_time"] > 0
-    metrics = ns["service"].metrics().sessions[details["id"]]
+    metrics = compute(ns["service"].trace).sessions[details["id"]]
     assert metrics.deactivations == 0 and metrics.activations == 1
 
 

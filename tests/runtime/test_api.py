@@ -12,6 +12,7 @@ from helpers.circuits import bell
 from qiskit.circuit import Parameter, QuantumCircuit
 from qiskit.quantum_info import SparsePauliOp
 
+from qsession.insight.metrics import compute
 from qsession.runtime import (
     Batch,
     EstimatorV2,
@@ -415,7 +416,7 @@ def test_trace_of_an_api_run_round_trips(service: LocalService, tmp_path: Path) 
     back = Trace.read(path)
     assert back.records == service.trace.records
     assert back.meta["seed"] == 11 and back.meta["clock"] == "virtual"
-    assert service.metrics().sessions[s.session_id].state == "closed"
+    assert compute(service.trace).sessions[s.session_id].state == "closed"
 
 
 def test_no_deprecation_warnings_from_our_primitives(service: LocalService) -> None:
@@ -439,7 +440,7 @@ def test_measured_clock_a_slow_optimizer_lets_the_ittl_run_out() -> None:
         assert session.details()["state"] == "inactive"
         job = sampler.run([bell()], shots=100)
         job.result()
-    assert service.metrics().sessions[session.session_id].deactivations == 1
+    assert compute(service.trace).sessions[session.session_id].deactivations == 1
 
 
 def test_call_at_runs_outside_the_callers_session(service: LocalService) -> None:

@@ -17,6 +17,7 @@ from helpers.rig import Rig
 from qiskit.circuit import CircuitInstruction, QuantumCircuit
 from qiskit.circuit.library import IGate
 
+from qsession.insight.metrics import compute
 from qsession.properties.invariants import check
 from qsession.runtime import (
     QPU,
@@ -311,7 +312,7 @@ def test_time_stops_exactly_at_the_end_of_datetimes_range() -> None:
     service.advance(last_second)
     assert service.clock.now() == last_second * 1_000_000 > limit - 1_000_000
     assert service.now().year == 9999
-    assert service.metrics() is not None
+    assert compute(service.trace).qpus  # the readers of the trace still work
     with pytest.raises(IBMInputValueError, match="past the last instant"):
         service.advance(1)
     service.advance(0)

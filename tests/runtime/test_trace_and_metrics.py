@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from helpers.rig import Rig
 
+from qsession.insight.metrics import compute
 from qsession.runtime.clock import to_seconds
-from qsession.runtime.metrics import compute
 from qsession.runtime.trace import Trace, TraceFormatError
 
 

@@ -12,20 +12,13 @@ from click.testing import CliRunner
 from rich.console import Console
 
 from qsession.cli.main import main
+from qsession.insight.demo import OUTPUT_FILES, DemoConfig, DemoResult, run_demo, simulate
+from qsession.insight.metrics import compute
+from qsession.insight.spans import timeline_spans
+from qsession.insight.story import figures, read_story
+from qsession.insight.whatif import WhatIfConfig, run_whatif, sweep
 from qsession.runtime.clock import to_seconds, to_us
-from qsession.runtime.demo import (
-    OUTPUT_FILES,
-    DemoConfig,
-    DemoResult,
-    figures,
-    read_story,
-    run_demo,
-    simulate,
-)
-from qsession.runtime.metrics import compute
-from qsession.runtime.timeline import timeline_spans
 from qsession.runtime.trace import Record, Trace
-from qsession.runtime.whatif import WhatIfConfig, run_whatif, sweep
 from qsession.runtime.workload import WorkloadSpec, generate
 
 TINY_WHATIF = WhatIfConfig(ittls=(1.0, 60.0), reps=1, iterations=4, horizon=150.0,

@@ -22,9 +22,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .clock import to_seconds
+from qsession.runtime.clock import to_seconds
+from qsession.runtime.workload import Background, WorkloadSpec, generate
+
 from .metrics import compute
-from .workload import Background, WorkloadSpec, generate
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -139,10 +140,11 @@ def run_point(ittl: float, seed: int, config: WhatIfConfig) -> RunResult:
     """Run the workload of ``seed`` with interactive timeout ``ittl`` and measure its trace."""
     import numpy as np
 
+    from qsession.runtime.primitives import EstimatorV2
+    from qsession.runtime.service import LocalService
+    from qsession.runtime.session import Session
+
     from .demo import h2_problem
-    from .primitives import EstimatorV2
-    from .service import LocalService
-    from .session import Session
 
     service = LocalService(seed=seed, interactive_timeout=ittl)
     background = Background(service, generate(seed, config.workload()))

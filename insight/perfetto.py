@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from qsession.model import FINAL_STATUSES
+from qsession.runtime.trace import Trace
 
-from .timeline import JobSpan, Lane, Mark, TimelineSpans, timeline_spans
-from .trace import Trace
+from .spans import JobSpan, Lane, Mark, TimelineSpans, timeline_spans
 
 Event = dict[str, Any]
 

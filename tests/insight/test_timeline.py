@@ -15,18 +15,13 @@ from click.testing import CliRunner
 from helpers.rig import Rig
 
 from qsession.cli.main import main
+from qsession.insight.metrics import compute
+from qsession.insight.perfetto import queue_length, to_perfetto, write_perfetto
+from qsession.insight.spans import Lane, TimelineSpans, timeline_spans
+from qsession.insight.timeline import draw_timeline, time_unit
 from qsession.model import FINAL_STATUSES
 from qsession.runtime.clock import US_PER_S, to_seconds, to_us
-from qsession.runtime.metrics import compute
-from qsession.runtime.perfetto import queue_length, to_perfetto, write_perfetto
 from qsession.runtime.scheduler import Scheduler
-from qsession.runtime.timeline import (
-    Lane,
-    TimelineSpans,
-    draw_timeline,
-    time_unit,
-    timeline_spans,
-)
 from qsession.runtime.trace import Record, Trace
 
 VALID_PH = {"X", "i", "M", "C"}
@@ -324,7 +319,7 @@ def test_an_empty_trace_still_draws(tmp_path: Path) -> None:
 
 
 def test_importing_the_runtime_does_not_import_matplotlib() -> None:
-    code = ("import sys, qsession.runtime, qsession.runtime.timeline, qsession.runtime.perfetto,"
+    code = ("import sys, qsession.runtime, qsession.insight.timeline, qsession.insight.perfetto,"
             " qsession.cli.main; print('matplotlib' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)

@@ -10,9 +10,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from qsession.model import FINAL_STATUSES, SESSION_TABLE
-
-from .clock import to_seconds
-from .trace import Record, Trace
+from qsession.runtime.clock import to_seconds
+from qsession.runtime.trace import Record, Trace
 
 _SESSION_FINAL = SESSION_TABLE.final_states
 
