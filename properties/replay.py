@@ -2,6 +2,11 @@
 
 The invariants read this state; it is derived from the records alone (never from the
 scheduler), so a recorded or hand-written trace is checked exactly like a live one.
+
+Every question the invariants ask at each record or instant is answered from an index
+kept up to date as records are applied (queued jobs per QPU, active sessions per QPU,
+sessions with a running deadline, closing sessions, windowed use per instance), so the
+work per record does not grow with the length of the trace.
 """
 
 from __future__ import annotations
@@ -34,6 +39,8 @@ class SessionView:
     activated_order: int = 0
     queued: set[str] = field(default_factory=set)
     running: set[str] = field(default_factory=set)
+    order: int = 0
+    """Position among the trace's sessions (creation order)."""
 
     @property
     def in_flight(self) -> int:
@@ -99,14 +106,31 @@ class QPUView:
     window_us: int = DEFAULT_WINDOW_US
     spans: dict[str, deque[tuple[int, int]]] = field(default_factory=dict)
     last_dispatch: Record | None = None
+    span_sum: dict[str, int] = field(default_factory=dict)
+    """The total length of each instance's spans still in ``spans``."""
+
+    def add_span(self, instance: str, start: int, end: int) -> None:
+        """``instance`` held this QPU from ``start`` to ``end`` (spans come in end order)."""
+        self.spans.setdefault(instance, deque()).append((start, end))
+        self.span_sum[instance] = self.span_sum.get(instance, 0) + end - start
 
     def used(self, instance: str, now: int) -> int:
-        """Microseconds ``instance`` held this QPU within the fair-share window before ``now``."""
+        """Microseconds ``instance`` held this QPU within the fair-share window before ``now``.
+
+        As the runtime's ``FairShare``: spans that ended before the window are dropped
+        (``now`` only grows), and only the oldest kept span can straddle its start (one
+        job runs at a time).
+        """
+        spans = self.spans.get(instance)
+        if not spans:
+            return 0
         horizon = now - self.window_us
-        total = 0
-        for start, end in self.spans.get(instance, ()):
-            if end > horizon:
-                total += end - max(start, horizon)
+        while spans and spans[0][1] <= horizon:
+            start, end = spans.popleft()
+            self.span_sum[instance] -= end - start
+        total = self.span_sum.get(instance, 0)
+        if spans and spans[0][0] < horizon:
+            total -= horizon - spans[0][0]
         return total
 
     def share(self, instance: str) -> float:
@@ -115,6 +139,11 @@ class QPUView:
             return 1.0
         total = sum(self.allocations.values())
         return self.allocations.get(instance, 0.0) / total if total else 0.0
+
+
+def in_creation_order(sessions: list[SessionView]) -> list[SessionView]:
+    """``sessions`` in the order the trace created them."""
+    return sorted(sessions, key=lambda s: s.order)
 
 
 class Replay:
@@ -128,6 +157,12 @@ class Replay:
         self.clock = "virtual"
         self.last_submit: int | None = None
         self._activations = 0
+        self._queued: dict[str, dict[str, JobView]] = {}
+        self._active: dict[str, dict[str, SessionView]] = {}
+        self.deadlines: dict[str, SessionView] = {}
+        """Sessions that started and have not ended: those with an ITTL or max-TTL deadline."""
+        self.closing: dict[str, SessionView] = {}
+        """Sessions that no longer accept jobs and have not ended."""
 
     def qpu(self, name: str) -> QPUView:
         """The view of QPU ``name`` (created on first sight)."""
@@ -138,20 +173,26 @@ class Replay:
 
     def queued_on(self, qpu: str) -> list[JobView]:
         """Queued jobs on ``qpu`` in submission order."""
-        return sorted((j for j in self.jobs.values() if j.qpu == qpu and j.state == QUEUED),
-                      key=lambda j: j.order)
+        return list(self._queued.get(qpu, {}).values())
+
+    def has_queued(self, qpu: str) -> bool:
+        """True when a job is queued on ``qpu``."""
+        return bool(self._queued.get(qpu))
+
+    def active_on(self, qpu: str) -> list[SessionView]:
+        """Active sessions and batches of ``qpu``."""
+        return list(self._active.get(qpu, {}).values())
 
     def active_dedicated(self, qpu: str) -> SessionView | None:
         """The active dedicated session of ``qpu``, if any."""
-        for s in self.sessions.values():
-            if s.qpu == qpu and s.dedicated_active:
+        for s in self._active.get(qpu, {}).values():
+            if s.mode == "dedicated":
                 return s
         return None
 
     def active_batches(self, qpu: str) -> list[SessionView]:
         """Active batches of ``qpu`` in activation order."""
-        return sorted((s for s in self.sessions.values()
-                       if s.qpu == qpu and s.mode == "batch" and s.state == ACTIVE),
+        return sorted((s for s in self._active.get(qpu, {}).values() if s.mode == "batch"),
                       key=lambda s: s.activated_order)
 
     def normal_eligible(self, job: JobView) -> bool:
@@ -191,11 +232,12 @@ class Replay:
 
     def _apply_session(self, r: Record) -> None:
         if r.event == "create":
-            self.sessions[r.id] = SessionView(
+            s = self.sessions[r.id] = SessionView(
                 r.id, r.qpu, str(r.data.get("mode", "dedicated")), r.instance,
                 int(r.data.get("interactive_timeout_us", 0) or 0),
                 int(r.data.get("max_time_us", 0) or 0), r.t,
-                state=r.dest or "pending")
+                state=r.dest or "pending", order=len(self.sessions))
+            self._index(s)
             return
         s = self.sessions.get(r.id)
         if s is None or r.dest is None:
@@ -210,13 +252,31 @@ class Replay:
         accepting = r.data.get("accepting_jobs")
         if isinstance(accepting, bool):
             s.accepting = accepting
+        self._index(s)
+
+    def _index(self, s: SessionView) -> None:
+        """Keep the session indexes in step with ``s``'s state."""
+        active = self._active.setdefault(s.qpu, {})
+        if s.state == ACTIVE:
+            active[s.id] = s
+        else:
+            active.pop(s.id, None)
+        if s.started_at is not None and not s.is_final:
+            self.deadlines[s.id] = s
+        else:
+            self.deadlines.pop(s.id, None)
+        if not s.accepting and not s.is_final:
+            self.closing[s.id] = s
+        else:
+            self.closing.pop(s.id, None)
 
     def _apply_job(self, r: Record) -> None:
         if r.event == "create":
             duration = r.data.get("duration_us")
-            self.jobs[r.id] = JobView(r.id, r.qpu, r.session, r.instance or "default",
-                                      len(self.jobs), r.t,
-                                      duration if isinstance(duration, int) else None)
+            job = self.jobs[r.id] = JobView(r.id, r.qpu, r.session, r.instance or "default",
+                                            len(self.jobs), r.t,
+                                            duration if isinstance(duration, int) else None)
+            self._queued.setdefault(r.qpu, {})[r.id] = job
             self.last_submit = r.t
             s = self.sessions.get(r.session) if r.session else None
             if s is not None:
@@ -243,10 +303,17 @@ class Replay:
                 if q.running == job.id:
                     q.running = None
                 assert job.started is not None
-                q.spans.setdefault(job.instance, deque()).append((job.started, r.t))
+                q.add_span(job.instance, job.started, r.t)
             if s is not None:
                 s.queued.discard(job.id)
                 s.running.discard(job.id)
                 if s.state == ACTIVE and s.in_flight == 0:
                     s.idle_since = r.t
+        was_queued = job.state == QUEUED
         job.state = r.dest
+        if job.state != QUEUED:
+            self._queued.get(job.qpu, {}).pop(job.id, None)
+        elif not was_queued:  # back to QUEUED (only a hand-made trace does that)
+            queued = self._queued.setdefault(job.qpu, {})
+            queued[job.id] = job
+            self._queued[job.qpu] = dict(sorted(queued.items(), key=lambda kv: kv[1].order))
