@@ -232,12 +232,12 @@ class Replay:
 
     def _apply_session(self, r: Record) -> None:
         if r.event == "create":
-            s = self.sessions[r.id] = SessionView(
+            created = self.sessions[r.id] = SessionView(
                 r.id, r.qpu, str(r.data.get("mode", "dedicated")), r.instance,
                 int(r.data.get("interactive_timeout_us", 0) or 0),
                 int(r.data.get("max_time_us", 0) or 0), r.t,
                 state=r.dest or "pending", order=len(self.sessions))
-            self._index(s)
+            self._index(created)
             return
         s = self.sessions.get(r.id)
         if s is None or r.dest is None:
@@ -273,10 +273,10 @@ class Replay:
     def _apply_job(self, r: Record) -> None:
         if r.event == "create":
             duration = r.data.get("duration_us")
-            job = self.jobs[r.id] = JobView(r.id, r.qpu, r.session, r.instance or "default",
+            new = self.jobs[r.id] = JobView(r.id, r.qpu, r.session, r.instance or "default",
                                             len(self.jobs), r.t,
                                             duration if isinstance(duration, int) else None)
-            self._queued.setdefault(r.qpu, {})[r.id] = job
+            self._queued.setdefault(r.qpu, {})[r.id] = new
             self.last_submit = r.t
             s = self.sessions.get(r.session) if r.session else None
             if s is not None:
