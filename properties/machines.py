@@ -176,14 +176,14 @@ class RuntimeMachine(RuleBasedStateMachine):
         """
         i = self._pick(index, prefer)
         record = self.sessions[i]._record
-        before = len(self.service.jobs())
+        before = len(self.service.all_jobs())
         if not record.lifecycle.accepting_jobs:
             try:
                 self.samplers[i].run([pub], shots=shots)
             except IBMRuntimeError as err:
                 self._expect("The session is closed" in str(err), "INV-CLOSED-REJECTS",
                              f"refusal does not say the session is closed: {err}")
-                self._expect(len(self.service.jobs()) == before, "INV-CLOSED-REJECTS",
+                self._expect(len(self.service.all_jobs()) == before, "INV-CLOSED-REJECTS",
                              "a refused submission created a job")
                 return
             raise InvariantViolated.single(

@@ -6,6 +6,7 @@ way, so other sessions and background jobs progress as they would have).
 
 from __future__ import annotations
 
+import copy
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -13,6 +14,7 @@ from qsession.model import CANCELLED, DONE, ERROR, QUEUED, RUNNING
 
 from .clock import ClockError, ReentrantCallError, to_seconds
 from .errors import (
+    IBMInputValueError,
     IBMRuntimeError,
     RuntimeInvalidStateError,
     RuntimeJobFailureError,
@@ -31,6 +33,11 @@ if TYPE_CHECKING:
 
 class RuntimeJobV2:
     """A submitted job: status, result, cancel, metrics and usage."""
+
+    ERROR = ERROR
+    JOB_FINAL_STATES = (DONE, CANCELLED, ERROR)
+    image = ""
+    """IBM's runtime image name: none (``""``, the default image)."""
 
     def __init__(self, service: LocalService, record: JobRecord) -> None:
         self._service = service
@@ -75,6 +82,37 @@ class RuntimeJobV2:
     def backend(self, timeout: float | None = None) -> QPU:
         """The QPU the job runs on."""
         return self._service.backend(self._record.qpu)
+
+    @property
+    def program_id(self) -> str:
+        """IBM's program id: ``sampler`` or ``estimator`` (as ``primitive_id``)."""
+        return self._record.kind
+
+    @property
+    def inputs(self) -> dict[str, Any]:
+        """What the job was given: ``pubs``, the ``options`` set, ``version`` 2 (IBM's keys).
+
+        ``not_emulated`` names the options an emulated QPU accepts but cannot honour.
+        """
+        return {**copy.deepcopy(self._record.inputs), "version": 2, "support_qiskit": True}
+
+    @property
+    def private(self) -> bool:
+        """``options.environment.private`` (an emulator keeps every input anyway)."""
+        env = self._record.inputs.get("options", {}).get("environment", {})
+        return bool(env.get("private", False))
+
+    def update_tags(self, new_tags: list[str]) -> list[str]:
+        """Replace the job's tags (duplicates dropped, as IBM's client sends a set)."""
+        if not isinstance(new_tags, list) or not all(isinstance(t, str) for t in new_tags):
+            raise IBMInputValueError("job_tags needs to be a list of strings.")
+        with self._service.call():
+            self._record.tags = tuple(sorted(set(new_tags)))
+            return list(self._record.tags)
+
+    def properties(self, refresh: bool = False) -> Any:
+        """The backend's properties for this job (an emulated QPU's do not drift)."""
+        return self.backend().properties()
 
     # -- status ----------------------------------------------------------------------
 

@@ -104,7 +104,7 @@ class JobRecord:
     """A job: its lifecycle, payload, modeled duration, times, result or error."""
 
     __slots__ = (
-        "created", "duration_us", "error", "finish_timer", "finished", "id", "instance",
+        "created", "duration_us", "error", "finish_timer", "finished", "id", "inputs", "instance",
         "kind", "lifecycle", "outcome", "payload", "qpu", "result", "running", "seed",
         "seq", "session", "tags", "time_limit_us", "usage_us",
     )
@@ -132,6 +132,8 @@ class JobRecord:
         self.finish_timer: Timer | None = None
         self.time_limit_us: int | None = None
         self.tags: tuple[str, ...] = ()
+        self.inputs: dict[str, Any] = {}
+        """What the primitive was given: pubs, set options, and the options not emulated."""
 
     @property
     def state(self) -> str:

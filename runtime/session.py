@@ -13,6 +13,8 @@ from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from qiskit.providers import BackendV2
+
 from qsession.model import ACTIVE, CANCELED, CLOSED, EXPIRED, INACTIVE, PENDING, Mode
 
 from .clock import to_seconds, to_us
@@ -196,6 +198,11 @@ class Batch(Session):
 
 def _resolve_backend(backend: QPU | str | None,
                      service: LocalService | None) -> tuple[LocalService, QPU]:
+    if isinstance(backend, BackendV2) and not isinstance(backend, QPU) and service is None:
+        # IBM's local mode: Session(backend=FakeManilaV2()) runs on the QPU copied from it.
+        from .local_mode import qpu_for
+
+        backend = qpu_for(backend)
     if isinstance(backend, QPU):
         owner = getattr(backend, "service", None)
         if owner is None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers.circuits import bell
+from helpers.circuits import bell, isa
 from qiskit.circuit import Parameter, QuantumCircuit
 from qiskit.quantum_info import SparsePauliOp
 
@@ -268,16 +268,19 @@ def test_same_seed_same_results_and_trace() -> None:
 def test_estimator_v2_and_v1_call_forms(service: LocalService) -> None:
     zz = SparsePauliOp("ZZ")
     theta = Parameter("t")
-    qc = QuantumCircuit(2)
-    qc.ry(theta, 0)
-    qc.cx(0, 1)
+    logical = QuantumCircuit(2)
+    logical.ry(theta, 0)
+    logical.cx(0, 1)
+    # IBM's guides transpile first and lay the observable out like the circuit.
+    qc = isa(logical, service.backend())
+    zi = SparsePauliOp("ZI").apply_layout(qc.layout)
     with Session(service.backend()) as session:
         estimator = EstimatorV2(mode=session)
         evs = estimator.run([(bell_no_measure(), zz)]).result()[0].data.evs
         assert float(evs) == pytest.approx(1.0, abs=0.05)
-        v1 = estimator.run(qc, SparsePauliOp("ZI"), parameter_values=[np.pi]).result()
+        v1 = estimator.run(qc, zi, parameter_values=[np.pi]).result()
         assert v1.values[0] == pytest.approx(-1.0, abs=0.05)
-        swept = estimator.run([(qc, SparsePauliOp("ZI"), [[0.0], [np.pi]])]).result()
+        swept = estimator.run([(qc, zi, [[0.0], [np.pi]])]).result()
         assert swept[0].data.evs.shape == (2,)
         assert swept.values == pytest.approx([1.0, -1.0], abs=0.05)
 
@@ -291,16 +294,17 @@ def test_options(service: LocalService) -> None:
                                            "simulator": {"seed_simulator": 3},
                                            "environment": {"job_tags": ["exp1"]},
                                            "twirling": {"enable_gates": True}})
-    assert sampler.options.seed_simulator == 3 and sampler.options.ignored == {
-        "twirling": {"enable_gates": True}}
-    job = sampler.run([bell()])
+    assert sampler.options.simulator.seed_simulator == 3
+    assert sampler.options.not_emulated() == ["twirling.enable_gates"]
+    with pytest.warns(UserWarning, match="accepted, not emulated.*twirling.enable_gates"):
+        job = sampler.run([bell()])
     assert job.tags == ["exp1"]
     assert sum(job.result()[0].data.meas.get_counts().values()) == 64
-    with pytest.raises(IBMInputValueError, match="SamplerV2 has no option 'shotz'"):
+    with pytest.raises(IBMInputValueError, match="SamplerOptions\nshotz\n  Unexpected keyword"):
         SamplerV2(mode=qpu, options={"shotz": 1})
-    with pytest.raises(IBMInputValueError, match="default_shots must be a positive int"):
+    with pytest.raises(IBMInputValueError, match="default_shots must be >=1, but is ==-1"):
         SamplerV2(mode=qpu, options={"default_shots": -1})
-    with pytest.raises(IBMInputValueError, match="default_precision must be a positive"):
+    with pytest.raises(IBMInputValueError, match="default_precision must be >0, but is ==0"):
         EstimatorV2(mode=qpu, options={"default_precision": 0})
     with pytest.raises(TypeError, match="Invalid 'options' type"):
         SamplerV2(mode=qpu, options=[1])  # type: ignore[arg-type]
@@ -308,7 +312,7 @@ def test_options(service: LocalService) -> None:
 
 def test_seed_simulator_fixes_results(service: LocalService) -> None:
     qpu = service.backend()
-    sampler = SamplerV2(mode=qpu, options={"seed_simulator": 0})
+    sampler = SamplerV2(mode=qpu, options={"simulator": {"seed_simulator": 0}})
     a = sampler.run([bell()], shots=300).result()[0].data.meas.get_counts()
     b = sampler.run([bell()], shots=300).result()[0].data.meas.get_counts()
     assert a == b
