@@ -77,4 +77,4 @@ def test_only_and_output_options(tmp_path: Path) -> None:
     assert len(rows) == 9
     assert sum("not run" in row for row in rows) == 8
     with pytest.raises(SystemExit):
-        main.parse_only("B10")
+        main.parse_only("B99")
