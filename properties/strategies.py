@@ -90,10 +90,16 @@ def shots() -> st.SearchStrategy[int]:
     return st.sampled_from(SHOTS)
 
 
+def _seconds(upto: float) -> st.SearchStrategy[float]:
+    """Seconds in ``[0, upto]`` at the clocks' resolution (a microsecond): ``advance()``
+    refuses a positive time below it."""
+    return st.floats(0, upto, allow_nan=False, allow_infinity=False).map(lambda t: round(t, 6))
+
+
 def think_times(ittl: float = 60.0) -> st.SearchStrategy[float]:
     """Classical think time between jobs, biased to just inside and just past ``ittl``."""
     return st.one_of(
-        st.floats(0, ittl * 2, allow_nan=False, allow_infinity=False),
+        _seconds(ittl * 2),
         st.sampled_from([0.0, ittl - 1e-6, ittl, ittl + 1e-6]),
     )
 
@@ -142,7 +148,7 @@ def conditions(*, interactive_timeouts: tuple[float, ...] = (60.0, 10.0, 2.0),
         seed=st.integers(0, 2**31 - 1),
         interactive_timeout=st.sampled_from(interactive_timeouts),
         max_time=st.sampled_from(max_times),
-        think_time=st.floats(0.0, max_think, allow_nan=False, allow_infinity=False),
+        think_time=_seconds(max_think),
         tenants=st.integers(0, max_tenants),
         fault_rate=st.sampled_from(fault_rates),
         plan=st.sampled_from(plans),
