@@ -27,6 +27,7 @@ from qsession.runtime import (
     Session,
     Trace,
 )
+from qsession.runtime.clock import ClockError
 
 ClockName = Literal["virtual", "fast", "wall"]
 CLOCKS: tuple[ClockName, ...] = ("virtual", "fast", "wall")
@@ -300,13 +301,20 @@ class Emulator:
             entry.job.cancel()
 
     def wait_step(self, entry: JobEntry) -> None:
-        """A client polls a job that is not final: on the fast clock, go to the next event."""
+        """A client polls a job that is not final: on the fast clock, time jumps to the next
+        event that changes the job's state (it starts or ends), firing every timer on the
+        way, as ``job.result()`` jumps in process."""
         if self.clock_name != "fast":
             return
         with self.lock:
-            if entry.job.in_final_state():
+            job = entry.job
+            before = job.status()
+            if before in ("DONE", "ERROR", "CANCELLED"):
                 return
-            self.step()
+            try:
+                self.service.clock.wait_for(lambda: job.status() != before)
+            except ClockError:  # nothing is due that could move it: leave time where it is
+                return
 
     def step(self) -> bool:
         """Virtual time: jump to the next timer and fire it; False when no timer is left."""
