@@ -46,6 +46,10 @@ class Conflict(RuntimeError):
     """The object is in a state that forbids the request (409)."""
 
 
+class UnknownBackend(IBMInputValueError):
+    """A job names a backend the server does not have (400, IBM's code 1007)."""
+
+
 class Forbidden(PermissionError):
     """The request names an instance the token does not reach (403)."""
 
@@ -241,7 +245,11 @@ class Emulator:
         backend_name = body.get("backend")
         if not isinstance(backend_name, str):
             raise IBMInputValueError("the job names no backend: send \"backend\": NAME")
-        served = self.backend(backend_name)
+        if backend_name not in self.backends:
+            # A 400, not a 404: the client reads a 404 from POST /jobs as "program not found".
+            raise UnknownBackend(f"Backend not found: {backend_name!r}; this service has "
+                                 f"{', '.join(self.backends)}")
+        served = self.backends[backend_name]
         params = body.get("params")
         if not isinstance(params, Mapping) or not isinstance(params.get("pubs"), list):
             raise IBMInputValueError("params must be an object with a list of pubs, "

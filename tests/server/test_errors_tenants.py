@@ -77,7 +77,7 @@ def test_bad_requests_are_4xx_in_ibms_shape(two: Connection) -> None:
                      404, "Program not found")
     error = assert_ibm_error(post("/jobs", json.dumps({**base, "backend": "ibm_nowhere",
                                                        "params": {"pubs": []}})),
-                             404, "Backend not found")
+                             400, "Backend not found")
     assert error["code"] == 1007  # IBM's registry: "Backend not found"
     assert_ibm_error(post("/jobs", json.dumps({**base, "params": {"pubs": ["no circuit"]}})),
                      400, "pub 0")
@@ -92,6 +92,9 @@ def test_bad_requests_are_4xx_in_ibms_shape(two: Connection) -> None:
                                                    "backend": "ibm_brisbane"})), 400, "mode")
     assert_ibm_error(post("/sessions", json.dumps({"backend": "ibm_brisbane",
                                                    "max_ttl": -3})), 400, "max_time")
+    error = assert_ibm_error(requests.get(url + "/backends/ibm_nowhere/status", headers=h,
+                                          timeout=30), 404, "Backend not found")
+    assert error["code"] == 1007
     assert_ibm_error(requests.get(url + "/jobs/j404", headers=h, timeout=30), 404,
                      "Job not found")
     assert_ibm_error(requests.get(url + "/jobs?pending=maybe", headers=h, timeout=30), 400,
