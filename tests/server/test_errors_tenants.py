@@ -246,7 +246,7 @@ def test_a_server_fault_is_a_500_with_a_message_and_the_server_goes_on(
     backend = conn.service.backend("ibm_brisbane")
     job = SamplerV2(mode=backend).run([isa_bell(backend)], shots=10)
     url, h = conn.server.url + API, headers(conn, "qsession")
-    import qsession.server.wire as wire
+    from qsession.server import wire
 
     def broken(*_args: Any, **_kwargs: Any) -> Any:
         raise RuntimeError("a fault injected into the metrics encoder")
