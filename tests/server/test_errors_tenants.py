@@ -79,13 +79,15 @@ def test_bad_requests_are_4xx_in_ibms_shape(two: Connection) -> None:
                                                        "params": {"pubs": []}})),
                              400, "Backend not found")
     assert error["code"] == 1007  # IBM's registry: "Backend not found"
+    # SPEC §9: parameters are validated with IBM's own schema models (ibm-quantum-schemas).
     assert_ibm_error(post("/jobs", json.dumps({**base, "params": {"pubs": ["no circuit"]}})),
-                     400, "pub 0")
+                     400, "sampler schema (ibm-quantum-schemas): params.pubs.0")
     assert_ibm_error(post("/jobs", json.dumps({**base, "params": {"pubs": [], "options": {
         "default_shots": -5}}})), 400, "default_shots")
     assert_ibm_error(post("/jobs", json.dumps({**base, "params": {"pubs": [], "options": {
         "no_such_option": 1}}})), 400, "no_such_option")
-    assert_ibm_error(post("/jobs", json.dumps({**base, "params": "pubs"})), 400, "pubs")
+    assert_ibm_error(post("/jobs", json.dumps({**base, "params": "pubs"})), 400,
+                     "params: Input should be a valid dictionary")
     assert_ibm_error(post("/jobs", json.dumps({**base, "params": {"pubs": []},
                                                "session_id": "s999"})), 404, "Session not found")
     assert_ibm_error(post("/sessions", json.dumps({"mode": "exclusive",
