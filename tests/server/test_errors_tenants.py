@@ -300,3 +300,36 @@ def test_max_execution_time_stops_a_job_with_ibms_reason_code(conn: Connection) 
     with pytest.raises(RuntimeJobMaxTimeoutError):
         job.result()
     assert job.metrics()["timestamps"]["finished"] == at(1)
+
+
+def test_fair_share_and_priority_between_two_tenants_at_exact_instants(two: Connection) -> None:
+    """SPEC §5 over HTTP: the normal queue serves the smallest used/allocated share first
+    (alpha 3 : beta 1, FIFO on ties); an active session holds the QPU through its ITTL."""
+    alpha, beta = two.service, service_for(two, "beta")
+    a_backend, b_backend = alpha.backend("ibm_brisbane"), beta.backend("ibm_brisbane")
+    isa = isa_bell(a_backend)
+    a_sampler, b_sampler = SamplerV2(mode=a_backend), SamplerV2(mode=b_backend)
+    a0 = a_sampler.run([isa], shots=100)  # runs at once
+    order = [a0]
+    for _ in range(3):
+        order += [a_sampler.run([isa], shots=100), b_sampler.run([isa], shots=100)]
+    two.server.run_until_idle()
+    a1, b1, a2, b2, a3, b3 = order[1:]
+    d = float(a0.usage_estimation["quantum_seconds"])
+    started = {j.job_id(): j.metrics()["timestamps"]["running"] for j in order}
+    # beta has used nothing, then 4d per share after one job; alpha 4d after three: a tie
+    # that FIFO breaks for b2, submitted before a3.
+    expected = [a0, b1, a1, a2, b2, a3, b3]
+    assert [started[j.job_id()] for j in expected] == [at(i * d) for i in range(7)]
+    t = 7 * d
+    # Priority: alpha's session job runs, then the session holds the QPU idle for its
+    # 60 s ITTL while beta's job waits; beta starts the instant the session deactivates.
+    session = Session(backend=a_backend)
+    in_session = SamplerV2(mode=session).run([isa], shots=100)
+    waiting = b_sampler.run([isa], shots=100)
+    two.server.run_until_idle()
+    assert in_session.metrics()["timestamps"]["running"] == at(t)
+    assert waiting.metrics()["timestamps"]["running"] == at(t + d + 60)
+    details = session.details()
+    assert details is not None and details["state"] == "inactive"
+    session.close()
