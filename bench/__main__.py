@@ -27,7 +27,9 @@ MODULES: dict[str, str] = {
     "B6": "bench.b6_startup",
     "B7": "bench.b7_ibm",
     "B8": "bench.b8_measured_estimator",
+    "B9": "bench.b9_http",
     "B10": "bench.b10_check",
+    "B11": "bench.b11_fast",
 }
 """The module that measures each benchmark (each has ``run(quick=..., previous=...)``)."""
 
