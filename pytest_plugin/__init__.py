@@ -5,6 +5,8 @@ uses none of it. What it gives:
 
 - ``qsession_service``: a fresh in-process ``LocalService`` per test (virtual time, seeded
   from ``--qsession-seed`` and the node id), configured by ``@pytest.mark.qsession(...)``;
+- ``qsession_platform``: the HTTP server (one per module) that unmodified
+  ``qiskit_ibm_runtime`` code reaches through ``QiskitRuntimeService()``;
 - at the end of the test's call: the service is run until idle, every SPEC invariant is
   checked on its trace, and a session or batch left open fails the test;
 - on failure: the trace and a timeline picture under pytest's temporary directory, named
@@ -27,11 +29,13 @@ from .hooks import (
     pytest_terminal_summary,
 )
 from .perturb import perturbed
+from .platform import Platform, qsession_platform, qsession_platform_server
 from .run import SessionCheckFailed
 from .settings import MarkerError
 
 __all__ = [
     "MarkerError",
+    "Platform",
     "SessionCheckFailed",
     "SessionFacts",
     "perturbed",
@@ -41,6 +45,8 @@ __all__ = [
     "pytest_runtest_call",
     "pytest_runtest_makereport",
     "pytest_terminal_summary",
+    "qsession_platform",
+    "qsession_platform_server",
     "qsession_service",
     "session_facts",
     "sessions",

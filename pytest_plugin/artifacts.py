@@ -82,11 +82,11 @@ def section(item: pytest.Item, runs: list[Run], failed: bool) -> str:
 
             from .run import violation_entries
 
-            found = violation_entries(check(run.service.trace))
+            found = violation_entries(check(run.service.trace).violations)
             if found:
                 lines.append("invariants broken in the trace so far:")
                 lines += found
-    if any(run.label == "service" for run in runs):
+    if any(run.label in ("service", "platform") for run in runs):
         from .settings import clock_option, seed_option
 
         lines.append(f"replay:   pytest '{item.nodeid}' --qsession-seed "

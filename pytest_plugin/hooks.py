@@ -14,10 +14,12 @@ from typing import Any
 import pytest
 
 from .run import Run
-from .settings import MARKER_HELP, add_options, clock_option, seed_option
+from .settings import MARKER_HELP, PLATFORM_MARKER_HELP, add_options, clock_option, seed_option
 
 FIXTURE_RUN = pytest.StashKey[Run]()
 """The run of the ``qsession_service`` fixture, on the test item."""
+PLATFORM_RUN = pytest.StashKey[Run]()
+"""This test's part of the ``qsession_platform`` server's run, on the test item."""
 EXAMPLE_RUN = pytest.StashKey[Run]()
 """The latest ``perturbed()`` run of a test (with Hypothesis: the shrunk example, replayed
 last), on the test item."""
@@ -36,6 +38,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     """Register the ``qsession`` marker (so ``--strict-markers`` accepts it); check the ini."""
     config.addinivalue_line("markers", MARKER_HELP)
+    config.addinivalue_line("markers", PLATFORM_MARKER_HELP)
     config.stash[WRITTEN] = []
     clock_option(config)
     seed_option(config)
@@ -65,9 +68,10 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
         result = yield
     finally:
         _calling.pop()
-    run = item.stash.get(FIXTURE_RUN, None)
-    if run is not None and run.finish():
-        pytest.fail(run.failure_message(), pytrace=False)
+    for key in (FIXTURE_RUN, PLATFORM_RUN):
+        run = item.stash.get(key, None)
+        if run is not None and run.finish():
+            pytest.fail(run.failure_message(), pytrace=False)
     return result
 
 
@@ -80,7 +84,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
         return report
     # Taken off the item: pytest keeps every item until the session ends, and a run holds
     # a service and its whole trace (the fixture's teardown keeps its own reference).
-    runs = [run for run in (_pop(item, FIXTURE_RUN), _pop(item, EXAMPLE_RUN)) if run is not None]
+    runs = [run for run in (_pop(item, FIXTURE_RUN), _pop(item, PLATFORM_RUN),
+                            _pop(item, EXAMPLE_RUN)) if run is not None]
     if runs and (report.failed or item.config.getoption("qsession_keep_traces")):
         from .artifacts import section
 

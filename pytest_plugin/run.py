@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from qsession.properties.invariants import Report
+    from qsession.properties.invariants import Report, Violation
     from qsession.runtime.service import LocalService
     from qsession.runtime.workload import Background
 
@@ -57,6 +57,9 @@ class Run:
     problems: list[str] = field(default_factory=list)
     """One entry per problem: a line, then the records that show it, if any."""
     finished: bool = False
+    first_seq: int = 0
+    """The first record of this test's (a shared server's trace holds earlier tests' too):
+    only violations shown by later records, and sessions created since, are its problems."""
 
     def __post_init__(self) -> None:
         _RUNS[self.service] = weakref.ref(self)
@@ -86,7 +89,9 @@ class Run:
         if settled:
             self.service.run_until_idle()
         self.report = check(self.service.trace, settled=settled)
-        self.problems = violation_entries(self.report)
+        ours = [v for v in self.report.violations
+                if not v.records or any(r.seq >= self.first_seq for r in v.records)]
+        self.problems = violation_entries(ours)
         if not self.allow_open_sessions:
             self.problems += open_session_lines(self)
         return self.problems
@@ -97,17 +102,17 @@ class Run:
                 f"({self.origin}):\n" + "\n".join(self.problems))
 
 
-def violation_entries(report: Report) -> list[str]:
+def violation_entries(violations: list[Violation]) -> list[str]:
     """Each violation, followed by the trace records that show it (JSON, as in the file)."""
     import json
 
     entries = []
-    for v in report.violations[:MAX_LISTED]:
+    for v in violations[:MAX_LISTED]:
         records = "".join(f"\n      {json.dumps(r.to_json(), sort_keys=True)}"
                           for r in v.records)
         entries.append(f"  {v}{records}")
-    if len(report.violations) > MAX_LISTED:
-        entries.append(f"  ... and {len(report.violations) - MAX_LISTED} more violation(s); "
+    if len(violations) > MAX_LISTED:
+        entries.append(f"  ... and {len(violations) - MAX_LISTED} more violation(s); "
                        "the trace file has them all")
     return entries
 
@@ -117,9 +122,13 @@ def open_session_lines(run: Run) -> list[str]:
     from qsession.properties.replay import Replay
 
     replay = Replay()
+    created_before: set[str] = set()
     for record in run.service.trace:
         replay.apply(record)
-    tenants = run.tenant_sessions
+        if record.entity == "session" and record.event == "create" \
+                and record.seq < run.first_seq:
+            created_before.add(record.id)
+    tenants = run.tenant_sessions | created_before
     lines = []
     # IBM: "Always close your session, either by using a context manager or by specifying
     # session.close()" (https://docs.quantum.ibm.com/api/migration-guides/sessions).

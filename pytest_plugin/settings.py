@@ -25,6 +25,11 @@ MARKER_HELP = (
     "(interactive_timeout, max_time, backends, instances, ...)"
 )
 
+PLATFORM_MARKER_HELP = (
+    "qsession_platform(**settings): configure the module's qsession_platform server; "
+    "settings are the server's (clock=fast|virtual|wall, speed, backends, instances, seed, "
+    "noise, settings)")
+
 
 class MarkerError(TypeError):
     """A ``@pytest.mark.qsession`` marker the plugin cannot apply (says what to change)."""

@@ -36,3 +36,15 @@ def loaded_once(tmp_path_factory: pytest.TempPathFactory) -> None:
         SamplerV2(mode=batch).run([pm.run(circuit)], shots=10).result()
     assert check(service.trace, settled=True).ok
     draw_timeline(service.trace, tmp_path_factory.mktemp("warm") / "t.png", None)
+    # the HTTP door: the server, and the real client talking to it
+    import warnings
+
+    from qiskit_ibm_runtime import SamplerV2 as IBMSampler
+
+    from qsession.server import connect
+
+    with connect(clock="fast") as connection, warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # the client's V2 primitives
+        backend = connection.service.backend("ibm_brisbane")
+        pm = generate_preset_pass_manager(optimization_level=1, backend=backend)
+        IBMSampler(mode=backend).run([pm.run(circuit)], shots=10).result()
