@@ -41,11 +41,11 @@ def test_every_benchmark_module_imports() -> None:
 def test_quick_runs_produce_numbers(quick_results: list[Any]) -> None:
     by_id = {r.id: r for r in quick_results}
     assert list(by_id) == ["B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B9", "B10",
-                          "B11"]
+                          "B12"]
     for result in quick_results:
         assert result.verdict != "error", "\n".join(result.notes)
         assert result.verdict != "not run"
-    for ident in ("B1", "B2", "B3", "B4", "B5", "B6", "B8", "B10"):
+    for ident in ("B1", "B2", "B3", "B4", "B5", "B6", "B10", "B12"):
         result = by_id[ident]
         assert result.verdict in ("PASS", "MISS"), (ident, result.verdict, result.notes)
         assert any(ch.isdigit() for ch in result.subject), (ident, result.subject)
@@ -54,11 +54,11 @@ def test_quick_runs_produce_numbers(quick_results: list[Any]) -> None:
     assert by_id["B3"].raw["peak_rss_gb"] > 0
     assert by_id["B6"].raw["qiskit_lazy"] is True
     assert by_id["B7"].verdict in ("report", "not measurable")
-    assert by_id["B8"].raw["ratio"] > 0
+    assert by_id["B12"].raw["ratio"] > 0
     assert by_id["B10"].raw["ratio"] > 0
     assert all(x["ok"] for reports in by_id["B10"].raw["reports"].values() for x in reports)
-    assert by_id["B9"].verdict in ("PASS", "MISS") and by_id["B9"].raw["ratio"] > 0
-    assert by_id["B11"].verdict == "report" and by_id["B11"].raw["modeled_s"] > 0
+    assert by_id["B8"].verdict in ("PASS", "MISS") and by_id["B8"].raw["ratio"] > 0
+    assert by_id["B9"].verdict == "report" and by_id["B9"].raw["modeled_s"] > 0
 
 
 def test_markdown_table_has_eleven_rows(quick_results: list[Any]) -> None:
