@@ -1,0 +1,104 @@
+"""``Executor``: IBM's primitive that runs a ``QuantumProgram`` (program ``executor``).
+
+Its constructor, ``options`` (the client's ``ExecutorOptions``), ``mode``, ``backend()``
+and ``run(program, dry_run=False)`` are IBM's; the job it returns is a qsession job in the
+session, batch or job mode given, scheduled and timed like every other job.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .clock import to_us
+from .errors import IBMInputValueError
+from .job import RuntimeJobV2
+from .primitives import _note_dry_run, _resolve_mode
+from .programs import ExecutorOptions, QuantumProgram, prepare_program
+from .qpu import QPU
+from .session import Session
+
+__all__ = ["Executor"]
+
+_MAX_TIME_CAP = 10_800
+"""IBM's largest ``max_execution_time`` (3 hours)."""
+
+
+class Executor:
+    """Runs quantum programs on an emulated QPU, in a session, a batch or job mode."""
+
+    _PROGRAM_ID = "executor"
+
+    options: Any
+    """The executor's ``ExecutorOptions``."""
+
+    def __init__(self, mode: Session | QPU | None = None,
+                 options: Any = None) -> None:
+        self.options = options if options is not None else ExecutorOptions()
+        self._session, self._backend = _resolve_mode(mode)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # IBM's Executor coerces options on every assignment (a dict becomes ExecutorOptions).
+        if name == "options":
+            if isinstance(value, dict):
+                value = ExecutorOptions(**value)
+            elif not isinstance(value, ExecutorOptions):
+                raise TypeError(f"Expected ExecutorOptions or dict, got {type(value)}")
+        super().__setattr__(name, value)
+
+    def backend(self) -> QPU:
+        """The QPU the programs run on."""
+        return self._backend
+
+    @property
+    def mode(self) -> Session | None:
+        """The session or batch the executor runs in (None in job mode)."""
+        return self._session
+
+    def run(self, program: Any, dry_run: bool = False) -> RuntimeJobV2:
+        """Submit a ``QuantumProgram`` (a samplomatic one is converted first); returns a job.
+
+        ``dry_run=True`` runs the job as usual, with a warning (as the other primitives).
+        """
+        _note_dry_run(dry_run)
+        if not isinstance(program, QuantumProgram) and hasattr(program, "items"):
+            program = QuantumProgram.from_(program)
+        return submit_program(self._backend, self._session, program, self.options,
+                              instance=None)
+
+
+def submit_program(qpu: QPU, session: Session | None, program: Any, options: Any, *,
+                   instance: str | None) -> RuntimeJobV2:
+    """Queue an executor job for ``program`` on ``qpu`` (in ``session``, or job mode)."""
+    service = qpu.service
+    scheduler = service.scheduler_of(qpu)
+    prepared = prepare_program(qpu, program, options)
+    limit = _time_limit(options)
+    tags = list(options.environment.job_tags)
+    with service.call(), scheduler.clock.instant():
+        record = scheduler.submit(
+            None if session is None else session._record,
+            instance=scheduler.settings.check_instance(instance),
+            kind="executor",
+            payload=prepared,
+            duration_us=prepared.duration_us,
+            seed=service.next_seed(),
+            time_limit_us=None if limit is None else to_us(limit),
+            circuits=prepared.num_circuits,
+            shots=prepared.shots,
+            tags=",".join(tags) or None,
+        )
+        record.tags = tuple(tags)
+        record.inputs = {"quantum_program": program,
+                         "options": options.model_dump(exclude={"simulator"})}
+    return RuntimeJobV2(service, record)
+
+
+def _time_limit(options: Any) -> int | None:
+    # As IBM's Executor: the top-level value wins over the deprecated environment one.
+    limit = options.max_execution_time or options.environment.max_execution_time
+    if limit is None:
+        return None
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 0 < limit <= _MAX_TIME_CAP:
+        raise IBMInputValueError(
+            f"max_execution_time={limit!r} must be an int of seconds from 1 to {_MAX_TIME_CAP}")
+    return limit
