@@ -27,6 +27,8 @@ MODULES: dict[str, str] = {
     "B6": "bench.b6_startup",
     "B7": "bench.b7_ibm",
     "B8": "bench.b8_measured_estimator",
+    "B9": "bench.b8_http",
+    "B10": "bench.b9_fast",
 }
 """The module that measures each benchmark (each has ``run(quick=..., previous=...)``)."""
 
