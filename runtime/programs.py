@@ -41,12 +41,13 @@ except ImportError as exc:  # pragma: no cover - the extra is installed for the 
         "pip install 'qsession[ibm]'") from exc
 
 if TYPE_CHECKING:
+    from .job import RuntimeJobV2
     from .qpu import QPU
     from .records import JobRecord
     from .service import LocalService
 
 __all__ = ["ExecutorOptions", "PreparedProgram", "QuantumProgram", "QuantumProgramResult",
-           "decoded_result", "prepare_program", "program_result"]
+           "decoded_result", "prepare_program", "program_result", "result_of_job"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +148,11 @@ def prepare_program(qpu: QPU, program: Any, options: Any) -> PreparedProgram:
         if unsupported is not None:
             raise IBMInputValueError(isa_refusal(where, unsupported))
         entry = qpu._compiled(where, circuit)
+        samplex = getattr(item, "samplex", None)
+        if samplex is not None and not getattr(samplex, "_finalized", True):
+            # A samplex decoded from the wire (or built by hand) is not finalized yet; the
+            # service finalizes it before sampling, as samplomatic requires.
+            samplex.finalize()
         size = math.prod(item.shape)
         # One sub-job per item; each element (parameter set, randomization) is one
         # executed circuit of ``shots`` shots.
@@ -190,3 +196,15 @@ def decoded_result(service: LocalService, record: JobRecord) -> Any:
         if decoder.is_applicable(result):
             result = decoder.decode(result)
     return result
+
+
+def result_of_job(job: RuntimeJobV2) -> tuple[Any, Any]:
+    """A DONE executor job's undecoded ``QuantumProgramResult`` and its ``QuantumProgram``.
+
+    What the HTTP door sends back: IBM's service returns the program result and the
+    client decodes it.
+    """
+    record = job._record
+    if record.kind != "executor":
+        raise IBMInputValueError(f"job {record.id} is a {record.kind} job, not an executor job")
+    return program_result(job._service, record), record.payload.program
