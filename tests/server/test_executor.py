@@ -10,8 +10,16 @@ server's ``/qsession/v1`` control routes, so every timestamp is exact.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import os
+import runpy
+import subprocess
+import sys
 import urllib.request
+import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -34,8 +42,10 @@ from qiskit_ibm_runtime.exceptions import (
 from qiskit_ibm_runtime.results import QuantumProgramResult
 
 from qsession.server import Connection
+from qsession.server.launch import ENV_KEYS
 
 API = api_of("qiskit_ibm_runtime")
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def control(conn: Connection, route: str, body: dict[str, float] | None = None) -> None:
@@ -130,3 +140,30 @@ def test_a_non_isa_program_is_refused_with_ibms_message(conn: Connection) -> Non
     assert "quantum program item 0: The instruction h on qubits (0,)" in str(err.value)
     circuit = isa(backend, bell())
     assert API.Sampler(mode=backend).run([circuit], shots=5).status() in ("RUNNING", "QUEUED")
+
+
+PORTED = sorted((ROOT / "examples" / "ibm").glob("executor_*.py"))
+
+
+@pytest.mark.parametrize("example", PORTED, ids=lambda p: p.stem)
+def test_executor_examples_print_the_same_in_both_doors(example: Path, tmp_path: Path) -> None:
+    """The port back to IBM's package name runs under ``qsession run`` (HTTP, the real
+    client) and prints what the ported program prints in process."""
+    assert len(PORTED) >= 2
+    source = example.read_text()
+    assert "from qsession.runtime" in source
+    unported = tmp_path / example.name
+    unported.write_text(source.replace("qsession.runtime", "qiskit_ibm_runtime"))
+    env = {k: v for k, v in os.environ.items() if k not in ENV_KEYS}
+    env["HOME"] = str(tmp_path)
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "qsession"), "run", "--no-noise", "--seed", "3",
+         "--", sys.executable, str(unported)],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "0 server fault(s)" in done.stderr and "jobs: " in done.stderr
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        runpy.run_path(str(example), run_name="__main__")
+    assert done.stdout == out.getvalue()
