@@ -30,8 +30,8 @@ from qsession.runtime import (
     LocalService,
     QuantumProgram,
     QuantumProgramResult,
-    RuntimeJobFailureError,
     RuntimeInvalidStateError,
+    RuntimeJobFailureError,
 )
 from qsession.runtime.executor import Executor
 from qsession.runtime.executor_sampler import Sampler
