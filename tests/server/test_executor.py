@@ -167,3 +167,9 @@ def test_executor_examples_print_the_same_in_both_doors(example: Path, tmp_path:
         warnings.simplefilter("ignore", UserWarning)
         runpy.run_path(str(example), run_name="__main__")
     assert done.stdout == out.getvalue()
+    # The run's trace (executor jobs included) keeps every invariant.
+    check = subprocess.run(
+        [str(Path(sys.executable).parent / "qsession"), "check",
+         str(tmp_path / "qsession-out" / "trace.jsonl"), "--settled"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert check.returncode == 0, check.stdout
