@@ -7,6 +7,7 @@ session, batch or job mode given, scheduled and timed like every other job.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 from .clock import to_us
@@ -74,6 +75,8 @@ def submit_program(qpu: QPU, session: Session | None, program: Any, options: Any
     prepared = prepare_program(qpu, program, options)
     limit = _time_limit(options)
     tags = list(options.environment.job_tags)
+    not_emulated = _not_emulated(options)
+    _report_not_emulated(service, not_emulated)
     with service.call(), scheduler.clock.instant():
         record = scheduler.submit(
             None if session is None else session._record,
@@ -89,8 +92,46 @@ def submit_program(qpu: QPU, session: Session | None, program: Any, options: Any
         )
         record.tags = tuple(tags)
         record.inputs = {"quantum_program": program,
-                         "options": options.model_dump(exclude={"simulator"})}
+                         "options": options.model_dump(exclude={"simulator"}),
+                         "not_emulated": not_emulated}
     return RuntimeJobV2(service, record)
+
+
+_NOT_EMULATED = {
+    "execution.init_qubits": True,
+    "execution.scheduler_timing": False,
+    "execution.stretch_values": False,
+    "environment.log_level": "WARNING",
+    "environment.private": False,
+    "environment.image": None,
+    "simulator.layer_noise_model": None,
+}
+"""Executor options an emulated QPU takes but cannot honour, with IBM's defaults."""
+
+
+def _not_emulated(options: Any) -> list[str]:
+    """The options set away from IBM's default that only hardware (or IBM's cloud) honours."""
+    names = [name for name, default in _NOT_EMULATED.items()
+             if _field(options, name) != default]
+    if options.experimental:
+        names.append("experimental")
+    return names
+
+
+def _field(options: Any, path: str) -> Any:
+    group, name = path.split(".")
+    return getattr(getattr(options, group), name)
+
+
+def _report_not_emulated(service: Any, names: list[str]) -> None:
+    """Warn once per service and option name, as for the other primitives' options."""
+    reported = service._not_emulated_reported
+    fresh = [name for name in names if name not in reported]
+    if fresh:
+        reported.update(fresh)
+        warnings.warn(
+            f"options accepted, not emulated (an emulated QPU has no hardware for them; they "
+            f"are kept in job.inputs): {', '.join(fresh)}", UserWarning, stacklevel=4)
 
 
 def _time_limit(options: Any) -> int | None:

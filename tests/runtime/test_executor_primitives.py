@@ -207,3 +207,18 @@ def test_dry_run_runs_with_a_warning_and_results_decode(service: LocalService) -
         job = Sampler(mode=qpu).run([isa(qpu, bell())], shots=10, dry_run=True)
     assert any("dry_run=True is accepted" in str(w.message) for w in caught)
     assert isinstance(job.result(), PrimitiveResult)
+
+
+def test_options_only_hardware_honours_are_named_once_and_kept(service: LocalService) -> None:
+    qpu = service.backend()
+    program = QuantumProgram(shots=10)
+    program.append_circuit_item(isa(qpu, bell()))
+    options = {"execution": {"init_qubits": False, "scheduler_timing": True}}
+    with pytest.warns(UserWarning, match="not emulated.*execution.init_qubits, "
+                      "execution.scheduler_timing"):
+        job = Executor(qpu, options=options).run(program)
+    assert job.inputs["not_emulated"] == ["execution.init_qubits", "execution.scheduler_timing"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # named once per service
+        Executor(qpu, options=options).run(program)
+    assert Executor(qpu).run(program).inputs["not_emulated"] == []
