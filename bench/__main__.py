@@ -29,6 +29,7 @@ MODULES: dict[str, str] = {
     "B8": "bench.b8_measured_estimator",
     "B9": "bench.b8_http",
     "B10": "bench.b9_fast",
+    "B11": "bench.b11_executor",
 }
 """The module that measures each benchmark (each has ``run(quick=..., previous=...)``)."""
 
