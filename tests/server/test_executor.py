@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import math
 import os
 import runpy
 import subprocess
@@ -38,6 +39,7 @@ from qiskit_ibm_runtime.exceptions import (
     IBMRuntimeError,
     RuntimeInvalidStateError,
     RuntimeJobFailureError,
+    RuntimeJobMaxTimeoutError,
 )
 from qiskit_ibm_runtime.results import QuantumProgramResult
 
@@ -78,6 +80,16 @@ def test_sampler_and_estimator_in_each_mode(conn: Connection, mode: str, twirl: 
     # The client decoded the chunk timing the server wrote: the job's QPU span.
     spans = out["sampler_metadata"]["executor"].chunk_timing
     assert [times_of(s) for s in spans] == [(0.0, d1)]
+    # The announced duration is the server QPU's timing model over the program it
+    # decoded: one sub-job per item, one execution of `shots` shots per item element
+    # (randomizations × parameter sets).
+    qpu = conn.server.emulator.backends["ibm_brisbane"].qpu
+    program = conn.server.emulator.jobs[sampled.job_id()].job.inputs["quantum_program"]
+    expected_us = sum(qpu.timing.job_microseconds(
+        [(qpu.timing.circuit_seconds(item.circuit, qpu.target), program.shots)]
+        * math.prod(item.shape)) for item in program.items)
+    assert d1 == expected_us / 1e6
+    assert math.prod(program.items[0].shape) == (2 if twirl else 1)
     expected = None if mode == "job" else out["holder"].session_id
     assert sampled.session_id == estimated.session_id == expected
     if mode != "job":
@@ -128,6 +140,20 @@ def test_queued_executor_jobs_expire_at_max_ttl_and_cancel_at_once(conn: Connect
     with pytest.raises(RuntimeInvalidStateError, match="cancelled"):
         cancelled.result()
     assert out["session"].details()["state"] == "closed"
+
+
+def test_max_execution_time_stops_an_executor_job_with_reason_1305(conn: Connection) -> None:
+    backend = conn.service.backend("ibm_brisbane")
+    program = QuantumProgram(shots=10_000)
+    program.append_circuit_item(isa(backend, bell()))
+    executor = API.Executor(backend)
+    executor.options.max_execution_time = 1  # sent as the job's cost
+    job = executor.run(program)
+    assert duration(job) > 1
+    settle(conn)
+    assert times(job) == (0.0, 0.0, 1.0)
+    with pytest.raises(RuntimeJobMaxTimeoutError):
+        job.result()
 
 
 def test_a_non_isa_program_is_refused_with_ibms_message(conn: Connection) -> None:
