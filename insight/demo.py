@@ -69,7 +69,9 @@ class DemoConfig:
     """The classical optimiser's step between two evaluations (shorter than the ITTL)."""
     slow_step: float = 50.0
     """The deliberately slow classical step, a re-initialisation longer than the ITTL."""
-    phase1_evals: int = 20
+    phase1_evals: int = 12
+    """Phase 1 evaluations (each job holds the QPU ~4 s: 2 s of overhead per pub, IBM's
+    estimate, plus 2 bases × 4,096 shots)."""
     phase2_evals: int = 80
     """An upper bound: the approaching max TTL stops the second phase first."""
     final_jobs: int = 5

@@ -87,33 +87,32 @@ def delete_job(service: LocalService, job_id: str) -> None:
 
 
 def instance_list(service: LocalService) -> list[dict[str, Any]]:
-    """Every instance any QPU knows, in first-seen order, with its fair-share allocation."""
-    seen: dict[str, float] = {}
+    """Every instance any QPU knows, in first-seen order, with its plan and allocation."""
+    seen: dict[str, Any] = {}
     for scheduler in service.schedulers.values():
-        for name, share in scheduler.settings.instances.items():
-            seen.setdefault(name, share)
-    return [{"crn": name, "name": name, "plan": "local", "allocation": share}
-            for name, share in seen.items()]
+        for name, instance in scheduler.settings.instances.items():
+            seen.setdefault(name, instance)
+    return [{"crn": name, "name": name, "plan": i.plan, "allocation": i.allocation}
+            for name, i in seen.items()]
 
 
 def instance_usage(service: LocalService) -> dict[str, Any]:
     """The default instance's QPU seconds within the fair-share window, with IBM's keys."""
     instance = str(instance_list(service)[0]["crn"])
     now = service.clock.now()
-    used_us = 0
-    window_us = 0
-    for scheduler in service.schedulers.values():
-        if instance in scheduler.fair_share.share:
-            used_us += scheduler.fair_share.used(instance, now)
-            window_us = max(window_us, scheduler.fair_share.window_us)
-    start = max(0, now - window_us)
+    # One ledger for every QPU of the service (SPEC §5): the instance's charged use.
+    ledger = service.fair_share
+    used_us = ledger.used(instance, now) if instance in ledger.allocations else 0
+    start = max(0, now - ledger.window_us)
+    quota = next((s.settings.quota_of(instance) for s in service.schedulers.values()
+                  if instance in s.settings.instances), None)
     return {
         "instance_id": instance,
         "plan_id": "local",
         "usage_consumed_seconds": used_us / 1e6,
-        "usage_limit_seconds": None,
+        "usage_limit_seconds": quota,
         "usage_allocation_seconds": None,
-        "usage_limit_reached": False,
+        "usage_limit_reached": quota is not None and used_us / 1e6 >= quota,
         "usage_period": {"start_time": service.clock.datetime(start),
                          "end_time": service.clock.datetime(now)},
     }

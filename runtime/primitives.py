@@ -16,13 +16,14 @@ import numpy as np
 from qiskit.circuit import QuantumCircuit
 from qiskit.providers import BackendV2
 
-from .clock import to_us
+from .clock import to_seconds, to_us
 from .errors import IBMInputValueError
 from .job import RuntimeJobV2
 from .options import EstimatorOptions, SamplerOptions, UnsetType, _PrimitiveOptions
 from .qpu import QPU
 from .records import JobKind
 from .session import Session, current_session
+from .settings import job_time_limit
 
 if TYPE_CHECKING:
     from .service import LocalService
@@ -66,20 +67,23 @@ class _Primitive:
         prepared = _with_rep_delay(prepared, self._options, self._backend)
         scheduler = service.scheduler_of(self._backend)
         options = self._options
-        limit = options.time_limit
+        owner = None if self._session is None else self._session._record
+        requested = options.max_execution_time
+        limit = job_time_limit(None if isinstance(requested, UnsetType) else requested,
+                               None if owner is None else to_seconds(owner.max_time_us))
         _report_not_emulated(service, options)
         with service.call(), scheduler.clock.instant():
             seed = options.seed
             if seed is None:
                 seed = service.next_seed()
             record = scheduler.submit(
-                None if self._session is None else self._session._record,
+                owner,
                 instance=self._instance,
                 kind=self._kind,
                 payload=prepared,
                 duration_us=prepared.duration_us,
                 seed=seed,
-                time_limit_us=None if limit is None else to_us(limit),
+                time_limit_us=to_us(limit),
                 circuits=prepared.num_circuits,
                 shots=prepared.shots,
                 tags=",".join(options.job_tags) or None,

@@ -326,7 +326,8 @@ class QPU(BackendV2):
             run_pubs.append(self._run_pub(entry, pub, isa_pub))
         return PreparedJob("sampler", tuple(logical), tuple(isa_pubs), tuple(run_pubs),
                            len(executions), total_shots,
-                           self.timing.job_microseconds(executions), len(qubits))
+                           self.timing.job_microseconds(executions, len(logical)),
+                           len(qubits))
 
     def prepare_estimator(self, pubs: Iterable[Any], precision: float) -> PreparedJob:
         """Validate estimator pubs, make them ISA and model their duration (``precision`` default).
@@ -378,7 +379,8 @@ class QPU(BackendV2):
             run_pubs.append(run_pub)
         return PreparedJob("estimator", tuple(logical), tuple(isa_pubs), tuple(run_pubs),
                            len(executions), total_shots,
-                           self.timing.job_microseconds(executions), len(qubits))
+                           self.timing.job_microseconds(executions, len(logical)),
+                           len(qubits))
 
     # -- execution -------------------------------------------------------------------
 

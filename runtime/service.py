@@ -22,6 +22,7 @@ from .errors import (
     IBMInputValueError,
     RuntimeJobNotFound,
 )
+from .fairshare import FairShare
 from .qpu import QPU
 from .records import SessionRecord
 from .scheduler import Scheduler
@@ -37,7 +38,7 @@ USER_PRIORITY = 10
 BackendSpec = QPU | str | tuple[QPU | str, Mapping[str, Any]]
 
 _SETTING_NAMES = ("interactive_timeout", "batch_interactive_timeout", "max_time",
-                  "max_time_limit", "instances", "fair_share_window")
+                  "max_time_limit", "instances", "fair_share_window", "idle_close_timeout")
 
 
 class LocalService:
@@ -63,8 +64,9 @@ class LocalService:
         batch_interactive_timeout: float = 1.0,
         max_time: float | str = 8 * 3600.0,
         max_time_limit: float | str | None = None,
-        instances: Mapping[str, float] | None = None,
+        instances: Mapping[str, Any] | None = None,
         fair_share_window: float = 28 * 86_400.0,
+        idle_close_timeout: float | None = 1800.0,
         speed: float = 1.0,
         scale: float = 1.0,
         strict_isa: bool = True,
@@ -87,10 +89,13 @@ class LocalService:
             "max_time": max_time,
             "max_time_limit": max_time_limit,
             "fair_share_window": fair_share_window,
+            "idle_close_timeout": idle_close_timeout,
         }
         if instances is not None:
             self.defaults["instances"] = instances
-        QPUSettings(**self.defaults)  # validate the service-wide defaults once, early
+        defaults = QPUSettings(**self.defaults)  # validate the service-wide defaults early
+        # One fair-share ledger for all QPUs: an instance's use counts across them (SPEC §5).
+        self.fair_share = FairShare(defaults.allocations, to_us(defaults.fair_share_window))
         self.trace = trace if trace is not None else Trace(epoch=self.clock.epoch)
         self.trace.meta.update({"clock": self.clock.kind, "seed": self.seed})
         self._ids = itertools.count(1)
@@ -120,6 +125,12 @@ class LocalService:
         if unknown:
             raise IBMInputValueError(f"unknown backend setting(s) {sorted(unknown)}; "
                                      f"settings are {', '.join(_SETTING_NAMES)}")
+        if "fair_share_window" in overrides and \
+                overrides["fair_share_window"] != self.defaults["fair_share_window"]:
+            raise IBMInputValueError(
+                f"backend {getattr(qpu, 'name', qpu)!r}: fair_share_window is the service's, "
+                "not a QPU's (an instance's use counts across all QPUs); set it on "
+                "LocalService(fair_share_window=...)")
         if getattr(qpu, "service", None) not in (None, self):
             raise IBMBackendValueError(f"backend {qpu.name!r} belongs to another service")
         settings = QPUSettings(**{**self.defaults, **overrides})
@@ -129,7 +140,8 @@ class LocalService:
         self._qpus[qpu.name] = qpu
         self.schedulers[qpu.name] = Scheduler(qpu.name, self.clock, self.trace, settings,
                                               qpu.execute, ids=self._ids,
-                                              execution_timeout=self.execution_timeout)
+                                              execution_timeout=self.execution_timeout,
+                                              fair_share=self.fair_share)
         backends = self.trace.meta.get("backends")
         self.trace.meta["backends"] = f"{backends},{qpu.name}" if backends else qpu.name
         return qpu

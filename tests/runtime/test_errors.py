@@ -46,7 +46,7 @@ def wide(n: int) -> QuantumCircuit:
 
 
 def ended_session(service: LocalService, how: str) -> Session:
-    session = Session(service.backend(), max_time=1)
+    session = Session(service.backend(), max_time=3)  # the job takes 2.0025 s
     SamplerV2(mode=session).run([bell()], shots=10).result()
     if how == "close":
         session.close()
@@ -54,6 +54,13 @@ def ended_session(service: LocalService, how: str) -> Session:
         session.cancel()
     else:
         service.advance(2)
+    return session
+
+
+def unused_closed_session() -> Session:
+    service = LocalService(seed=4, idle_close_timeout=10)
+    session = Session(service.backend())
+    service.advance(10)  # no job submitted: closed as unused
     return session
 
 
@@ -162,6 +169,31 @@ CASES = [
          IBMInputValueError, ("interactive_timeout=-1", "positive")),
     Case("call-at-in-the-past", lambda s, _: (s.advance(5), s.call_at(1, lambda: None)),
          IBMInputValueError, ("in the past",)),
+    Case("per-qpu-fair-share-window", lambda s, _: LocalService(
+        backends=[(QPU.ideal(), {"fair_share_window": 60})]),
+        IBMInputValueError, ("fair_share_window is the service's", "across all QPUs")),
+    Case("open-plan-session", lambda s, _: Session(
+        LocalService(instances={"o": {"plan": "open"}}).backend()),
+        IBMRuntimeError, ("Open Plan users cannot submit session jobs", "Batch")),
+    Case("open-plan-batch-too-long", lambda s, _: Batch(
+        LocalService(instances={"o": {"plan": "open"}}).backend(), max_time=601),
+        IBMInputValueError, ("exceeds the Open Plan's limit of 600s",)),
+    Case("unknown-plan", lambda s, _: LocalService(instances={"x": {"plan": "free"}}),
+         IBMInputValueError, ("instance 'x'", "plans are 'premium' and 'open'")),
+    Case("bad-idle-close-timeout", lambda s, _: LocalService(idle_close_timeout=-5),
+         IBMInputValueError, ("idle_close_timeout=-5", "None to keep unused sessions open")),
+    Case("submit-to-unused-closed-session", lambda s, _: SamplerV2(
+        mode=unused_closed_session()).run([bell()]),
+        IBMRuntimeError, ("The session is closed", "is closed")),
+    Case("max-execution-time-not-int", lambda s, _: SamplerV2(
+        mode=s.backend(), options={"max_execution_time": 1.5}).run([bell()]),
+        IBMInputValueError, ("max_execution_time", "Input should be a valid integer")),
+    Case("max-execution-time-over-session", lambda s, _: SamplerV2(
+        mode=Session(s.backend(), max_time=60), options={"max_execution_time": 120}).run(
+        [bell()]), IBMInputValueError, ("exceeds the session's max_time of 60s",)),
+    Case("decoder-without-decode", lambda s, _: SamplerV2(mode=s.backend()).run(
+        [bell()], shots=10).result(decoder=42),
+        IBMInputValueError, ("decoder 42 has no decode() method", "ResultDecoder")),
     Case("non-isa-circuit", lambda s, _: SamplerV2(mode=s.backend()).run([logical_bell()]),
          IBMInputValueError, ("sampler pub 0", "The instruction h on qubits (0,) is not "
                               "supported by the target system", "generate_preset_pass_manager")),

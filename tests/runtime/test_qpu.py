@@ -187,10 +187,36 @@ def test_sampler_duration_is_the_timing_formula(qpu: QPU) -> None:
     assert seconds == pytest.approx(by_hand, rel=1e-12)
     for shots in (1000, 3000):
         prepared = qpu.prepare_sampler([circuit], shots)
-        expected = round((0.1 + shots * (seconds + 250e-6)) * 1e6)
+        expected = round((2.0 + shots * (250e-6 + seconds)) * 1e6)
         assert prepared.duration_us == expected
+    # Two pubs are two sub-jobs: 2 s of overhead each.
     assert qpu.prepare_sampler([circuit, circuit], 1000).duration_us == round(
-        2 * (0.1 + 1000 * (seconds + 250e-6)) * 1e6)
+        2 * (2.0 + 1000 * (250e-6 + seconds)) * 1e6)
+    # Parameter sets multiply executions, not sub-jobs.
+    theta = Parameter("t")
+    rotated = QuantumCircuit(1, 1)
+    rotated.rz(theta, 0)
+    rotated.measure(0, 0)
+    one = timing.circuit_seconds(rotated, target)
+    assert qpu.prepare_sampler([(rotated, [[0.1], [0.2], [0.3]])], 100).duration_us == round(
+        (2.0 + 300 * (250e-6 + one)) * 1e6)
+
+
+def test_timing_model_against_ibms_quick_formula(qpu: QPU) -> None:
+    # IBM's guide "workload usage" (estimate job run time): "approximately 2 s per
+    # sub-job" and, as a quick estimate, 2 + 0.00035 × executions seconds — 350 µs an
+    # execution: the 250 µs default rep_delay plus ~100 µs of circuit. A one-pub job of a
+    # 100 µs circuit is exactly the quick form.
+    timing = TimingModel()
+    for executions in (1, 1000, 10_000, 100_000):
+        quick = 2 + 0.00035 * executions
+        assert timing.job_microseconds([(100e-6, executions)]) == round(quick * 1e6)
+    # Worked example of docs/timing.md: 4 pubs × 4,096 shots of a 2.5 µs circuit.
+    assert timing.job_microseconds([(2.5e-6, 4096)] * 4, sub_jobs=4) == 8_000_000 + round(
+        4 * 4096 * 252.5)
+    # A short Bell job on the ideal QPU: the overhead dominates, as on IBM's QPUs.
+    bell_job = qpu.prepare_sampler([isa_circuit()], 1000)
+    assert 2.2e6 < bell_job.duration_us < 2.3e6
 
 
 @pytest.mark.parametrize(("observables", "bases"), [
@@ -208,7 +234,8 @@ def test_estimator_duration_counts_measurement_bases(qpu: QPU, observables: Any,
     shots = shots_for_precision(0.02)
     assert shots == 2500
     assert prepared.num_circuits == bases and prepared.shots == bases * shots
-    assert prepared.duration_us == round(bases * (0.1 + shots * (seconds + 250e-6)) * 1e6)
+    # One pub is one sub-job whatever its measurement bases.
+    assert prepared.duration_us == round((2.0 + bases * shots * (250e-6 + seconds)) * 1e6)
 
 
 def test_shots_for_precision() -> None:
@@ -217,10 +244,12 @@ def test_shots_for_precision() -> None:
 
 
 def test_job_microseconds_formula_and_validation() -> None:
-    timing = TimingModel(circuit_overhead_s=0.5, rep_delay_s=1e-3)
-    expected = 500_000 + 100 * (1 + 1000) + 500_000 + 10 * (2 + 1000)
-    assert timing.job_microseconds([(1e-6, 100), (2e-6, 10)]) == expected
-    assert TimingModel(circuit_overhead_s=0, rep_delay_s=0).job_microseconds([(0.0, 5)]) == 1
+    timing = TimingModel(sub_job_overhead_s=0.5, rep_delay_s=1e-3, init_s=1e-6)
+    expected = 2 * 500_000 + 100 * (1000 + 1 + 1) + 10 * (1000 + 2 + 1)
+    assert timing.job_microseconds([(1e-6, 100), (2e-6, 10)], sub_jobs=2) == expected
+    assert TimingModel(sub_job_overhead_s=0, rep_delay_s=0).job_microseconds([(0.0, 5)]) == 1
+    with pytest.raises(ValueError, match="sub_jobs"):
+        timing.job_microseconds([(1e-6, 1)], sub_jobs=0)
     for bad, fragment in [([], "at least one"), ([(-1.0, 5)], "duration"),
                           ([(1e-6, -1)], "shots"), ([(math.nan, 1)], "finite"),
                           ([(1e-6, 1.5)], "integer")]:
