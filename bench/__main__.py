@@ -27,8 +27,8 @@ MODULES: dict[str, str] = {
     "B6": "bench.b6_startup",
     "B7": "bench.b7_ibm",
     "B8": "bench.b8_measured_estimator",
-    "B9": "bench.b8_http",
-    "B10": "bench.b9_fast",
+    "B9": "bench.b9_http",
+    "B10": "bench.b10_fast",
     "B11": "bench.b11_executor",
 }
 """The module that measures each benchmark (each has ``run(quick=..., previous=...)``)."""

@@ -33,7 +33,7 @@ ClockName = Literal["virtual", "fast", "wall"]
 CLOCKS: tuple[ClockName, ...] = ("virtual", "fast", "wall")
 PLANS = ("premium", "open")
 DEFAULT_TOKEN = "qsession-local-api-key"
-DEFAULT_BACKENDS = ("ibm_brisbane",)
+DEFAULT_BACKENDS = ("ibm_brisbane", "qsession_ideal")
 DEFAULT_INSTANCE = "qsession"
 CRN_PREFIX = "crn:v1:bluemix:public:quantum-computing:us-east:a/qsession:"
 
@@ -119,16 +119,64 @@ def _fake_backend(name: str) -> Any:
         "ibm_torino, ibm_sherbrooke, ibm_kyiv")
 
 
+IDEAL = "qsession_ideal"
+"""The name of the ideal QPU (the runtime's ``QPU.ideal()``), served beside IBM's backends."""
+
+
+def ideal_configuration(qpu: QPU) -> dict[str, Any]:
+    """A configuration JSON the client turns back into ``qpu``'s gates and connectivity.
+
+    Each gate lists the qubits it acts on (``gates[].coupling_map``), which is how the
+    client's ``convert_to_target`` places instructions when a backend has no properties;
+    the ideal QPU has none (no errors to report), so its target on the client is ideal.
+    """
+    from qiskit.circuit import Gate
+
+    target = qpu.target
+    gates = []
+    basis = []
+    for name in sorted(target.operation_names):
+        op = target.operation_from_name(name)
+        if not isinstance(op, Gate) or name in ("delay",):
+            continue
+        qargs = target.qargs_for_operation_name(name) or []
+        gates.append({"name": name, "parameters": [str(p) for p in op.params],
+                      "qasm_def": "", "coupling_map": [list(q) for q in qargs]})
+        basis.append(name)
+    pairs = sorted({tuple(q) for g in gates for q in g["coupling_map"] if len(q) == 2})
+    return {
+        "backend_name": qpu.name, "backend_version": "1.0.0", "n_qubits": qpu.num_qubits,
+        "basis_gates": basis, "gates": gates, "local": False, "simulator": False,
+        "conditional": False, "open_pulse": False, "memory": True, "max_shots": 100_000,
+        "max_experiments": 300, "coupling_map": [list(p) for p in pairs],
+        # Only what the client's converter maps (it warns on box, break and continue).
+        "supported_instructions": sorted(set(basis) | (set(target.operation_names) & {
+            "measure", "reset", "delay", "if_else", "while_loop", "for_loop",
+            "switch_case"})),
+        "dt": target.dt, "description": qpu.description, "online_date":
+            "2025-01-01T00:00:00Z", "processor_type": {"family": "qsession ideal"},
+        "rep_delay_range": [0.0, 500.0], "default_rep_delay": 250.0,
+        "dynamic_reprate_enabled": True, "supported_features": ["qasm3"],
+    }
+
+
 class ServedBackend:
     """One QPU as IBM serves it: the runtime QPU plus its configuration and properties JSON."""
 
     def __init__(self, name: str, *, noise: bool) -> None:
         from qiskit_aer.noise import NoiseModel
 
+        if name == IDEAL:
+            self.name = name
+            self.qpu = QPU.ideal(name)
+            self.configuration = ideal_configuration(self.qpu)
+            self.properties: dict[str, Any] = {}  # noiseless: no errors, durations or T1
+            self.version = "1.0.0"
+            return
         fake = _fake_backend(name)
         with open(Path(fake.dirname) / fake.conf_filename, encoding="utf-8") as fh:
             config = json.load(fh)
-        props: dict[str, Any] = {}
+        props = {}
         if getattr(fake, "props_filename", None):
             with open(Path(fake.dirname) / fake.props_filename, encoding="utf-8") as fh:
                 props = json.load(fh)

@@ -146,7 +146,8 @@ def test_ittl_deactivates_and_a_later_job_reactivates_at_exact_instants(
 def test_state_route_reports_the_clock_and_queues(conn: Connection) -> None:
     state = control(conn, "state")
     assert state["clock"] == "virtual" and state["now"] == "2025-01-01T00:00:00Z"
-    assert state["backends"] == {"ibm_brisbane": {"queued": 0, "idle": True}}
+    assert state["backends"] == {"ibm_brisbane": {"queued": 0, "idle": True},
+                                 "qsession_ideal": {"queued": 0, "idle": True}}
     assert control(conn, "step", {})["moved"] is False  # nothing is due
 
 
