@@ -10,19 +10,15 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
-from .clock import to_us
-from .errors import IBMInputValueError
+from .clock import to_seconds, to_us
 from .job import RuntimeJobV2
 from .primitives import _note_dry_run, _resolve_mode
 from .programs import ExecutorOptions, QuantumProgram, prepare_program
 from .qpu import QPU
 from .session import Session
+from .settings import job_time_limit
 
 __all__ = ["Executor"]
-
-_MAX_TIME_CAP = 10_800
-"""IBM's largest ``max_execution_time`` (3 hours)."""
-
 
 class Executor:
     """Runs quantum programs on an emulated QPU, in a session, a batch or job mode."""
@@ -73,7 +69,7 @@ def submit_program(qpu: QPU, session: Session | None, program: Any, options: Any
     service = qpu.service
     scheduler = service.scheduler_of(qpu)
     prepared = prepare_program(qpu, program, options)
-    limit = _time_limit(options)
+    limit = _time_limit(options, session)
     tags = list(options.environment.job_tags)
     not_emulated = _not_emulated(options)
     _report_not_emulated(service, not_emulated)
@@ -85,7 +81,7 @@ def submit_program(qpu: QPU, session: Session | None, program: Any, options: Any
             payload=prepared,
             duration_us=prepared.duration_us,
             seed=service.next_seed(),
-            time_limit_us=None if limit is None else to_us(limit),
+            time_limit_us=to_us(limit),
             circuits=prepared.num_circuits,
             shots=prepared.shots,
             tags=",".join(tags) or None,
@@ -134,12 +130,8 @@ def _report_not_emulated(service: Any, names: list[str]) -> None:
             f"are kept in job.inputs): {', '.join(fresh)}", UserWarning, stacklevel=4)
 
 
-def _time_limit(options: Any) -> int | None:
+def _time_limit(options: Any, session: Session | None) -> int:
     # As IBM's Executor: the top-level value wins over the deprecated environment one.
-    limit = options.max_execution_time or options.environment.max_execution_time
-    if limit is None:
-        return None
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 0 < limit <= _MAX_TIME_CAP:
-        raise IBMInputValueError(
-            f"max_execution_time={limit!r} must be an int of seconds from 1 to {_MAX_TIME_CAP}")
-    return limit
+    requested = options.max_execution_time or options.environment.max_execution_time
+    return job_time_limit(requested, None if session is None
+                          else to_seconds(session._record.max_time_us))

@@ -14,6 +14,7 @@ import io
 import runpy
 import warnings
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -102,7 +103,8 @@ def _checks() -> dict[str, Callable[[dict[str, Any], str], None]]:
     def executor_program(ns: dict[str, Any], out: str) -> None:
         assert ns["bits"].shape == (2, 100, 1) and not ns["bits"][0].any() and ns["bits"][1].all()
         assert ns["job"].tags == ["executor-guide"] and ns["job"].session_id is None
-        assert ns["span"].start == ns["job"].metrics()["timestamps"]["running"]
+        running = ns["job"].metrics()["timestamps"]["running"]  # IBM's ISO string
+        assert ns["span"].start == datetime.fromisoformat(running.replace("Z", "+00:00"))
 
     return {"executor_sampler_session": executor_sampler,
             "executor_estimator_batch": executor_estimator,

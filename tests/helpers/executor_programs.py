@@ -151,10 +151,10 @@ def expiry_and_cancel(api: Api, backend: Any, advance: Callable[[float], None]) 
         sampler = api.Sampler(mode=session)
         sampler.options.twirling.enable_gates = False
         sampler.options.twirling.enable_measure = False
-        long = sampler.run([circuit], shots=10_000)  # ~2.6 s: runs past the 2 s max TTL
+        long = sampler.run([circuit], shots=10_000)  # runs past the 2 s max TTL
         queued = sampler.run([circuit], shots=10)
         cancelled = sampler.run([circuit], shots=10)
         advance(0.5)
         cancelled.cancel()
-        advance(3.0)
+        advance(6.0)  # past the long job's end
     return {"session": session, "long": long, "queued": queued, "cancelled": cancelled}
