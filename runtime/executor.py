@@ -20,6 +20,7 @@ from .settings import job_time_limit
 
 __all__ = ["Executor"]
 
+
 class Executor:
     """Runs quantum programs on an emulated QPU, in a session, a batch or job mode."""
 
