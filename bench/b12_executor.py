@@ -1,4 +1,4 @@
-"""B11: Sampler jobs through IBM's client-side ``executor_sampler.Sampler``, against ``SamplerV2``.
+"""B12: Sampler jobs through IBM's client-side ``executor_sampler.Sampler``, against ``SamplerV2``.
 
 The client-side Sampler builds a ``QuantumProgram`` with the client's own ``prepare`` and
 decodes the result with the client's post-processor; the job runs through the same
@@ -47,14 +47,14 @@ def _loop(client_side: bool, calls: int) -> float:
 
 
 def run(quick: bool = False, **_options: Any) -> Result:
-    """Measure B11 (``quick``: 3 calls, one repetition)."""
+    """Measure B12 (``quick``: 3 calls, one repetition)."""
     calls, repeats = (3, 1) if quick else (CALLS, 5)
     times = interleaved({"v2": lambda: _loop(False, calls),
                          "client": lambda: _loop(True, calls)}, repeats)
     v2, client = median(times["v2"]), median(times["client"])
     ratio = client / v2
     return Result(
-        id="B11",
+        id="B12",
         figure=f"{calls} Sampler jobs (3-qubit GHZ, {SHOTS} shots, twirling off) through the "
                "client-side executor_sampler.Sampler",
         subject=f"{fmt_s(client)} ({fmt_s(client / calls)}/job) as program executor",
