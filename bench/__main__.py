@@ -29,7 +29,7 @@ MODULES: dict[str, str] = {
     "B8": "bench.b8_measured_estimator",
     "B9": "bench.b9_http",
     "B10": "bench.b10_check",
-    "B11": "bench.b10_fast",
+    "B11": "bench.b11_fast",
     "B12": "bench.b12_executor",
 }
 """The module that measures each benchmark (each has ``run(quick=..., previous=...)``)."""

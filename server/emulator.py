@@ -28,6 +28,7 @@ from qsession.runtime import (
     Trace,
 )
 from qsession.runtime.clock import ClockError
+from qsession.runtime.settings import Instance as RuntimeInstance
 
 ClockName = Literal["virtual", "fast", "wall"]
 CLOCKS: tuple[ClockName, ...] = ("virtual", "fast", "wall")
@@ -217,7 +218,9 @@ class Emulator:
         self.service = LocalService(
             clock=kind, speed=speed, seed=seed, trace=self.trace,
             backends=[b.qpu for b in self.backends.values()],
-            instances={i.name: i.allocation for i in tenants}, **dict(settings or {}))
+            instances={i.name: RuntimeInstance(allocation=i.allocation,
+                                               plan="open" if i.plan == "open" else "premium")
+                       for i in tenants}, **dict(settings or {}))
         self.trace.meta["server_clock"] = clock
         self.lock = self.service.clock.lock
         self.jobs: dict[str, JobEntry] = {}
@@ -266,11 +269,6 @@ class Emulator:
         served = self.backend(backend)
         if mode not in ("dedicated", "batch"):
             raise IBMInputValueError(f"mode must be 'dedicated' or 'batch', not {mode!r}")
-        if mode == "dedicated" and tenant.plan == "open":
-            # IBM: "Open Plan users cannot submit session jobs" (SPEC §2a).
-            raise IBMInputValueError(
-                f"instance {tenant.name!r} is on the Open Plan: sessions are not available on "
-                "the Open Plan; use Batch or job mode instead")
         cls = Session if mode == "dedicated" else Batch
         with self.lock:
             session = cls(served.qpu, max_time=max_ttl, service=self.service,
@@ -383,18 +381,19 @@ class Emulator:
             return True
 
     def usage_seconds(self, tenant: Instance) -> float:
-        """QPU seconds charged to the tenant so far (SPEC §5: sessions their usage_time)."""
+        """QPU seconds charged to the tenant in the fair-share window (SPEC §5: one ledger
+        for every QPU; dedicated sessions their usage_time, other jobs their QPU time)."""
         with self.lock:
-            total = 0.0
-            counted: set[str] = set()
-            for entry in self.sessions.values():
-                if entry.instance is tenant and entry.session.details().get("mode") == "dedicated":
-                    total += float(entry.session.usage() or 0.0)
-                    counted.update(entry.jobs)
-            for job_id, job_entry in self.jobs.items():
-                if job_entry.instance is tenant and job_id not in counted:
-                    total += float(job_entry.job.usage() or 0.0)
-            return total
+            service: Any = self.service
+            ledger = service.fair_share
+            now = service.clock.now()
+            used = ledger.used(tenant.name, now) if tenant.name in ledger.allocations else 0
+            return float(used) / 1e6
+
+    def quota_seconds(self, tenant: Instance) -> float | None:
+        """The tenant's plan quota per window (the Open Plan's 600 s), or None."""
+        scheduler = next(iter(self.service.schedulers.values()), None)
+        return None if scheduler is None else scheduler.settings.quota_of(tenant.name)
 
     # -- lifetime --------------------------------------------------------------------
 

@@ -103,8 +103,6 @@ def test_max_ttl_fails_the_queued_job_while_the_running_one_completes(
     checked(conn, tmp_path)
 
 
-@pytest.mark.xfail(reason="SPEC §8 rev. 2 usage meter (billing until the running job "
-                   "completes) lands in the runtime with issue 13", strict=False)
 def test_an_expired_session_is_billed_until_its_running_job_completes(conn: Connection) -> None:
     backend = conn.service.backend("ibm_brisbane")
     session = Session(backend=backend, max_time=2)
