@@ -29,6 +29,7 @@ MODULES: dict[str, str] = {
     "B8": "bench.b8_http",
     "B9": "bench.b9_fast",
     "B10": "bench.b10_check",
+    "B11": "bench.b11_executor",
     "B12": "bench.b12_measured_estimator",
 }
 """The module that measures each benchmark (each has ``run(quick=..., previous=...)``)."""
