@@ -1,0 +1,43 @@
+// Keeps the page's live part current without a reload: polls /page/live and swaps each
+// part in place; the filters change the query string (history.replaceState), not the page.
+(function () {
+  "use strict";
+  var live = document.getElementById("live");
+  var form = document.getElementById("filters");
+  if (!live) { return; }
+  var every = parseInt(live.getAttribute("data-poll"), 10) || 500;
+  var busy = false;
+
+  function query() {
+    var params = new URLSearchParams(new FormData(form));
+    Array.from(params.keys()).forEach(function (k) { if (!params.get(k)) { params.delete(k); } });
+    return params.toString();
+  }
+
+  function refresh() {
+    if (busy) { return; }
+    busy = true;
+    var q = query();
+    fetch("/page/live" + (q ? "?" + q : ""), { cache: "no-store" })
+      .then(function (r) { if (!r.ok) { throw new Error("HTTP " + r.status); } return r.json(); })
+      .then(function (data) {
+        Object.keys(data.parts).forEach(function (name) {
+          var part = document.getElementById("part-" + name);
+          if (part && part.innerHTML !== data.parts[name]) { part.innerHTML = data.parts[name]; }
+        });
+        live.setAttribute("data-updated", String(data.records));
+        live.classList.remove("stale");
+      })
+      .catch(function () { live.classList.add("stale"); })
+      .then(function () { busy = false; });
+  }
+
+  if (form) {
+    form.addEventListener("change", function () {
+      var q = query();
+      history.replaceState(null, "", q ? "/?" + q : "/");
+      refresh();
+    });
+  }
+  setInterval(refresh, every);
+})();

@@ -1,0 +1,107 @@
+"""The live page's view model, read from a trace: rows, timers, holds and queue order.
+
+Scenarios run on one scheduler in virtual time (``helpers.rig``), so every countdown is
+exact; the predicted queue order is checked against the order the scheduler then really
+starts the jobs (in scenarios where no run ends between them to change fair shares).
+"""
+
+from __future__ import annotations
+
+from helpers.rig import Rig
+
+from qsession.insight.workloads import Workloads, workloads
+
+
+def board(rig: Rig) -> Workloads:
+    return workloads(rig.trace, rig.clock.now())
+
+
+def started_order(rig: Rig) -> list[str]:
+    return [r.id for r in sorted(rig.trace.of("job"), key=lambda r: r.t) if r.event == "start"]
+
+
+def test_a_session_row_counts_down_to_ittl_and_max_ttl_and_the_hold_is_shown() -> None:
+    rig = Rig()
+    s = rig.session(max_time=100)
+    job = rig.job(s, 10)
+    rig.at(5)
+    b = board(rig)
+    row = b.sessions[s.id]
+    assert (row.state, row.mode, row.accepting, row.activations) == ("active", "dedicated",
+                                                                     True, 1)
+    assert row.to_max_ttl == 95.0 and row.to_ittl is None  # a job in flight: no ITTL runs
+    assert b.qpus["qpu"].running == job.id and b.qpus["qpu"].running_ends_at == 10.0
+    assert b.qpus["qpu"].running_via == "normal"  # a pending session's first job (SPEC §5)
+    assert b.jobs[job.id].status == "RUNNING" and b.jobs[job.id].duration == 10.0
+    rig.at(30)
+    b = board(rig)
+    row = b.sessions[s.id]
+    assert row.to_ittl == 40.0 and row.to_max_ttl == 70.0  # ITTL from 10 s, max TTL from 0
+    assert row.usage == 30.0  # a dedicated session bills its active time
+    q = b.qpus["qpu"]
+    assert (q.running, q.holder, q.held_since, q.hold_ends_at) == (None, s.id, 10.0, 70.0)
+    assert b.jobs[job.id].reason == "completed"
+    other = rig.job(None, 5)  # job mode, waiting behind the hold
+    b = board(rig)
+    [entry] = b.qpus["qpu"].queue
+    assert entry.job == other.id and entry.via == "normal" and entry.after_hold
+    assert f"after {s.id}'s hold ends" in entry.reason
+    assert b.job_reason(b.jobs[other.id]).startswith("#1 in queue: normal queue")
+    rig.at(70)
+    b = board(rig)
+    assert b.sessions[s.id].state == "inactive" and b.sessions[s.id].to_ittl is None
+    assert b.qpus["qpu"].holder is None and b.qpus["qpu"].running == other.id
+    assert b.sessions[s.id].usage == 70.0
+
+
+def test_max_ttl_fails_the_queued_job_with_its_reason() -> None:
+    rig = Rig()
+    s = rig.session(max_time=20)
+    running, queued = rig.job(s, 30), rig.job(s, 5)
+    rig.at(10)
+    b = board(rig)
+    assert [e.job for e in b.qpus["qpu"].queue] == [queued.id]
+    assert "the active session" in b.qpus["qpu"].queue[0].reason
+    rig.at(25)
+    b = board(rig)
+    assert b.sessions[s.id].state == "expired" and b.sessions[s.id].to_max_ttl is None
+    assert b.jobs[queued.id].status == "ERROR" and b.jobs[queued.id].finished == 20.0
+    assert "max time" in (b.jobs[queued.id].reason or "")
+    assert b.jobs[running.id].status == "RUNNING"  # the running job completes (SPEC §2)
+
+
+def test_a_started_batch_goes_before_the_normal_queue() -> None:
+    rig = Rig(instances={"a": 1.0, "b": 1.0})
+    batch = rig.session("batch", instance="a")
+    rig.job(batch, 10)
+    rig.at(1)
+    normal = rig.job(None, 5, instance="b")
+    rig.at(2)
+    second = rig.job(batch, 5)
+    rig.at(3)
+    queue = board(rig).qpus["qpu"].queue
+    assert [(e.job, e.via) for e in queue] == [(second.id, "batch"), (normal.id, "normal")]
+    assert queue[0].reason == f"started batch {batch.id} goes before the normal queue"
+    rig.at(100)
+    assert started_order(rig)[1:] == [second.id, normal.id]
+
+
+def test_the_normal_queue_is_ordered_by_fair_share_then_fifo() -> None:
+    rig = Rig(instances={"a": 1.0, "b": 1.0, "c": 1.0})
+    rig.job(None, 10, instance="a")  # a uses 10 s of its share
+    rig.at(1)
+    rig.job(None, 20, instance="c")  # runs 10..30; counts once it ends
+    rig.at(11)
+    early = rig.job(None, 5, instance="a")
+    rig.at(12)
+    late = rig.job(None, 5, instance="b")
+    rig.at(15)
+    q = board(rig).qpus["qpu"]
+    assert q.ratios["a"] > 0 and q.ratios["b"] == 0.0
+    # b has used nothing: its later job goes before a's earlier one.
+    assert [e.job for e in q.queue] == [late.id, early.id]
+    assert q.queue[0].reason == ("normal queue: instance b used 0.000 s of its 33% share in "
+                                 "the window (least served first, FIFO on ties)")
+    assert q.used == {"a": 10.0, "b": 0.0, "c": 0.0}
+    rig.at(100)
+    assert started_order(rig)[2:] == [late.id, early.id]

@@ -1,0 +1,207 @@
+"""The live page at ``/``, in headless Chromium, while the real client runs a session.
+
+The server runs on the virtual clock; the test moves time over ``/qsession/v1`` and
+waits for the page (which polls ``/page/live``) to show each step, without a reload:
+the session active, inactive after its ITTL, the queued job failed at max TTL, the
+timeline gaining bars. Screenshots are kept in pytest's tmp dir.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+from helpers.browser import chromium, console_errors, require_chromium
+from helpers.server import isa_bell
+from qiskit_ibm_runtime import SamplerV2, Session
+from selenium.webdriver.support.ui import WebDriverWait
+
+from qsession.insight.timeline import STATE_COLORS
+from qsession.server import Connection
+
+
+def control(conn: Connection, route: str, body: dict[str, Any] | None = None) -> Any:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(conn.server.url + "/qsession/v1/" + route, data=data,
+                                     method="GET" if body is None else "POST",
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return json.loads(response.read())
+
+
+def get(conn: Connection, path: str) -> str:
+    with urllib.request.urlopen(conn.server.url + path, timeout=60) as response:
+        return str(response.read().decode())
+
+
+def table(page: str, ident: str) -> str:
+    """The HTML of the page's table ``ident``."""
+    start = page.index(f'<table id="{ident}"')
+    return page[start:page.index("</table>", start)]
+
+
+def rgb(hex_color: str) -> str:
+    """``#rrggbb`` as the browser's computed style writes it."""
+    r, g, b = (int(hex_color[i:i + 2], 16) for i in (1, 3, 5))
+    return f"rgb({r}, {g}, {b})"
+
+
+def until(driver: Any, script: str, what: str, timeout: float = 10.0) -> Any:
+    """Wait until ``script`` (a JS expression) is truthy in the page; say what was awaited."""
+    try:
+        return WebDriverWait(driver, timeout, poll_frequency=0.1).until(
+            lambda d: d.execute_script(f"return {script};"))
+    except Exception as err:
+        raise AssertionError(f"the page never showed {what} ({script})") from err
+
+
+SESSION_STATE = "(document.querySelector('#sessions tr[data-session=\"{sid}\"]') || {{}})" \
+                ".dataset?.state"
+JOB_STATUS = "(document.querySelector('#jobs tr[data-job=\"{jid}\"]') || {{}}).dataset?.status"
+BARS = "document.querySelectorAll('#part-timeline .lane-qpu rect.run').length"
+
+
+def test_the_page_follows_a_session_live_in_headless_chromium(conn: Connection,
+                                                             tmp_path: Path) -> None:
+    require_chromium()
+    backend = conn.service.backend("ibm_brisbane")
+    isa = isa_bell(backend)
+    with chromium(1280, 800) as driver:
+        driver.get(conn.server.url + "/")
+        until(driver, "document.getElementById('live') !== null", "the live part")
+        driver.execute_script("window.loadedOnce = true;")
+        assert driver.execute_script(f"return {BARS};") == 0
+
+        session = Session(backend=backend, max_time=70)
+        sampler = SamplerV2(mode=session)
+        first = sampler.run([isa], shots=100)  # the QPU is free: it starts at 0 s
+        sid = session.session_id
+        state = SESSION_STATE.format(sid=sid)
+        until(driver, f"{state} === 'active'", f"{sid} active")
+        d1 = float(first.usage_estimation["quantum_seconds"])
+
+        control(conn, "run-until-idle", {})  # the first job ends at d1; the ITTL starts
+        until(driver, f"{BARS} === 1", "the first job's bar")
+        until(driver, f"{JOB_STATUS.format(jid=first.job_id())} === 'DONE'", "the job done")
+        ittl = (f"document.querySelector('#sessions tr[data-session=\"{sid}\"] .to-ittl')"
+                ".textContent")
+        until(driver, f"{ittl} === '60.000 s'", "60 s left to the ITTL")
+        until(driver, "document.querySelector('#part-qpus .qpu-holder a')?.textContent === "
+              f"'{sid}'", "the QPU held for the session")
+
+        control(conn, "advance", {"seconds": 60})  # nothing in flight for the full ITTL
+        until(driver, f"{state} === 'inactive'", f"{sid} inactive after its ITTL")
+        control(conn, "advance", {"seconds": 2})
+        until(driver, "document.querySelectorAll('#part-timeline rect.inactive').length >= 1",
+              "an inactive band on the timeline")
+
+        second = sampler.run([isa], shots=40_000)  # reactivates the session at d1 + 62
+        third = sampler.run([isa], shots=10)       # queued behind it
+        fourth = SamplerV2(mode=backend).run([isa], shots=10)  # job mode, waits too
+        until(driver, f"{state} === 'active'", f"{sid} active again")
+        until(driver, f"{JOB_STATUS.format(jid=third.job_id())} === 'QUEUED'", "a queued job")
+        until(driver, "document.querySelectorAll('#part-qpus table.queue tbody tr').length "
+              "=== 2", "two jobs in the QPU's queue")
+        queue = driver.execute_script(
+            "return Array.from(document.querySelectorAll('#part-qpus table.queue tbody tr'))"
+            ".map(r => r.cells[1].textContent + ' | ' + r.cells[5].textContent);")
+        assert queue == [
+            f"{third.job_id()} | the active session {sid} holds the QPU: its jobs go first",
+            f"{fourth.job_id()} | normal queue: instance qsession used {d1:.3f} s of its 100% "
+            "share in the window (least served first, FIFO on ties); after "
+            f"{sid}'s hold ends"]  # once its own queue is empty the active session holds on
+        d2 = float(second.usage_estimation["quantum_seconds"])
+        assert d1 + 62 + d2 > 70  # max TTL strikes while the second job runs
+
+        now = control(conn, "state")["now_seconds"]
+        control(conn, "advance", {"seconds": 70 - now})  # max TTL, 70 s after activation
+        until(driver, f"{JOB_STATUS.format(jid=third.job_id())} === 'ERROR'",
+              "the queued job failed at max TTL")
+        until(driver, f"{state} === 'expired'", f"{sid} expired")
+        reason = driver.execute_script(
+            f"return document.querySelector('#jobs tr[data-job=\"{third.job_id()}\"] "
+            ".reason').textContent;")
+        assert "max time" in reason
+        until(driver, "document.querySelector('#part-timeline .mark-expired') !== null",
+              "the max-TTL mark on the timeline")
+        until(driver, f"{JOB_STATUS.format(jid=second.job_id())} === 'RUNNING'",
+              "the running job still running")
+        until(driver, f"{BARS} === 2", "the second job's bar, drawn while it runs")
+        until(driver, "document.querySelector('#part-qpus .qpu-running a')?.textContent === "
+              f"'{second.job_id()}'", "the QPU running the second job")
+
+        # The colours are the timeline picture's (insight/timeline.py STATE_COLORS).
+        fills = driver.execute_script(
+            "return Array.from(document.querySelectorAll('#part-timeline .lane-qpu rect.run'))"
+            ".map(r => [r.dataset.state, r.getAttribute('fill')]);")
+        assert fills == [["DONE", STATE_COLORS["DONE"]], ["RUNNING", STATE_COLORS["RUNNING"]]]
+        badge = driver.execute_script(
+            f"return getComputedStyle(document.querySelector('#jobs tr[data-job=\""
+            f"{third.job_id()}\"] .badge')).backgroundColor;")
+        assert badge == rgb(STATE_COLORS["ERROR"])
+
+        verdict = driver.execute_script("return document.getElementById('verdict').dataset.ok;")
+        assert verdict == "true"
+        assert driver.execute_script("return window.loadedOnce === true && "
+                                     "performance.getEntriesByType('navigation').length;") == 1
+        assert console_errors(driver) == []
+        driver.save_screenshot(str(tmp_path / "page-1280x800.png"))
+
+        # Tables are tables: headers in <thead>, a caption each.
+        heads = driver.execute_script(
+            "return ['sessions', 'jobs'].map(id => Array.from(document.querySelectorAll("
+            "'#' + id + ' thead th[scope=col]')).map(th => th.textContent));")
+        assert heads[0][:4] == ["Id", "Instance", "Mode", "State"] and "To max TTL" in heads[0]
+        assert heads[1] == ["Id", "Session", "Instance", "QPU", "Status", "Wait", "Run",
+                            "Usage", "Reason"]
+
+        # 400 px wide: the page itself does not scroll sideways (wide tables scroll in place).
+        driver.set_window_size(400, 800)
+        until(driver, "window.innerWidth <= 400", "a 400 px window")
+        driver.save_screenshot(str(tmp_path / "page-400.png"))
+        overflow = driver.execute_script(
+            "return document.documentElement.scrollWidth - window.innerWidth;")
+        assert overflow <= 0
+        full = driver.execute_script("return document.documentElement.scrollHeight;")
+        driver.set_window_size(1280, min(int(full) + 40, 1600))
+        driver.save_screenshot(str(tmp_path / "page-full.png"))
+        assert console_errors(driver) == []
+
+    control(conn, "run-until-idle", {})
+    assert fourth.status() == "DONE"
+
+
+def test_filters_and_detail_pages_over_plain_http(conn: Connection) -> None:
+    backend = conn.service.backend("ibm_brisbane")
+    isa = isa_bell(backend)
+    session = Session(backend=backend)
+    job = SamplerV2(mode=session).run([isa], shots=100)
+    control(conn, "run-until-idle", {})
+    page = get(conn, "/")
+    assert f'data-session="{session.session_id}"' in page
+    assert f'data-job="{job.job_id()}"' in page
+    # A state filter keeps the session (it is active) and drops the DONE job.
+    active = get(conn, "/?state=active")
+    assert f'data-session="{session.session_id}"' in table(active, "sessions")
+    jobs = table(active, "jobs")
+    assert f'data-job="{job.job_id()}"' not in jobs and "no job matches the filters" in jobs
+    nobody = get(conn, "/?instance=elsewhere")
+    assert "no session or batch matches the filters" in table(nobody, "sessions")
+    live = json.loads(get(conn, "/page/live?state=DONE"))
+    assert f'data-job="{job.job_id()}"' in table(live["parts"]["workloads"], "jobs")
+    assert "no session or batch matches" in table(live["parts"]["workloads"], "sessions")
+    assert set(live["parts"]) == {"status", "workloads", "qpus", "timeline"} and live["ok"]
+    detail = get(conn, f"/page/sessions/{session.session_id}")
+    # Its records from the trace: create, activation, and its job's records.
+    assert ">create<" in detail and ">job_started<" in detail and ">start<" in detail
+    job_page = get(conn, f"/page/jobs/{job.job_id()}")
+    assert ">dispatch<" in job_page and ">finish<" in job_page
+    with pytest.raises(urllib.error.HTTPError) as err:
+        get(conn, "/page/jobs/j999")
+    assert err.value.code == 404
+    assert "j999" in err.value.read().decode()
+    assert "setInterval" in get(conn, "/page/static/live.js")
