@@ -11,13 +11,15 @@ from __future__ import annotations
 import json
 import os
 import socket
+import subprocess
 import threading
 import time
 import urllib.request
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from .emulator import Emulator, Instance
@@ -236,3 +238,52 @@ def format_summary(summary: Mapping[str, Any]) -> str:
         f"qsession: {summary['virtual_seconds']:g} s of {summary['clock']} time; "
         f"{summary['faults']} server fault(s)",
     ])
+
+
+def write_outputs(emulator: Emulator, out_dir: Path) -> dict[str, Path]:
+    """The demo's outputs beside the streamed trace: Perfetto JSON and the timeline picture."""
+    from qsession.insight.perfetto import write_perfetto
+
+    files = {"trace.perfetto.json": write_perfetto(emulator.trace,
+                                                   out_dir / "trace.perfetto.json")}
+    try:
+        from qsession.insight.timeline import draw_timeline
+    except ImportError:  # matplotlib is the [plot] extra
+        return files
+    draw_timeline(emulator.trace, out_dir / "timeline.png", out_dir / "timeline.svg",
+                  title="qsession run")
+    files["timeline.png"] = out_dir / "timeline.png"
+    files["timeline.svg"] = out_dir / "timeline.svg"
+    return files
+
+
+def run_command(command: Sequence[str], *, out_dir: Path, host: str = DEFAULT_HOST,
+                port: int = 0, echo: Callable[[str], None] = print,
+                **emulator_options: Any) -> int:
+    """``qsession run -- COMMAND``: serve, run COMMAND in the client's environment, report.
+
+    Returns COMMAND's exit status. On the virtual and fast clocks the jobs COMMAND left
+    queued are run to their end before the report (every accepted job ends once).
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    emulator = Emulator(trace_path=out_dir / "trace.jsonl", **emulator_options)
+    server = Server(emulator, host, port).start()
+    try:
+        env = {**os.environ, **server.env()}
+        try:
+            status = subprocess.run(list(command), env=env, check=False).returncode
+        except FileNotFoundError as err:
+            echo(f"qsession: cannot run {command[0]!r}: {err.strerror}")
+            status = 127
+        except KeyboardInterrupt:
+            status = 130
+        if emulator.clock_name != "wall":
+            emulator.service.run_until_idle()
+        summary = summarize(emulator)
+    finally:
+        server.stop()
+    files = write_outputs(emulator, out_dir)
+    echo(format_summary(summary))
+    written = ", ".join(str(p) for p in [out_dir / "trace.jsonl", *files.values()])
+    echo(f"qsession: wrote {written}")
+    return status
