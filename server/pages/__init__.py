@@ -36,6 +36,7 @@ def router(emulator: Emulator) -> APIRouter:
     monitor = LiveMonitor(str(emulator.trace.meta.get("clock", "virtual")))
 
     def render(name: str, **context: Any) -> HTMLResponse:
+        context.setdefault("backends", list(emulator.backends))
         return HTMLResponse(env.get_template(name).render(**context))
 
     @api.get("/")
@@ -45,15 +46,24 @@ def router(emulator: Emulator) -> APIRouter:
         return render("index.html", poll_ms=POLL_MS,
                       **page_context(emulator, filters), **live_context(snap, emulator, filters))
 
+    last: dict[tuple[int, int, Filters], dict[str, Any]] = {}
+
     @api.get("/page/live")
     def live(request: Request) -> JSONResponse:
         filters = Filters.of(request.query_params)
+        with emulator.lock:  # nothing new since the last look: send the same parts
+            key = (emulator.trace.count, int(emulator.service.clock.now()), filters)
+        if key in last:
+            return JSONResponse(last[key])
         snap = snapshot(emulator, monitor)
         context = live_context(snap, emulator, filters)
         parts = {name: env.get_template(f"_{name}.html").render(**context)
                  for name in ("status", "workloads", "qpus", "timeline")}
-        return JSONResponse({"now": snap.board.now, "records": len(snap.records),
-                             "ok": snap.verdict.ok, "parts": parts})
+        body = {"now": snap.board.now, "records": len(snap.records), "ok": snap.verdict.ok,
+                "parts": parts}
+        last.clear()
+        last[(len(snap.records), snap.now_us, filters)] = body
+        return JSONResponse(body)
 
     @api.get("/page/static/{name}")
     def static(name: str) -> Response:

@@ -128,7 +128,6 @@ def page_context(emulator: Emulator, filters: Filters) -> dict[str, Any]:
                    ("QPU held idle (reserved)", HOLD_COLOR),
                    ("session inactive", INACTIVE_COLOR),
                    ("ITTL window (idle, active)", ITTL_COLOR)],
-        "backends": list(emulator.backends),
     }
 
 
