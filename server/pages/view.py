@@ -142,5 +142,14 @@ def records_of(records: list[Record], kind: str, ident: str) -> list[Record]:
 
 
 def seconds(value: float | None) -> str:
-    """Seconds for a table cell: three decimals, or an em dash when there is none."""
-    return "—" if value is None else f"{value:.3f} s"
+    """A duration for a table cell: exact seconds up to two minutes, then min/h; — for none."""
+    if value is None:
+        return "—"
+    if value <= 120:
+        return f"{value:.3f} s"
+    whole = int(value)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours} h {minutes:02d} min {secs:02d} s"
+    return f"{minutes} min {secs + value - whole:06.3f} s"

@@ -105,3 +105,4 @@ def test_the_normal_queue_is_ordered_by_fair_share_then_fifo() -> None:
     assert q.used == {"a": 10.0, "b": 0.0, "c": 0.0}
     rig.at(100)
     assert started_order(rig)[2:] == [late.id, early.id]
+

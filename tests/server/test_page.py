@@ -16,12 +16,13 @@ from typing import Any
 
 import pytest
 from helpers.browser import chromium, console_errors, require_chromium
-from helpers.server import isa_bell
-from qiskit_ibm_runtime import SamplerV2, Session
+from helpers.server import isa_bell, start
+from qiskit_ibm_runtime import Batch, QiskitRuntimeService, SamplerV2, Session
 from selenium.webdriver.support.ui import WebDriverWait
 
 from qsession.insight.timeline import STATE_COLORS
-from qsession.server import Connection
+from qsession.server import Connection, Instance
+from qsession.server.pages.view import seconds
 
 
 def control(conn: Connection, route: str, body: dict[str, Any] | None = None) -> Any:
@@ -166,9 +167,22 @@ def test_the_page_follows_a_session_live_in_headless_chromium(conn: Connection,
         overflow = driver.execute_script(
             "return document.documentElement.scrollWidth - window.innerWidth;")
         assert overflow <= 0
+        driver.set_window_size(1280, 800)
+        until(driver, "window.innerWidth === 1280", "a 1280 px window again")
         full = driver.execute_script("return document.documentElement.scrollHeight;")
-        driver.set_window_size(1280, min(int(full) + 40, 1600))
+        driver.set_window_size(1280, min(int(full), 1600))
         driver.save_screenshot(str(tmp_path / "page-full.png"))
+        assert console_errors(driver) == []
+
+        # Each row links to its detail: the session's records from the trace.
+        driver.find_element("css selector", f'#sessions a[href="/page/sessions/{sid}"]').click()
+        until(driver, "document.querySelector('table.records') !== null", "the detail page")
+        events = driver.execute_script(
+            "return Array.from(document.querySelectorAll('table.records tbody tr'))"
+            ".map(r => r.cells[4].textContent);")
+        assert {"create", "job_started", "ittl_elapsed", "max_time_reached", "expire"} <= set(
+            events)
+        driver.save_screenshot(str(tmp_path / "session-detail.png"))
         assert console_errors(driver) == []
 
     control(conn, "run-until-idle", {})
@@ -203,5 +217,78 @@ def test_filters_and_detail_pages_over_plain_http(conn: Connection) -> None:
     with pytest.raises(urllib.error.HTTPError) as err:
         get(conn, "/page/jobs/j999")
     assert err.value.code == 404
-    assert "j999" in err.value.read().decode()
+    assert "no job 'j999' in this run" in err.value.read().decode()
+    with pytest.raises(urllib.error.HTTPError) as err:
+        get(conn, "/page/static/app.js")
+    assert err.value.code == 404
+    assert "'app.js'" in (body := err.value.read().decode()) and "live.js" in body
     assert "setInterval" in get(conn, "/page/static/live.js")
+
+
+def test_the_queue_table_explains_batch_first_and_fair_share_in_headless_chromium(
+        tmp_path: Path) -> None:
+    require_chromium()
+    conn = start(instances=[Instance("lab", "premium", 3.0), Instance("dev", "premium", 1.0)])
+    try:
+        env = conn.server.env("dev")
+        dev = QiskitRuntimeService(channel="ibm_quantum_platform", url=env["QISKIT_IBM_URL"],
+                                   token=env["QISKIT_IBM_TOKEN"],
+                                   instance=env["QISKIT_IBM_INSTANCE"])
+        backend = conn.service.backend("ibm_brisbane")
+        isa = isa_bell(backend)
+        SamplerV2(mode=backend).run([isa], shots=100)  # lab, job mode: runs first
+        batch = Batch(backend=backend)
+        first = SamplerV2(mode=batch).run([isa], shots=40_000)
+        control(conn, "step", {})  # the lab job ends; the batch's first job starts
+        assert first.status() == "RUNNING"
+        second = SamplerV2(mode=batch).run([isa], shots=10)
+        lab_job = SamplerV2(mode=backend).run([isa], shots=10)
+        dev_job = SamplerV2(mode=dev.backend("ibm_brisbane")).run([isa], shots=10)
+        session = Session(backend=backend)
+        session_job = SamplerV2(mode=session).run([isa], shots=10)
+        control(conn, "advance", {"seconds": 4})  # the batch's first job runs on (10.2 s)
+        with chromium(1280, 800) as driver:
+            driver.get(conn.server.url + "/")
+            rows = ("Array.from(document.querySelectorAll('#part-qpus table.queue tbody tr'))"
+                    ".map(r => [r.cells[1].textContent, r.cells[4].textContent, "
+                    "r.cells[5].textContent])")
+            queue = until(driver, f"{rows}.length === 4 && {rows}", "four queued jobs")
+            # SPEC §5: the started batch first; then the normal queue, the least-served
+            # instance first (dev has used nothing, lab 0.125 s), FIFO within lab.
+            assert [(job, via) for job, via, _ in queue] == [
+                (second.job_id(), "batch"), (dev_job.job_id(), "normal"),
+                (lab_job.job_id(), "normal"), (session_job.job_id(), "normal")]
+            assert queue[0][2] == f"started batch {batch.session_id} goes before the normal queue"
+            assert queue[1][2].startswith("normal queue: instance dev used 0.000 s of its 25% ")
+            assert queue[2][2].startswith("normal queue: instance lab used 0.125 s of its 75% ")
+            driver.execute_script("window.loadedOnce = true;")
+            driver.save_screenshot(str(tmp_path / "queue-1280x800.png"))
+            full = driver.execute_script("return document.documentElement.scrollHeight;")
+            driver.set_window_size(1280, min(int(full), 1600))
+            driver.save_screenshot(str(tmp_path / "queue-full.png"))
+            driver.set_window_size(1280, 800)
+
+            # The instance filter, without a reload: only dev's rows remain.
+            driver.find_element("css selector", "select[name=instance] option[value=dev]").click()
+            until(driver, "location.search === '?instance=dev'", "the filter in the address")
+            jobs = until(driver, "Array.from(document.querySelectorAll('#jobs tbody tr"
+                         "[data-job]')).map(r => r.dataset.job).join(',') === "
+                         f"'{dev_job.job_id()}'", "only dev's job")
+            assert jobs is True
+            assert "no session or batch matches the filters" in driver.find_element(
+                "css selector", "#sessions").text
+            assert driver.execute_script("return window.loadedOnce === true;")
+            assert console_errors(driver) == []
+        control(conn, "run-until-idle", {})
+        trace = urllib.request.urlopen(conn.server.url + "/qsession/v1/trace", timeout=60)
+        starts = [r["id"] for r in map(json.loads, trace.read().decode().splitlines()[1:])
+                  if r["entity"] == "job" and r["event"] == "start"]
+        assert starts[2:] == [job for job, _, _ in queue]  # the order the page predicted
+    finally:
+        conn.close()
+
+
+def test_durations_read_as_seconds_then_minutes_and_hours() -> None:
+    assert [seconds(v) for v in (None, 0.0, 60.0, 120.0, 125.5, 28_800.0, 3_725.0)] == [
+        "—", "0.000 s", "60.000 s", "120.000 s", "2 min 05.500 s", "8 h 00 min 00 s",
+        "1 h 02 min 05 s"]
