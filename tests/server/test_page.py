@@ -51,7 +51,7 @@ def rgb(hex_color: str) -> str:
     return f"rgb({r}, {g}, {b})"
 
 
-def until(driver: Any, script: str, what: str, timeout: float = 10.0) -> Any:
+def until(driver: Any, script: str, what: str, timeout: float = 20.0) -> Any:
     """Wait until ``script`` (a JS expression) is truthy in the page; say what was awaited."""
     try:
         return WebDriverWait(driver, timeout, poll_frequency=0.1).until(
@@ -167,6 +167,8 @@ def test_the_page_follows_a_session_live_in_headless_chromium(conn: Connection,
         overflow = driver.execute_script(
             "return document.documentElement.scrollWidth - window.innerWidth;")
         assert overflow <= 0
+        driver.execute_script("document.getElementById('part-timeline').scrollIntoView();")
+        driver.save_screenshot(str(tmp_path / "page-400-timeline.png"))
         driver.set_window_size(1280, 800)
         until(driver, "window.innerWidth === 1280", "a 1280 px window again")
         full = driver.execute_script("return document.documentElement.scrollHeight;")
@@ -292,3 +294,18 @@ def test_durations_read_as_seconds_then_minutes_and_hours() -> None:
     assert [seconds(v) for v in (None, 0.0, 60.0, 120.0, 125.5, 28_800.0, 3_725.0)] == [
         "—", "0.000 s", "60.000 s", "120.000 s", "2 min 05.500 s", "8 h 00 min 00 s",
         "1 h 02 min 05 s"]
+
+
+def test_every_template_and_static_file_ships_in_the_package() -> None:
+    import fnmatch
+    import tomllib
+
+    root = Path(__file__).resolve().parents[2]
+    patterns = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "package-data"]["qsession.server"]
+    pages = root / "server"
+    files = [str(p.relative_to(pages)) for p in (pages / "pages").rglob("*")
+             if p.is_file() and p.suffix in (".html", ".css", ".js")]
+    assert files, "no page files found"
+    unshipped = [f for f in files if not any(fnmatch.fnmatch(f, pat) for pat in patterns)]
+    assert unshipped == [], "add them to [tool.setuptools.package-data] in pyproject.toml"

@@ -15,7 +15,7 @@
   }
 
   function refresh() {
-    if (busy) { return; }
+    if (busy || document.hidden) { return; }  // a hidden tab costs the server nothing
     busy = true;
     var q = query();
     fetch("/page/live" + (q ? "?" + q : ""), { cache: "no-store" })
