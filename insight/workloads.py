@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 
 from qsession.model import ACTIVE, FINAL_STATUSES, QUEUED, RUNNING, SESSION_TABLE
 from qsession.model.dispatch import in_normal_queue, select
+from qsession.model.lifecycle import TransitionRefused
+from qsession.model.session import SessionLifecycle
 from qsession.runtime.fairshare import FairShare
 from qsession.runtime.trace import Record, Trace
 
@@ -277,53 +279,99 @@ def _ended(event: str, job: JobRow) -> str:
 
 def _queue_order(qpu: str, sessions: dict[str, SessionRow], jobs: dict[str, JobRow],
                  row: QPURow) -> list[QueueEntry]:
-    """The queued jobs of ``qpu`` in the order ``select`` would start them if it were free now.
+    """The queued jobs of ``qpu`` in the order ``select`` would start them from now on.
 
-    Each pick is removed and the rule asked again; fair-share ratios stay those of now.
-    When the rule says *hold* (an active dedicated session with nothing queued), the rest
-    wait for that hold to end, and are ordered as the rule orders them after it.
+    The running job ends first; then the rule is asked again and again, each pick runs
+    and ends, and the sessions move as the model's table moves them (``job_started``,
+    ``job_ended``, and ``ittl_elapsed`` when the rule holds the QPU for a session with
+    nothing queued). Fair-share ratios stay those of now, and no max TTL strikes on the
+    way: the order is what the rule says if nothing else happens.
     """
-    ratios = row.ratios
     queued = sorted((j for j in jobs.values() if j.qpu == qpu and j.status == QUEUED),
                     key=lambda j: j.seq)
-    here = [s for s in sessions.values() if s.qpu == qpu]
-    dedicated = next((s for s in here if s.state == ACTIVE and s.mode == "dedicated"), None)
-    batches = sorted((s for s in here if s.state == ACTIVE and s.mode == "batch"),
-                     key=lambda s: (s.started_at or 0.0, s.created, s.id))
-    own = {s.id: [j for j in queued if j.session == s.id] for s in here}
+    here = [s for s in sessions.values() if s.qpu == qpu and not s.is_final]
+    lives = {s.id: _lifecycle(s) for s in here}
+    own: dict[str, list[JobRow]] = {s.id: [j for j in queued if j.session == s.id]
+                                    for s in here}
+    # Started batches in the order their first jobs started (as the scheduler keeps them).
+    order = {s.id: (s.started_at or 0.0, s.created, s.id) for s in here}
     normal: dict[str | None, list[JobRow]] = {}
     for j in queued:
-        state = None if j.session is None else sessions[j.session].state
-        if in_normal_queue(state):
+        if in_normal_queue(None if j.session is None else lives[j.session].state):
             normal.setdefault(j.instance, []).append(j)
+
+    def fire(sid: str | None, event: str, **facts: int) -> str | None:
+        """Fire ``event`` on the session's model copy; its new state if it changed."""
+        life = lives.get(sid or "")
+        if life is None:
+            return None
+        try:
+            step = life.fire(event, **facts)
+        except TransitionRefused:  # a trace the model would not have produced
+            return None
+        if step.dest in _SESSION_FINAL:
+            lives.pop(step.ident)
+        return step.dest if step.changed else None
+
+    def ran(job: JobRow) -> None:
+        if job.session is not None and job.session in own:
+            fire(job.session, "job_ended", in_flight=len(own[job.session]))
+
+    running = jobs.get(row.running or "")
+    if running is not None:
+        ran(running)
     out: list[QueueEntry] = []
-    held = False
+    held: str | None = None
     while True:
+        active = [s for s in here if s.id in lives and lives[s.id].state == ACTIVE]
+        dedicated = next((s for s in active if s.mode == "dedicated"), None)
+        batches = sorted((s for s in active if s.mode == "batch"), key=lambda s: order[s.id])
         decision = select(
-            dedicated is not None and not held,
+            dedicated is not None,
             None if dedicated is None or not own[dedicated.id] else own[dedicated.id][0],
             (own[b.id][0] if own[b.id] else None for b in batches),
-            ((ratios.get(i or "", 0.0), q[0].seq, q[0]) for i, q in normal.items() if q),
+            ((row.ratios.get(i or "", 0.0), q[0].seq, q[0]) for i, q in normal.items() if q),
         )
-        if decision.action == "hold":
-            held = True
+        if decision.action == "hold" and dedicated is not None:
+            held = dedicated.id  # its ITTL runs out with nothing queued: inactive
+            fire(dedicated.id, "ittl_elapsed", in_flight=0)
             continue
-        if decision.action == "idle" or decision.job is None:
+        if decision.action != "start" or decision.job is None:
             return out
         job = decision.job
-        if decision.via == "session":
-            reason = f"the active session {job.session} holds the QPU: its jobs go first"
-        elif decision.via == "batch":
-            reason = f"started batch {job.session} goes before the normal queue"
-        else:
-            name = job.instance or ""
-            reason = (f"normal queue: instance {name} used {row.used.get(name, 0.0):.3f} s "
-                      f"of its {row.shares.get(name, 0.0):.0%} share in the window "
-                      "(least served first, FIFO on ties)")
-        if held and dedicated is not None:
-            reason += f"; after {dedicated.id}'s hold ends"
         out.append(QueueEntry(len(out) + 1, job.id, job.session, job.instance,
-                              decision.via or "", reason, held))
-        for q in (*own.values(), *normal.values()):
-            if job in q:
+                              decision.via or "", _reason(decision.via, job, row, held),
+                              held is not None))
+        for q in (own.get(job.session or ""), normal.get(job.instance)):
+            if q and job in q:
                 q.remove(job)
+        if fire(job.session, "job_started") == ACTIVE and job.session is not None:
+            # Activated: its other jobs leave the normal queue for its own (SPEC §5).
+            if sessions[job.session].started_at is None:  # first activation: served last
+                order[job.session] = (float("inf"), len(out), job.session)
+            for q in normal.values():
+                q[:] = [j for j in q if j.session != job.session]
+        ran(job)
+
+
+def _lifecycle(row: SessionRow) -> SessionLifecycle:
+    """A model copy of a session in the state the trace shows, for the prediction."""
+    life = SessionLifecycle(row.id, "batch" if row.mode == "batch" else "dedicated")
+    life.state = row.state
+    life.accepting_jobs = row.accepting
+    return life
+
+
+def _reason(via: str | None, job: JobRow, row: QPURow, held: str | None) -> str:
+    if via == "session":
+        reason = f"the active session {job.session} holds the QPU: its jobs go first"
+    elif via == "batch":
+        reason = f"started batch {job.session} goes before the normal queue"
+    else:
+        name = job.instance or ""
+        reason = (f"normal queue: instance {name} used {row.used.get(name, 0.0):.3f} s "
+                  f"of its {row.shares.get(name, 0.0):.0%} share in the window "
+                  "(least served first, FIFO on ties)")
+    if held is not None:
+        reason += f"; after {held}'s hold ends"
+    return reason

@@ -106,3 +106,36 @@ def test_the_normal_queue_is_ordered_by_fair_share_then_fifo() -> None:
     rig.at(100)
     assert started_order(rig)[2:] == [late.id, early.id]
 
+
+
+def test_a_pending_session_activated_by_its_first_job_then_goes_first() -> None:
+    rig = Rig(instances={"a": 1.0, "b": 1.0})
+    rig.job(None, 10, instance="b")  # runs 0..10
+    s = rig.session(instance="a")
+    first, second = rig.job(s, 5), rig.job(s, 5)
+    other = rig.job(None, 5, instance="a")
+    rig.at(1)
+    queue = board(rig).qpus["qpu"].queue
+    # The first job starts from the normal queue and activates the session (SPEC §5), so
+    # the second goes before `other` though `other` waits in the normal queue already.
+    assert [(e.job, e.via) for e in queue] == [(first.id, "normal"), (second.id, "session"),
+                                               (other.id, "normal")]
+    assert queue[2].after_hold and queue[2].reason.endswith(f"after {s.id}'s hold ends")
+    rig.at(200)
+    assert started_order(rig)[1:] == [first.id, second.id, other.id]
+
+
+def test_a_closed_session_draining_its_last_job_does_not_hold_the_qpu() -> None:
+    rig = Rig()
+    s = rig.session()
+    last = rig.job(s, 10)
+    with rig.clock.lock:
+        rig.sched.close(s)  # stops accepting; the running job drains, then it is closed
+    waiting = rig.job(None, 5)
+    rig.at(2)
+    [entry] = board(rig).qpus["qpu"].queue
+    assert entry.job == waiting.id and not entry.after_hold
+    rig.at(10)
+    assert board(rig).sessions[s.id].state == "closed"
+    assert started_order(rig) == [last.id, waiting.id]
+    assert board(rig).jobs[waiting.id].started == 10.0  # no hold between them
