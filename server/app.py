@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from qsession.runtime import IBMError, IBMRuntimeError
 
 from . import pages, platform, wire
-from .emulator import Conflict, Emulator, Forbidden, NotFound
+from .emulator import Conflict, Emulator, Forbidden, NotFound, UnknownBackend
 from .routes import backends, control, jobs, sessions, usage
 from .routes.common import API_PREFIXES, Unauthorized
 
@@ -64,7 +64,9 @@ def build_app(emulator: Emulator) -> FastAPI:
         return _error(401, str(err), wire.CODE_INVALID_CREDENTIALS)
 
     async def bad_input(_request: Request, err: Exception) -> JSONResponse:
-        return _error(400, str(err) or type(err).__name__, wire.CODE_VALIDATION)
+        code = (wire.CODE_BACKEND_NOT_FOUND if isinstance(err, UnknownBackend)
+                else wire.CODE_VALIDATION)
+        return _error(400, str(err) or type(err).__name__, code)
 
     # Bad input as the runtime reports it (IBMInputValueError, the closed-session error,
     # ValueError/TypeError from coercing pubs): the request's fault, a 400.

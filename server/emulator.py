@@ -27,6 +27,7 @@ from qsession.runtime import (
     Session,
     Trace,
 )
+from qsession.runtime.clock import ClockError
 
 ClockName = Literal["virtual", "fast", "wall"]
 CLOCKS: tuple[ClockName, ...] = ("virtual", "fast", "wall")
@@ -43,6 +44,10 @@ class NotFound(LookupError):
 
 class Conflict(RuntimeError):
     """The object is in a state that forbids the request (409)."""
+
+
+class UnknownBackend(IBMInputValueError):
+    """A job names a backend the server does not have (400, IBM's code 1007)."""
 
 
 class Forbidden(PermissionError):
@@ -240,7 +245,11 @@ class Emulator:
         backend_name = body.get("backend")
         if not isinstance(backend_name, str):
             raise IBMInputValueError("the job names no backend: send \"backend\": NAME")
-        served = self.backend(backend_name)
+        if backend_name not in self.backends:
+            # A 400, not a 404: the client reads a 404 from POST /jobs as "program not found".
+            raise UnknownBackend(f"Backend not found: {backend_name!r}; this service has "
+                                 f"{', '.join(self.backends)}")
+        served = self.backends[backend_name]
         params = body.get("params")
         if not isinstance(params, Mapping) or not isinstance(params.get("pubs"), list):
             raise IBMInputValueError("params must be an object with a list of pubs, "
@@ -300,13 +309,20 @@ class Emulator:
             entry.job.cancel()
 
     def wait_step(self, entry: JobEntry) -> None:
-        """A client polls a job that is not final: on the fast clock, go to the next event."""
+        """A client polls a job that is not final: on the fast clock, time jumps to the next
+        event that changes the job's state (it starts or ends), firing every timer on the
+        way, as ``job.result()`` jumps in process."""
         if self.clock_name != "fast":
             return
         with self.lock:
-            if entry.job.in_final_state():
+            job = entry.job
+            before = job.status()
+            if before in ("DONE", "ERROR", "CANCELLED"):
                 return
-            self.step()
+            try:
+                self.service.clock.wait_for(lambda: job.status() != before)
+            except ClockError:  # nothing is due that could move it: leave time where it is
+                return
 
     def step(self) -> bool:
         """Virtual time: jump to the next timer and fire it; False when no timer is left."""

@@ -66,6 +66,8 @@ class Server:
         self._sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind((host, port))
+        # Listening now, so a client that read the printed URL queues until uvicorn accepts.
+        self._sock.listen(2048)
         self.host = host
         self.port = int(self._sock.getsockname()[1])
         config = uvicorn.Config(build_app(emulator), log_level="warning", access_log=False,

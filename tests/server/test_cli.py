@@ -95,3 +95,12 @@ def test_serve_prints_the_clients_environment_and_serves(tmp_path: Path) -> None
     assert proc.returncode == 0
     records = Trace.read(trace)
     assert [r.event for r in records.of("job")] == ["create", "start"]
+
+
+def test_the_readme_leads_with_qsession_run_of_an_example_run_above() -> None:
+    readme = (ROOT / "README.md").read_text()
+    command = "qsession run -- python examples/ibm/session_sampler.py"
+    assert command in readme
+    first_block = readme.split("```sh\n")[2].split("```")[0].strip()  # after make demo/test
+    assert first_block == command
+    assert (ROOT / "examples" / "ibm" / "session_sampler.py") in EXAMPLES

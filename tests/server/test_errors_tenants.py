@@ -77,7 +77,7 @@ def test_bad_requests_are_4xx_in_ibms_shape(two: Connection) -> None:
                      404, "Program not found")
     error = assert_ibm_error(post("/jobs", json.dumps({**base, "backend": "ibm_nowhere",
                                                        "params": {"pubs": []}})),
-                             404, "Backend not found")
+                             400, "Backend not found")
     assert error["code"] == 1007  # IBM's registry: "Backend not found"
     assert_ibm_error(post("/jobs", json.dumps({**base, "params": {"pubs": ["no circuit"]}})),
                      400, "pub 0")
@@ -92,6 +92,9 @@ def test_bad_requests_are_4xx_in_ibms_shape(two: Connection) -> None:
                                                    "backend": "ibm_brisbane"})), 400, "mode")
     assert_ibm_error(post("/sessions", json.dumps({"backend": "ibm_brisbane",
                                                    "max_ttl": -3})), 400, "max_time")
+    error = assert_ibm_error(requests.get(url + "/backends/ibm_nowhere/status", headers=h,
+                                          timeout=30), 404, "Backend not found")
+    assert error["code"] == 1007
     assert_ibm_error(requests.get(url + "/jobs/j404", headers=h, timeout=30), 404,
                      "Job not found")
     assert_ibm_error(requests.get(url + "/jobs?pending=maybe", headers=h, timeout=30), 400,
@@ -236,3 +239,62 @@ def test_a_second_process_attaches_with_session_from_id_and_service_job(
     conn.server.run_until_idle()
     assert more.result()[0].data.meas.num_shots == 7
     session.close()
+
+
+def test_a_server_fault_is_a_500_with_a_message_and_the_server_goes_on(
+        conn: Connection, monkeypatch: pytest.MonkeyPatch) -> None:
+    backend = conn.service.backend("ibm_brisbane")
+    job = SamplerV2(mode=backend).run([isa_bell(backend)], shots=10)
+    url, h = conn.server.url + API, headers(conn, "qsession")
+    import qsession.server.wire as wire
+
+    def broken(*_args: Any, **_kwargs: Any) -> Any:
+        raise RuntimeError("a fault injected into the metrics encoder")
+
+    monkeypatch.setattr(wire, "job_metrics", broken)
+    response = requests.get(url + f"/jobs/{job.job_id()}/metrics", headers=h, timeout=30)
+    assert_ibm_error(response, 500, "a fault injected into the metrics encoder")
+    monkeypatch.undo()
+    assert requests.get(url + f"/jobs/{job.job_id()}/metrics", headers=h,
+                        timeout=30).status_code == 200
+    assert conn.server.state()["faults"] == 1
+    conn.server.run_until_idle()
+    assert job.status() == "DONE"
+
+
+def test_open_plan_refuses_sessions_but_runs_batches() -> None:
+    connection = start(instances=[Instance("free", "open", 1.0)])
+    try:
+        service = connection.service
+        assert service.instances()[0]["plan"] == "open"
+        backend = service.backend("ibm_brisbane")
+        # IBM: "Open Plan users cannot submit session jobs" (SPEC §2a).
+        with pytest.raises(Exception, match="not available on the Open Plan"):
+            Session(backend=backend)
+        from qiskit_ibm_runtime import Batch
+
+        with Batch(backend=backend) as batch:
+            job = SamplerV2(mode=batch).run([isa_bell(backend)], shots=10)
+        connection.server.run_until_idle()
+        assert job.status() == "DONE"
+        usage = service.usage()
+        assert usage["usage_limit_seconds"] == 600
+        assert usage["usage_consumed_seconds"] == pytest.approx(job.usage())
+        assert usage["usage_remaining_seconds"] == pytest.approx(600 - job.usage())
+    finally:
+        connection.close()
+
+
+def test_max_execution_time_stops_a_job_with_ibms_reason_code(conn: Connection) -> None:
+    from qiskit_ibm_runtime.exceptions import RuntimeJobMaxTimeoutError
+
+    backend = conn.service.backend("ibm_brisbane")
+    sampler = SamplerV2(mode=backend)
+    sampler.options.max_execution_time = 1  # sent as the job's "cost"
+    job = sampler.run([isa_bell(backend)], shots=10_000)  # modeled well over 1 s
+    conn.server.run_until_idle()
+    # runtime_job_v2.py: Cancelled with reason code 1305 is ERROR and raises this error.
+    assert job.status() == "ERROR"
+    with pytest.raises(RuntimeJobMaxTimeoutError):
+        job.result()
+    assert job.metrics()["timestamps"]["finished"] == at(1)
