@@ -9,6 +9,8 @@ timeline gaining bars. Screenshots are kept in pytest's tmp dir.
 from __future__ import annotations
 
 import json
+import re
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -16,13 +18,14 @@ from typing import Any
 
 import pytest
 from helpers.browser import chromium, console_errors, require_chromium
+from helpers.rig import Rig
 from helpers.server import isa_bell, start
 from qiskit_ibm_runtime import Batch, QiskitRuntimeService, SamplerV2, Session
 from selenium.webdriver.support.ui import WebDriverWait
 
 from qsession.insight.timeline import STATE_COLORS
 from qsession.server import Connection, Instance
-from qsession.server.pages.view import seconds
+from qsession.server.pages.view import LiveMonitor, seconds
 
 
 def control(conn: Connection, route: str, body: dict[str, Any] | None = None) -> Any:
@@ -309,3 +312,39 @@ def test_every_template_and_static_file_ships_in_the_package() -> None:
     assert files, "no page files found"
     unshipped = [f for f in files if not any(fnmatch.fnmatch(f, pat) for pat in patterns)]
     assert unshipped == [], "add them to [tool.setuptools.package-data] in pyproject.toml"
+
+
+def test_the_live_monitor_uses_now_on_virtual_clocks_and_record_times_on_the_wall() -> None:
+    rig = Rig()
+    s = rig.session()
+    rig.job(s, 10)
+    rig.at(69.999)  # the ITTL is due at 70 s; its timer has not fired yet
+    late = 70_000_500  # a look 0.5 ms after the deadline, before the timer's thread woke
+    # Virtual time cannot be at 70.0005 s with the timer unfired: there it is a violation.
+    virtual = LiveMonitor("virtual").verdict(rig.trace, late)
+    assert not virtual.ok and "INV-ITTL" in virtual.violations[0]
+    # A wall clock's timer wakes a little late: the monitor waits for the records.
+    assert LiveMonitor("wall").verdict(rig.trace, late).ok
+
+
+@pytest.mark.wall
+def test_the_page_follows_a_wall_clock_run_and_its_verdict_stays_ok() -> None:
+    conn = start(clock="wall", speed=20.0, settings={"interactive_timeout": 10.0})
+    try:
+        backend = conn.service.backend("ibm_brisbane")
+        session = Session(backend=backend)
+        job = SamplerV2(mode=session).run([isa_bell(backend)], shots=100)
+        verdicts, states = [], []
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            live = json.loads(get(conn, "/page/live"))
+            verdicts.append(live["ok"])
+            states.append(re.findall(r'data-session="[^"]+" data-state="([a-z]+)"',
+                                     live["parts"]["workloads"]))
+            if states[-1] == ["inactive"]:
+                break
+        assert job.status() == "DONE"
+        assert states[-1] == ["inactive"], states[-5:]
+        assert all(verdicts) and len(verdicts) > 3
+    finally:
+        conn.close()
