@@ -51,16 +51,19 @@ def router(emulator: Emulator) -> APIRouter:
     @api.get("/page/live")
     def live(request: Request) -> JSONResponse:
         filters = Filters.of(request.query_params)
-        with emulator.lock:  # nothing new since the last look: send the same parts
+        with emulator.lock:
             key = (emulator.trace.count, int(emulator.service.clock.now()), filters)
-        if key in last:
+        version = f"{key[0]}:{key[1]}"
+        if request.query_params.get("v") == version:  # the page is up to date
+            return JSONResponse({"version": version, "same": True})
+        if key in last:  # nothing new since another look with these filters
             return JSONResponse(last[key])
         snap = snapshot(emulator, monitor)
         context = live_context(snap, emulator, filters)
         parts = {name: env.get_template(f"_{name}.html").render(**context)
                  for name in ("status", "workloads", "qpus", "timeline")}
         body = {"now": snap.board.now, "records": len(snap.records), "ok": snap.verdict.ok,
-                "parts": parts}
+                "version": f"{len(snap.records)}:{snap.now_us}", "parts": parts}
         last.clear()
         last[(len(snap.records), snap.now_us, filters)] = body
         return JSONResponse(body)

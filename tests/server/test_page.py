@@ -348,3 +348,14 @@ def test_the_page_follows_a_wall_clock_run_and_its_verdict_stays_ok() -> None:
         assert all(verdicts) and len(verdicts) > 3
     finally:
         conn.close()
+
+
+def test_the_live_route_answers_same_to_a_page_that_is_up_to_date(conn: Connection) -> None:
+    first = json.loads(get(conn, "/page/live"))
+    assert first["version"] == f"{first['records']}:0" and "parts" in first
+    assert json.loads(get(conn, f"/page/live?v={first['version']}")) == {
+        "version": first["version"], "same": True}
+    control(conn, "advance", {"seconds": 1.5})  # time moved: the parts come again
+    moved = json.loads(get(conn, f"/page/live?v={first['version']}"))
+    assert moved["version"] == f"{first['records']}:1500000" and "1.500 s" in moved["parts"][
+        "status"]

@@ -7,6 +7,8 @@
   if (!live) { return; }
   var every = parseInt(live.getAttribute("data-poll"), 10) || 500;
   var busy = false;
+  var version = "", versionOf = null;  // what the page shows ("records:now") and for which
+                                       // filters; the server answers "same" to it
 
   function query() {
     var params = new URLSearchParams(new FormData(form));
@@ -18,9 +20,13 @@
     if (busy || document.hidden) { return; }  // a hidden tab costs the server nothing
     busy = true;
     var q = query();
-    fetch("/page/live" + (q ? "?" + q : ""), { cache: "no-store" })
+    var v = "v=" + encodeURIComponent(versionOf === q ? version : "");
+    fetch("/page/live?" + (q ? q + "&" + v : v), { cache: "no-store" })
       .then(function (r) { if (!r.ok) { throw new Error("HTTP " + r.status); } return r.json(); })
       .then(function (data) {
+        if (data.same) { live.classList.remove("stale"); return; }
+        version = data.version;
+        versionOf = q;
         Object.keys(data.parts).forEach(function (name) {
           var part = document.getElementById("part-" + name);
           if (part && part.innerHTML !== data.parts[name]) { part.innerHTML = data.parts[name]; }
