@@ -100,6 +100,7 @@ class QPURow:
     holder: str | None = None
     held_since: float | None = None
     hold_ends_at: float | None = None
+    hold_ends_by: str | None = None
     queue: list[QueueEntry] = field(default_factory=list)
     ratios: dict[str, float] = field(default_factory=dict)
     used: dict[str, float] = field(default_factory=dict)
@@ -213,9 +214,11 @@ def workloads(trace: Trace | Iterable[Record], now_us: int | None = None) -> Wor
             q.holder, q.held_since = holder, since / 1e6
             if holder in sessions:
                 # Held at most until its ITTL runs out (or max TTL strikes first).
-                ends = [t for t in (sessions[holder].ittl_at, sessions[holder].max_ttl_at)
+                ends = [(t, why) for t, why in ((sessions[holder].ittl_at, "ITTL"),
+                                                (sessions[holder].max_ttl_at, "max TTL"))
                         if t is not None]
-                q.hold_ends_at = min(ends) if ends else None
+                if ends:
+                    q.hold_ends_at, q.hold_ends_by = min(ends)
         fair = FairShare(allocations.get(name) or _instances(jobs, name),
                          windows.get(name, DEFAULT_WINDOW_US))
         for job in sorted(jobs.values(), key=lambda j: j.finished or 0.0):

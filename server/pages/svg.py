@@ -26,12 +26,13 @@ LABEL_W = 190
 LANE_H = 34
 AXIS_H = 28
 TICKS = 6
+MIN_SPAN_US = 1_000_000
 
 
 class _Scale:
     def __init__(self, start: int, end: int) -> None:
         self.start = start
-        self.end = max(end, start + 1)
+        self.end = max(end, start + MIN_SPAN_US)  # a run just begun still gets an axis
         self.unit, self.per_unit = time_unit(self.end - self.start)
 
     def x(self, us: int) -> float:

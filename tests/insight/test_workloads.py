@@ -39,7 +39,8 @@ def test_a_session_row_counts_down_to_ittl_and_max_ttl_and_the_hold_is_shown() -
     assert row.to_ittl == 40.0 and row.to_max_ttl == 70.0  # ITTL from 10 s, max TTL from 0
     assert row.usage == 30.0  # a dedicated session bills its active time
     q = b.qpus["qpu"]
-    assert (q.running, q.holder, q.held_since, q.hold_ends_at) == (None, s.id, 10.0, 70.0)
+    assert (q.running, q.holder, q.held_since, q.hold_ends_at, q.hold_ends_by) == (
+        None, s.id, 10.0, 70.0, "ITTL")
     assert b.jobs[job.id].reason == "completed"
     other = rig.job(None, 5)  # job mode, waiting behind the hold
     b = board(rig)
@@ -139,3 +140,12 @@ def test_a_closed_session_draining_its_last_job_does_not_hold_the_qpu() -> None:
     assert board(rig).sessions[s.id].state == "closed"
     assert started_order(rig) == [last.id, waiting.id]
     assert board(rig).jobs[waiting.id].started == 10.0  # no hold between them
+
+
+def test_a_hold_ends_at_max_ttl_when_that_comes_before_the_ittl() -> None:
+    rig = Rig()
+    s = rig.session(max_time=30)
+    rig.job(s, 10)
+    rig.at(15)
+    q = board(rig).qpus["qpu"]
+    assert (q.holder, q.hold_ends_at, q.hold_ends_by) == (s.id, 30.0, "max TTL")

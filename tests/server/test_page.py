@@ -79,6 +79,7 @@ def test_the_page_follows_a_session_live_in_headless_chromium(conn: Connection,
         until(driver, "document.getElementById('live') !== null", "the live part")
         driver.execute_script("window.loadedOnce = true;")
         assert driver.execute_script(f"return {BARS};") == 0
+        driver.save_screenshot(str(tmp_path / "page-empty.png"))
 
         session = Session(backend=backend, max_time=70)
         sampler = SamplerV2(mode=session)
