@@ -360,3 +360,33 @@ def test_the_live_route_answers_same_to_a_page_that_is_up_to_date(conn: Connecti
     moved = json.loads(get(conn, f"/page/live?v={first['version']}"))
     assert moved["version"] == f"{first['records']}:1500000" and "1.500 s" in moved["parts"][
         "status"]
+
+
+def test_the_svg_timeline_draws_every_span_of_the_trace_in_the_pictures_colours() -> None:
+    from qsession.insight.spans import timeline_spans
+    from qsession.insight.timeline import HOLD_COLOR, INACTIVE_COLOR, ITTL_COLOR
+    from qsession.server.pages.svg import timeline_svg
+
+    rig = Rig(instances={"a": 1.0, "b": 1.0})
+    s = rig.session(max_time=100, instance="a")
+    rig.job(s, 10)
+    rig.at(75)  # ITTL 10..70, inactive from 70
+    rig.job(s, 40)  # reactivates at 75, runs past the max TTL at 100
+    rig.job(s, 5)  # queued: fails at 100
+    rig.job(None, 5, instance="b")
+    rig.at(130)
+    spans = timeline_spans(rig.trace, until=rig.clock.now())
+    svg = timeline_svg(spans, rig.clock.now())
+    runs = [(j.job, j.state) for lane in spans.lanes for j in lane.runs]
+    assert re.findall(r'class="run"[^>]*data-job="([^"]+)" data-state="([A-Z]+)"', svg) == runs
+    for state in {state for _, state in runs}:
+        assert f'fill="{STATE_COLORS[state]}" data-job' in svg
+    count = {kind: sum(len(getattr(lane, kind)) for lane in spans.lanes)
+             for kind in ("inactive", "ittl", "holds")}
+    assert count == {"inactive": 1, "ittl": 1, "holds": 1}
+    assert svg.count('class="inactive" x=') == count["inactive"]
+    assert svg.count(f'fill="{INACTIVE_COLOR}"') == count["inactive"]
+    assert svg.count(f'fill="{ITTL_COLOR}"') == count["ittl"]
+    assert svg.count('class="hold"') == count["holds"] and HOLD_COLOR in svg
+    assert svg.count('class="mark-expired"') == 1
+    assert svg.count('class="ended-queued"') == 1  # the queued job failed at expiry
