@@ -175,8 +175,10 @@ def test_the_page_follows_a_session_live_in_headless_chromium(conn: Connection,
         driver.save_screenshot(str(tmp_path / "page-400-timeline.png"))
         driver.set_window_size(1280, 800)
         until(driver, "window.innerWidth === 1280", "a 1280 px window again")
-        full = driver.execute_script("return document.documentElement.scrollHeight;")
-        driver.set_window_size(1280, min(int(full), 1600))
+        full = driver.execute_script("return document.documentElement.scrollHeight + "
+                                     "window.outerHeight - window.innerHeight;")
+        driver.set_window_size(1280, min(int(full), 1800))
+        driver.execute_script("window.scrollTo(0, 0);")
         driver.save_screenshot(str(tmp_path / "page-full.png"))
         assert console_errors(driver) == []
 
@@ -269,8 +271,9 @@ def test_the_queue_table_explains_batch_first_and_fair_share_in_headless_chromiu
             assert queue[2][2].startswith("normal queue: instance lab used 0.125 s of its 75% ")
             driver.execute_script("window.loadedOnce = true;")
             driver.save_screenshot(str(tmp_path / "queue-1280x800.png"))
-            full = driver.execute_script("return document.documentElement.scrollHeight;")
-            driver.set_window_size(1280, min(int(full), 1600))
+            full = driver.execute_script("return document.documentElement.scrollHeight + "
+                                         "window.outerHeight - window.innerHeight;")
+            driver.set_window_size(1280, min(int(full), 1800))
             driver.save_screenshot(str(tmp_path / "queue-full.png"))
             driver.set_window_size(1280, 800)
 
