@@ -26,6 +26,8 @@ MODULES: dict[str, str] = {
     "B5": "bench.b5_explorer",
     "B6": "bench.b6_startup",
     "B7": "bench.b7_ibm",
+    "B8": "bench.b8_http",
+    "B9": "bench.b9_fast",
 }
 """The module that measures each benchmark (each has ``run(quick=..., previous=...)``)."""
 

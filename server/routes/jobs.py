@@ -69,6 +69,10 @@ def router() -> APIRouter:
     def run(request: Request, body: bytes = Depends(raw_body)) -> dict[str, Any]:
         owner = tenant(request)
         emulator: Emulator = request.app.state.emulator
+        plain = decode(body)
+        problems = wire.schema_problems(str(plain.get("program_id")), plain.get("params"))
+        if problems is not None:
+            raise IBMInputValueError(problems)
         entry = emulator.submit(owner, decode(body, runtime=True))
         job = entry.job
         return {"id": job.job_id(), "backend": job.backend().name,

@@ -79,13 +79,15 @@ def test_bad_requests_are_4xx_in_ibms_shape(two: Connection) -> None:
                                                        "params": {"pubs": []}})),
                              400, "Backend not found")
     assert error["code"] == 1007  # IBM's registry: "Backend not found"
+    # SPEC §9: parameters are validated with IBM's own schema models (ibm-quantum-schemas).
     assert_ibm_error(post("/jobs", json.dumps({**base, "params": {"pubs": ["no circuit"]}})),
-                     400, "pub 0")
+                     400, "sampler schema (ibm-quantum-schemas): params.pubs.0")
     assert_ibm_error(post("/jobs", json.dumps({**base, "params": {"pubs": [], "options": {
         "default_shots": -5}}})), 400, "default_shots")
     assert_ibm_error(post("/jobs", json.dumps({**base, "params": {"pubs": [], "options": {
         "no_such_option": 1}}})), 400, "no_such_option")
-    assert_ibm_error(post("/jobs", json.dumps({**base, "params": "pubs"})), 400, "pubs")
+    assert_ibm_error(post("/jobs", json.dumps({**base, "params": "pubs"})), 400,
+                     "params: Input should be a valid dictionary")
     assert_ibm_error(post("/jobs", json.dumps({**base, "params": {"pubs": []},
                                                "session_id": "s999"})), 404, "Session not found")
     assert_ibm_error(post("/sessions", json.dumps({"mode": "exclusive",
@@ -246,7 +248,7 @@ def test_a_server_fault_is_a_500_with_a_message_and_the_server_goes_on(
     backend = conn.service.backend("ibm_brisbane")
     job = SamplerV2(mode=backend).run([isa_bell(backend)], shots=10)
     url, h = conn.server.url + API, headers(conn, "qsession")
-    import qsession.server.wire as wire
+    from qsession.server import wire
 
     def broken(*_args: Any, **_kwargs: Any) -> Any:
         raise RuntimeError("a fault injected into the metrics encoder")
@@ -298,3 +300,36 @@ def test_max_execution_time_stops_a_job_with_ibms_reason_code(conn: Connection) 
     with pytest.raises(RuntimeJobMaxTimeoutError):
         job.result()
     assert job.metrics()["timestamps"]["finished"] == at(1)
+
+
+def test_fair_share_and_priority_between_two_tenants_at_exact_instants(two: Connection) -> None:
+    """SPEC §5 over HTTP: the normal queue serves the smallest used/allocated share first
+    (alpha 3 : beta 1, FIFO on ties); an active session holds the QPU through its ITTL."""
+    alpha, beta = two.service, service_for(two, "beta")
+    a_backend, b_backend = alpha.backend("ibm_brisbane"), beta.backend("ibm_brisbane")
+    isa = isa_bell(a_backend)
+    a_sampler, b_sampler = SamplerV2(mode=a_backend), SamplerV2(mode=b_backend)
+    a0 = a_sampler.run([isa], shots=100)  # runs at once
+    order = [a0]
+    for _ in range(3):
+        order += [a_sampler.run([isa], shots=100), b_sampler.run([isa], shots=100)]
+    two.server.run_until_idle()
+    a1, b1, a2, b2, a3, b3 = order[1:]
+    d = float(a0.usage_estimation["quantum_seconds"])
+    started = {j.job_id(): j.metrics()["timestamps"]["running"] for j in order}
+    # beta has used nothing, then 4d per share after one job; alpha 4d after three: a tie
+    # that FIFO breaks for b2, submitted before a3.
+    expected = [a0, b1, a1, a2, b2, a3, b3]
+    assert [started[j.job_id()] for j in expected] == [at(i * d) for i in range(7)]
+    t = 7 * d
+    # Priority: alpha's session job runs, then the session holds the QPU idle for its
+    # 60 s ITTL while beta's job waits; beta starts the instant the session deactivates.
+    session = Session(backend=a_backend)
+    in_session = SamplerV2(mode=session).run([isa], shots=100)
+    waiting = b_sampler.run([isa], shots=100)
+    two.server.run_until_idle()
+    assert in_session.metrics()["timestamps"]["running"] == at(t)
+    assert waiting.metrics()["timestamps"]["running"] == at(t + d + 60)
+    details = session.details()
+    assert details is not None and details["state"] == "inactive"
+    session.close()
