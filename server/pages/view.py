@@ -129,7 +129,7 @@ def page_context(emulator: Emulator, filters: Filters) -> dict[str, Any]:
     return {
         "instances": sorted(emulator.instances),
         "session_states": SESSION_STATES,
-        "job_states": tuple(wire.JOB_STATUS),
+        "job_states": tuple(wire.JOB_STATUS.items()),
         "legend": [*((f"job {state}", color) for state, color in STATE_COLORS.items()),
                    ("QPU held idle (reserved)", HOLD_COLOR),
                    ("session inactive", INACTIVE_COLOR),
