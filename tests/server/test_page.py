@@ -393,3 +393,17 @@ def test_the_svg_timeline_draws_every_span_of_the_trace_in_the_pictures_colours(
     assert svg.count('class="hold"') == count["holds"] and HOLD_COLOR in svg
     assert svg.count('class="mark-expired"') == 1
     assert svg.count('class="ended-queued"') == 1  # the queued job failed at expiry
+
+
+def test_without_chromium_the_browser_tests_skip_locally_and_fail_under_ci(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import helpers.browser as browser
+
+    monkeypatch.setattr(browser.shutil, "which", lambda _name: None)
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="apt-get install -y chromium "
+                       "chromium-driver"):
+        browser.require_chromium()
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI must run this test"):
+        browser.require_chromium()
