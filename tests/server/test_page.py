@@ -397,7 +397,7 @@ def test_the_svg_timeline_draws_every_span_of_the_trace_in_the_pictures_colours(
 
 def test_without_chromium_the_browser_tests_skip_locally_and_fail_under_ci(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    import helpers.browser as browser
+    from helpers import browser
 
     monkeypatch.setattr(browser.shutil, "which", lambda _name: None)
     monkeypatch.delenv("CI", raising=False)
