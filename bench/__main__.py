@@ -26,8 +26,9 @@ MODULES: dict[str, str] = {
     "B5": "bench.b5_explorer",
     "B6": "bench.b6_startup",
     "B7": "bench.b7_ibm",
-    "B8": "bench.b8_http",
-    "B9": "bench.b9_fast",
+    "B8": "bench.b8_measured_estimator",
+    "B9": "bench.b9_http",
+    "B10": "bench.b10_fast",
 }
 """The module that measures each benchmark (each has ``run(quick=..., previous=...)``)."""
 

@@ -27,9 +27,11 @@ def server_options(default_clock: str) -> Callable[[_F], _F]:
                               "the /qsession/v1 routes move time."),
             click.option("--speed", type=click.FloatRange(min=0, min_open=True), default=1.0,
                          show_default=True, help="Model seconds per real second (--clock wall)."),
-            click.option("--backends", default="ibm_brisbane", show_default=True,
-                         help="Comma-separated IBM backend names (the client's bundled fake "
-                              "backends), e.g. ibm_brisbane,ibm_torino."),
+            click.option("--backends", default="ibm_brisbane,qsession_ideal",
+                         show_default=True,
+                         help="Comma-separated backend names: IBM names of the client's "
+                              "bundled fake backends (ibm_brisbane, ibm_torino, ...) and "
+                              "qsession_ideal, the noiseless 16-qubit QPU."),
             click.option("--instance", "instances", multiple=True, metavar="NAME=ALLOC[:plan]",
                          help="A tenant with its fair-share allocation and plan (premium or "
                               "open); repeat for several. Default: qsession=1:premium."),

@@ -9,6 +9,7 @@ of virtual QPU time.
 import numpy as np
 from qiskit.circuit.library import efficient_su2
 from qiskit.quantum_info import SparsePauliOp
+from qiskit.transpiler import generate_preset_pass_manager
 from scipy.optimize import minimize
 
 from qsession.runtime import Estimator, LocalService, Session
@@ -21,7 +22,11 @@ hamiltonian = SparsePauliOp.from_list(
     [("II", -1.052373245772859), ("IZ", 0.39793742484318045), ("ZI", -0.39793742484318045),
      ("ZZ", -0.01128010425623538), ("XX", 0.18093119978423156)]
 )
-ansatz = efficient_su2(2, reps=1)
+# Transpiled for the backend and the Hamiltonian laid out like it, as IBM's guides do:
+# the service refuses circuits that are not ISA circuits of the QPU.
+pm = generate_preset_pass_manager(optimization_level=1, backend=backend)
+ansatz = pm.run(efficient_su2(2, reps=1))
+hamiltonian = hamiltonian.apply_layout(ansatz.layout)
 num_params = ansatz.num_parameters
 
 

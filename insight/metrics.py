@@ -28,6 +28,7 @@ class JobMetrics:
     started: float | None = None
     finished: float | None = None
     status: str = "QUEUED"
+    billed: float | None = None  # the usage the runtime recorded when the job ended
 
     @property
     def wait(self) -> float | None:
@@ -43,7 +44,9 @@ class JobMetrics:
 
     @property
     def usage(self) -> float:
-        """Quantum seconds: the time it held the QPU (0 if it never ran)."""
+        """Quantum seconds billed: the time it held the QPU, 0 if the system failed it."""
+        if self.billed is not None:
+            return self.billed
         return self.run or 0.0
 
 
@@ -66,10 +69,14 @@ class SessionMetrics:
     reserved_idle: float = 0.0
     job_usage: float = 0.0
     _active_since: float | None = None
+    _running: set[str] = field(default_factory=set)
+    _meter_job: str | None = None  # ended while this job of it ran: billed until it ends
 
     @property
     def usage_time(self) -> float:
-        """SPEC §8: a dedicated session's active time; a batch's sum of its jobs' usage."""
+        """SPEC §8: a dedicated session's active time, each span until the latest of its
+        deactivation, its end and the completion of its job running then; a batch's sum
+        of its jobs' usage."""
         return self.active_time if self.mode == "dedicated" else self.job_usage
 
 
@@ -153,16 +160,26 @@ def _job_record(r: Record, t: float, jobs: dict[str, JobMetrics],
             sessions[r.session].jobs.append(r.id)
         return
     job = jobs[r.id]
+    s = sessions.get(job.session) if job.session is not None else None
     if r.event == "start":
         job.started = t
+        if s is not None:
+            s._running.add(job.id)
     if r.dest is not None:
         job.status = r.dest
     if r.dest in FINAL_STATUSES:
         job.finished = t
+        billed = r.data.get("usage_us")
+        if isinstance(billed, int):
+            job.billed = to_seconds(billed)
         if job.started is not None:
             q.busy += t - job.started
-            if job.session in sessions:
-                sessions[job.session].job_usage += t - job.started
+            if s is not None:
+                s.job_usage += job.usage
+                s._running.discard(job.id)
+                if s._meter_job == job.id and s._active_since is not None:
+                    s.active_time += t - s._active_since
+                    s._active_since = s._meter_job = None
 
 
 def _session_record(r: Record, t: float, sessions: dict[str, SessionMetrics]) -> None:
@@ -180,8 +197,11 @@ def _session_record(r: Record, t: float, sessions: dict[str, SessionMetrics]) ->
         if s.started is None:
             s.started = t
     elif r.source == "active" and r.dest != "active" and s._active_since is not None:
-        s.active_time += t - s._active_since
-        s._active_since = None
+        if r.dest in _SESSION_FINAL and s._running and s.mode == "dedicated":
+            s._meter_job = next(iter(s._running))  # one job runs at a time on its QPU
+        else:
+            s.active_time += t - s._active_since
+            s._active_since = None
     if r.event == "ittl_elapsed":
         s.deactivations += 1
     if r.dest in _SESSION_FINAL and r.source not in _SESSION_FINAL:

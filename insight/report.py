@@ -58,7 +58,8 @@ def narrative(result: DemoResult) -> list[str]:
         if s.running_at_expiry is not None:
             running = s.jobs[s.running_at_expiry]
             tail = (f"; {running.id}, running at that instant, completed normally at "
-                    f"{running.ended or 0:.1f} s")
+                    f"{running.ended or 0:.1f} s, and the session was billed until then "
+                    "(as IBM bills it)")
         lines.append(
             f"Max TTL at {s.expiry:.1f} s: {_n(len(s.expired), 'queued job')} failed "
             f"({_ids(s.expired)}, ERROR: session max time reached){tail}.")

@@ -144,12 +144,12 @@ def run_point(ittl: float, seed: int, config: WhatIfConfig) -> RunResult:
     from qsession.runtime.service import LocalService
     from qsession.runtime.session import Session
 
-    from .demo import h2_problem
+    from .demo import h2_problem, isa_problem
 
     service = LocalService(seed=seed, interactive_timeout=ittl)
     background = Background(service, generate(seed, config.workload()))
     background.install()
-    ansatz, hamiltonian = h2_problem()
+    ansatz, hamiltonian = isa_problem(*h2_problem(), service.backend())
     values = np.random.default_rng(seed).uniform(0, 2 * np.pi, ansatz.num_parameters)
     service.advance(config.session_start)
     with Session(backend=service.backend()) as session:

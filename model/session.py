@@ -2,7 +2,8 @@
 
 Facts the runtime passes in: ``in_flight`` is the number of the session's jobs that are
 queued or running *after* the event took place (so for ``job_ended`` the ended job is no
-longer counted). The model keeps the ``accepting_jobs`` flag itself.
+longer counted); ``submitted`` is the number of jobs ever submitted to the session. The
+model keeps the ``accepting_jobs`` flag itself.
 """
 
 from __future__ import annotations
@@ -54,6 +55,12 @@ SESSION_TABLE = LifecycleTable(
         EventSpec(
             "max_time_reached", "expire", "started_at + max_time was reached (max TTL)"
         ),
+        EventSpec(
+            "idle_close_elapsed",
+            "close unused",
+            "idle_close_timeout passed since creation (IBM: 30 min) with no job submitted",
+            facts=("submitted",),
+        ),
     ),
     guards=(
         GuardSpec(
@@ -67,6 +74,12 @@ SESSION_TABLE = LifecycleTable(
             "no job of the session is queued or running",
             refusal="it has jobs queued or running",
             negated_refusal="it has no job queued or running",
+        ),
+        GuardSpec(
+            "never_used",
+            "no job was ever submitted to the session",
+            refusal="a job was submitted to it",
+            negated_refusal="no job was ever submitted to it",
         ),
         GuardSpec(
             "is_drained",
@@ -97,6 +110,9 @@ SESSION_TABLE = LifecycleTable(
             note="queued jobs become CANCELLED now; a running job completes"),
         Row("max_time_reached", STARTED_STATES, EXPIRED, effects=("stop_accepting",),
             note="queued jobs become ERROR now; a running job completes"),
+        Row("idle_close_elapsed", (PENDING,), CLOSED, conditions=("never_used",),
+            effects=("stop_accepting",),
+            note="an unused session closes; a later submit gets the closed-session error"),
     ),
 )
 
@@ -132,6 +148,13 @@ class SessionLifecycle(Lifecycle):
     def is_idle(self, event: EventData) -> bool:
         """Guard: no job of the session is queued or running."""
         return _in_flight(event) == 0
+
+    def never_used(self, event: EventData) -> bool:
+        """Guard: no job was ever submitted to the session."""
+        value = event.kwargs["submitted"]
+        if not isinstance(value, int) or value < 0:
+            raise ValueError(f"submitted must be a count of jobs (int >= 0), not {value!r}")
+        return value == 0
 
     def is_drained(self, event: EventData) -> bool:
         """Guard: not accepting jobs and none queued or running."""

@@ -11,22 +11,24 @@ order) its owner (a session, or job mode) and status; the QPU's running job; the
 which batches first started (active ones are served in that order, SPEC §3). "Held"
 (idle, reserved for an active dedicated session) is derived. Events, as they appear in
 paths: ``open(dedicated|batch)``, ``submit(sI|job)``, ``close(sI)``, ``cancel(sI)``,
-``cancel_job(jK)`` (user), and ``finish(jK)``, ``fail(jK)``, ``ittl(sI)``, ``max_ttl(sI)``
-(system); nothing else.
+``cancel_job(jK)`` (user), and ``finish(jK)``, ``fail(jK)``, ``ittl(sI)``, ``max_ttl(sI)``,
+``idle_close(sI)`` (system); nothing else.
 
 Abstraction (what is kept, what is dropped):
 
 - Time is abstracted away. Timers are nondeterministic events, enabled exactly when their
   SPEC precondition holds: ``ittl(i)`` when session ``i`` is active with no job queued or
-  running, ``max_ttl(i)`` once ``i`` has started and until it ends, ``finish``/``fail``
-  while a job runs. Every interleaving of timers and user actions is therefore explored,
-  which over-approximates any concrete timing (the runtime's same-instant order, expiry
+  running, ``max_ttl(i)`` once ``i`` has started and until it ends, ``idle_close(i)`` while
+  ``i`` is pending and no job was ever submitted to it, ``finish``/``fail`` while a job
+  runs. Every interleaving of timers and user actions is therefore explored, which
+  over-approximates any concrete timing (the runtime's same-instant order, expiry
   before completion before ITTL, is one of the interleavings).
 - Dispatch is eager: after every event the QPU is work-conserving, so ``select`` (the one
   dispatch rule in ``qsession.model.dispatch``) is asked until it holds or idles. This
   matches the runtime, which dispatches once an instant has settled.
-- Fair share is out of scope: the abstract QPU has one instance, so the normal queue is
-  FIFO by submission order and INV-FAIR-SHARE is not applicable.
+- Fair share and billing are out of scope: the abstract QPU has one instance and no time,
+  so the normal queue is FIFO by submission order and INV-FAIR-SHARE and INV-USAGE are not
+  applicable.
 - Every session and job move is fired on real ``SessionLifecycle``/``JobLifecycle``
   objects, rebuilt from the abstract state at each step: the explorer reads the model's
   tables through ``Lifecycle.fire`` and never restates a transition. A refused user action
@@ -87,6 +89,8 @@ _FAIR_SHARE = "INV-FAIR-SHARE"
 _MODEL_CONFORMS = "INV-MODEL-CONFORMS"
 _PROGRESS = "INV-PROGRESS"
 _BATCH_NO_HOLD = "INV-BATCH-NO-HOLD"
+_IDLE_CLOSE = "INV-IDLE-CLOSE"
+_USAGE = "INV-USAGE"
 
 APPLICABLE: dict[str, str] = {
     _ACTIVE_ONE: "every state: at most one dedicated session is active",
@@ -126,6 +130,10 @@ APPLICABLE: dict[str, str] = {
     _BATCH_NO_HOLD: (
         "every state: the QPU is never idle with an eligible job while only batches are active"
     ),
+    _IDLE_CLOSE: (
+        "idle_close(i) only while i is pending with no job ever submitted, always offered "
+        "then; it closes i and stops it accepting jobs"
+    ),
 }
 """Invariant id → how the explorer checks it on the abstract model."""
 
@@ -133,6 +141,10 @@ NOT_APPLICABLE: dict[str, str] = {
     _FAIR_SHARE: (
         "the abstract QPU has one instance (no usage, no rolling window), so the normal queue "
         "is plain FIFO; fair share is checked on runtime traces instead"
+    ),
+    _USAGE: (
+        "the abstract model has no time, so there are no durations to bill; usage is checked "
+        "on runtime traces instead"
     ),
 }
 """Invariant id → why the abstract model cannot check it."""
@@ -146,11 +158,12 @@ _MODES: tuple[Mode, ...] = ("dedicated", "batch")
 _RESERVES_QPU = {mode: SessionLifecycle("probe", mode).reserves_qpu for mode in _MODES}
 
 EventKind = Literal[
-    "open", "submit", "close", "cancel", "cancel_job", "finish", "fail", "ittl", "max_ttl"
+    "open", "submit", "close", "cancel", "cancel_job", "finish", "fail", "ittl", "max_ttl",
+    "idle_close",
 ]
 USER_EVENTS: tuple[EventKind, ...] = ("open", "submit", "close", "cancel", "cancel_job")
 """Events a user causes; a refused one is simply not enabled."""
-SYSTEM_EVENTS: tuple[EventKind, ...] = ("finish", "fail", "ittl", "max_ttl")
+SYSTEM_EVENTS: tuple[EventKind, ...] = ("finish", "fail", "ittl", "max_ttl", "idle_close")
 """Events the QPU and the timers cause; INV-PROGRESS may use only these."""
 EVENT_KINDS: tuple[EventKind, ...] = USER_EVENTS + SYSTEM_EVENTS
 """Every event kind."""
@@ -198,6 +211,10 @@ class State(NamedTuple):
     def in_flight(self, i: int) -> int:
         """The number of session ``i``'s jobs queued or running."""
         return sum(1 for job in self.jobs if job.owner == i and job.status in _IN_FLIGHT)
+
+    def submitted(self, i: int) -> int:
+        """The number of jobs ever submitted to session ``i`` (jobs are never forgotten)."""
+        return sum(1 for job in self.jobs if job.owner == i)
 
     def active_dedicated(self) -> list[int]:
         """Indices of the active dedicated sessions (one at most, by INV-ACTIVE-ONE)."""
@@ -280,6 +297,10 @@ class Variant:
     def max_ttl_enabled(self, session: SessionSlot) -> bool:
         """Whether the max-TTL timer can fire now (SPEC: started, never paused, until it ends)."""
         return session.started and session.state not in _FINAL_SESSION_STATES
+
+    def idle_close_enabled(self, session: SessionSlot, submitted: int) -> bool:
+        """Whether the idle-close timer can fire now (SPEC: pending, no job ever submitted)."""
+        return session.state == PENDING and submitted == 0
 
     def queued_at_expiry(self) -> str | None:
         """The job event for each queued job when its session expires (None: leave it)."""
@@ -464,6 +485,9 @@ class Rules:
         for i, slot in enumerate(state.sessions):
             if self.variant.max_ttl_enabled(slot):
                 yield Event("max_ttl", i)
+        for i, slot in enumerate(state.sessions):
+            if self.variant.idle_close_enabled(slot, state.submitted(i)):
+                yield Event("idle_close", i)
 
     def successors(self, state: State) -> list[Outcome]:
         """Every enabled event from ``state`` and what it does, in a fixed order."""
@@ -543,6 +567,12 @@ class Rules:
         i = _index(event)
         step = w.fire_session(i, "ittl_elapsed", system=True, in_flight=w.in_flight(i))
         self._session_step(w, i, step)
+
+    def _on_idle_close(self, w: _World, event: Event) -> None:
+        i = _index(event)
+        submitted = sum(1 for job in w.jobs if job.owner == i)
+        self._session_step(w, i, w.fire_session(i, "idle_close_elapsed", system=True,
+                                                submitted=submitted))
 
     def _on_max_ttl(self, w: _World, event: Event) -> None:
         i = _index(event)
@@ -675,6 +705,7 @@ class Checker:
             _FIRST_JOB_NORMAL: self._starts,
             _MAXTTL_NOSTART: self._starts,
             _PROGRESS: self.progress_checks,
+            _IDLE_CLOSE: enabled + kinds["idle_close"],
         }.items()))
 
     def state(self, s: State) -> Found:
@@ -703,6 +734,10 @@ class Checker:
                     and Event("max_ttl", i) not in offered):
                 found.append((_CLOCK, f"s{i} started but its max-TTL clock cannot run out "
                                       f"while {slot.state}"))
+            if (slot.state == PENDING and s.submitted(i) == 0
+                    and Event("idle_close", i) not in offered):
+                found.append((_IDLE_CLOSE, f"s{i} is pending and unused but can never close "
+                                           "as unused"))
         return found
 
     def transition(self, pre: State, out: Outcome) -> Found:
@@ -735,6 +770,12 @@ def _check_event(pre: State, out: Outcome, found: Found) -> None:
         target = CANCELLED if kind == "cancel" else ERROR
         _check_queued_ended(pre, out.event, mid, target, found)
         _check_running_kept(pre, out.event, mid, found)
+    elif kind == "idle_close":
+        slot = mid.sessions[_index(out.event)]
+        if slot.state != CLOSED or slot.accepting:
+            found.append((_IDLE_CLOSE, f"after {out.event.label} s{out.event.target} is "
+                                       f"{slot.state}{'' if not slot.accepting else ', accepting'}"
+                                       ", not closed"))
 
 
 def _check_timer_enabled(pre: State, event: Event, found: Found) -> None:
@@ -746,6 +787,12 @@ def _check_timer_enabled(pre: State, event: Event, found: Found) -> None:
                                  f"with {pre.in_flight(i)} job(s) queued or running"))
     elif event.kind == "max_ttl" and not pre.sessions[_index(event)].started:
         found.append((_CLOCK, f"max_ttl(s{event.target}) fired before any job of it started"))
+    elif event.kind == "idle_close":
+        i = _index(event)
+        if pre.sessions[i].state != PENDING or pre.submitted(i):
+            found.append((_IDLE_CLOSE, f"idle_close(s{i}) fired while s{i} was "
+                                       f"{pre.sessions[i].state} with {pre.submitted(i)} "
+                                       "job(s) submitted"))
 
 
 def _check_active_one(s: State, found: Found) -> None:

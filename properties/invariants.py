@@ -79,7 +79,7 @@ class Checker:
         """Called at the end of the trace; ``settled`` when the run was driven to idle."""
 
 
-# -- the 18 invariants -------------------------------------------------------------------
+# -- the invariants ----------------------------------------------------------------------
 
 
 class ActiveOne(Checker):
@@ -486,7 +486,7 @@ class WorkConserving(Checker):
             if q.running is not None:
                 continue
             self.checks += 1
-            queued = state.queued_on(name)
+            queued = [j for j in state.queued_on(name) if not state.over_quota(j.instance, t)]
             active = state.active_dedicated(name)
             eligible = [j.id for j in queued if active is None or j.session == active.id]
             if eligible:
@@ -514,8 +514,14 @@ class FairShare(Checker):
         for job in state.queued_on(r.qpu):
             if state.normal_eligible(job) and job.instance not in heads:
                 heads[job.instance] = job
-        candidates = [(q.used(i, r.t) / share, j.order, j)
-                      for i, j in heads.items() if (share := q.share(i)) > 0]
+        over = state.jobs[r.id].instance
+        if state.over_quota(over, r.t):
+            self.fail(r.t, f"job {r.id} of instance {over} started past its quota "
+                      f"({state.used(over, r.t) / 1e6:g}s used)", dispatch, r)
+        # Use is the instance's charged time on every QPU of the service (SPEC §5, rev. 2).
+        candidates = [(state.used(i, r.t) / share, j.order, j)
+                      for i, j in heads.items()
+                      if (share := q.share(i)) > 0 and not state.over_quota(i, r.t)]
         decision = select(False, None, (), candidates)
         if decision.job is not None and decision.job.id != r.id:
             expected = decision.job
@@ -601,11 +607,13 @@ class Progress(Checker):
 
     @staticmethod
     def bound(state: Replay, last: int) -> int:
-        """Last submission + every job's run + one ITTL hold per job of each session."""
+        """Last submission + every job's run + one ITTL hold per job of each session
+        (+ one fair-share window when an instance has a quota: its jobs may wait that long)."""
         runs = sum(j.duration_us or 0 for j in state.jobs.values())
         holds = sum(state.sessions[j.session].ittl_us for j in state.jobs.values()
                     if j.session in state.sessions)
-        return last + runs + holds
+        quota_wait = state.window_us if state.quotas else 0
+        return last + runs + holds + quota_wait
 
 
 class BatchNoHold(Checker):
@@ -627,10 +635,86 @@ class BatchNoHold(Checker):
             if q.running is not None or not batches or state.active_dedicated(name):
                 continue
             self.checks += 1
-            queued = [j.id for j in state.queued_on(name)]
+            queued = [j.id for j in state.queued_on(name) if not state.over_quota(j.instance, t)]
             if queued:
                 self.fail(t, f"{name} is idle with job(s) {queued} queued while batch(es) "
                           f"{[b.id for b in batches]} are active")
+
+
+class IdleClose(_Deadline):
+    """INV-IDLE-CLOSE."""
+
+    id = "INV-IDLE-CLOSE"
+    statement = ("a session with no job submitted closes exactly idle_close_timeout after "
+                 "creation, and not before")
+
+    def deadline(self, s: SessionView) -> int | None:
+        """Creation + idle_close_timeout, for a pending session never used."""
+        return s.idle_close_deadline
+
+    def missed(self, s: SessionView, deadline: int) -> str:
+        """Still open past the deadline."""
+        return (f"session {s.id} had no job submitted yet is still {s.state} after its idle "
+                f"close deadline {deadline / 1e6:g}s (created at {s.created / 1e6:g}s)")
+
+    def before(self, r: Record, state: Replay) -> None:
+        if r.entity == "session" and r.event == "idle_close_elapsed" and r.id in state.sessions:
+            s = state.sessions[r.id]
+            self.checks += 1
+            if s.submitted:
+                self.fail(r.t, f"session {s.id} was closed as unused but {s.submitted} "
+                          "job(s) were submitted to it", r)
+            elif s.idle_close_deadline != r.t:
+                expected = "never" if s.idle_close_us is None else \
+                    f"at {(s.created + s.idle_close_us) / 1e6:g}s"
+                self.fail(r.t, f"session {s.id} closed as unused at {r.t / 1e6:g}s; expected "
+                          f"{expected}", r)
+
+
+class Usage(Checker):
+    """INV-USAGE."""
+
+    id = "INV-USAGE"
+    statement = ("a dedicated session's usage_time equals its active spans, each ending at "
+                 "the latest of deactivation, end and its last running job's completion; "
+                 "instances are charged per §5")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.bills: dict[str, int] = {}
+
+    def after(self, r: Record, state: Replay) -> None:
+        if r.entity == "qpu" and r.event == "bill" and r.session in state.sessions:
+            s = state.sessions[r.session]
+            self.checks += 1
+            self.bills[s.id] = self.bills.get(s.id, 0) + 1
+            billed = r.data.get("usage_us")
+            if billed != s.billed_us:
+                self.fail(r.t, f"session {s.id} billed {_s(billed)} but its active spans "
+                          f"(each until the latest of deactivation, end and its last running "
+                          f"job's end) add up to {s.billed_us / 1e6:g}s", r)
+        elif r.entity == "job" and r.dest in ("DONE", "ERROR", "CANCELLED") and \
+                r.id in state.jobs and "usage_us" in r.data:
+            job = state.jobs[r.id]
+            self.checks += 1
+            if r.data["usage_us"] != job.usage_us:
+                self.fail(r.t, f"job {r.id} ({r.event}) billed {_s(r.data['usage_us'])}; "
+                          f"expected {job.usage_us / 1e6:g}s (its time on the QPU, 0 if the "
+                          "system failed it)", r)
+
+    def instant_end(self, t: int, state: Replay) -> None:
+        if not self.bills:
+            return  # a trace without bill records (hand-written, or older): nothing to match
+        for s in state.sessions.values():
+            if s.spans_closed != self.bills.get(s.id, 0):
+                self.checks += 1
+                self.fail(t, f"session {s.id} closed {s.spans_closed} active span(s) but "
+                          f"was billed {self.bills.get(s.id, 0)} time(s)")
+                self.bills[s.id] = s.spans_closed  # report each gap once
+
+
+def _s(us: object) -> str:
+    return f"{us / 1e6:g}s" if isinstance(us, int) else repr(us)
 
 
 # -- registry and runners ------------------------------------------------------------
@@ -648,7 +732,7 @@ class Invariant:
 CHECKERS: tuple[type[Checker], ...] = (
     ActiveOne, MaxTTLNoStart, ExpireFailsQueued, RunningCompletes, Cancel, ClosedRejects,
     CloseDrains, FirstJobNormal, Priority, ITTL, Clock, Final, Conservation, WorkConserving,
-    FairShare, ModelConforms, Progress, BatchNoHold,
+    FairShare, ModelConforms, Progress, BatchNoHold, IdleClose, Usage,
 )
 INVARIANTS: dict[str, Invariant] = {c.id: Invariant(c.id, c.statement, c) for c in CHECKERS}
 """Every SPEC §7 invariant by id, in SPEC order."""

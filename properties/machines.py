@@ -53,6 +53,8 @@ from .invariants import Monitor, Report, Violation
 
 ITTL = 2.0
 BATCH_ITTL = 1.0
+IDLE_CLOSE = 8.0
+"""Unused sessions close after 8 s here (IBM: 30 min), so that it happens in most runs."""
 INSTANCES = {"a": 2.0, "b": 1.0}
 MAX_SESSIONS = 4
 MAX_JOBS = 16
@@ -68,10 +70,11 @@ class GridTiming(TimingModel):
 
     grid_s: float = 0.5
 
-    def job_microseconds(self, executions: Iterable[tuple[float, int]]) -> int:
+    def job_microseconds(self, executions: Iterable[tuple[float, int]],
+                         sub_jobs: int = 1) -> int:
         """The modeled time, rounded up to the grid."""
         grid = to_us(self.grid_s)
-        return -(-TimingModel.job_microseconds(self, executions) // grid) * grid
+        return -(-TimingModel.job_microseconds(self, executions, sub_jobs) // grid) * grid
 
 
 # Time moves on the same grid (and by ±1 µs around timer deadlines), so job ends, expiries
@@ -79,9 +82,10 @@ class GridTiming(TimingModel):
 GRID_STEPS = st.integers(1, 10).map(lambda k: k * 0.5)
 GRID_THINK = st.one_of(st.sampled_from([0.0, ITTL - 1e-6, ITTL, ITTL + 1e-6]), GRID_STEPS)
 
-TIMING = GridTiming(circuit_overhead_s=0.2, rep_delay_s=1e-2)
+TIMING = GridTiming(sub_job_overhead_s=0.2, rep_delay_s=1e-2)
 """Slow shots on a 0.5 s grid: long jobs from cheap simulations (0.5 s to 5 s)."""
-COVERAGE_EVENTS = ("expiry", "cancel with queued jobs", "reactivation", "contention")
+COVERAGE_EVENTS = ("expiry", "cancel with queued jobs", "reactivation", "contention",
+                   "idle close")
 
 coverage: Counter[str] = Counter()
 """In how many runs (examples) each rare situation was reached, in this process."""
@@ -133,7 +137,8 @@ class RuntimeMachine(RuleBasedStateMachine):
         super().__init__()
         self.qpu = QPU.ideal("stateful_qpu", num_qubits=3, timing=TIMING)
         self.service = LocalService(seed=0, backends=[self.qpu], interactive_timeout=ITTL,
-                                    batch_interactive_timeout=BATCH_ITTL, instances=INSTANCES)
+                                    batch_interactive_timeout=BATCH_ITTL, instances=INSTANCES,
+                                    idle_close_timeout=IDLE_CLOSE)
         self.scheduler = self.service.scheduler_of(self.qpu)
         self.monitor = Monitor(self.monitored)
         self.sessions: list[Session] = []
@@ -176,14 +181,14 @@ class RuntimeMachine(RuleBasedStateMachine):
         """
         i = self._pick(index, prefer)
         record = self.sessions[i]._record
-        before = len(self.service.jobs())
+        before = len(self.service.all_jobs())
         if not record.lifecycle.accepting_jobs:
             try:
                 self.samplers[i].run([pub], shots=shots)
             except IBMRuntimeError as err:
                 self._expect("The session is closed" in str(err), "INV-CLOSED-REJECTS",
                              f"refusal does not say the session is closed: {err}")
-                self._expect(len(self.service.jobs()) == before, "INV-CLOSED-REJECTS",
+                self._expect(len(self.service.all_jobs()) == before, "INV-CLOSED-REJECTS",
                              "a refused submission created a job")
                 return
             raise InvariantViolated.single(
@@ -234,7 +239,7 @@ class RuntimeMachine(RuleBasedStateMachine):
         pub = (qs.CIRCUITS["bell"],)
         self.jobs.extend(self.background[i].run([pub], shots=shots) for i in instances)
 
-    @rule(timer=st.sampled_from(["ittl", "max_ttl", "finish", "step"]),
+    @rule(timer=st.sampled_from(["ittl", "max_ttl", "finish", "idle_close", "step"]),
           offset=st.sampled_from([-1, 0, 1]), step=GRID_STEPS)
     def advance(self, timer: str, offset: int, step: float) -> None:
         """Let time pass, to just before, at or just after the next timer of a kind."""
@@ -366,7 +371,8 @@ class RuntimeMachine(RuleBasedStateMachine):
             return None if timer is None else timer.at
         if kind == "step":
             return None
-        attr = "ittl_timer" if kind == "ittl" else "maxttl_timer"
+        attr = {"ittl": "ittl_timer", "max_ttl": "maxttl_timer",
+                "idle_close": "idle_close_timer"}[kind]
         times = [t.at for rec in s.sessions.values()
                  if (t := getattr(rec, attr)) is not None and not t.cancelled]
         return min(times) if times else None
@@ -380,6 +386,8 @@ class RuntimeMachine(RuleBasedStateMachine):
                 self._reached("expiry")
             elif r.event == "job_started" and r.source == "inactive":
                 self._reached("reactivation")
+            elif r.event == "idle_close_elapsed":
+                self._reached("idle close")
         self.seen = len(records)
 
 

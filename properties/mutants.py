@@ -252,6 +252,20 @@ def _dispatch_while_running(self: Scheduler) -> None:
             self.running = previous
 
 
+def _idle_close_ignored(self: Scheduler, s: SessionRecord) -> None:
+    s.idle_close_timer = None  # BUG: the timer fires but the unused session stays open
+
+
+def _usage_stops_at_end(self: Scheduler, s: SessionRecord, now: int) -> None:
+    if s.lifecycle.reserves_qpu:
+        self._bill(s, now)  # BUG: billing stops at the session's end, its job still running
+    if self.active_session is s:
+        self._release_hold(now)
+        self.active_session = None
+    elif s in self.active_batches:
+        self.active_batches.remove(s)
+
+
 _REAL_SELECT = Scheduler._select
 _REAL_ACTIVATED = Scheduler._activated
 _REAL_SUBMIT = Scheduler.submit.__wrapped__  # type: ignore[attr-defined]
@@ -317,5 +331,11 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant("dispatch-while-running", "a job starts while another runs",
            frozenset({"INV-CONSERVATION"}),
            lambda: [_on("dispatch", _dispatch_while_running)]),
+    Mutant("idle-close-ignored", "an unused session never closes",
+           frozenset({"INV-IDLE-CLOSE"}),
+           lambda: [_on("_on_idle_close", _idle_close_ignored)]),
+    Mutant("usage-stops-at-end", "a session's usage stops at its end while its job runs on",
+           frozenset({"INV-USAGE"}),
+           lambda: [_on("_deactivated", _usage_stops_at_end)]),
 )
 """The mutant catalogue (one or more per invariant family)."""

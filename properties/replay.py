@@ -10,6 +10,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from qsession.model import ACTIVE, FINAL_STATUSES, QUEUED, RUNNING, SESSION_TABLE
+from qsession.runtime.scheduler import MAX_TIME_ERROR, QPU_FAULT
 from qsession.runtime.trace import Record
 
 DEFAULT_WINDOW_US = 28 * 86_400 * 1_000_000
@@ -34,6 +35,19 @@ class SessionView:
     activated_order: int = 0
     queued: set[str] = field(default_factory=set)
     running: set[str] = field(default_factory=set)
+    idle_close_us: int | None = None
+    submitted: int = 0
+    active_since: int | None = None
+    meter_job: str | None = None  # ended while this job of it ran: billed until it ends
+    billed_us: int = 0  # the §8 usage meter, derived from the lifecycle records alone
+    spans_closed: int = 0
+
+    @property
+    def idle_close_deadline(self) -> int | None:
+        """When a never-used, still pending session must close (SPEC §2, rev. 2)."""
+        if self.idle_close_us is None or self.submitted or self.state != "pending":
+            return None
+        return self.created + self.idle_close_us
 
     @property
     def in_flight(self) -> int:
@@ -81,6 +95,7 @@ class JobView:
     finished: int | None = None
     ended_by: str | None = None
     reason: str | None = None
+    usage_us: int = 0
 
     @property
     def is_final(self) -> bool:
@@ -117,6 +132,18 @@ class QPUView:
         return self.allocations.get(instance, 0.0) / total if total else 0.0
 
 
+def expected_job_usage(started: int, ended: int, event: str, reason: str | None) -> int:
+    """SPEC §8: the time a job held the QPU, 0 when the system failed it (a QPU fault)."""
+    if event == "fail" and reason is not None and reason.startswith(QPU_FAULT):
+        return 0
+    return ended - started
+
+
+def charged(event: str, reason: str | None) -> bool:
+    """SPEC §5: a batch or job-mode job that ran is charged unless cancelled or failed."""
+    return event == "finish" or (event == "fail" and reason == MAX_TIME_ERROR)
+
+
 class Replay:
     """Sessions, jobs and QPUs after each record of a trace."""
 
@@ -128,6 +155,10 @@ class Replay:
         self.clock = "virtual"
         self.last_submit: int | None = None
         self._activations = 0
+        # Charged spans per instance across every QPU (SPEC §5), in end order; quotas.
+        self.charges: dict[str, list[tuple[int, int]]] = {}
+        self.quotas: dict[str, int] = {}
+        self.window_us = DEFAULT_WINDOW_US
 
     def qpu(self, name: str) -> QPUView:
         """The view of QPU ``name`` (created on first sight)."""
@@ -153,6 +184,30 @@ class Replay:
         return sorted((s for s in self.sessions.values()
                        if s.qpu == qpu and s.mode == "batch" and s.state == ACTIVE),
                       key=lambda s: s.activated_order)
+
+    def used(self, instance: str, now: int) -> int:
+        """Microseconds charged to ``instance`` on all QPUs within the window before ``now``."""
+        horizon = now - self.window_us
+        return sum(end - max(start, horizon) for start, end in self.charges.get(instance, ())
+                   if end > horizon)
+
+    def over_quota(self, instance: str, now: int) -> bool:
+        """True while an instance with a quota has used it up (its jobs may not start)."""
+        quota = self.quotas.get(instance)
+        return quota is not None and self.used(instance, now) >= quota
+
+    def _charge(self, instance: str | None, start: int, end: int) -> None:
+        if instance is not None and end > start:
+            self.charges.setdefault(instance, []).append((start, end))
+
+    def _close_span(self, s: SessionView, t: int) -> None:
+        """A dedicated session's active span ends at ``t``: meter and fair share."""
+        if s.active_since is None:
+            return
+        s.billed_us += t - s.active_since
+        s.spans_closed += 1
+        self._charge(s.instance, s.active_since, t)
+        s.active_since = None
 
     def normal_eligible(self, job: JobView) -> bool:
         """True for a queued job that waits in the normal queue."""
@@ -181,7 +236,10 @@ class Replay:
             q.allocations[r.instance] = float(r.data.get("allocation", 1.0) or 1.0)
             window = r.data.get("fair_share_window_us")
             if isinstance(window, int):
-                q.window_us = window
+                q.window_us = self.window_us = window
+            quota = r.data.get("quota_us")
+            if isinstance(quota, int):
+                self.quotas[r.instance] = quota
         elif r.event == "hold":
             q.holding = r.session
         elif r.event == "release":
@@ -196,6 +254,8 @@ class Replay:
                 int(r.data.get("interactive_timeout_us", 0) or 0),
                 int(r.data.get("max_time_us", 0) or 0), r.t,
                 state=r.dest or "pending")
+            idle = r.data.get("idle_close_timeout_us")
+            self.sessions[r.id].idle_close_us = idle if isinstance(idle, int) else None
             return
         s = self.sessions.get(r.id)
         if s is None or r.dest is None:
@@ -206,6 +266,13 @@ class Replay:
             if s.started_at is None:
                 s.started_at = r.t
             s.idle_since = None if s.in_flight else r.t
+            if s.mode == "dedicated":
+                s.active_since = r.t
+        elif s.state == ACTIVE and r.dest != ACTIVE and s.mode == "dedicated":
+            if r.dest in SESSION_FINAL and s.running:
+                s.meter_job = next(iter(s.running))  # one job runs at a time on a QPU
+            else:
+                self._close_span(s, r.t)
         s.state = r.dest
         accepting = r.data.get("accepting_jobs")
         if isinstance(accepting, bool):
@@ -222,6 +289,7 @@ class Replay:
             if s is not None:
                 s.queued.add(r.id)
                 s.idle_since = None
+                s.submitted += 1
             return
         job = self.jobs.get(r.id)
         if job is None or r.dest is None:
@@ -244,9 +312,15 @@ class Replay:
                     q.running = None
                 assert job.started is not None
                 q.spans.setdefault(job.instance, deque()).append((job.started, r.t))
+                job.usage_us = expected_job_usage(job.started, r.t, r.event, job.reason)
+                if (s is None or s.mode != "dedicated") and charged(r.event, job.reason):
+                    self._charge(job.instance, job.started, r.t)
             if s is not None:
                 s.queued.discard(job.id)
                 s.running.discard(job.id)
+                if s.meter_job == job.id:
+                    s.meter_job = None
+                    self._close_span(s, r.t)
                 if s.state == ACTIVE and s.in_flight == 0:
                     s.idle_since = r.t
         job.state = r.dest

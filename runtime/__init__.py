@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .clock import MeasuredClock, VirtualClock, WallClock
     from .errors import (
+        BackendNotFoundError,
+        IBMBackendError,
         IBMBackendValueError,
         IBMError,
         IBMInputValueError,
@@ -26,7 +28,7 @@ if TYPE_CHECKING:
         RuntimeJobTimeoutError,
     )
     from .job import RuntimeJobV2
-    from .options import EstimatorOptions, SamplerOptions
+    from .options import EstimatorOptions, OptionsV2, SamplerOptions
     from .primitives import EstimatorV2, SamplerV2
     from .qpu import QPU
     from .results import EstimatorResult
@@ -42,6 +44,8 @@ _WHERE = {
     "MeasuredClock": "clock",
     "VirtualClock": "clock",
     "WallClock": "clock",
+    "BackendNotFoundError": "errors",
+    "IBMBackendError": "errors",
     "IBMBackendValueError": "errors",
     "IBMError": "errors",
     "IBMInputValueError": "errors",
@@ -53,6 +57,7 @@ _WHERE = {
     "RuntimeJobTimeoutError": "errors",
     "RuntimeJobV2": "job",
     "EstimatorOptions": "options",
+    "OptionsV2": "options",
     "SamplerOptions": "options",
     "EstimatorV2": "primitives",
     "SamplerV2": "primitives",
@@ -71,17 +76,20 @@ _ALIASES = {"Sampler": "SamplerV2", "Estimator": "EstimatorV2"}
 
 __all__ = [
     "QPU",
+    "BackendNotFoundError",
     "Batch",
     "Estimator",
     "EstimatorOptions",
     "EstimatorResult",
     "EstimatorV2",
+    "IBMBackendError",
     "IBMBackendValueError",
     "IBMError",
     "IBMInputValueError",
     "IBMRuntimeError",
     "LocalService",
     "MeasuredClock",
+    "OptionsV2",
     "QPUSettings",
     "QiskitRuntimeService",
     "Record",

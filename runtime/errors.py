@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from qiskit.exceptions import QiskitError
-from qiskit.providers.exceptions import JobError, JobTimeoutError
+from qiskit.providers.exceptions import JobError, JobTimeoutError, QiskitBackendNotFoundError
 
 
 class _PlainMessage:
@@ -23,8 +23,20 @@ class IBMInputValueError(IBMError, ValueError):
     """Bad input: a malformed pub, shots, precision, ``max_time`` or option value."""
 
 
-class IBMBackendValueError(IBMError, ValueError):
+class IBMBackendError(IBMError):
+    """Base of backend errors (as in ``qiskit-ibm-runtime``)."""
+
+
+class IBMBackendValueError(IBMBackendError, ValueError):
     """An unknown backend name, or a backend of another service."""
+
+
+class BackendNotFoundError(IBMBackendValueError, QiskitBackendNotFoundError):
+    """No backend matches a name or filters: IBM raises ``QiskitBackendNotFoundError``.
+
+    Both ``except QiskitBackendNotFoundError`` (IBM code) and ``except IBMBackendValueError``
+    (earlier qsession code) catch it.
+    """
 
 
 class IBMRuntimeError(IBMError):

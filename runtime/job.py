@@ -6,6 +6,11 @@ way, so other sessions and background jobs progress as they would have).
 
 from __future__ import annotations
 
+import copy
+import functools
+import importlib.metadata
+import json
+import math
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -13,14 +18,17 @@ from qsession.model import CANCELLED, DONE, ERROR, QUEUED, RUNNING
 
 from .clock import ClockError, to_seconds, to_us
 from .errors import (
+    IBMInputValueError,
     RuntimeInvalidStateError,
     RuntimeJobFailureError,
     RuntimeJobMaxTimeoutError,
     RuntimeJobTimeoutError,
 )
+from .qpu import shots_for_precision
 from .records import JobRecord
 from .results import EstimatorResult
 from .scheduler import MAX_TIME_ERROR
+from .session import iso
 
 if TYPE_CHECKING:
     from .qpu import QPU
@@ -29,6 +37,11 @@ if TYPE_CHECKING:
 
 class RuntimeJobV2:
     """A submitted job: status, result, cancel, metrics and usage."""
+
+    ERROR = ERROR
+    JOB_FINAL_STATES = (DONE, CANCELLED, ERROR)
+    image = ""
+    """IBM's runtime image name: none (``""``, the default image)."""
 
     def __init__(self, service: LocalService, record: JobRecord) -> None:
         self._service = service
@@ -74,6 +87,37 @@ class RuntimeJobV2:
         """The QPU the job runs on."""
         return self._service.backend(self._record.qpu)
 
+    @property
+    def program_id(self) -> str:
+        """IBM's program id: ``sampler`` or ``estimator`` (as ``primitive_id``)."""
+        return self._record.kind
+
+    @property
+    def inputs(self) -> dict[str, Any]:
+        """What the job was given: ``pubs``, the ``options`` set, ``version`` 2 (IBM's keys).
+
+        ``not_emulated`` names the options an emulated QPU accepts but cannot honour.
+        """
+        return {**copy.deepcopy(self._record.inputs), "version": 2, "support_qiskit": True}
+
+    @property
+    def private(self) -> bool:
+        """``options.environment.private`` (an emulator keeps every input anyway)."""
+        env = self._record.inputs.get("options", {}).get("environment", {})
+        return bool(env.get("private", False))
+
+    def update_tags(self, new_tags: list[str]) -> list[str]:
+        """Replace the job's tags (duplicates dropped, as IBM's client sends a set)."""
+        if not isinstance(new_tags, list) or not all(isinstance(t, str) for t in new_tags):
+            raise IBMInputValueError("job_tags needs to be a list of strings.")
+        with self._service.call():
+            self._record.tags = tuple(sorted(set(new_tags)))
+            return list(self._record.tags)
+
+    def properties(self, refresh: bool = False) -> Any:
+        """The backend's properties for this job (an emulated QPU's do not drift)."""
+        return self.backend().properties()
+
     # -- status ----------------------------------------------------------------------
 
     def status(self) -> str:
@@ -108,8 +152,13 @@ class RuntimeJobV2:
 
     # -- waiting and results -----------------------------------------------------------
 
-    def wait_for_final_state(self, timeout: float | None = None) -> None:
-        """Wait (in the service's time) until the job is final, or raise on timeout."""
+    def wait_for_final_state(self, timeout: float | None = None,
+                             poll_interval: float | None = None) -> None:
+        """Wait (in the service's time) until the job is final, or raise on timeout.
+
+        ``poll_interval`` is IBM's argument; the runtime is not polled, so it is accepted
+        and has no effect.
+        """
         with self._service.call():
             self._wait(timeout)
 
@@ -124,12 +173,15 @@ class RuntimeJobV2:
             raise RuntimeJobTimeoutError(
                 f"Timed out waiting for job to complete after {timeout} secs.")
 
-    def result(self, timeout: float | None = None, decoder: Any = None) -> Any:
+    def result(self, timeout: float | None = None, decoder: Any = None,
+               poll_interval: float | None = None) -> Any:
         """The job's ``PrimitiveResult``, waiting for it (virtual time jumps to its end).
 
         Raises ``RuntimeJobFailureError`` if it failed, ``RuntimeJobMaxTimeoutError`` if
         it ran past its ``max_execution_time``, ``RuntimeInvalidStateError`` if it was
-        cancelled and ``RuntimeJobTimeoutError`` past ``timeout`` seconds.
+        cancelled and ``RuntimeJobTimeoutError`` past ``timeout`` seconds. ``decoder``
+        (one or a list of ``ResultDecoder`` classes) is applied in chain to the result, as
+        IBM's client does; ``poll_interval`` is accepted and has no effect.
         """
         with self._service.call():
             self._wait(timeout)
@@ -144,7 +196,10 @@ class RuntimeJobV2:
                     f"Unable to retrieve job result. {record.error}")
             if record.kind == "estimator" and not isinstance(record.result, EstimatorResult):
                 record.result = EstimatorResult.wrap(record.result)
-            return record.result
+            _add_ibm_metadata(record, self._service.clock)
+            if decoder is None:
+                return record.result
+            return _decode(record.result, decoder)
 
     def cancel(self) -> None:
         """Cancel the job now (a running job is stopped and the QPU freed)."""
@@ -154,9 +209,16 @@ class RuntimeJobV2:
 
     # -- accounting ------------------------------------------------------------------
 
-    def usage(self) -> float:
-        """Quantum seconds the job held the QPU (so far, if running)."""
+    def usage(self, partial: bool = False) -> float:
+        """Quantum seconds billed for the job: 0 until it is final (IBM's ``usage()``).
+
+        ``partial=True`` gives the usage so far (the time a running job has held the QPU).
+        A job failed by the system (a QPU fault) is billed 0.
+        """
         with self._service.call(), self._service.clock.lock:
+            r = self._record
+            if not r.is_final and not partial:
+                return 0.0
             return to_seconds(self._usage_us())
 
     def _usage_us(self) -> int:
@@ -166,7 +228,7 @@ class RuntimeJobV2:
         return r.usage_us
 
     def metrics(self) -> dict[str, Any]:
-        """IBM-shaped metrics: timestamps (UTC datetimes), usage, circuits, qubits."""
+        """IBM's metrics: ISO-8601 ``Z`` timestamps, usage in seconds, ``qiskit_version``."""
         with self._service.call(), self._service.clock.lock:
             r = self._record
             clock = self._service.clock
@@ -174,12 +236,15 @@ class RuntimeJobV2:
             usage = to_seconds(self._usage_us())
             return {
                 "timestamps": {
-                    "created": clock.datetime(r.created),
-                    "running": None if r.running is None else clock.datetime(r.running),
-                    "finished": None if r.finished is None else clock.datetime(r.finished),
+                    "created": iso(clock, r.created),
+                    "running": iso(clock, r.running),
+                    "finished": iso(clock, r.finished),
                 },
-                "usage": {"quantum_seconds": usage, "seconds": usage},
-                "bss": {"seconds": usage},
+                # IBM's metrics give whole seconds; ``usage()`` keeps the fraction.
+                "usage": {"quantum_seconds": round(usage), "seconds": round(usage)},
+                "bss": {"seconds": round(usage)},
+                "qiskit_version": _qiskit_version(),
+                "caller": "qsession",
                 "num_circuits": getattr(payload, "num_circuits", None),
                 "num_qubits": getattr(payload, "num_qubits", None),
                 "position_in_queue": self._position() if r.state == QUEUED else None,
@@ -197,3 +262,74 @@ class RuntimeJobV2:
 
     def __repr__(self) -> str:
         return f"<RuntimeJobV2('{self._record.id}', '{self._record.kind}')>"
+
+
+def _add_ibm_metadata(record: JobRecord, clock: Any) -> None:
+    """Give a result the metadata IBM's carry (SPEC §8), once: the job's execution span
+    and, for the estimator, each pub's shots, precision, circuit metadata and resilience."""
+    result = record.result
+    metadata = getattr(result, "metadata", None)
+    if not isinstance(metadata, dict) or "execution" in metadata or record.running is None:
+        return
+    pubs = getattr(record.payload, "pubs", ())
+    start, stop = clock.datetime(record.running), clock.datetime(record.finished)
+    slices = {}
+    for i, pub in enumerate(pubs):
+        shape = tuple(pub.shape) + ((pub.shots,) if record.kind == "sampler" else ())
+        slices[i] = (shape, slice(0, math.prod(shape)))
+    metadata["execution"] = {"execution_spans": _execution_spans(start, stop, slices)}
+    metadata.setdefault("version", 2)
+    if record.kind != "estimator":
+        return
+    for pub, pub_result in zip(pubs, result, strict=False):
+        pub_result.metadata.update({
+            "shots": shots_for_precision(pub.precision),
+            "target_precision": pub.precision,
+            "circuit_metadata": dict(pub.circuit.metadata or {}),
+            "resilience": {},
+            "num_randomizations": 1,  # no twirling here: each circuit runs as written
+        })
+
+
+def _execution_spans(start: datetime, stop: datetime,
+                     slices: dict[int, tuple[tuple[int, ...], slice]]) -> Any:
+    """IBM's ``ExecutionSpans`` when qiskit-ibm-runtime is installed, else plain dicts."""
+    try:
+        from qiskit_ibm_runtime.execution_span import ExecutionSpans, SliceSpan
+    except ImportError:
+        return [{"start": start, "stop": stop, "pubs": sorted(slices)}]
+    return ExecutionSpans([SliceSpan(start, stop, slices)])
+
+
+def _decode(result: Any, decoder: Any) -> Any:
+    """IBM's decoding: the result as the service's JSON, through each applicable decoder."""
+    steps = list(decoder) if isinstance(decoder, list | tuple) else [decoder]
+    for step in steps:
+        if not callable(getattr(step, "decode", None)):
+            raise IBMInputValueError(
+                f"decoder {step!r} has no decode() method; give a ResultDecoder subclass or "
+                "a list of them")
+    try:
+        from qiskit_ibm_runtime.json import RuntimeEncoder
+    except ImportError as err:
+        raise IBMInputValueError(
+            "result(decoder=...) decodes the service's JSON with qiskit-ibm-runtime's "
+            "encoder: pip install 'qsession[ibm]'") from err
+    raw: Any = json.dumps(result, cls=RuntimeEncoder)
+    for step in steps:
+        applicable = getattr(step, "is_applicable", None)
+        if applicable is None or applicable(raw):
+            raw = step.decode(raw)
+    return raw
+
+
+@functools.cache
+def _qiskit_version() -> str:
+    """The versions string IBM's metrics carry, e.g. ``qiskit-2.3.0,qiskit_aer-0.17.2``."""
+    parts = []
+    for dist in ("qsession", "qiskit", "qiskit_aer", "qiskit_ibm_runtime"):
+        try:
+            parts.append(f"{dist}-{importlib.metadata.version(dist)}")
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return ",".join(parts)

@@ -7,19 +7,23 @@ does one built with the session's own QPU; the mode is fixed when the primitive 
 
 from __future__ import annotations
 
+import dataclasses
+import warnings
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 from qiskit.circuit import QuantumCircuit
+from qiskit.providers import BackendV2
 
-from .clock import to_us
+from .clock import to_seconds, to_us
 from .errors import IBMInputValueError
 from .job import RuntimeJobV2
-from .options import EstimatorOptions, SamplerOptions, _Options
+from .options import EstimatorOptions, SamplerOptions, UnsetType, _PrimitiveOptions
 from .qpu import QPU
 from .records import JobKind
 from .session import Session, current_session
+from .settings import job_time_limit
 
 if TYPE_CHECKING:
     from .service import LocalService
@@ -29,10 +33,11 @@ class _Primitive:
     """What both primitives share: mode resolution, options and submission."""
 
     _kind: ClassVar[JobKind]
-    _options_class: ClassVar[type[_Options]]
+    _options_class: ClassVar[type[_PrimitiveOptions]]
+    version = 2
 
     def __init__(self, mode: Session | QPU | None = None,
-                 options: Mapping[str, Any] | _Options | None = None, *,
+                 options: Mapping[str, Any] | _PrimitiveOptions | None = None, *,
                  instance: str | None = None) -> None:
         self._session, self._backend = _resolve_mode(mode)
         self._options = self._options_class.build(options)
@@ -56,26 +61,36 @@ class _Primitive:
 
     def _submit(self, prepared: Any) -> RuntimeJobV2:
         service: LocalService = self._backend.service
+        noise = self._options.simulator.noise_model
+        if noise is not None and not isinstance(noise, UnsetType):
+            prepared = dataclasses.replace(prepared, noise_model=noise)
+        prepared = _with_rep_delay(prepared, self._options, self._backend)
         scheduler = service.scheduler_of(self._backend)
         options = self._options
-        limit = options.max_execution_time
+        owner = None if self._session is None else self._session._record
+        requested = options.max_execution_time
+        limit = job_time_limit(None if isinstance(requested, UnsetType) else requested,
+                               None if owner is None else to_seconds(owner.max_time_us))
+        _report_not_emulated(service, options)
         with service.call(), scheduler.clock.instant():
-            seed = options.seed_simulator
+            seed = options.seed
             if seed is None:
                 seed = service.next_seed()
             record = scheduler.submit(
-                None if self._session is None else self._session._record,
+                owner,
                 instance=self._instance,
                 kind=self._kind,
                 payload=prepared,
                 duration_us=prepared.duration_us,
                 seed=seed,
-                time_limit_us=None if limit is None else to_us(limit),
+                time_limit_us=to_us(limit),
                 circuits=prepared.num_circuits,
                 shots=prepared.shots,
                 tags=",".join(options.job_tags) or None,
             )
             record.tags = tuple(options.job_tags)
+            record.inputs = {"pubs": list(prepared.pubs), "options": options.to_dict(unset=False),
+                             "not_emulated": options.not_emulated()}
         return RuntimeJobV2(service, record)
 
 
@@ -85,14 +100,26 @@ class SamplerV2(_Primitive):
     _kind = "sampler"
     _options_class = SamplerOptions
 
-    def run(self, pubs: Iterable[Any], *, shots: int | None = None) -> RuntimeJobV2:
-        """Submit sampler pubs (``circuit`` or ``(circuit, values[, shots])``); returns a job."""
+    def run(self, pubs: Iterable[Any], *, shots: int | None = None,
+            dry_run: bool = False) -> RuntimeJobV2:
+        """Submit sampler pubs (``circuit`` or ``(circuit, values[, shots])``); returns a job.
+
+        ``dry_run=True`` runs the job as usual (see ``_note_dry_run``).
+        """
+        _note_dry_run(dry_run)
         pubs = _as_pub_list(pubs, "SamplerV2", "sampler.run([circuit])")
         if shots is None:
-            shots = self._options.default_shots
+            shots = self._options.shots
         if isinstance(shots, bool) or not isinstance(shots, int | np.integer) or shots <= 0:
             raise IBMInputValueError(f"shots must be a positive int, not {shots!r}")
         prepared = self._backend.prepare_sampler(pubs, int(shots))
+        for index, pub in enumerate(prepared.pubs):
+            if not pub.circuit.cregs:
+                # IBM's client warns (utils/validations.py, validate_classical_registers).
+                warnings.warn(
+                    f"The {index}-th circuit has no output classical registers so the result "
+                    "will be empty. Did you mean to add measurement instructions?",
+                    UserWarning, stacklevel=2)
         return self._submit(prepared)
 
 
@@ -103,13 +130,14 @@ class EstimatorV2(_Primitive):
     _options_class = EstimatorOptions
 
     def run(self, pubs: Any, observables: Any = None, *, precision: float | None = None,
-            parameter_values: Any = None) -> RuntimeJobV2:
+            parameter_values: Any = None, dry_run: bool = False) -> RuntimeJobV2:
         """Submit estimator pubs ``(circuit, observables[, values[, precision]])``.
 
         The V1 form ``run(circuit, observable, parameter_values=values)`` (used by IBM's
         session guide) is accepted too: it becomes one pub, and the result's ``.values``
         holds its expectation values.
         """
+        _note_dry_run(dry_run)
         if observables is not None or parameter_values is not None:
             pubs = _v1_pubs(pubs, observables, parameter_values)
         pubs = _as_pub_list(pubs, "EstimatorV2", "estimator.run([(circuit, observable)])")
@@ -124,8 +152,52 @@ class EstimatorV2(_Primitive):
         return self._submit(prepared)
 
 
+def _note_dry_run(dry_run: bool) -> None:
+    """IBM's ``dry_run`` returns random mock data from a mock device; here the job runs."""
+    if not isinstance(dry_run, bool):
+        raise IBMInputValueError(f"dry_run must be True or False, not {dry_run!r}")
+    if dry_run:
+        warnings.warn(
+            "dry_run=True is accepted, not emulated: the job runs on the emulated QPU as "
+            "usual (its results are simulated, not random mock data, and it takes QPU time)",
+            UserWarning, stacklevel=3)
+
+
+def _with_rep_delay(prepared: Any, options: _PrimitiveOptions, qpu: QPU) -> Any:
+    """The job's modeled time with ``execution.rep_delay`` in place of the QPU's default.
+
+    Every shot waits one repetition delay (SPEC §5), so the job takes
+    ``shots × (rep_delay - default)`` longer (or shorter).
+    """
+    rep_delay = options.execution.rep_delay  # type: ignore[attr-defined]
+    if isinstance(rep_delay, UnsetType):
+        return prepared
+    if rep_delay < 0:
+        raise IBMInputValueError(
+            f"execution.rep_delay={rep_delay!r}: a repetition delay is seconds >= 0 "
+            f"(IBM QPUs take 0 to 500e-6; the default is {qpu.timing.rep_delay_s!r})")
+    change = round(prepared.shots * (rep_delay - qpu.timing.rep_delay_s) * 1e6)
+    return dataclasses.replace(prepared, duration_us=max(1, prepared.duration_us + change))
+
+
+def _report_not_emulated(service: LocalService, options: _PrimitiveOptions) -> None:
+    """Warn once per service and option name about options that only hardware honours."""
+    reported = service._not_emulated_reported
+    fresh = [name for name in options.not_emulated() if name not in reported]
+    if fresh:
+        reported.update(fresh)
+        warnings.warn(
+            f"options accepted, not emulated (an emulated QPU has no hardware for them; they "
+            f"are kept in job.inputs): {', '.join(fresh)}", UserWarning, stacklevel=4)
+
+
 def _resolve_mode(mode: Session | QPU | None) -> tuple[Session | None, QPU]:
     context = current_session()
+    if isinstance(mode, BackendV2) and not isinstance(mode, QPU):
+        # IBM's local mode: a fake backend object runs on the QPU copied from it.
+        from .local_mode import qpu_for
+
+        mode = qpu_for(mode)
     if isinstance(mode, Session):
         return mode, mode.qpu
     if isinstance(mode, QPU):

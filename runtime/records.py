@@ -25,7 +25,10 @@ class SessionRecord:
         "closed_at",
         "created_at",
         "deactivations",
+        "history",
         "id",
+        "idle_close_timer",
+        "idle_close_us",
         "instance",
         "ittl_timer",
         "ittl_us",
@@ -35,6 +38,7 @@ class SessionRecord:
         "lifecycle",
         "max_time_us",
         "maxttl_timer",
+        "meter_job",
         "qpu",
         "queue",
         "queued",
@@ -45,7 +49,7 @@ class SessionRecord:
     )
 
     def __init__(self, id: str, mode: Mode, qpu: str, instance: str, ittl_us: int,
-                 max_time_us: int, created_at: int) -> None:
+                 max_time_us: int, created_at: int, idle_close_us: int | None = None) -> None:
         self.id = id
         self.lifecycle = SessionLifecycle(id, mode)
         self.qpu = qpu
@@ -64,6 +68,12 @@ class SessionRecord:
         self.running = 0
         self.ittl_timer: Timer | None = None
         self.maxttl_timer: Timer | None = None
+        self.idle_close_us = idle_close_us
+        self.idle_close_timer: Timer | None = None
+        # A dedicated session that ended while one of its jobs ran is billed until that
+        # job completes (SPEC §8): the job, while its active span is still open.
+        self.meter_job: JobRecord | None = None
+        self.history: list[tuple[str, int]] = [(self.lifecycle.state, created_at)]
         self.usage_us = 0
         self.deactivations = 0
         self.reserved_idle_us = 0
@@ -88,6 +98,12 @@ class SessionRecord:
         """True while the model says active."""
         return self.lifecycle.state == ACTIVE
 
+    def billed_us(self, now: int) -> int:
+        """A dedicated session's billed active time up to ``now`` (open span included)."""
+        if self.activated_at is not None and (self.is_active or self.meter_job is not None):
+            return self.usage_us + now - self.activated_at
+        return self.usage_us
+
     def head(self) -> JobRecord | None:
         """The oldest still-queued job of the session (dropping ended ones from the front)."""
         queue = self.queue
@@ -104,7 +120,8 @@ class JobRecord:
     """A job: its lifecycle, payload, modeled duration, times, result or error."""
 
     __slots__ = (
-        "created", "duration_us", "error", "finish_timer", "finished", "id", "instance",
+        "created", "duration_us", "error", "finish_timer", "finished", "held_us", "id",
+        "inputs", "instance",
         "kind", "lifecycle", "outcome", "payload", "qpu", "result", "running", "seed",
         "seq", "session", "tags", "time_limit_us", "usage_us",
     )
@@ -126,12 +143,15 @@ class JobRecord:
         self.running: int | None = None
         self.finished: int | None = None
         self.usage_us = 0
+        self.held_us = 0
         self.result: Any = None
         self.error: str | None = None
         self.outcome: Any = None
         self.finish_timer: Timer | None = None
         self.time_limit_us: int | None = None
         self.tags: tuple[str, ...] = ()
+        self.inputs: dict[str, Any] = {}
+        """What the primitive was given: pubs, set options, and the options not emulated."""
 
     @property
     def state(self) -> str:

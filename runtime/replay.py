@@ -17,11 +17,12 @@ from typing import Any
 
 from qsession.model import Mode
 
-from .clock import VirtualClock
+from .clock import VirtualClock, to_us
+from .fairshare import FairShare
 from .records import JobRecord, SessionRecord
 from .scheduler import MAX_TIME_ERROR, USER_CANCEL, Scheduler
 from .service import USER_PRIORITY
-from .settings import QPUSettings
+from .settings import Instance, Plan, QPUSettings
 from .trace import Record, Trace, TraceFormatError
 
 _CREATE_KEYS = ("kind", "duration_us", "time_limit_us", "by")
@@ -75,6 +76,7 @@ class _Replayer:
         self.clock = VirtualClock(recorded.epoch)
         self.trace = Trace(epoch=recorded.epoch, meta=dict(recorded.meta))
         self.ids = itertools.count(1)
+        self.fair_share: FairShare | None = None
         self.schedulers: dict[str, Scheduler] = {}
         self.sessions: dict[str, SessionRecord] = {}
         self.jobs: dict[str, JobRecord] = {}
@@ -102,11 +104,14 @@ class _Replayer:
                 interactive_timeout=_seconds(first, "interactive_timeout_us"),
                 batch_interactive_timeout=_seconds(first, "batch_interactive_timeout_us"),
                 fair_share_window=_seconds(first, "fair_share_window_us"),
-                instances={str(r.instance): float(r.data.get("allocation") or 1.0)
-                           for r in configs},
+                instances={str(r.instance): _instance(r.data) for r in configs},
             )
+            if self.fair_share is None:  # one ledger for every QPU, as LocalService has
+                self.fair_share = FairShare(settings.allocations,
+                                            to_us(settings.fair_share_window))
             self.schedulers[qpu] = Scheduler(qpu, self.clock, self.trace, settings,
-                                             self.execute, ids=self.ids)
+                                             self.execute, ids=self.ids,
+                                             fair_share=self.fair_share)
         return self.schedulers[qpu]
 
     def operation(self, r: Record) -> Callable[[], None] | None:
@@ -125,9 +130,12 @@ class _Replayer:
 
     def _open(self, r: Record) -> None:
         mode: Mode = "batch" if r.data.get("mode") == "batch" else "dedicated"
+        idle = r.data.get("idle_close_timeout_us")
         s = self.scheduler(r.qpu).open_session(
             mode, max_time_us=int(r.data["max_time_us"] or 0),
-            ittl_us=int(r.data["interactive_timeout_us"] or 0), instance=str(r.instance))
+            ittl_us=int(r.data["interactive_timeout_us"] or 0), instance=str(r.instance),
+            idle_close_us=idle if isinstance(idle, int) and not isinstance(idle, bool)
+            else False)
         self.sessions[r.id] = s
 
     def _submit(self, r: Record) -> None:
@@ -175,6 +183,14 @@ def replay(recorded: Trace) -> ReplayResult:
         if x != y:
             return ReplayResult(replayed, Difference(i, x, y))
     return ReplayResult(replayed, None)
+
+
+def _instance(data: Any) -> Instance:
+    """An instance as its configure record gives it: allocation, plan, quota."""
+    quota = data.get("quota_us")
+    plan: Plan = "open" if data.get("plan") == "open" else "premium"
+    return Instance(allocation=float(data.get("allocation") or 1.0), plan=plan,
+                    quota=quota / 1e6 if isinstance(quota, int) else None)
 
 
 def _seconds(data: Any, key: str) -> float:

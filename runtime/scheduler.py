@@ -13,8 +13,16 @@ Selection when the QPU is free, highest first:
    within an instance. Job-mode jobs and the jobs of pending or inactive sessions wait
    here.
 
-Same-instant order: max-TTL expiry before job completion before ITTL deactivation, and
-dispatch only after all three; so no job starts at the max-TTL instant.
+Same-instant order: max-TTL expiry before job completion before ITTL deactivation before
+the idle close of an unused session, and dispatch only after all of them; so no job starts
+at the max-TTL instant.
+
+Accounting (SPEC §5, §8): a job's usage is the time it held the QPU, 0 when the system
+failed it; a dedicated session is billed its active spans, each ending at the latest of
+its deactivation, its end and the completion of a job of it still running then. The
+service-wide ``FairShare`` is charged the session's billed spans and the QPU time of batch
+and job-mode jobs, and nothing for user-cancelled or system-failed jobs. An Open-Plan
+instance past its quota gets no job started until its use leaves the window.
 """
 
 from __future__ import annotations
@@ -41,11 +49,13 @@ Executor = Callable[[Any, int | None], Any]
 """Runs a job's payload with a seed and returns its result; raising fails the job."""
 
 # Timer priorities among timers due at the same instant (lower fires first).
-PRIO_EXPIRE, PRIO_FINISH, PRIO_ITTL = 0, 1, 2
+PRIO_EXPIRE, PRIO_FINISH, PRIO_ITTL, PRIO_IDLE_CLOSE, PRIO_QUOTA = 0, 1, 2, 3, 4
 
 USER_CANCEL = "cancelled by the user"
 EXPIRY_REASON = "session max time reached: the job was still queued when its session expired"
 MAX_TIME_ERROR = "Error code 1305; the job ran longer than its max_execution_time and was stopped"
+QPU_FAULT = "QPU fault:"
+"""How the reasons of jobs failed by the system (not by their circuits) begin."""
 
 
 class SessionClosedError(IBMRuntimeError):
@@ -75,7 +85,8 @@ class Scheduler:
 
     def __init__(self, qpu: str, clock: Clock, trace: Trace, settings: QPUSettings,
                  executor: Executor | None = None, *, ids: Iterator[int] | None = None,
-                 execution_timeout: float | None = 600.0) -> None:
+                 execution_timeout: float | None = 600.0,
+                 fair_share: FairShare | None = None) -> None:
         self.qpu = qpu
         self.clock = clock
         self.trace = trace
@@ -83,7 +94,15 @@ class Scheduler:
         self.executor: Executor = executor or _null_executor
         self.execution_timeout = execution_timeout
         self._ids = ids if ids is not None else itertools.count(1)
-        self.fair_share = FairShare(settings.instances, to_us(settings.fair_share_window))
+        # One FairShare per service: an instance's use counts across all its QPUs.
+        if fair_share is None:
+            fair_share = FairShare(settings.allocations, to_us(settings.fair_share_window))
+        else:
+            fair_share.add(settings.allocations)
+        self.fair_share = fair_share
+        self._quota_us = {name: to_us(i.quota) for name, i in settings.instances.items()
+                          if i.quota is not None}
+        self._quota_held: dict[str, Timer | None] = {}
         self.sessions: dict[str, SessionRecord] = {}
         self.jobs: dict[str, JobRecord] = {}
         self.running: JobRecord | None = None
@@ -105,12 +124,16 @@ class Scheduler:
         """Record the QPU's settings, so a trace alone can be checked (fair share, timeouts)."""
         with self.clock.instant():
             s = self.settings
-            for instance, allocation in s.instances.items():
+            for instance, plan in s.instances.items():
+                extra = {} if plan.quota is None else {"quota_us": to_us(plan.quota)}
                 self.trace.emit(self.now(), self.qpu, "qpu", self.qpu, "configure",
-                                instance=instance, allocation=allocation,
+                                instance=instance, allocation=plan.allocation,
                                 fair_share_window_us=to_us(s.fair_share_window),
-                                interactive_timeout_us=to_us(s.interactive_timeout),
-                                batch_interactive_timeout_us=to_us(s.batch_interactive_timeout))
+                                interactive_timeout_us=to_us(
+                                    s.interactive_timeout_of(instance, "dedicated")),
+                                batch_interactive_timeout_us=to_us(
+                                    s.interactive_timeout_of(instance, "batch")),
+                                extra={"plan": plan.plan, **extra})
 
     # -- queries ---------------------------------------------------------------------
 
@@ -131,15 +154,34 @@ class Scheduler:
 
     @_atomic
     def open_session(self, mode: Mode, *, max_time_us: int, ittl_us: int,
-                     instance: str) -> SessionRecord:
-        """Create a pending session (``dedicated``) or batch on this QPU."""
+                     instance: str, idle_close_us: int | bool | None = True) -> SessionRecord:
+        """Create a pending session (``dedicated``) or batch on this QPU.
+
+        ``idle_close_us``: close it if no job is submitted within that time (True: the
+        QPU's ``idle_close_timeout``; None: never).
+        """
         now = self.now()
+        self.settings.check_mode(instance, mode)
+        if idle_close_us is True:
+            timeout = self.settings.idle_close_timeout
+            idle_close_us = None if timeout is None else to_us(timeout)
+        elif idle_close_us is False:
+            idle_close_us = None
         sid = f"s{next(self._ids)}"
-        s = SessionRecord(sid, mode, self.qpu, instance, ittl_us, max_time_us, now)
+        s = SessionRecord(sid, mode, self.qpu, instance, ittl_us, max_time_us, now,
+                          idle_close_us)
         self.sessions[sid] = s
+        extra: dict[str, Any] = self._origin()
+        if idle_close_us is not None:
+            extra["idle_close_timeout_us"] = idle_close_us
         self.trace.emit(now, self.qpu, "session", sid, "create", dest=s.state, instance=instance,
                         mode=mode, interactive_timeout_us=ittl_us, max_time_us=max_time_us,
-                        accepting_jobs=True, extra=self._origin())
+                        accepting_jobs=True, extra=extra)
+        if idle_close_us is not None:
+            s.idle_close_timer = self.clock.call_at(
+                now + idle_close_us, lambda: self._on_idle_close(s), priority=PRIO_IDLE_CLOSE,
+                label=f"idle_close {s.id}")
+            self._trace_timer("timer_set", s.idle_close_timer, session=s.id)
         return s
 
     @_atomic
@@ -212,6 +254,7 @@ class Scheduler:
             session.queued += 1
             self._session_step(session, step)  # in_flight counts the new job, as everywhere
             self._cancel_timer(session, "ittl")
+            self._cancel_timer(session, "idle_close")
         if session is None or not session.is_active:
             self.normal[instance].append(job)
         self.queued_count += 1
@@ -259,14 +302,19 @@ class Scheduler:
             for instance, queue in self.normal.items():
                 while queue and not _normal_eligible(queue[0]):
                     queue.popleft()
-                if queue:
+                if queue and not self._over_quota(instance, now):
                     shares[instance] = self.fair_share.ratio(instance, now)
                     yield shares[instance], queue[0].seq, queue[0]
+
+        def batch_heads() -> Iterator[JobRecord | None]:
+            for batch in self.active_batches:
+                head = batch.head()
+                yield None if head is None or self._over_quota(batch.instance, now) else head
 
         decision = select(
             active is not None,
             None if active is None else active.head(),
-            (batch.head() for batch in self.active_batches),
+            batch_heads(),
             normal_heads(),
         )
         if decision.action == "hold":
@@ -280,6 +328,32 @@ class Scheduler:
         job = decision.job
         extra = {"share_ratio": shares[job.instance]} if decision.via == "normal" else {}
         return job, decision.via, extra
+
+    def _over_quota(self, instance: str, now: int) -> bool:
+        """True while an instance with a quota has used it up; the trace says so once."""
+        quota = self._quota_us.get(instance)
+        if quota is None:
+            return False
+        used = self.fair_share.used(instance, now)
+        if used < quota:
+            return False
+        if instance not in self._quota_held:
+            # Its jobs wait QUEUED (SPEC §10); a timer re-dispatches when use leaves the window.
+            at = self.fair_share.below_at(instance, quota, now)
+            timer = self.clock.call_at(at, lambda: self._quota_released(instance),
+                                       priority=PRIO_QUOTA, label=f"quota {instance}")
+            self._quota_held[instance] = timer
+            self.trace.emit(now, self.qpu, "qpu", self.qpu, "quota_hold", instance=instance,
+                            extra={"used_us": used, "quota_us": quota, "until_us": at,
+                                   "reason": f"instance {instance} used {used / 1e6:g}s of its "
+                                             f"{quota / 1e6:g}s quota in the rolling window; "
+                                             "its jobs wait QUEUED"})
+        return True
+
+    def _quota_released(self, instance: str) -> None:
+        self._quota_held.pop(instance, None)
+        self.trace.emit(self.now(), self.qpu, "qpu", self.qpu, "quota_release", instance=instance,
+                        extra={"used_us": self.fair_share.used(instance, self.now())})
 
     def _start(self, job: JobRecord, via: str, extra: dict[str, Any]) -> None:
         now = self.now()
@@ -403,15 +477,26 @@ class Scheduler:
     # -- endings ---------------------------------------------------------------------
 
     def _end_running(self, job: JobRecord, event: str, now: int, reason: str | None = None) -> None:
-        self._job_step(job, job.lifecycle.fire(event), reason=reason)
         assert job.running is not None
         job.finished = now
-        job.usage_us = now - job.running
+        job.held_us = now - job.running
+        # IBM reports usage 0 for a job the system failed; a user-cancelled job, or one
+        # stopped at its max_execution_time, is billed the time it held the QPU.
+        system_failed = event == "fail" and reason is not None and reason.startswith(QPU_FAULT)
+        job.usage_us = 0 if system_failed else job.held_us
+        self._job_step(job, job.lifecycle.fire(event), reason=reason,
+                       usage_us=job.usage_us)
         self.running = None
-        self.busy_us += job.usage_us
-        self.fair_share.record(job.instance, job.running, now)
-        if job.session is not None:
-            job.session.running -= 1
+        self.busy_us += job.held_us
+        s = job.session
+        charged = event == "finish" or (event == "fail" and reason == MAX_TIME_ERROR)
+        if charged and (s is None or not s.lifecycle.reserves_qpu):
+            self.fair_share.record(job.instance, job.running, now)
+        if s is not None:
+            s.running -= 1
+            if s.meter_job is job:  # the session ended while this job ran: its span ends now
+                s.meter_job = None
+                self._bill(s, now)
         self._after_job_left(job, now)
 
     def _end_queued(self, job: JobRecord, event: str, now: int, reason: str) -> None:
@@ -463,15 +548,21 @@ class Scheduler:
         s.queue.clear()
         self._session_ended(s)
 
+    def _on_idle_close(self, s: SessionRecord) -> None:
+        self._trace_timer("timer_fire", s.idle_close_timer, session=s.id)
+        s.idle_close_timer = None
+        step = s.lifecycle.fire("idle_close_elapsed", submitted=len(s.jobs))
+        self._session_step(s, step, submitted=len(s.jobs))
+        self._session_ended(s)
+
     def _cancel_timer(self, s: SessionRecord, which: str) -> None:
-        timer = s.ittl_timer if which == "ittl" else s.maxttl_timer
+        attr = {"ittl": "ittl_timer", "max_ttl": "maxttl_timer",
+                "idle_close": "idle_close_timer"}[which]
+        timer = getattr(s, attr)
         if timer is not None:
             timer.cancel()
             self._trace_timer("timer_cancel", timer, session=s.id)
-            if which == "ittl":
-                s.ittl_timer = None
-            else:
-                s.maxttl_timer = None
+            setattr(s, attr, None)
 
     # -- activation bookkeeping ------------------------------------------------------
 
@@ -494,19 +585,35 @@ class Scheduler:
 
     def _deactivated(self, s: SessionRecord, now: int) -> None:
         """``s`` left the active state (ITTL, or it ended while active)."""
-        if s.activated_at is not None:
-            s.usage_us += now - s.activated_at
+        if s.lifecycle.reserves_qpu:
+            running = self.running
+            if s.lifecycle.is_final and running is not None and running.session is s:
+                s.meter_job = running  # billed on until its job completes (SPEC §8)
+            else:
+                self._bill(s, now)
         if self.active_session is s:
             self._release_hold(now)
             self.active_session = None
         elif s in self.active_batches:
             self.active_batches.remove(s)
 
+    def _bill(self, s: SessionRecord, now: int) -> None:
+        """Close a dedicated session's active span at ``now``: usage and fair share."""
+        if s.activated_at is None:
+            return
+        span = now - s.activated_at
+        s.usage_us += span
+        self.fair_share.record(s.instance, s.activated_at, now)
+        self.trace.emit(now, self.qpu, "qpu", self.qpu, "bill", session=s.id,
+                        instance=s.instance, extra={"from_us": s.activated_at, "span_us": span,
+                                                    "usage_us": s.usage_us})
+
     def _session_ended(self, s: SessionRecord) -> None:
         now = self.now()
         was_active = s in self.active_batches or self.active_session is s
         self._cancel_timer(s, "ittl")
         self._cancel_timer(s, "max_ttl")
+        self._cancel_timer(s, "idle_close")
         s.closed_at = now
         if was_active:
             self._deactivated(s, now)
@@ -522,7 +629,9 @@ class Scheduler:
 
     # -- trace helpers ---------------------------------------------------------------
 
-    def _session_step(self, s: SessionRecord, step: Step, **origin: str) -> None:
+    def _session_step(self, s: SessionRecord, step: Step, **origin: str | int) -> None:
+        if step.changed:
+            s.history.append((step.dest, self.now()))
         self.trace.emit(self.now(), self.qpu, "session", s.id, step.event, source=step.source,
                         dest=step.dest, instance=s.instance,
                         accepting_jobs=s.lifecycle.accepting_jobs, in_flight=s.in_flight,
@@ -532,8 +641,11 @@ class Scheduler:
         """Marks a user operation made from a timer callback (replay must redo it there)."""
         return {"by": "callback"} if self.clock.in_timers else {}
 
-    def _job_step(self, job: JobRecord, step: Step, reason: str | None = None) -> None:
-        extra = None if reason is None else {"reason": reason}
+    def _job_step(self, job: JobRecord, step: Step, reason: str | None = None,
+                  **data: int) -> None:
+        extra: dict[str, Any] = dict(data)
+        if reason is not None:
+            extra["reason"] = reason
         self.trace.emit(self.now(), self.qpu, "job", job.id, step.event, source=step.source,
                         dest=step.dest, session=job.session_id, instance=job.instance,
                         extra=extra)

@@ -16,9 +16,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from .clock import DEFAULT_EPOCH, Clock, MeasuredClock, Timer, VirtualClock, WallClock, to_us
-from .errors import IBMBackendValueError, IBMInputValueError, RuntimeJobNotFound
+from .errors import (
+    BackendNotFoundError,
+    IBMBackendValueError,
+    IBMInputValueError,
+    RuntimeJobNotFound,
+)
+from .fairshare import FairShare
 from .qpu import QPU
-from .records import JobRecord, SessionRecord
+from .records import SessionRecord
 from .scheduler import Scheduler
 from .settings import QPUSettings
 from .trace import Trace
@@ -32,7 +38,7 @@ USER_PRIORITY = 10
 BackendSpec = QPU | str | tuple[QPU | str, Mapping[str, Any]]
 
 _SETTING_NAMES = ("interactive_timeout", "batch_interactive_timeout", "max_time",
-                  "max_time_limit", "instances", "fair_share_window")
+                  "max_time_limit", "instances", "fair_share_window", "idle_close_timeout")
 
 
 class LocalService:
@@ -42,6 +48,9 @@ class LocalService:
     ``"fake_manila"`` (needs ``qsession[ibm]``), or a ``(qpu, {"interactive_timeout":
     ...})`` pair overriding the service-wide settings for that QPU. Without it the
     service has one ideal 16-qubit QPU, ``qsession_ideal``.
+
+    Circuits must be ISA circuits of the QPU, as on IBM's (SPEC §4): others are refused at
+    submission with IBM's message. ``strict_isa=False`` transpiles them instead.
     """
 
     def __init__(
@@ -55,11 +64,12 @@ class LocalService:
         batch_interactive_timeout: float = 1.0,
         max_time: float | str = 8 * 3600.0,
         max_time_limit: float | str | None = None,
-        instances: Mapping[str, float] | None = None,
+        instances: Mapping[str, Any] | None = None,
         fair_share_window: float = 28 * 86_400.0,
+        idle_close_timeout: float | None = 1800.0,
         speed: float = 1.0,
         scale: float = 1.0,
-        strict_isa: bool = False,
+        strict_isa: bool = True,
         execution_timeout: float | None = 600.0,
         trace: Trace | None = None,
     ) -> None:
@@ -79,13 +89,20 @@ class LocalService:
             "max_time": max_time,
             "max_time_limit": max_time_limit,
             "fair_share_window": fair_share_window,
+            "idle_close_timeout": idle_close_timeout,
         }
         if instances is not None:
             self.defaults["instances"] = instances
-        QPUSettings(**self.defaults)  # validate the service-wide defaults once, early
+        defaults = QPUSettings(**self.defaults)  # validate the service-wide defaults early
+        # One fair-share ledger for all QPUs: an instance's use counts across them (SPEC §5).
+        self.fair_share = FairShare(defaults.allocations, to_us(defaults.fair_share_window))
         self.trace = trace if trace is not None else Trace(epoch=self.clock.epoch)
         self.trace.meta.update({"clock": self.clock.kind, "seed": self.seed})
         self._ids = itertools.count(1)
+        self._deleted_jobs: set[str] = set()
+        """Ids ``delete_job`` removed from ``job()`` and ``jobs()``."""
+        self._not_emulated_reported: set[str] = set()
+        """Options already reported as "accepted, not emulated" (once per service)."""
         self._qpus: dict[str, QPU] = {}
         self.schedulers: dict[str, Scheduler] = {}
         for spec in backends if backends is not None else [QPU.ideal()]:
@@ -108,6 +125,12 @@ class LocalService:
         if unknown:
             raise IBMInputValueError(f"unknown backend setting(s) {sorted(unknown)}; "
                                      f"settings are {', '.join(_SETTING_NAMES)}")
+        if "fair_share_window" in overrides and \
+                overrides["fair_share_window"] != self.defaults["fair_share_window"]:
+            raise IBMInputValueError(
+                f"backend {getattr(qpu, 'name', qpu)!r}: fair_share_window is the service's, "
+                "not a QPU's (an instance's use counts across all QPUs); set it on "
+                "LocalService(fair_share_window=...)")
         if getattr(qpu, "service", None) not in (None, self):
             raise IBMBackendValueError(f"backend {qpu.name!r} belongs to another service")
         settings = QPUSettings(**{**self.defaults, **overrides})
@@ -117,35 +140,53 @@ class LocalService:
         self._qpus[qpu.name] = qpu
         self.schedulers[qpu.name] = Scheduler(qpu.name, self.clock, self.trace, settings,
                                               qpu.execute, ids=self._ids,
-                                              execution_timeout=self.execution_timeout)
+                                              execution_timeout=self.execution_timeout,
+                                              fair_share=self.fair_share)
         backends = self.trace.meta.get("backends")
         self.trace.meta["backends"] = f"{backends},{qpu.name}" if backends else qpu.name
         return qpu
 
     def backends(self, name: str | None = None, min_num_qubits: int | None = None,
-                 **_filters: Any) -> list[QPU]:
-        """The QPUs, optionally filtered by name and minimum width."""
-        return [q for q in self._qpus.values()
-                if (name is None or q.name == name)
-                and (min_num_qubits is None or q.num_qubits >= min_num_qubits)]
+                 instance: str | None = None, dynamic_circuits: bool | None = None,
+                 filters: Callable[[QPU], bool] | None = None, **kwargs: Any) -> list[QPU]:
+        """The QPUs matching every filter, as IBM's ``backends()`` filters them.
 
-    def backend(self, name: str | None = None) -> QPU:
-        """The QPU called ``name`` (default: the first one)."""
+        ``kwargs`` are matched against ``configuration()`` attributes (e.g. ``simulator=False``,
+        ``n_qubits=5``), else ``status()`` attributes (``operational=True``), as
+        ``qiskit.providers.providerutils.filter_backends`` does.
+        """
+        from .backend_select import select_backends
+
+        return select_backends(self, name=name, min_num_qubits=min_num_qubits,
+                               instance=instance, dynamic_circuits=dynamic_circuits,
+                               filters=filters, **kwargs)
+
+    def backend(self, name: str | None = None, instance: str | None = None,
+                use_fractional_gates: bool | None = False) -> QPU:
+        """The QPU called ``name`` (default: the first one).
+
+        IBM's device names find the QPU copied from their fake backend (``ibm_brisbane``
+        for ``fake_brisbane``), and a fake backend name not yet on the service is added.
+        """
         if name is None:
+            if not self._qpus:
+                raise BackendNotFoundError(
+                    "No backend matches the criteria: this service has no backends. Fix: "
+                    "service.add_backend(QPU.ideal()) or a fake backend name")
             return next(iter(self._qpus.values()))
-        try:
-            return self._qpus[name]
-        except KeyError:
-            raise IBMBackendValueError(
-                f"no backend named {name!r}; this service has {', '.join(self._qpus)}"
-            ) from None
+        from .backend_select import find_backend
 
-    def least_busy(self, min_num_qubits: int | None = None, **filters: Any) -> QPU:
-        """The QPU with the fewest queued jobs (ties: the first)."""
-        candidates = self.backends(min_num_qubits=min_num_qubits, **filters)
+        return find_backend(self, name)
+
+    def least_busy(self, min_num_qubits: int | None = None, instance: str | None = None,
+                   filters: Callable[[QPU], bool] | None = None, **kwargs: Any) -> QPU:
+        """The operational QPU with the fewest pending jobs (ties: the first)."""
+        candidates = [q for q in self.backends(min_num_qubits=min_num_qubits,
+                                               instance=instance, filters=filters, **kwargs)
+                      if q.status().operational]
         if not candidates:
-            raise IBMBackendValueError("no backend matches the criteria")
-        return min(candidates, key=lambda q: self.schedulers[q.name].queued_count)
+            raise BackendNotFoundError("No backend matches the criteria.")
+        return min(candidates, key=lambda q: q.status().pending_jobs)
 
     def scheduler_of(self, qpu: QPU | str) -> Scheduler:
         """The scheduler of one of this service's QPUs."""
@@ -227,22 +268,65 @@ class LocalService:
         """The job with id ``job_id``."""
         from .job import RuntimeJobV2
 
+        deleted = self._deleted_jobs
         for scheduler in self.schedulers.values():
             record = scheduler.jobs.get(job_id)
-            if record is not None:
+            if record is not None and job_id not in deleted:
                 return RuntimeJobV2(self, record)
         raise RuntimeJobNotFound(f"Job not found: no job has id {job_id!r} on this service")
 
-    def jobs(self, *, session_id: str | None = None, pending: bool | None = None) -> list[
-            RuntimeJobV2]:
-        """Every job (optionally of one session, or only pending/only final), oldest first."""
-        from .job import RuntimeJobV2
+    def jobs(self, limit: int | None = 10, skip: int = 0, backend_name: str | None = None,
+             pending: bool | None = None, program_id: str | None = None,
+             instance: str | None = None, job_tags: list[str] | None = None,
+             session_id: str | None = None, created_after: datetime | None = None,
+             created_before: datetime | None = None, descending: bool = True,
+             include_mocks: bool = False) -> list[RuntimeJobV2]:
+        """Jobs matching every filter given, newest first, at most ``limit`` (IBM's defaults).
 
-        records: list[JobRecord] = sorted(
-            (j for s in self.schedulers.values() for j in s.jobs.values()), key=lambda j: j.seq)
-        return [RuntimeJobV2(self, j) for j in records
-                if (session_id is None or j.session_id == session_id)
-                and (pending is None or pending != j.is_final)]
+        ``pending=True`` gives QUEUED and RUNNING jobs, ``False`` final ones; ``job_tags``
+        matches jobs that have all the tags; ``created_after``/``created_before`` bound
+        the creation time inclusively (naive datetimes are UTC, the service clock's zone).
+        """
+        from .job import RuntimeJobV2
+        from .joblist import select_jobs
+
+        records = select_jobs(
+            self, limit=limit, skip=skip, backend_name=backend_name, pending=pending,
+            program_id=program_id, instance=instance, job_tags=job_tags,
+            session_id=session_id, created_after=created_after, created_before=created_before,
+            descending=descending)
+        return [RuntimeJobV2(self, r) for r in records]
+
+    def all_jobs(self) -> list[RuntimeJobV2]:
+        """Every job not deleted, oldest first (``jobs()`` without its limit or order)."""
+        return self.jobs(limit=None, descending=False)
+
+    def delete_job(self, job_id: str) -> None:
+        """Delete a final job: ``job()`` and ``jobs()`` no longer find it (cannot be undone)."""
+        from .joblist import delete_job
+
+        delete_job(self, job_id)
+
+    def usage(self) -> dict[str, Any]:
+        """IBM's instance usage keys for the default instance over the fair-share window."""
+        from .joblist import instance_usage
+
+        return instance_usage(self)
+
+    def instances(self) -> list[dict[str, Any]]:
+        """The instances jobs can be accounted to, with IBM's keys ``crn``, ``plan``, ``name``."""
+        from .joblist import instance_list
+
+        return instance_list(self)
+
+    def active_instance(self) -> str:
+        """The instance used when none is named."""
+        return str(self.instances()[0]["crn"])
+
+    @property
+    def channel(self) -> str:
+        """The channel: ``"local"`` (no account, no network)."""
+        return str(getattr(self, "_channel", "local"))
 
     def session_record(self, session_id: str) -> SessionRecord:
         """The scheduler's record of session ``session_id``."""
@@ -274,14 +358,45 @@ class LocalService:
 class QiskitRuntimeService(LocalService):
     """IBM's name: ``QiskitRuntimeService(channel=..., token=...)`` runs unchanged, locally.
 
-    Account arguments (``channel``, ``token``, ``url``, ``name``, ``instance``) are
-    accepted and unused: there is no account; every other argument is ``LocalService``'s.
+    Account arguments (``channel``, ``token``, ``url``, ``instance``, ``region``, ...: all of
+    IBM's 0.51 constructor) are accepted and unused: there is no account; every other
+    argument is ``LocalService``'s.
     """
 
     def __init__(self, channel: str | None = None, token: str | None = None,
-                 url: str | None = None, name: str | None = None, instance: str | None = None,
+                 url: str | None = None, filename: str | None = None, name: str | None = None,
+                 instance: str | None = None, proxies: dict[str, Any] | None = None,
+                 verify: bool | None = None, private_endpoint: bool | None = None,
+                 url_resolver: Callable[..., str] | None = None, region: str | None = None,
+                 plans_preference: list[str] | None = None, tags: list[str] | None = None,
                  **kwargs: Any) -> None:
+        # Every account argument of qiskit-ibm-runtime 0.51 is accepted; none is used.
         super().__init__(**kwargs)
+        # Kept so that code printing service.channel sees what it asked for.
+        self._channel = channel if channel is not None else "local"
+        self._account = {"channel": self._channel, "url": url, "instance": instance,
+                         "name": name}
+
+    is_local = False
+    """IBM's flag for its local testing mode; this service plays the cloud service."""
+
+    def active_account(self) -> dict[str, Any] | None:
+        """The account arguments this service was built with (no token is kept)."""
+        return dict(self._account)
+
+    @staticmethod
+    def save_account(*args: Any, **kwargs: Any) -> None:
+        """Accepted and ignored: there is no account to save (nothing is written to disk)."""
+
+    @staticmethod
+    def saved_accounts(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        """No saved accounts: an empty dict."""
+        return {}
+
+    @staticmethod
+    def delete_account(*args: Any, **kwargs: Any) -> bool:
+        """Nothing to delete: False, as IBM's when no account matched."""
+        return False
 
 
 def _make_clock(clock: ClockKind | Clock, epoch: datetime, speed: float, scale: float) -> Clock:

@@ -9,13 +9,14 @@ backend) run in the session, and leaving the block calls ``close()`` — never `
 from __future__ import annotations
 
 from contextvars import ContextVar, Token
-from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from qiskit.providers import BackendV2
+
 from qsession.model import ACTIVE, CANCELED, CLOSED, EXPIRED, INACTIVE, PENDING, Mode
 
-from .clock import to_seconds, to_us
+from .clock import Clock, to_seconds, to_us
 from .errors import IBMInputValueError
 from .qpu import QPU
 from .records import SessionRecord
@@ -32,6 +33,21 @@ _STATUS = {
     CANCELED: "Closed",
     EXPIRED: "Closed",
 }
+
+IBM_STATE = {
+    PENDING: "open",
+    ACTIVE: "active",
+    INACTIVE: "inactive",
+    CLOSED: "closed",
+    CANCELED: "closed",
+    EXPIRED: "closed",
+}
+"""The model's six states in the four words of IBM's ``details()["state"]`` (SPEC §8)."""
+
+
+def iso(clock: Clock, us: int | None) -> str | None:
+    """A clock instant as IBM's REST service writes it: ISO-8601 UTC ending in ``Z``."""
+    return None if us is None else clock.datetime(us).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def current_session() -> Session | None:
@@ -59,12 +75,14 @@ class Session:
                 f"{type(self).__name__}.from_id(session_id, service) instead")
         scheduler = self._service.scheduler_of(self._backend)
         settings = scheduler.settings
-        ittl = (settings.interactive_timeout if self._mode == "dedicated"
-                else settings.batch_interactive_timeout)
+        name = settings.check_instance(instance)
+        # ITTL and max TTL belong to the instance's plan (SPEC §2a); Open refuses Session.
+        settings.check_mode(name, self._mode)
+        ittl = settings.interactive_timeout_of(name, self._mode)
         with self._service.call(), scheduler.clock.instant():
             self._record = scheduler.open_session(
-                self._mode, max_time_us=to_us(settings.session_max_time(max_time)),
-                ittl_us=to_us(ittl), instance=settings.check_instance(instance))
+                self._mode, max_time_us=to_us(settings.session_max_time(max_time, name)),
+                ittl_us=to_us(ittl), instance=name)
 
     @classmethod
     def _attach(cls, service: LocalService, record: SessionRecord) -> Session:
@@ -107,6 +125,11 @@ class Session:
 
     # -- state -----------------------------------------------------------------------
 
+    @property
+    def state(self) -> str:
+        """The model's state: pending, active, inactive, closed, canceled or expired."""
+        return self._record.state
+
     def status(self) -> str:
         """IBM's status string: Pending, In progress (accepting or not), or Closed."""
         with self._service.call(), self._service.clock.lock:
@@ -118,7 +141,12 @@ class Session:
             return _STATUS[state]
 
     def details(self) -> dict[str, Any]:
-        """The session's details with IBM's keys; ``state`` is the model's state name."""
+        """The session's details with IBM's keys, values and types (SPEC §8).
+
+        ``state`` is IBM's word (open, active, inactive, closed; the model's own is
+        ``session.state``), timestamps are ISO-8601 UTC strings ending in ``Z``, the
+        timeouts ints of seconds, ``usage_time`` None until the session used the QPU.
+        """
         with self._service.call(), self._service.clock.lock:
             r = self._record
             clock = self._service.clock
@@ -128,36 +156,43 @@ class Session:
             return {
                 "id": r.id,
                 "backend_name": r.qpu,
-                "interactive_timeout": to_seconds(r.ittl_us),
-                "max_time": to_seconds(r.max_time_us),
-                "active_timeout": to_seconds(remaining),
-                "state": r.state,
+                "interactive_timeout": _whole_seconds(r.ittl_us),
+                "max_time": _whole_seconds(r.max_time_us),
+                "active_timeout": _whole_seconds(remaining),
+                "state": IBM_STATE[r.state],
                 "accepting_jobs": r.lifecycle.accepting_jobs,
-                "last_job_started": _when(clock, r.last_job_started),
-                "last_job_completed": _when(clock, r.last_job_completed),
-                "started_at": _when(clock, r.started_at),
-                "closed_at": _when(clock, r.closed_at),
-                "activated_at": _when(clock, r.activated_at),
+                "last_job_started": iso(clock, r.last_job_started),
+                "last_job_completed": iso(clock, r.last_job_completed),
+                "started_at": iso(clock, r.started_at),
+                "closed_at": iso(clock, r.closed_at),
+                "activated_at": iso(clock, r.activated_at),
                 "mode": r.mode,
                 "usage_time": self._usage_seconds(),
+                "timestamps": [{"status": status, "timestamp": iso(clock, t)}
+                               for status, t in _ibm_history(r)],
             }
 
-    def usage(self) -> float:
-        """Seconds billed: active time for a Session, its jobs' QPU time for a Batch."""
+    def usage(self) -> float | None:
+        """Seconds billed (IBM's ``Session.usage``): None until the session used the QPU.
+
+        A Session's is its active time, each span until it goes inactive, is closed or its
+        last job completes, "whichever happens last"; a Batch's is its jobs' QPU time.
+        """
         with self._service.call(), self._service.clock.lock:
             return self._usage_seconds()
 
-    def _usage_seconds(self) -> float:
+    def _usage_seconds(self) -> float | None:
         r = self._record
+        now = self._service.clock.now()
         if r.mode == "batch":
-            running = [j for j in r.jobs if j.running is not None and j.finished is None]
-            now = self._service.clock.now()
-            return to_seconds(sum(j.usage_us for j in r.jobs) +
-                              sum(now - j.running for j in running if j.running is not None))
-        usage = r.usage_us
-        if r.state == ACTIVE and r.activated_at is not None:
-            usage += self._service.clock.now() - r.activated_at
-        return to_seconds(usage)
+            ran = [j for j in r.jobs if j.running is not None]
+            if not ran:
+                return None
+            return to_seconds(sum(j.usage_us if j.finished is not None else now - j.running
+                                  for j in ran if j.running is not None))
+        if r.activated_at is None:
+            return None
+        return to_seconds(r.billed_us(now))
 
     # -- ending ----------------------------------------------------------------------
 
@@ -196,6 +231,11 @@ class Batch(Session):
 
 def _resolve_backend(backend: QPU | str | None,
                      service: LocalService | None) -> tuple[LocalService, QPU]:
+    if isinstance(backend, BackendV2) and not isinstance(backend, QPU) and service is None:
+        # IBM's local mode: Session(backend=FakeManilaV2()) runs on the QPU copied from it.
+        from .local_mode import qpu_for
+
+        backend = qpu_for(backend)
     if isinstance(backend, QPU):
         owner = getattr(backend, "service", None)
         if owner is None:
@@ -213,5 +253,16 @@ def _resolve_backend(backend: QPU | str | None,
     return service, service.backend(backend)
 
 
-def _when(clock: Any, us: int | None) -> datetime | None:
-    return None if us is None else clock.datetime(us)
+def _whole_seconds(us: int) -> int:
+    """IBM's REST service gives timeouts as ints of seconds."""
+    return round(us / 1_000_000)
+
+
+def _ibm_history(r: SessionRecord) -> list[tuple[str, int]]:
+    """The session's state changes in IBM's words, repeats (closed → closed) dropped."""
+    out: list[tuple[str, int]] = []
+    for state, t in r.history:
+        status = IBM_STATE[state]
+        if not out or out[-1][0] != status:
+            out.append((status, t))
+    return out

@@ -1,4 +1,4 @@
-"""Per-QPU settings (timeouts, plan limits, instances) and parsing of ``max_time`` values."""
+"""Per-QPU settings, the instances and their plans (SPEC §2a), and parsing of ``max_time``."""
 
 from __future__ import annotations
 
@@ -7,11 +7,22 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Any, Literal
 
-from .errors import IBMInputValueError
+from .errors import IBMInputValueError, IBMRuntimeError
 
 DAY_S = 86_400.0
 DEFAULT_INSTANCE = "default"
+Plan = Literal["premium", "open"]
+OPEN_MAX_TIME_S = 600.0
+"""The Open Plan's default and largest batch ``max_time`` (IBM: 10 minutes)."""
+OPEN_QUOTA_S = 600.0
+"""The Open Plan's QPU seconds per rolling window (IBM: 10 minutes per 28 days)."""
+JOB_TIME_CAP_S = 10_800
+"""IBM: the service-calculated job timeout "is capped at 3 hours" (guide "max execution time")."""
+IDLE_CLOSE_S = 1800.0
+"""IBM: "if you open a session but do not submit any jobs to it for 30 minutes, the session
+automatically closes"."""
 
 _UNIT_S = {"d": DAY_S, "h": 3600.0, "m": 60.0, "s": 1.0}
 _TOKEN = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([dhms])", re.IGNORECASE)
@@ -60,21 +71,95 @@ def _parse_units(text: str, what: str, forms: str) -> float:
 
 
 @dataclass(frozen=True)
-class QPUSettings:
-    """What a QPU's plan allows: timeouts, the max-time cap, instances and fair share.
+class Instance:
+    """One instance (tenant): its fair-share allocation and its plan's limits (SPEC §2a).
 
-    Defaults are IBM's last documented values: session ITTL 60 s, batch ITTL 1 s, max
-    time 8 h, a 28-day fair-share window, one instance.
+    Timeouts left as None take the QPU's (or service's) value. On ``plan="open"``
+    dedicated sessions are refused, a batch's ``max_time`` defaults to and is capped at
+    600 s, and the instance may use ``quota`` QPU seconds (default 600) per fair-share
+    window; past it its jobs wait QUEUED.
+    """
+
+    allocation: float = 1.0
+    plan: Plan = "premium"
+    interactive_timeout: float | None = None
+    batch_interactive_timeout: float | None = None
+    max_time: float | str | None = None
+    max_time_limit: float | str | None = None
+    quota: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.plan not in ("premium", "open"):
+            raise IBMInputValueError(f"plan={self.plan!r}: plans are 'premium' and 'open'")
+        share = self.allocation
+        if isinstance(share, bool) or not isinstance(share, int | float) or not (
+                math.isfinite(share) and share > 0):
+            raise IBMInputValueError(
+                f"allocation {share!r}; allocations are positive numbers (shares of the QPU, "
+                "e.g. {'a': 0.7, 'b': 0.3})")
+        for name in ("interactive_timeout", "batch_interactive_timeout", "quota"):
+            value = getattr(self, name)
+            if value is not None and not _positive(value):
+                raise IBMInputValueError(f"{name}={value!r} must be a positive number of seconds")
+        for name in ("max_time", "max_time_limit"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, parse_duration(value, name))
+        if self.plan == "open":
+            if self.max_time_limit is None:
+                object.__setattr__(self, "max_time_limit", OPEN_MAX_TIME_S)
+            if self.max_time is None:
+                object.__setattr__(self, "max_time", min(OPEN_MAX_TIME_S, self.limit_s or 0))
+            if self.quota is None:
+                object.__setattr__(self, "quota", OPEN_QUOTA_S)
+        default, limit = self.max_time_s, self.limit_s
+        if default is not None and limit is not None and default > limit:
+            raise IBMInputValueError(
+                f"default max_time {default:g}s exceeds the plan's limit {limit:g}s")
+
+    @property
+    def max_time_s(self) -> float | None:
+        """The plan's default max time in seconds (None: the QPU's)."""
+        return None if self.max_time is None else float(self.max_time)
+
+    @property
+    def limit_s(self) -> float | None:
+        """The plan's largest max time in seconds (None: the QPU's)."""
+        return None if self.max_time_limit is None else float(self.max_time_limit)
+
+    @classmethod
+    def of(cls, spec: float | Instance | Mapping[str, Any], name: str) -> Instance:
+        """An ``Instance`` from an allocation, an ``Instance`` or a mapping of its fields."""
+        try:
+            if isinstance(spec, Instance):
+                return spec
+            if isinstance(spec, Mapping):
+                return cls(**spec)
+            return cls(allocation=spec)
+        except TypeError as err:
+            raise IBMInputValueError(f"instance {name!r}: {err}") from None
+        except IBMInputValueError as err:
+            raise IBMInputValueError(f"instance {name!r} has {err}") from None
+
+
+@dataclass(frozen=True)
+class QPUSettings:
+    """A QPU's defaults (timeouts, max-time cap, idle close), its instances and fair share.
+
+    Defaults are IBM's Premium-plan values: session ITTL 60 s, batch ITTL 1 s, max time
+    8 h, unused sessions closed after 1,800 s, a 28-day fair-share window, one instance.
+    An instance's own plan values (``Instance``) override the QPU's.
     """
 
     interactive_timeout: float = 60.0
     batch_interactive_timeout: float = 1.0
     max_time: float = 8 * 3600.0
     max_time_limit: float | None = None
-    instances: Mapping[str, float] = field(
-        default_factory=lambda: MappingProxyType({DEFAULT_INSTANCE: 1.0})
+    instances: Mapping[str, Any] = field(
+        default_factory=lambda: MappingProxyType({DEFAULT_INSTANCE: Instance()})
     )
     fair_share_window: float = 28 * DAY_S
+    idle_close_timeout: float | None = IDLE_CLOSE_S
 
     def __post_init__(self) -> None:
         for name in ("interactive_timeout", "batch_interactive_timeout", "fair_share_window"):
@@ -91,32 +176,66 @@ class QPUSettings:
                 raise IBMInputValueError(
                     f"default max_time {self.max_time:g}s exceeds the plan's limit {limit:g}s"
                 )
+        if self.idle_close_timeout is not None and not _positive(self.idle_close_timeout):
+            raise IBMInputValueError(
+                f"idle_close_timeout={self.idle_close_timeout!r} must be a positive number of "
+                "seconds, or None to keep unused sessions open")
         if not self.instances:
             raise IBMInputValueError("instances must name at least one instance")
-        for name, share in self.instances.items():
-            if isinstance(share, bool) or not isinstance(share, int | float) or not (
-                math.isfinite(share) and share > 0
-            ):
-                raise IBMInputValueError(
-                    f"instance {name!r} has allocation {share!r}; allocations are positive "
-                    "numbers (shares of the QPU, e.g. {'a': 0.7, 'b': 0.3})"
-                )
-        object.__setattr__(self, "instances", MappingProxyType(dict(self.instances)))
+        instances = {name: Instance.of(spec, name) for name, spec in self.instances.items()}
+        object.__setattr__(self, "instances", MappingProxyType(instances))
+
+    def instance(self, name: str) -> Instance:
+        """The instance called ``name`` (it must be one of this QPU's)."""
+        found = self.instances[self.check_instance(name)]
+        assert isinstance(found, Instance)
+        return found
+
+    @property
+    def allocations(self) -> dict[str, float]:
+        """Each instance's fair-share allocation."""
+        return {name: i.allocation for name, i in self.instances.items()}
+
+    def interactive_timeout_of(self, instance: str, mode: str) -> float:
+        """The ITTL a new session (``dedicated``) or batch of ``instance`` gets."""
+        i = self.instance(instance)
+        if mode == "dedicated":
+            return self.interactive_timeout if i.interactive_timeout is None \
+                else i.interactive_timeout
+        return self.batch_interactive_timeout if i.batch_interactive_timeout is None \
+            else i.batch_interactive_timeout
+
+    def check_mode(self, instance: str, mode: str) -> None:
+        """Refuse a dedicated session on the Open Plan, as IBM does."""
+        if mode == "dedicated" and self.instance(instance).plan == "open":
+            raise IBMRuntimeError(
+                f"Instance {instance!r} is on the Open Plan: Open Plan users cannot submit "
+                "session jobs. Run the workload in job mode (pass the backend as the "
+                "primitive's mode) or in a Batch.")
+
+    def quota_of(self, instance: str) -> float | None:
+        """QPU seconds ``instance`` may use per fair-share window (None: no quota)."""
+        return self.instance(instance).quota
 
     @property
     def default_instance(self) -> str:
         """The instance used when none is named (the first one)."""
         return next(iter(self.instances))
 
-    def session_max_time(self, requested: float | str | None) -> float:
+    def session_max_time(self, requested: float | str | None,
+                         instance: str | None = None) -> float:
         """The max time for a new session: ``requested`` checked against the plan, or default."""
+        plan = self.instance(instance or self.default_instance)
+        default = self.max_time if plan.max_time_s is None else plan.max_time_s
+        limit = self.max_time_limit if plan.limit_s is None else plan.limit_s
         if requested is None:
-            return self.max_time
+            return default if limit is None else min(default, limit)
         seconds = parse_duration(requested, "max_time")
-        if self.max_time_limit is not None and seconds > self.max_time_limit:
+        if limit is not None and seconds > limit:
+            where = "the Open Plan's" if plan.plan == "open" else "this QPU's plan"
             raise IBMInputValueError(
-                f"max_time={requested!r} ({seconds:g}s) exceeds this QPU's plan limit of "
-                f"{self.max_time_limit:g}s; ask for at most that"
+                f"max_time={requested!r} ({seconds:g}s) exceeds {where} limit of "
+                f"{limit:g}s; ask for at most that"
             )
         return seconds
 
@@ -130,3 +249,29 @@ class QPUSettings:
                 f"{', '.join(map(repr, self.instances))}"
             )
         return instance
+
+
+def job_time_limit(requested: object, session_max_time_s: float | None) -> int:
+    """A job's effective ``max_execution_time``: an int of QPU seconds, at most 10,800 s.
+
+    In a session, asking for more than the session's ``max_time`` is refused (SPEC §4).
+    """
+    if requested is None:
+        return JOB_TIME_CAP_S
+    if isinstance(requested, bool) or not isinstance(requested, int | float) or not (
+            math.isfinite(requested) and requested > 0 and float(requested).is_integer()):
+        raise IBMInputValueError(
+            f"max_execution_time={requested!r}: give a positive int of seconds (IBM's type), "
+            f"at most {JOB_TIME_CAP_S}")
+    seconds = int(requested)
+    if session_max_time_s is not None and seconds > session_max_time_s:
+        raise IBMInputValueError(
+            f"max_execution_time={seconds} exceeds the session's max_time of "
+            f"{session_max_time_s:g}s; ask for at most that, or open the session with a "
+            "larger max_time")
+    return min(seconds, JOB_TIME_CAP_S)
+
+
+def _positive(value: object) -> bool:
+    return (not isinstance(value, bool) and isinstance(value, int | float)
+            and math.isfinite(value) and value > 0)

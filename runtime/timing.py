@@ -1,11 +1,13 @@
-"""A deterministic model of how long a job holds an emulated QPU (SPEC §5).
+"""A deterministic model of how long a job holds an emulated QPU (SPEC §5): IBM's estimate.
 
-A job runs its executed circuits one after another. Each costs a fixed per-circuit
-overhead (loading the program, arming the control electronics), then its shots; each shot
-takes the circuit's duration plus the repetition delay that lets the qubits relax:
+IBM's guide "workload usage" estimates a job's QPU time as about 2 s of overhead per
+sub-job plus, per execution (one shot of one circuit with one parameter set), the
+repetition delay and the circuit's duration (plus an initialisation time where the QPU
+has one); its quick form is ``2 + 0.00035 × executions`` seconds. This model is that
+formula with one sub-job per pub (**Decision**, SPEC §10: IBM does not document the split):
 
-    job seconds = Σ over executed circuits c of
-                  circuit_overhead_s + shots_c × (duration_c + rep_delay_s)
+    job seconds = sub_jobs × sub_job_overhead_s
+                  + Σ over executed circuits c of shots_c × (rep_delay_s + duration_c + init_s)
 
 ``job_microseconds`` returns that as integer microseconds (rounded half to even, at least
 1 µs), the unit of the service's clocks, so virtual time stays exact and reproducible.
@@ -39,10 +41,11 @@ _UNIT_S = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9, "ps": 1e-1
 
 @dataclass(frozen=True, slots=True)
 class TimingModel:
-    """Per-circuit overhead, repetition delay and fallback gate durations of one QPU."""
+    """Per-sub-job overhead, repetition delay, init time and fallback gate durations of a QPU."""
 
-    circuit_overhead_s: float = 0.1
+    sub_job_overhead_s: float = 2.0
     rep_delay_s: float = 250e-6
+    init_s: float = 0.0
     default_1q_s: float = 50e-9
     default_2q_s: float = 500e-9
     default_measure_s: float = 1.5e-6
@@ -73,9 +76,15 @@ class TimingModel:
         """The time to measure ``qubits`` together: the slowest of their measurements."""
         return max((self._duration("measure", (q,), target) for q in qubits), default=0.0)
 
-    def job_microseconds(self, executions: Iterable[tuple[float, int]]) -> int:
-        """The modeled QPU time of a job, from (circuit seconds, shots) per executed circuit."""
-        terms: list[float] = []
+    def job_microseconds(self, executions: Iterable[tuple[float, int]],
+                         sub_jobs: int = 1) -> int:
+        """The modeled QPU time of a job, from (circuit seconds, shots) per executed circuit.
+
+        ``sub_jobs`` is the number of sub-jobs the job is split into (one per pub).
+        """
+        if not _is_count(sub_jobs) or sub_jobs < 1:
+            raise ValueError(f"sub_jobs={sub_jobs!r} must be an integer >= 1 (one per pub)")
+        terms: list[float] = [sub_jobs * self.sub_job_overhead_s]
         for i, execution in enumerate(executions):
             seconds, shots = execution
             if not _is_seconds(seconds):
@@ -85,8 +94,8 @@ class TimingModel:
                 )
             if not _is_count(shots):
                 raise ValueError(f"execution {i}: shots={shots!r} must be an integer >= 0")
-            terms.append(self.circuit_overhead_s + int(shots) * (seconds + self.rep_delay_s))
-        if not terms:
+            terms.append(int(shots) * (self.rep_delay_s + seconds + self.init_s))
+        if len(terms) == 1:
             raise ValueError("a job executes at least one circuit; no executions were given")
         # At least 1 µs: a job always takes virtual time, so it starts and ends at distinct
         # instants.

@@ -244,8 +244,13 @@ class Background:
 
     def _circuit(self, qubits: int) -> QuantumCircuit:
         if qubits not in self._circuits:
-            self._circuits[qubits] = tenant_circuit(qubits, self.workload.spec.idle,
-                                                    self.qpu.target.dt)
+            from qiskit.transpiler import generate_preset_pass_manager
+
+            # Tenants transpile, as IBM's guides do: the service refuses non-ISA circuits.
+            pm = generate_preset_pass_manager(optimization_level=1, target=self.qpu.target,
+                                              seed_transpiler=0)
+            self._circuits[qubits] = pm.run(tenant_circuit(qubits, self.workload.spec.idle,
+                                                           self.qpu.target.dt))
         return self._circuits[qubits]
 
     def _submit_job(self, job: TenantJob) -> None:

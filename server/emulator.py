@@ -28,12 +28,13 @@ from qsession.runtime import (
     Trace,
 )
 from qsession.runtime.clock import ClockError
+from qsession.runtime.settings import Instance as RuntimeInstance
 
 ClockName = Literal["virtual", "fast", "wall"]
 CLOCKS: tuple[ClockName, ...] = ("virtual", "fast", "wall")
 PLANS = ("premium", "open")
 DEFAULT_TOKEN = "qsession-local-api-key"
-DEFAULT_BACKENDS = ("ibm_brisbane",)
+DEFAULT_BACKENDS = ("ibm_brisbane", "qsession_ideal")
 DEFAULT_INSTANCE = "qsession"
 CRN_PREFIX = "crn:v1:bluemix:public:quantum-computing:us-east:a/qsession:"
 
@@ -119,16 +120,64 @@ def _fake_backend(name: str) -> Any:
         "ibm_torino, ibm_sherbrooke, ibm_kyiv")
 
 
+IDEAL = "qsession_ideal"
+"""The name of the ideal QPU (the runtime's ``QPU.ideal()``), served beside IBM's backends."""
+
+
+def ideal_configuration(qpu: QPU) -> dict[str, Any]:
+    """A configuration JSON the client turns back into ``qpu``'s gates and connectivity.
+
+    Each gate lists the qubits it acts on (``gates[].coupling_map``), which is how the
+    client's ``convert_to_target`` places instructions when a backend has no properties;
+    the ideal QPU has none (no errors to report), so its target on the client is ideal.
+    """
+    from qiskit.circuit import Gate
+
+    target = qpu.target
+    gates = []
+    basis = []
+    for name in sorted(target.operation_names):
+        op = target.operation_from_name(name)
+        if not isinstance(op, Gate) or name in ("delay",):
+            continue
+        qargs = target.qargs_for_operation_name(name) or []
+        gates.append({"name": name, "parameters": [str(p) for p in op.params],
+                      "qasm_def": "", "coupling_map": [list(q) for q in qargs]})
+        basis.append(name)
+    pairs = sorted({tuple(q) for g in gates for q in g["coupling_map"] if len(q) == 2})
+    return {
+        "backend_name": qpu.name, "backend_version": "1.0.0", "n_qubits": qpu.num_qubits,
+        "basis_gates": basis, "gates": gates, "local": False, "simulator": False,
+        "conditional": False, "open_pulse": False, "memory": True, "max_shots": 100_000,
+        "max_experiments": 300, "coupling_map": [list(p) for p in pairs],
+        # Only what the client's converter maps (it warns on box, break and continue).
+        "supported_instructions": sorted(set(basis) | (set(target.operation_names) & {
+            "measure", "reset", "delay", "if_else", "while_loop", "for_loop",
+            "switch_case"})),
+        "dt": target.dt, "description": qpu.description, "online_date":
+            "2025-01-01T00:00:00Z", "processor_type": {"family": "qsession ideal"},
+        "rep_delay_range": [0.0, 500.0], "default_rep_delay": 250.0,
+        "dynamic_reprate_enabled": True, "supported_features": ["qasm3"],
+    }
+
+
 class ServedBackend:
     """One QPU as IBM serves it: the runtime QPU plus its configuration and properties JSON."""
 
     def __init__(self, name: str, *, noise: bool) -> None:
         from qiskit_aer.noise import NoiseModel
 
+        if name == IDEAL:
+            self.name = name
+            self.qpu = QPU.ideal(name)
+            self.configuration = ideal_configuration(self.qpu)
+            self.properties: dict[str, Any] = {}  # noiseless: no errors, durations or T1
+            self.version = "1.0.0"
+            return
         fake = _fake_backend(name)
         with open(Path(fake.dirname) / fake.conf_filename, encoding="utf-8") as fh:
             config = json.load(fh)
-        props: dict[str, Any] = {}
+        props = {}
         if getattr(fake, "props_filename", None):
             with open(Path(fake.dirname) / fake.props_filename, encoding="utf-8") as fh:
                 props = json.load(fh)
@@ -169,7 +218,9 @@ class Emulator:
         self.service = LocalService(
             clock=kind, speed=speed, seed=seed, trace=self.trace,
             backends=[b.qpu for b in self.backends.values()],
-            instances={i.name: i.allocation for i in tenants}, **dict(settings or {}))
+            instances={i.name: RuntimeInstance(allocation=i.allocation,
+                                               plan="open" if i.plan == "open" else "premium")
+                       for i in tenants}, **dict(settings or {}))
         self.trace.meta["server_clock"] = clock
         self.lock = self.service.clock.lock
         self.jobs: dict[str, JobEntry] = {}
@@ -218,11 +269,6 @@ class Emulator:
         served = self.backend(backend)
         if mode not in ("dedicated", "batch"):
             raise IBMInputValueError(f"mode must be 'dedicated' or 'batch', not {mode!r}")
-        if mode == "dedicated" and tenant.plan == "open":
-            # IBM: "Open Plan users cannot submit session jobs" (SPEC §2a).
-            raise IBMInputValueError(
-                f"instance {tenant.name!r} is on the Open Plan: sessions are not available on "
-                "the Open Plan; use Batch or job mode instead")
         cls = Session if mode == "dedicated" else Batch
         with self.lock:
             session = cls(served.qpu, max_time=max_ttl, service=self.service,
@@ -335,18 +381,19 @@ class Emulator:
             return True
 
     def usage_seconds(self, tenant: Instance) -> float:
-        """QPU seconds charged to the tenant so far (SPEC §5: sessions their usage_time)."""
+        """QPU seconds charged to the tenant in the fair-share window (SPEC §5: one ledger
+        for every QPU; dedicated sessions their usage_time, other jobs their QPU time)."""
         with self.lock:
-            total = 0.0
-            counted: set[str] = set()
-            for entry in self.sessions.values():
-                if entry.instance is tenant and entry.session.details().get("mode") == "dedicated":
-                    total += float(entry.session.usage() or 0.0)
-                    counted.update(entry.jobs)
-            for job_id, job_entry in self.jobs.items():
-                if job_entry.instance is tenant and job_id not in counted:
-                    total += float(job_entry.job.usage() or 0.0)
-            return total
+            service: Any = self.service
+            ledger = service.fair_share
+            now = service.clock.now()
+            used = ledger.used(tenant.name, now) if tenant.name in ledger.allocations else 0
+            return float(used) / 1e6
+
+    def quota_seconds(self, tenant: Instance) -> float | None:
+        """The tenant's plan quota per window (the Open Plan's 600 s), or None."""
+        scheduler = next(iter(self.service.schedulers.values()), None)
+        return None if scheduler is None else scheduler.settings.quota_of(tenant.name)
 
     # -- lifetime --------------------------------------------------------------------
 

@@ -138,10 +138,11 @@ def job_metrics(job: RuntimeJobV2, qiskit_version: str) -> dict[str, Any]:
     m = dict(job.metrics())
     usage = dict(m.get("usage") or {})
     final = job.status() in FINAL_JOB_STATUSES
-    seconds = usage.get("quantum_seconds", usage.get("seconds", 0.0))
+    # The client's job.usage() reads these two (runtime_job_v2.py): the billed seconds with
+    # their fraction (metrics' quantum_seconds are whole seconds, as IBM's).
+    seconds = float(job.usage(partial=True))
     usage.setdefault("quantum_seconds", seconds)
-    usage.setdefault("seconds", seconds)
-    # The client's job.usage() reads these two (runtime_job_v2.py).
+    usage.setdefault("seconds", usage["quantum_seconds"])
     usage["qpu_charge_time_seconds"] = seconds
     usage["status"] = "complete" if final else "pending"
     timestamps = {k: iso(v) for k, v in (m.get("timestamps") or {}).items()}

@@ -23,7 +23,7 @@ def test_seed_vqe_runs_and_closes_its_session() -> None:
     assert details["mode"] == "dedicated" and details["started_at"] is not None
     assert details["closed_at"] >= details["last_job_completed"]
     result = ns["res"]
-    assert result.nfev == len(ns["service"].jobs(session_id=details["id"]))
+    assert result.nfev == len(ns["service"].jobs(limit=None, session_id=details["id"]))
     assert -1.86 < result.fun < -1.0  # H2 ground state is -1.857 Ha
     # No think time in virtual time: the session never went inactive.
     assert details["usage_time"] > 0

@@ -15,7 +15,8 @@ def test_session_walk(walk: list[tuple[str, int]]) -> None:
     s = SessionLifecycle("w")
     for event, in_flight in walk:
         before = (s.state, s.accepting_jobs)
-        facts = {"in_flight": in_flight} if SESSION_TABLE.event(event).facts else {}
+        # ``in_flight`` or ``submitted``: whichever count the event takes.
+        facts = {fact: in_flight for fact in SESSION_TABLE.event(event).facts}
         try:
             step = s.fire(event, **facts)
         except TransitionRefused:

@@ -88,6 +88,7 @@ def test_session_rows_match_spec_section_2() -> None:
         *((s, "cancel", "canceled") for s in ("pending", "active", "inactive")),
         ("active", "max_time_reached", "expired"),
         ("inactive", "max_time_reached", "expired"),
+        ("pending", "idle_close_elapsed", "closed"),  # rev. 2: an unused session closes
     }
     assert SESSION_TABLE.final_states == {"closed", "canceled", "expired"}
 

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import re
 import warnings
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
-from helpers.circuits import bell
+from helpers.circuits import bell, isa
 from qiskit.circuit import Parameter, QuantumCircuit
 from qiskit.quantum_info import SparsePauliOp
 
 from qsession.insight.metrics import compute
 from qsession.runtime import (
+    QPU,
     Batch,
     EstimatorV2,
     IBMBackendValueError,
@@ -31,6 +34,7 @@ from qsession.runtime import (
     Trace,
     current_session,
 )
+from qsession.runtime.timing import TimingModel
 
 EPOCH = datetime(2025, 1, 1, tzinfo=UTC)
 
@@ -110,34 +114,68 @@ def test_a_qpu_of_another_service_is_refused(service: LocalService) -> None:
 # -- sessions ------------------------------------------------------------------------
 
 
+# IBM's recorded output of ``print(session.details())`` for a session just opened
+# (guide "Run jobs in a session", section "Determine session details", Qiskit/documentation
+# docs/guides/run-jobs-session.ipynb). Only the id, the backend and the max_time/active
+# timeout values are that instance's own; keys, value types and None-ness are IBM's.
+IBM_FRESH_SESSION_DETAILS = {
+    "id": "5a6d4397-42c6-4dc6-969a-b1c90286a715", "backend_name": "ibm_pinguino2",
+    "interactive_timeout": 60, "max_time": 86400, "active_timeout": 14400, "state": "open",
+    "accepting_jobs": True, "last_job_started": None, "last_job_completed": None,
+    "started_at": None, "closed_at": None, "activated_at": None, "mode": "dedicated",
+    "usage_time": None,
+}
+ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
+
+
+def iso(seconds: float) -> str:
+    """A virtual instant (seconds after the epoch) as IBM's REST service writes it."""
+    return (EPOCH + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def test_details_match_ibms_recorded_output_key_by_key_and_type_by_type(
+        service: LocalService) -> None:
+    session = Session(service.backend(), max_time="1h")
+    d = session.details()
+    # The 0.51 client adds ``timestamps`` (a list of {status, timestamp}) to the recording.
+    assert list(d) == [*IBM_FRESH_SESSION_DETAILS, "timestamps"]
+    for key, ibm in IBM_FRESH_SESSION_DETAILS.items():
+        assert type(d[key]) is type(ibm), (key, d[key], ibm)
+    assert d == {**IBM_FRESH_SESSION_DETAILS, "id": session.session_id,
+                 "backend_name": "qsession_ideal", "max_time": 3600, "active_timeout": 3600,
+                 "timestamps": [{"status": "open", "timestamp": iso(0)}]}
+
+
 def test_session_lifecycle_through_the_api(service: LocalService) -> None:
     backend = service.backend()
     session = Session(backend, max_time="1h")
     assert session.backend() == "qsession_ideal" and session.qpu is backend
-    assert session.status() == "Pending"
-    d = session.details()
-    assert d == {
-        "id": session.session_id, "backend_name": "qsession_ideal",
-        "interactive_timeout": 60.0, "max_time": 3600.0, "active_timeout": 3600.0,
-        "state": "pending", "accepting_jobs": True, "last_job_started": None,
-        "last_job_completed": None, "started_at": None, "closed_at": None,
-        "activated_at": None, "mode": "dedicated", "usage_time": 0.0,
-    }
+    assert session.status() == "Pending" and session.state == "pending"
     job = SamplerV2(mode=session).run([bell()], shots=100)
     assert session.status() == "In progress, accepting new jobs"
     job.result()
     end = job.metrics()["timestamps"]["finished"]
+    run_s = job.usage()
+    assert end == iso(run_s) and ISO_Z.match(end)
     service.advance(10)
     d = session.details()
-    assert d["state"] == "active" and d["started_at"] == d["activated_at"] == at(0)
-    assert d["last_job_completed"] == end and d["usage_time"] == (end - EPOCH).total_seconds() + 10
+    assert d["state"] == "active" and d["started_at"] == d["activated_at"] == iso(0)
+    assert d["last_job_completed"] == end and d["usage_time"] == pytest.approx(run_s + 10)
+    assert d["active_timeout"] == round(3600 - run_s - 10)
     service.advance(60)
     assert session.status() == "Pending" and session.details()["state"] == "inactive"
+    assert session.state == "inactive"
     session.close()
-    assert session.status() == "Closed" and session.details()["closed_at"] == service.now()
+    closed = session.details()
+    assert session.status() == "Closed" and closed["closed_at"] == iso(run_s + 70)
+    assert closed["usage_time"] == pytest.approx(run_s + 60)  # active until the ITTL ran out
+    assert closed["timestamps"] == [
+        {"status": "open", "timestamp": iso(0)}, {"status": "active", "timestamp": iso(0)},
+        {"status": "inactive", "timestamp": iso(run_s + 60)},
+        {"status": "closed", "timestamp": iso(run_s + 70)}]
     session.close()  # closing an ended session does nothing
     session.cancel()
-    assert session.details()["state"] == "closed"
+    assert session.details()["state"] == "closed" and session.state == "closed"
 
 
 def test_status_while_draining_after_close(service: LocalService) -> None:
@@ -152,7 +190,7 @@ def test_status_while_draining_after_close(service: LocalService) -> None:
 
 @pytest.mark.parametrize("ending", ["close", "cancel", "expire"])
 def test_submit_after_the_session_ended_is_refused(service: LocalService, ending: str) -> None:
-    session = Session(service.backend(), max_time=1)
+    session = Session(service.backend(), max_time=3)  # the job takes 2.0025 s
     sampler = SamplerV2(mode=session)
     sampler.run([bell()], shots=10).result()
     if ending == "close":
@@ -268,16 +306,19 @@ def test_same_seed_same_results_and_trace() -> None:
 def test_estimator_v2_and_v1_call_forms(service: LocalService) -> None:
     zz = SparsePauliOp("ZZ")
     theta = Parameter("t")
-    qc = QuantumCircuit(2)
-    qc.ry(theta, 0)
-    qc.cx(0, 1)
+    logical = QuantumCircuit(2)
+    logical.ry(theta, 0)
+    logical.cx(0, 1)
+    # IBM's guides transpile first and lay the observable out like the circuit.
+    qc = isa(logical, service.backend())
+    zi = SparsePauliOp("ZI").apply_layout(qc.layout)
     with Session(service.backend()) as session:
         estimator = EstimatorV2(mode=session)
         evs = estimator.run([(bell_no_measure(), zz)]).result()[0].data.evs
         assert float(evs) == pytest.approx(1.0, abs=0.05)
-        v1 = estimator.run(qc, SparsePauliOp("ZI"), parameter_values=[np.pi]).result()
+        v1 = estimator.run(qc, zi, parameter_values=[np.pi]).result()
         assert v1.values[0] == pytest.approx(-1.0, abs=0.05)
-        swept = estimator.run([(qc, SparsePauliOp("ZI"), [[0.0], [np.pi]])]).result()
+        swept = estimator.run([(qc, zi, [[0.0], [np.pi]])]).result()
         assert swept[0].data.evs.shape == (2,)
         assert swept.values == pytest.approx([1.0, -1.0], abs=0.05)
 
@@ -291,16 +332,17 @@ def test_options(service: LocalService) -> None:
                                            "simulator": {"seed_simulator": 3},
                                            "environment": {"job_tags": ["exp1"]},
                                            "twirling": {"enable_gates": True}})
-    assert sampler.options.seed_simulator == 3 and sampler.options.ignored == {
-        "twirling": {"enable_gates": True}}
-    job = sampler.run([bell()])
+    assert sampler.options.simulator.seed_simulator == 3
+    assert sampler.options.not_emulated() == ["twirling.enable_gates"]
+    with pytest.warns(UserWarning, match="accepted, not emulated.*twirling.enable_gates"):
+        job = sampler.run([bell()])
     assert job.tags == ["exp1"]
     assert sum(job.result()[0].data.meas.get_counts().values()) == 64
-    with pytest.raises(IBMInputValueError, match="SamplerV2 has no option 'shotz'"):
+    with pytest.raises(IBMInputValueError, match="SamplerOptions\nshotz\n  Unexpected keyword"):
         SamplerV2(mode=qpu, options={"shotz": 1})
-    with pytest.raises(IBMInputValueError, match="default_shots must be a positive int"):
+    with pytest.raises(IBMInputValueError, match="default_shots must be >=1, but is ==-1"):
         SamplerV2(mode=qpu, options={"default_shots": -1})
-    with pytest.raises(IBMInputValueError, match="default_precision must be a positive"):
+    with pytest.raises(IBMInputValueError, match="default_precision must be >0, but is ==0"):
         EstimatorV2(mode=qpu, options={"default_precision": 0})
     with pytest.raises(TypeError, match="Invalid 'options' type"):
         SamplerV2(mode=qpu, options=[1])  # type: ignore[arg-type]
@@ -308,7 +350,7 @@ def test_options(service: LocalService) -> None:
 
 def test_seed_simulator_fixes_results(service: LocalService) -> None:
     qpu = service.backend()
-    sampler = SamplerV2(mode=qpu, options={"seed_simulator": 0})
+    sampler = SamplerV2(mode=qpu, options={"simulator": {"seed_simulator": 0}})
     a = sampler.run([bell()], shots=300).result()[0].data.meas.get_counts()
     b = sampler.run([bell()], shots=300).result()[0].data.meas.get_counts()
     assert a == b
@@ -373,12 +415,57 @@ def test_job_methods_and_status_strings(service: LocalService) -> None:
         assert first.done() and first.in_final_state() and first.error_message() is None
         assert first.usage() == pytest.approx(estimate)
         m = first.metrics()
-        assert m["timestamps"]["created"] == EPOCH and m["timestamps"]["running"] == EPOCH
-        assert m["timestamps"]["finished"] == at(estimate)
-        assert m["usage"]["quantum_seconds"] == pytest.approx(estimate)
+        assert m["timestamps"] == {"created": iso(0), "running": iso(0),
+                                   "finished": iso(estimate)}
+        assert m["usage"] == {"quantum_seconds": round(estimate), "seconds": round(estimate)}
         assert first.logs() == "" and service.job(first.job_id()).status() == "DONE"
     with pytest.raises(RuntimeJobNotFound):
         service.job("j999")
+
+
+# ``job.metrics()`` of a finished IBM job, as recorded on ibm_kingston with
+# qiskit-ibm-runtime 0.46.1 (IBM's guides print no metrics output; the keys are those the
+# client's ``RuntimeJobV2.metrics`` documents: timestamps and usage). The values are that
+# job's own; the keys and value types are what a user's code reads.
+IBM_RECORDED_METRICS = {
+    "bss": {"seconds": 217}, "caller": "qiskit_ibm_runtime~estimator.py",
+    "qiskit_version": "qiskit_ibm_runtime-0.46.1,qiskit-2.3.0*,qiskit_aer-0.17.2*",
+    "timestamps": {"created": "2026-05-02T07:07:49.270263Z",
+                   "finished": "2026-05-02T07:11:47.262488Z",
+                   "running": "2026-05-02T07:07:49.945391Z"},
+    "usage": {"quantum_seconds": 217, "seconds": 217},
+}
+
+
+def test_metrics_match_ibms_recorded_keys_and_types(service: LocalService) -> None:
+    job = SamplerV2(mode=service.backend()).run([bell()], shots=1000)
+    queued = job.metrics()
+    assert queued["timestamps"] == {"created": iso(0), "running": iso(0), "finished": None}
+    job.result()
+    m = job.metrics()
+    for key, ibm in IBM_RECORDED_METRICS.items():
+        assert type(m[key]) is type(ibm), key
+        if isinstance(ibm, dict):
+            assert set(m[key]) == set(ibm), key
+            for inner, value in ibm.items():
+                assert type(m[key][inner]) is type(value), (key, inner)
+    assert all(ISO_Z.match(t) for t in m["timestamps"].values())
+    assert "qiskit-" in m["qiskit_version"] and "qiskit_aer-" in m["qiskit_version"]
+    # 2 s sub-job overhead + 1,000 × (250 µs + the Bell circuit): 2.3 s, billed as 2 s
+    assert m["usage"] == {"quantum_seconds": 2, "seconds": 2} and m["bss"] == {"seconds": 2}
+    assert job.usage() == pytest.approx(job.usage_estimation["quantum_seconds"])
+
+
+def test_usage_is_zero_until_final_and_partial_gives_the_time_so_far(
+        service: LocalService) -> None:
+    # IBM's client: "the job usage returned is 0 until the usage calculation is completed";
+    # ``partial=True`` returns the accumulated usage (RuntimeJobV2.usage, 0.51).
+    job = SamplerV2(mode=service.backend()).run([bell()], shots=4000)
+    service.advance(1.5)
+    assert job.status() == "RUNNING"
+    assert job.usage() == 0 and job.usage(partial=True) == 1.5
+    job.wait_for_final_state(timeout=None, poll_interval=0.5)
+    assert job.usage() == job.usage(partial=True) == job.usage_estimation["quantum_seconds"]
 
 
 def test_result_timeout_in_virtual_time(service: LocalService) -> None:
@@ -407,6 +494,82 @@ def test_max_execution_time_stops_a_long_job(service: LocalService) -> None:
     with pytest.raises(RuntimeJobMaxTimeoutError, match="1305"):
         job.result()
     assert job.usage() == 1.0 and job.status() == "ERROR"
+
+
+# IBM's recorded results (guide "Run jobs in a session", Qiskit/documentation
+# docs/guides/run-jobs-session.ipynb): the Estimator pub metadata
+#   {'shots': 4096, 'target_precision': 0.015625, 'circuit_metadata': {}, 'resilience': {},
+#    'num_randomizations': 32}
+# and the Sampler result metadata
+#   {'execution': {'execution_spans': ExecutionSpans([DoubleSliceSpan(<start=..., stop=...,
+#    size=24576>)])}, 'version': 2}
+IBM_ESTIMATOR_PUB_METADATA = {"shots": 4096, "target_precision": 0.015625,
+                              "circuit_metadata": {}, "resilience": {},
+                              "num_randomizations": 32}
+
+
+def test_result_metadata_matches_ibms_recorded_keys_and_types(service: LocalService) -> None:
+    from qiskit_ibm_runtime.execution_span import ExecutionSpans
+
+    sampled = SamplerV2(mode=service.backend()).run([bell()], shots=100)
+    meta = sampled.result().metadata
+    assert meta["version"] == 2
+    spans = meta["execution"]["execution_spans"]
+    assert isinstance(spans, ExecutionSpans) and len(spans) == 1
+    assert (spans.start, spans.stop) == (at(0), at(sampled.usage()))  # the job's QPU span
+    assert spans[0].size == 100
+    estimated = EstimatorV2(mode=service.backend()).run([(bell(False), "ZZ")])
+    result = estimated.result()
+    pub_meta = result[0].metadata
+    for key, ibm in IBM_ESTIMATOR_PUB_METADATA.items():
+        assert type(pub_meta[key]) is type(ibm), key
+    # qsession does not twirl: each circuit runs as written, one randomization.
+    assert {k: pub_meta[k] for k in IBM_ESTIMATOR_PUB_METADATA} == {
+        **IBM_ESTIMATOR_PUB_METADATA, "num_randomizations": 1}
+    spans = result.metadata["execution"]["execution_spans"]
+    assert (spans.start, spans.stop) == (at(sampled.usage()),
+                                         at(sampled.usage() + estimated.usage()))
+
+
+def test_the_service_caps_a_job_at_10800_s() -> None:
+    # IBM (guide "max execution time"): the service-calculated job timeout "is capped at 3
+    # hours"; a larger max_execution_time is lowered to it.
+    service = LocalService(seed=1, backends=[QPU.ideal(
+        timing=TimingModel(rep_delay_s=0.1))])  # 0.1 s a shot: 120,000 shots ≈ 3.3 h
+    job = SamplerV2(mode=service.backend(), options={"max_execution_time": 20_000}).run(
+        [bell()], shots=120_000)
+    with pytest.raises(RuntimeJobMaxTimeoutError, match="1305"):
+        job.result()
+    assert job.usage() == 10_800 and job.metrics()["timestamps"]["finished"] == iso(10_800)
+
+
+def test_max_execution_time_is_checked_against_the_session() -> None:
+    service = LocalService(seed=1)
+    with Session(service.backend(), max_time=600) as session:
+        fits = SamplerV2(mode=session, options={"max_execution_time": 600})
+        assert fits.run([bell()], shots=10).result()[0].data.meas.num_shots == 10
+        with pytest.raises(IBMInputValueError, match="exceeds the session's max_time of 600s"):
+            SamplerV2(mode=session, options={"max_execution_time": 601}).run([bell()])
+    assert len(service.jobs()) == 1
+
+
+def test_result_decoders_chain_on_the_services_json(service: LocalService) -> None:
+    # IBM's client passes the raw JSON result through each applicable decoder in turn.
+    from qiskit_ibm_runtime.decoders.result_decoder import ResultDecoder
+
+    class Shots(ResultDecoder):
+        @classmethod
+        def decode(cls, raw_result: str) -> Any:
+            return ResultDecoder.decode(raw_result)[0].data.meas.num_shots
+
+    class Double:
+        @classmethod
+        def decode(cls, value: int) -> int:
+            return 2 * value
+
+    job = SamplerV2(mode=service.backend()).run([bell()], shots=64)
+    assert job.result(decoder=Shots) == 64
+    assert job.result(decoder=[Shots, Double], poll_interval=0.1) == 128
 
 
 def test_trace_of_an_api_run_round_trips(service: LocalService, tmp_path: Path) -> None:

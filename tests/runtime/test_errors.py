@@ -10,11 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers.circuits import bell, rotation
+from helpers.circuits import bell, logical_bell, rotation
 from qiskit.circuit import QuantumCircuit
 
 from qsession.runtime import (
     QPU,
+    BackendNotFoundError,
     Batch,
     EstimatorV2,
     IBMBackendValueError,
@@ -42,7 +43,7 @@ def wide(n: int) -> QuantumCircuit:
 
 
 def ended_session(service: LocalService, how: str) -> Session:
-    session = Session(service.backend(), max_time=1)
+    session = Session(service.backend(), max_time=3)  # the job takes 2.0025 s
     SamplerV2(mode=session).run([bell()], shots=10).result()
     if how == "close":
         session.close()
@@ -50,6 +51,13 @@ def ended_session(service: LocalService, how: str) -> Session:
         session.cancel()
     else:
         service.advance(2)
+    return session
+
+
+def unused_closed_session() -> Session:
+    service = LocalService(seed=4, idle_close_timeout=10)
+    session = Session(service.backend())
+    service.advance(10)  # no job submitted: closed as unused
     return session
 
 
@@ -109,10 +117,11 @@ CASES = [
          lambda s, _: EstimatorV2(mode=s.backend()).run([(bell(False), "ZZ")], precision=0),
          IBMInputValueError, ("precision", "strictly greater than 0")),
     Case("unknown-option", lambda s, _: SamplerV2(mode=s.backend(), options={"shotz": 5}),
-         IBMInputValueError, ("SamplerV2 has no option 'shotz'", "default_shots")),
+         IBMInputValueError, ("validation error for SamplerOptions", "shotz",
+                             "Unexpected keyword argument", "default_shots")),
     Case("bad-option-value",
          lambda s, _: EstimatorV2(mode=s.backend(), options={"default_precision": -1}),
-         IBMInputValueError, ("default_precision", "positive")),
+         IBMInputValueError, ("EstimatorOptions.default_precision must be >0", "-1")),
     Case("mode-of-wrong-type", lambda s, _: SamplerV2(mode=42),  # type: ignore[arg-type]
          ValueError, ("mode must be of type Backend, Session, Batch or None",)),
     Case("no-mode-outside-session", lambda s, _: SamplerV2(),
@@ -157,6 +166,56 @@ CASES = [
          IBMInputValueError, ("interactive_timeout=-1", "positive")),
     Case("call-at-in-the-past", lambda s, _: (s.advance(5), s.call_at(1, lambda: None)),
          IBMInputValueError, ("in the past",)),
+    Case("per-qpu-fair-share-window", lambda s, _: LocalService(
+        backends=[(QPU.ideal(), {"fair_share_window": 60})]),
+        IBMInputValueError, ("fair_share_window is the service's", "across all QPUs")),
+    Case("open-plan-session", lambda s, _: Session(
+        LocalService(instances={"o": {"plan": "open"}}).backend()),
+        IBMRuntimeError, ("Open Plan users cannot submit session jobs", "Batch")),
+    Case("open-plan-batch-too-long", lambda s, _: Batch(
+        LocalService(instances={"o": {"plan": "open"}}).backend(), max_time=601),
+        IBMInputValueError, ("exceeds the Open Plan's limit of 600s",)),
+    Case("unknown-plan", lambda s, _: LocalService(instances={"x": {"plan": "free"}}),
+         IBMInputValueError, ("instance 'x'", "plans are 'premium' and 'open'")),
+    Case("bad-idle-close-timeout", lambda s, _: LocalService(idle_close_timeout=-5),
+         IBMInputValueError, ("idle_close_timeout=-5", "None to keep unused sessions open")),
+    Case("submit-to-unused-closed-session", lambda s, _: SamplerV2(
+        mode=unused_closed_session()).run([bell()]),
+        IBMRuntimeError, ("The session is closed", "is closed")),
+    Case("max-execution-time-not-int", lambda s, _: SamplerV2(
+        mode=s.backend(), options={"max_execution_time": 1.5}).run([bell()]),
+        IBMInputValueError, ("max_execution_time", "Input should be a valid integer")),
+    Case("max-execution-time-over-session", lambda s, _: SamplerV2(
+        mode=Session(s.backend(), max_time=60), options={"max_execution_time": 120}).run(
+        [bell()]), IBMInputValueError, ("exceeds the session's max_time of 60s",)),
+    Case("decoder-without-decode", lambda s, _: SamplerV2(mode=s.backend()).run(
+        [bell()], shots=10).result(decoder=42),
+        IBMInputValueError, ("decoder 42 has no decode() method", "ResultDecoder")),
+    Case("non-isa-circuit", lambda s, _: SamplerV2(mode=s.backend()).run([logical_bell()]),
+         IBMInputValueError, ("sampler pub 0", "The instruction h on qubits (0,) is not "
+                              "supported by the target system", "generate_preset_pass_manager")),
+    Case("unknown-option-attribute",
+         lambda s, _: setattr(SamplerV2(mode=s.backend()).options, "shotz", 5),
+         IBMInputValueError, ("validation error for SamplerOptions", "shotz",
+                              "Object has no attribute 'shotz'", "default_shots")),
+    Case("option-out-of-range",
+         lambda s, _: SamplerV2(mode=s.backend(), options={"twirling": {"num_randomizations": 0}}),
+         IBMInputValueError, ("TwirlingOptions.num_randomizations must be >=1, but is ==0",)),
+    Case("option-ill-typed",
+         lambda s, _: setattr(SamplerV2(mode=s.backend()).options.environment, "log_level", 3),
+         IBMInputValueError, ("validation error for EnvironmentOptions", "log_level",
+                              "Input should be 'DEBUG', 'INFO', 'WARNING', 'ERROR' or")),
+    Case("job-tags-not-a-list", lambda s, _: SamplerV2(mode=s.backend()).run(
+        [bell()], shots=10).update_tags("tag"),  # type: ignore[arg-type]
+         IBMInputValueError, ("job_tags needs to be a list of strings.",)),
+    Case("jobs-bad-limit", lambda s, _: s.jobs(limit=-1),
+         IBMInputValueError, ("limit must be an integer >= 0 or None", "-1")),
+    Case("delete-unfinished-job", lambda s, _: s.delete_job(
+        SamplerV2(mode=s.backend()).run([bell()], shots=10).job_id()),
+         IBMRuntimeError, ("Failed to delete job", "only a final job can be deleted",
+                           "cancel()")),
+    Case("no-backend-matches", lambda s, _: s.least_busy(min_num_qubits=1000),
+         BackendNotFoundError, ("No backend matches the criteria.",)),
     Case("trace-not-a-trace", lambda s, tmp: Trace.read(_write(tmp, '{"hello": 1}\n')),
          TraceFormatError, ("not a qsession trace header", '"format": "qsession-trace"')),
     Case("trace-not-json", lambda s, tmp: Trace.read(_write(tmp, "seq,t,event\n")),

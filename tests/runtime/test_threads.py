@@ -57,7 +57,7 @@ def test_racing_threads_lose_and_duplicate_nothing() -> None:
         assert service.run_until_idle(timeout=3600 * 24)
         elapsed = time.monotonic() - start
         assert not errors, errors
-        jobs = service.jobs()
+        jobs = service.all_jobs()
         statuses = Counter(j.status() for j in jobs)
         assert len(jobs) + sum(refused.values()) == THREADS * PER_THREAD
         assert len({j.job_id() for j in jobs}) == len(jobs)  # none duplicated

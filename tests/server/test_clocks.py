@@ -103,8 +103,6 @@ def test_max_ttl_fails_the_queued_job_while_the_running_one_completes(
     checked(conn, tmp_path)
 
 
-@pytest.mark.xfail(reason="SPEC §8 rev. 2 usage meter (billing until the running job "
-                   "completes) lands in the runtime with issue 13", strict=False)
 def test_an_expired_session_is_billed_until_its_running_job_completes(conn: Connection) -> None:
     backend = conn.service.backend("ibm_brisbane")
     session = Session(backend=backend, max_time=2)
@@ -146,7 +144,8 @@ def test_ittl_deactivates_and_a_later_job_reactivates_at_exact_instants(
 def test_state_route_reports_the_clock_and_queues(conn: Connection) -> None:
     state = control(conn, "state")
     assert state["clock"] == "virtual" and state["now"] == "2025-01-01T00:00:00Z"
-    assert state["backends"] == {"ibm_brisbane": {"queued": 0, "idle": True}}
+    assert state["backends"] == {"ibm_brisbane": {"queued": 0, "idle": True},
+                                 "qsession_ideal": {"queued": 0, "idle": True}}
     assert control(conn, "step", {})["moved"] is False  # nothing is due
 
 

@@ -271,7 +271,7 @@ def test_open_plan_refuses_sessions_but_runs_batches() -> None:
         assert service.instances()[0]["plan"] == "open"
         backend = service.backend("ibm_brisbane")
         # IBM: "Open Plan users cannot submit session jobs" (SPEC §2a).
-        with pytest.raises(Exception, match="not available on the Open Plan"):
+        with pytest.raises(Exception, match="Open Plan users cannot submit session jobs"):
             Session(backend=backend)
         from qiskit_ibm_runtime import Batch
 

@@ -42,6 +42,38 @@ def test_backend_configuration_properties_and_status_are_ibms(conn: Connection) 
     assert status.pending_jobs == 0
 
 
+def test_the_ideal_qpu_is_served_with_the_runtimes_gates_and_connectivity(
+        conn: Connection) -> None:
+    from qiskit import QuantumCircuit
+    from qiskit.transpiler import generate_preset_pass_manager
+    from qiskit_ibm_runtime import Session
+
+    from qsession.runtime import QPU
+
+    backend = conn.service.backend("qsession_ideal")
+    ours = QPU.ideal().target
+    assert backend.configuration().simulator is False and backend.num_qubits == 16
+    from qiskit.circuit import Gate
+
+    gates = {n for n in ours.operation_names if isinstance(ours.operation_from_name(n), Gate)}
+    # Every gate comes through; the client's converter knows no box/break/continue.
+    assert gates <= set(backend.target.operation_names) <= set(ours.operation_names)
+    assert set(backend.target.qargs_for_operation_name("cx")) == set(
+        ours.qargs_for_operation_name("cx"))  # all-to-all: no SWAPs
+    assert backend.properties() is None  # noiseless: no errors to report
+    ghz = QuantumCircuit(3)
+    ghz.h(0)
+    ghz.cx(0, 1)
+    ghz.cx(0, 2)
+    ghz.measure_all()
+    isa = generate_preset_pass_manager(optimization_level=1, backend=backend).run(ghz)
+    with Session(backend=backend) as session:
+        job = SamplerV2(mode=session).run([isa], shots=300)
+        conn.server.run_until_idle()
+        counts = job.result()[0].data.meas.get_counts()
+    assert set(counts) == {"000", "111"} and sum(counts.values()) == 300
+
+
 def fresh(connection: Connection) -> QiskitRuntimeService:
     """A new client service on the same server (as a second program would make)."""
     env = connection.server.env()
@@ -105,6 +137,7 @@ def test_an_unknown_instance_name_is_the_clients_error(conn: Connection) -> None
 def test_the_environment_alone_reaches_the_server(tmp_path: Path) -> None:
     """SPEC §9: a program with a bare ``QiskitRuntimeService()`` runs unchanged, by environment."""
     server = Server(Emulator(noise=False, instances=[Instance("lab", "premium", 1.0)])).start()
+    # ibm_brisbane and qsession_ideal both idle: least_busy takes the first listed
     try:
         program = textwrap.dedent("""
             import json

@@ -1,0 +1,7 @@
+"""``qiskit_ibm_runtime.estimator``'s names: ``EstimatorV2`` (and ``Estimator``)."""
+
+from .primitives import EstimatorV2
+
+Estimator = EstimatorV2
+
+__all__ = ["Estimator", "EstimatorV2"]

@@ -1,0 +1,5 @@
+"""``qiskit_ibm_runtime.qiskit_runtime_service``'s name: ``QiskitRuntimeService``."""
+
+from .service import QiskitRuntimeService
+
+__all__ = ["QiskitRuntimeService"]
