@@ -69,6 +69,7 @@ class JobRow:
     reason: str | None = None
     via: str | None = None
     ends_at: float | None = None
+    usage: float | None = None
 
     @property
     def is_final(self) -> bool:
@@ -165,6 +166,7 @@ def workloads(trace: Trace | Iterable[Record], now_us: int | None = None) -> Wor
     allocations: dict[str, dict[str, float]] = {}
     windows: dict[str, int] = {}
     holds: dict[str, tuple[str | None, int]] = {}
+    charges: list[tuple[str, int, int]] = []  # fair-share spans, in the order they ended
     for r in records:
         qpus.setdefault(r.qpu, QPURow(r.qpu))
         if r.entity == "qpu":
@@ -184,16 +186,28 @@ def workloads(trace: Trace | Iterable[Record], now_us: int | None = None) -> Wor
                 holds.pop(r.qpu, None)
             elif r.event.startswith("timer_"):
                 timers.apply(r)
+            elif r.event == "bill" and r.instance is not None:
+                since = r.data.get("from_us")
+                if isinstance(since, int):  # a dedicated session's billed active span
+                    charges.append((r.instance, since, r.t))
         elif r.entity == "session":
             _session(r, sessions)
         else:
             _job(r, jobs, sessions)
+            charge = _charge(r, jobs[r.id], sessions)
+            if charge is not None:
+                charges.append(charge)
     for sid, row in sessions.items():
         m = metrics.sessions.get(sid)
         if m is not None:
             row.activations = m.activations
             usage = m.usage_time
-            if row.state == ACTIVE and row.mode == "dedicated":
+            # The meter still runs at the trace's end (metrics stops it there): a dedicated
+            # session that is active, or that ended while its job runs (SPEC §8), is billed
+            # on until now.
+            metered = row.state == ACTIVE or (row.is_final and any(
+                jobs[j].status == RUNNING for j in row.jobs if j in jobs))
+            if metered and row.mode == "dedicated":
                 usage += max(0, now - round(metrics.qpus[row.qpu].end * 1e6)) / 1e6
             row.usage = usage
             row.started_at = m.started
@@ -204,10 +218,19 @@ def workloads(trace: Trace | Iterable[Record], now_us: int | None = None) -> Wor
             row.to_max_ttl = (None if row.max_ttl_at is None
                               else max(0.0, row.max_ttl_at - now / 1e6))
     for job in jobs.values():
+        if job.is_final and job.id in metrics.jobs:
+            job.usage = metrics.jobs[job.id].usage  # what the runtime billed (0: failed by it)
         if job.status == RUNNING:
             job.ends_at = _s(timers.finish.get(job.id))
             q = qpus[job.qpu]
             q.running, q.running_via, q.running_ends_at = job.id, job.via, job.ends_at
+    # One ledger for the service: an instance's use counts on every QPU (SPEC §5).
+    fair = FairShare({}, max(windows.values(), default=DEFAULT_WINDOW_US))
+    for name in qpus:
+        fair.add(allocations.get(name) or _instances(jobs, name))
+    for instance, start, end in charges:
+        if instance in fair.allocations:
+            fair.record(instance, start, end)
     for name, q in qpus.items():
         if name in holds:
             holder, since = holds[name]
@@ -219,13 +242,6 @@ def workloads(trace: Trace | Iterable[Record], now_us: int | None = None) -> Wor
                         if t is not None]
                 if ends:
                     q.hold_ends_at, q.hold_ends_by = min(ends)
-        fair = FairShare(allocations.get(name) or _instances(jobs, name),
-                         windows.get(name, DEFAULT_WINDOW_US))
-        for job in sorted(jobs.values(), key=lambda j: j.finished or 0.0):
-            if (job.qpu == name and job.started is not None and job.finished is not None
-                    and job.instance is not None and job.instance in fair.share):
-                fair.record(job.instance, round(job.started * 1e6),
-                            round(job.finished * 1e6))
         q.ratios = {i: fair.ratio(i, now) for i in fair.share}
         q.used = {i: fair.used(i, now) / 1e6 for i in fair.share}
         q.shares = dict(fair.share)
@@ -237,6 +253,27 @@ def _instances(jobs: dict[str, JobRow], qpu: str) -> dict[str, float]:
     """Equal allocations when the trace configures none (a hand-written trace)."""
     names = {j.instance for j in jobs.values() if j.qpu == qpu and j.instance is not None}
     return dict.fromkeys(sorted(names), 1.0) or {"-": 1.0}
+
+
+def _charge(r: Record, job: JobRow, sessions: dict[str, SessionRow]
+            ) -> tuple[str, int, int] | None:
+    """The fair-share span a job's end record charges, if any (read from the record).
+
+    A job that ran and ended billed (``usage_us`` > 0; a system failure bills 0) charges
+    its instance the time it held the QPU, unless a user cancelled it or it ran in a
+    dedicated session (the session's ``bill`` records charge its active spans instead).
+    """
+    if r.source != RUNNING or r.dest not in FINAL_STATUSES or r.event == "cancel":
+        return None
+    if job.started is None or job.instance is None:
+        return None
+    if job.session is not None and job.session in sessions and (
+            sessions[job.session].mode == "dedicated"):
+        return None
+    usage = r.data.get("usage_us")
+    if isinstance(usage, int) and usage <= 0:
+        return None
+    return job.instance, round(job.started * 1e6), r.t
 
 
 def _session(r: Record, sessions: dict[str, SessionRow]) -> None:

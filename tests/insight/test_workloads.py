@@ -149,3 +149,39 @@ def test_a_hold_ends_at_max_ttl_when_that_comes_before_the_ittl() -> None:
     rig.at(15)
     q = board(rig).qpus["qpu"]
     assert (q.holder, q.hold_ends_at, q.hold_ends_by) == (s.id, 30.0, "max TTL")
+
+
+def test_an_expired_session_is_billed_on_while_its_job_runs_and_jobs_show_their_usage() -> None:
+    rig = Rig()
+    s = rig.session(max_time=20)
+    running, queued = rig.job(s, 30), rig.job(s, 5)
+    rig.at(25)  # expired at 20; its job runs until 30 (SPEC §8: billed until it completes)
+    b = board(rig)
+    assert b.sessions[s.id].state == "expired" and b.sessions[s.id].usage == 25.0
+    assert b.jobs[running.id].usage is None and b.jobs[queued.id].usage == 0.0
+    rig.at(40)
+    b = board(rig)
+    assert b.sessions[s.id].usage == 30.0 and b.jobs[running.id].usage == 30.0
+
+
+def test_fair_share_counts_an_instances_use_on_every_qpu() -> None:
+    from qsession.runtime.trace import Trace
+
+    trace = Trace()
+    for qpu in ("q1", "q2"):
+        for instance in ("a", "b"):
+            trace.emit(0, qpu, "qpu", qpu, "configure", instance=instance,
+                       extra={"allocation": 1.0, "fair_share_window_us": 10**12})
+    trace.emit(0, "q1", "job", "j1", "create", dest="QUEUED", instance="a",
+               extra={"duration_us": 5_000_000})
+    trace.emit(0, "q1", "job", "j1", "start", source="QUEUED", dest="RUNNING", instance="a")
+    trace.emit(0, "q2", "job", "j2", "create", dest="QUEUED", instance="z",
+               extra={"duration_us": 9_000_000})  # keeps q2 busy (instance z)
+    trace.emit(0, "q2", "job", "j2", "start", source="QUEUED", dest="RUNNING", instance="z")
+    trace.emit(1_000_000, "q2", "job", "j3", "create", dest="QUEUED", instance="a")
+    trace.emit(2_000_000, "q2", "job", "j4", "create", dest="QUEUED", instance="b")
+    trace.emit(5_000_000, "q1", "job", "j1", "finish", source="RUNNING", dest="DONE",
+               instance="a", extra={"usage_us": 5_000_000})
+    q2 = workloads(trace, 6_000_000).qpus["q2"]
+    # a used 5 s on q1: on q2 b's later job goes first.
+    assert q2.used == {"a": 5.0, "b": 0.0} and [e.job for e in q2.queue] == ["j4", "j3"]

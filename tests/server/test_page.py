@@ -66,6 +66,8 @@ def until(driver: Any, script: str, what: str, timeout: float = 20.0) -> Any:
 SESSION_STATE = "(document.querySelector('#sessions tr[data-session=\"{sid}\"]') || {{}})" \
                 ".dataset?.state"
 JOB_STATUS = "(document.querySelector('#jobs tr[data-job=\"{jid}\"]') || {{}}).dataset?.status"
+QPU = "#part-qpus [data-qpu=ibm_brisbane]"
+QUEUE_ROWS = f"{QPU} table.queue tbody tr"
 BARS = "document.querySelectorAll('#part-timeline .lane-qpu rect.run').length"
 
 
@@ -95,7 +97,7 @@ def test_the_page_follows_a_session_live_in_headless_chromium(conn: Connection,
         ittl = (f"document.querySelector('#sessions tr[data-session=\"{sid}\"] .to-ittl')"
                 ".textContent")
         until(driver, f"{ittl} === '60.000 s'", "60 s left to the ITTL")
-        until(driver, "document.querySelector('#part-qpus .qpu-holder a')?.textContent === "
+        until(driver, f"document.querySelector('{QPU} .qpu-holder a')?.textContent === "
               f"'{sid}'", "the QPU held for the session")
 
         control(conn, "advance", {"seconds": 60})  # nothing in flight for the full ITTL
@@ -109,15 +111,16 @@ def test_the_page_follows_a_session_live_in_headless_chromium(conn: Connection,
         fourth = SamplerV2(mode=backend).run([isa], shots=10)  # job mode, waits too
         until(driver, f"{state} === 'active'", f"{sid} active again")
         until(driver, f"{JOB_STATUS.format(jid=third.job_id())} === 'QUEUED'", "a queued job")
-        until(driver, "document.querySelectorAll('#part-qpus table.queue tbody tr').length "
-              "=== 2", "two jobs in the QPU's queue")
+        until(driver, f"document.querySelectorAll('{QUEUE_ROWS}').length === 2",
+              "two jobs in the QPU's queue")
         queue = driver.execute_script(
-            "return Array.from(document.querySelectorAll('#part-qpus table.queue tbody tr'))"
+            f"return Array.from(document.querySelectorAll('{QUEUE_ROWS}'))"
             ".map(r => r.cells[1].textContent + ' | ' + r.cells[5].textContent);")
         assert queue == [
             f"{third.job_id()} | the active session {sid} holds the QPU: its jobs go first",
-            f"{fourth.job_id()} | normal queue: instance qsession used {d1:.3f} s of its 100% "
-            "share in the window (least served first, FIFO on ties); after "
+            # The session's first active span (its job and the ITTL it held) is charged.
+            f"{fourth.job_id()} | normal queue: instance qsession used {d1 + 60:.3f} s of its "
+            "100% share in the window (least served first, FIFO on ties); after "
             f"{sid}'s hold ends"]  # once its own queue is empty the active session holds on
         d2 = float(second.usage_estimation["quantum_seconds"])
         assert d1 + 62 + d2 > 70  # max TTL strikes while the second job runs
@@ -136,7 +139,7 @@ def test_the_page_follows_a_session_live_in_headless_chromium(conn: Connection,
         until(driver, f"{JOB_STATUS.format(jid=second.job_id())} === 'RUNNING'",
               "the running job still running")
         until(driver, f"{BARS} === 2", "the second job's bar, drawn while it runs")
-        until(driver, "document.querySelector('#part-qpus .qpu-running a')?.textContent === "
+        until(driver, f"document.querySelector('{QPU} .qpu-running a')?.textContent === "
               f"'{second.job_id()}'", "the QPU running the second job")
 
         # The colours are the timeline picture's (insight/timeline.py STATE_COLORS).
@@ -244,7 +247,8 @@ def test_the_queue_table_explains_batch_first_and_fair_share_in_headless_chromiu
                                    instance=env["QISKIT_IBM_INSTANCE"])
         backend = conn.service.backend("ibm_brisbane")
         isa = isa_bell(backend)
-        SamplerV2(mode=backend).run([isa], shots=100)  # lab, job mode: runs first
+        lab_first = SamplerV2(mode=backend).run([isa], shots=100)  # lab, job mode: runs first
+        used = float(lab_first.usage_estimation["quantum_seconds"])
         batch = Batch(backend=backend)
         first = SamplerV2(mode=batch).run([isa], shots=40_000)
         control(conn, "step", {})  # the lab job ends; the batch's first job starts
@@ -254,21 +258,22 @@ def test_the_queue_table_explains_batch_first_and_fair_share_in_headless_chromiu
         dev_job = SamplerV2(mode=dev.backend("ibm_brisbane")).run([isa], shots=10)
         session = Session(backend=backend)
         session_job = SamplerV2(mode=session).run([isa], shots=10)
-        control(conn, "advance", {"seconds": 4})  # the batch's first job runs on (10.2 s)
+        control(conn, "advance", {"seconds": 4})  # the batch's first job runs on (40,000 shots)
         with chromium(1280, 800) as driver:
             driver.get(conn.server.url + "/")
-            rows = ("Array.from(document.querySelectorAll('#part-qpus table.queue tbody tr'))"
+            rows = (f"Array.from(document.querySelectorAll('{QUEUE_ROWS}'))"
                     ".map(r => [r.cells[1].textContent, r.cells[4].textContent, "
                     "r.cells[5].textContent])")
             queue = until(driver, f"{rows}.length === 4 && {rows}", "four queued jobs")
             # SPEC §5: the started batch first; then the normal queue, the least-served
-            # instance first (dev has used nothing, lab 0.125 s), FIFO within lab.
+            # instance first (dev has used nothing, lab its first job), FIFO within lab.
             assert [(job, via) for job, via, _ in queue] == [
                 (second.job_id(), "batch"), (dev_job.job_id(), "normal"),
                 (lab_job.job_id(), "normal"), (session_job.job_id(), "normal")]
             assert queue[0][2] == f"started batch {batch.session_id} goes before the normal queue"
             assert queue[1][2].startswith("normal queue: instance dev used 0.000 s of its 25% ")
-            assert queue[2][2].startswith("normal queue: instance lab used 0.125 s of its 75% ")
+            assert queue[2][2].startswith(f"normal queue: instance lab used {used:.3f} s of its "
+                                          "75% ")
             driver.execute_script("window.loadedOnce = true;")
             driver.save_screenshot(str(tmp_path / "queue-1280x800.png"))
             full = driver.execute_script("return document.documentElement.scrollHeight + "
