@@ -28,7 +28,8 @@ MODULES: dict[str, str] = {
     "B7": "bench.b7_ibm",
     "B8": "bench.b8_measured_estimator",
     "B9": "bench.b9_http",
-    "B10": "bench.b10_fast",
+    "B10": "bench.b10_check",
+    "B11": "bench.b11_fast",
 }
 """The module that measures each benchmark (each has ``run(quick=..., previous=...)``)."""
 

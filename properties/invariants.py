@@ -31,7 +31,7 @@ from qsession.model.dispatch import select
 from qsession.runtime.scheduler import USER_CANCEL
 from qsession.runtime.trace import Record, Trace
 
-from .replay import JobView, Replay, SessionView
+from .replay import JobView, Replay, SessionView, in_creation_order
 
 
 @dataclass(frozen=True)
@@ -91,8 +91,8 @@ class ActiveOne(Checker):
     def after(self, r: Record, state: Replay) -> None:
         if r.entity == "session" and r.dest == ACTIVE:
             self.checks += 1
-            active = [s.id for s in state.sessions.values()
-                      if s.qpu == r.qpu and s.dedicated_active]
+            active = [s.id for s in in_creation_order(state.active_on(r.qpu))
+                      if s.dedicated_active]
             if len(active) > 1:
                 self.fail(r.t, f"{len(active)} dedicated sessions active on {r.qpu}: {active}", r)
 
@@ -255,8 +255,9 @@ class CloseDrains(Checker):
                       "running", r)
 
     def instant_end(self, t: int, state: Replay) -> None:
-        for s in state.sessions.values():
-            if not s.accepting and not s.is_final and s.in_flight == 0:
+        drained = [s for s in state.closing.values() if s.in_flight == 0]
+        for s in in_creation_order(drained):
+            if not s.accepting and not s.is_final:
                 self.checks += 1
                 if s.id not in self.reported:
                     self.reported.add(s.id)
@@ -325,6 +326,10 @@ class _Deadline(Checker):
         """The message when the deadline passed with no event."""
         raise NotImplementedError
 
+    def candidates(self, state: Replay) -> Iterable[SessionView]:
+        """The sessions that can have this deadline (an index, not every session)."""
+        return state.deadlines.values()
+
     def instant_end(self, t: int, state: Replay) -> None:
         self._missed(t, state, inclusive=True)
 
@@ -332,14 +337,17 @@ class _Deadline(Checker):
         self._missed(t, state, inclusive=False)
 
     def _missed(self, t: int, state: Replay, *, inclusive: bool) -> None:
-        for s in state.sessions.values():
+        missed: list[tuple[SessionView, int]] = []
+        for s in self.candidates(state):
             deadline = self.deadline(s)
             if deadline is None or (s.id, deadline) in self.reported:
                 continue
             if deadline < t or (inclusive and deadline == t):
-                self.checks += 1
-                self.reported.add((s.id, deadline))
-                self.fail(t, self.missed(s, deadline))
+                missed.append((s, deadline))
+        for s, deadline in sorted(missed, key=lambda m: m[0].order):
+            self.checks += 1
+            self.reported.add((s.id, deadline))
+            self.fail(t, self.missed(s, deadline))
 
 
 class ITTL(_Deadline):
@@ -486,9 +494,14 @@ class WorkConserving(Checker):
             if q.running is not None:
                 continue
             self.checks += 1
-            queued = [j for j in state.queued_on(name) if not state.over_quota(j.instance, t)]
+            if not state.has_queued(name):
+                continue
             active = state.active_dedicated(name)
-            eligible = [j.id for j in queued if active is None or j.session == active.id]
+            if active is not None and not active.queued:
+                continue  # held for the active session, which has nothing queued
+            eligible = [j.id for j in state.queued_on(name)
+                        if (active is None or j.session == active.id)
+                        and not state.over_quota(j.instance, t)]
             if eligible:
                 holder = f" (session {active.id} is active)" if active else ""
                 self.fail(t, f"{name} is idle while job(s) {eligible} are eligible{holder}")
@@ -511,9 +524,12 @@ class FairShare(Checker):
             return
         self.checks += 1
         heads: dict[str, JobView] = {}
+        allocated = q.allocations.keys()
         for job in state.queued_on(r.qpu):
             if state.normal_eligible(job) and job.instance not in heads:
                 heads[job.instance] = job
+                if allocated and allocated <= heads.keys():
+                    break  # every instance with a share has its head
         over = state.jobs[r.id].instance
         if state.over_quota(over, r.t):
             self.fail(r.t, f"job {r.id} of instance {over} started past its quota "
@@ -631,11 +647,14 @@ class BatchNoHold(Checker):
 
     def instant_end(self, t: int, state: Replay) -> None:
         for name, q in state.qpus.items():
+            if q.running is not None or not state.active_on(name):
+                continue
             batches = state.active_batches(name)
-            if q.running is not None or not batches or state.active_dedicated(name):
+            if not batches or state.active_dedicated(name):
                 continue
             self.checks += 1
-            queued = [j.id for j in state.queued_on(name) if not state.over_quota(j.instance, t)]
+            queued = [j.id for j in state.queued_on(name)
+                      if not state.over_quota(j.instance, t)] if state.has_queued(name) else []
             if queued:
                 self.fail(t, f"{name} is idle with job(s) {queued} queued while batch(es) "
                           f"{[b.id for b in batches]} are active")
@@ -651,6 +670,10 @@ class IdleClose(_Deadline):
     def deadline(self, s: SessionView) -> int | None:
         """Creation + idle_close_timeout, for a pending session never used."""
         return s.idle_close_deadline
+
+    def candidates(self, state: Replay) -> Iterable[SessionView]:
+        """Pending sessions with nothing submitted (the others have no such deadline)."""
+        return state.unused.values()
 
     def missed(self, s: SessionView, deadline: int) -> str:
         """Still open past the deadline."""
