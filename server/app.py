@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from qsession.runtime import IBMError, IBMRuntimeError
 
-from . import platform, wire
+from . import pages, platform, wire
 from .emulator import Conflict, Emulator, Forbidden, NotFound, UnknownBackend
 from .routes import backends, control, jobs, sessions, usage
 from .routes.common import API_PREFIXES, Unauthorized
@@ -44,6 +44,7 @@ def build_app(emulator: Emulator) -> FastAPI:
         for module in (backends, sessions, jobs, usage):
             app.include_router(module.router(), prefix=prefix)
     app.include_router(control.router())
+    app.include_router(pages.router(emulator))  # the live page at /
 
     @app.exception_handler(NotFound)
     async def not_found(_request: Request, err: NotFound) -> JSONResponse:

@@ -28,7 +28,7 @@ ALLOWED: dict[str, set[str]] = {
     "cli": {"model", "runtime", "insight", "properties", "diagrams", "server"},
     "pytest_plugin": {"model", "runtime", "insight", "properties", "server"},
 }
-TRACE_READERS = ("metrics", "spans", "perfetto", "story", "timeline")
+TRACE_READERS = ("metrics", "spans", "perfetto", "story", "timeline", "workloads")
 
 
 def project_imports(path: Path) -> set[str]:

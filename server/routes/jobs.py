@@ -10,7 +10,7 @@ from fastapi.responses import PlainTextResponse
 
 from qsession.runtime import IBMInputValueError
 
-from .. import wire
+from .. import executor, wire
 from ..emulator import Conflict, Emulator, JobEntry, NotFound
 from .common import decode, raw_body, tenant
 
@@ -73,7 +73,10 @@ def router() -> APIRouter:
         problems = wire.schema_problems(str(plain.get("program_id")), plain.get("params"))
         if problems is not None:
             raise IBMInputValueError(problems)
-        entry = emulator.submit(owner, decode(body, runtime=True))
+        if plain.get("program_id") == "executor":
+            entry = executor.submit(emulator, owner, plain)
+        else:
+            entry = emulator.submit(owner, decode(body, runtime=True))
         job = entry.job
         return {"id": job.job_id(), "backend": job.backend().name,
                 "session_id": job.session_id, "private": False}
@@ -127,7 +130,9 @@ def router() -> APIRouter:
             status = job.status()
             if status == "DONE":
                 if entry.result_text is None:
-                    entry.result_text = wire.encode_result(job.result())
+                    entry.result_text = (executor.result_text(job)
+                                         if job.primitive_id == "executor"
+                                         else wire.encode_result(job.result()))
                 return Response(entry.result_text, media_type="application/json")
             if status in ("ERROR", "CANCELLED"):
                 return PlainTextResponse(wire.job_error_text(job))

@@ -1,4 +1,4 @@
-"""B9: the seed's VQE through the unmodified client over HTTP, against the client's local mode.
+"""B8: the seed's VQE through the unmodified client over HTTP, against the client's local mode.
 
 The same ``qiskit-ibm-runtime`` calls (``Session``, ``EstimatorV2``, ``result()``) twice:
 once against ``qsession serve --clock fast --no-noise`` on loopback (its own process, as
@@ -75,7 +75,7 @@ def served() -> Iterator[Any]:
 
 
 def run(quick: bool = False, **_options: Any) -> Result:
-    """Measure B9 (``quick``: 5 calls, one repetition)."""
+    """Measure B8 (``quick``: 5 calls, one repetition)."""
     figure = "seed VQE through the unmodified client over HTTP vs its local mode"
     calls, repeats = (5, 1) if quick else (CALLS, 3)
     work = workload(calls)
@@ -93,7 +93,7 @@ def run(quick: bool = False, **_options: Any) -> Result:
     local_s, http_s = median(times["local"]), median(times["http"])
     ratio = http_s / local_s
     return Result(
-        id="B9",
+        id="B8",
         figure=f"{calls}-job {figure}",
         subject=f"{fmt_s(http_s)} ({fmt_s(http_s / calls)}/job) over HTTP",
         baseline=f"{fmt_s(local_s)} client local mode (Session on AerSimulator)",

@@ -1,4 +1,4 @@
-"""B11: wall seconds per modeled QPU hour on the server's ``fast`` clock (report).
+"""B9: wall seconds per modeled QPU hour on the server's ``fast`` clock (report).
 
 Long jobs (many shots each) through the unmodified client in a ``Session`` against
 ``qsession.server.connect(clock="fast")``: the client polls, the clock jumps to each
@@ -19,7 +19,7 @@ SHOTS = 200_000
 
 
 def run(quick: bool = False, **_options: Any) -> Result:
-    """Measure B11 (``quick``: 2 jobs)."""
+    """Measure B9 (``quick``: 2 jobs)."""
     jobs = 2 if quick else 72
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -51,7 +51,7 @@ def run(quick: bool = False, **_options: Any) -> Result:
             connection.close()
     per_hour = wall / (modeled / 3600)
     return Result(
-        id="B11",
+        id="B9",
         figure=f"wall time per modeled QPU hour, fast clock over HTTP ({jobs} jobs of "
                f"{SHOTS:,} shots in a Session)",
         subject=f"{fmt_s(per_hour)} per QPU hour",
