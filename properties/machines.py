@@ -50,12 +50,15 @@ from qsession.runtime.timing import TimingModel
 
 from . import strategies as qs
 from .invariants import Monitor, Report, Violation
+from .reported import reported, run_until_idle_stop
 
 ITTL = 2.0
 BATCH_ITTL = 1.0
 IDLE_CLOSE = 8.0
 """Unused sessions close after 8 s here (IBM: 30 min), so that it happens in most runs."""
 INSTANCES = {"a": 2.0, "b": 1.0}
+WINDOW = 6.0
+"""A fair-share window shorter than most runs, so spans leave it (wholly or in part)."""
 MAX_SESSIONS = 4
 MAX_JOBS = 16
 
@@ -85,7 +88,8 @@ GRID_THINK = st.one_of(st.sampled_from([0.0, ITTL - 1e-6, ITTL, ITTL + 1e-6]), G
 TIMING = GridTiming(sub_job_overhead_s=0.2, rep_delay_s=1e-2)
 """Slow shots on a 0.5 s grid: long jobs from cheap simulations (0.5 s to 5 s)."""
 COVERAGE_EVENTS = ("expiry", "cancel with queued jobs", "reactivation", "contention",
-                   "idle close")
+                   "idle close", "submit inside ITTL", "close with queued jobs",
+                   "non-default instance", "several active batches", "span past window edge")
 
 coverage: Counter[str] = Counter()
 """In how many runs (examples) each rare situation was reached, in this process."""
@@ -138,7 +142,8 @@ class RuntimeMachine(RuleBasedStateMachine):
         self.qpu = QPU.ideal("stateful_qpu", num_qubits=3, timing=TIMING)
         self.service = LocalService(seed=0, backends=[self.qpu], interactive_timeout=ITTL,
                                     batch_interactive_timeout=BATCH_ITTL, instances=INSTANCES,
-                                    idle_close_timeout=IDLE_CLOSE)
+                                    idle_close_timeout=IDLE_CLOSE,
+                                    fair_share_window=WINDOW)
         self.scheduler = self.service.scheduler_of(self.qpu)
         self.monitor = Monitor(self.monitored)
         self.sessions: list[Session] = []
@@ -162,10 +167,13 @@ class RuntimeMachine(RuleBasedStateMachine):
         self.jobs.extend(self.samplers[0].run([pub], shots=shots) for _ in range(n))
 
     @precondition(lambda self: len(self.sessions) < MAX_SESSIONS)
-    @rule(batch=st.booleans(), max_time=qs.max_times())
-    def open_session(self, batch: bool, max_time: float) -> None:
-        """Open a Session or a Batch."""
-        session = (Batch if batch else Session)(self.qpu, max_time=max_time)
+    @rule(batch=st.booleans(), max_time=qs.max_times(),
+          instance=st.sampled_from([None, *sorted(INSTANCES)]))
+    def open_session(self, batch: bool, max_time: float, instance: str | None = None) -> None:
+        """Open a Session or a Batch (on the default instance or a named one)."""
+        session = (Batch if batch else Session)(self.qpu, max_time=max_time, instance=instance)
+        if session._record.instance != self.scheduler.settings.default_instance:
+            self._reached("non-default instance")
         self.sessions.append(session)
         self.samplers.append(SamplerV2(mode=session))
 
@@ -197,6 +205,8 @@ class RuntimeMachine(RuleBasedStateMachine):
         other = self.scheduler.active_session
         if other is not None and other is not record and record.mode == "dedicated":
             self._reached("contention")
+        if record.ittl_timer is not None and not record.ittl_timer.cancelled:
+            self._reached("submit inside ITTL")
         self.jobs.append(self.samplers[i].run([pub], shots=shots))
 
     @precondition(lambda self: self.sessions and len(self.jobs) < MAX_JOBS - 3)
@@ -296,6 +306,8 @@ class RuntimeMachine(RuleBasedStateMachine):
         ``late``: the caller then still tries to submit to it, which must be refused.
         """
         i = self._pick(index, prefer)
+        if self.sessions[i]._record.queued and self.sessions[i]._record.lifecycle.accepting_jobs:
+            self._reached("close with queued jobs")
         self.sessions[i].close()
         if late:
             self.submit(i, (qs.CIRCUITS["bell"],), shots, "any")
@@ -333,16 +345,31 @@ class RuntimeMachine(RuleBasedStateMachine):
         report = self.monitor.report()
         if not report.ok:
             raise InvariantViolated(report)
+        self._check_reported()
+
+    def _check_reported(self) -> None:
+        """What details(), usage() and metrics() report agrees with the trace."""
+        if self.monitored is not None and "INV-REPORTED" not in self.monitored:
+            return
+        sessions = {s.session_id: {**s.details(), "usage": s.usage()} for s in self.sessions}
+        jobs = {j.job_id(): {"usage": j.usage(), "partial": j.usage(partial=True),
+                             "timestamps": j.metrics()["timestamps"]} for j in self.jobs}
+        found = reported(self.monitor.state, self.service.clock.now(), sessions, jobs)
+        if found:
+            raise InvariantViolated(Report(found))
 
     def teardown(self) -> None:
         """Drive the run to idle and check once more, progress included."""
         try:
             # No timer left but jobs unfinished: INV-PROGRESS reports them below.
+            called_at = self.service.clock.now()
             with contextlib.suppress(ClockError):
                 self.service.run_until_idle()
             self.monitor.sync(self.service.trace, self.service.clock.now())
             self._count_new_situations()
             report = self.monitor.finish(settled=True)
+            report.violations.extend(run_until_idle_stop(
+                self.monitor.state, called_at, self.service.clock.now()))
             stats.add(report)
             if not report.ok:
                 tail = self.service.trace.dumps().splitlines()[-12:]
@@ -388,6 +415,14 @@ class RuntimeMachine(RuleBasedStateMachine):
                 self._reached("reactivation")
             elif r.event == "idle_close_elapsed":
                 self._reached("idle close")
+        if len(self.scheduler.active_batches) > 1:
+            self._reached("several active batches")
+        for r in records[self.seen:]:
+            if r.entity == "qpu" and r.event == "dispatch" and r.data.get("via") == "normal":
+                horizon = r.t - to_us(WINDOW)
+                if any(b.t > horizon and b.data.get("from_us", r.t) < horizon  # type: ignore[operator]
+                       for b in records[:r.seq] if b.event == "bill"):
+                    self._reached("span past window edge")
         self.seen = len(records)
 
 
