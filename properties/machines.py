@@ -89,7 +89,8 @@ TIMING = GridTiming(sub_job_overhead_s=0.2, rep_delay_s=1e-2)
 """Slow shots on a 0.5 s grid: long jobs from cheap simulations (0.5 s to 5 s)."""
 COVERAGE_EVENTS = ("expiry", "cancel with queued jobs", "reactivation", "contention",
                    "idle close", "submit inside ITTL", "close with queued jobs",
-                   "non-default instance", "several active batches", "span past window edge")
+                   "non-default instance", "several active batches", "span past window edge",
+                   "with-block left by an exception")
 
 coverage: Counter[str] = Counter()
 """In how many runs (examples) each rare situation was reached, in this process."""
@@ -153,6 +154,7 @@ class RuntimeMachine(RuleBasedStateMachine):
                            for name in INSTANCES}
         self.seen = 0
         self.reached: set[str] = set()
+        self.api_checks: Counter[str] = Counter()
 
     # -- rules -----------------------------------------------------------------------
 
@@ -176,6 +178,49 @@ class RuntimeMachine(RuleBasedStateMachine):
             self._reached("non-default instance")
         self.sessions.append(session)
         self.samplers.append(SamplerV2(mode=session))
+
+    @precondition(lambda self: len(self.sessions) <= MAX_SESSIONS - 2
+                  and len(self.jobs) < MAX_JOBS - 3)
+    @rule(max_time=qs.max_times(), shots=qs.shots())
+    def batches_together(self, max_time: float, shots: int) -> None:
+        """Two batches with queued jobs, both active at once: the first started goes first.
+
+        The first batch's job runs, the second's first job starts when it ends; right then
+        the first batch (active, within its ITTL) gets another job, so both wait together.
+        """
+        pub = (qs.CIRCUITS["bell"],)
+        for n in (1, 2):
+            self.open_session(True, max_time)
+            self.jobs.extend(self.samplers[-1].run([pub], shots=shots) for _ in range(n))
+        first = self.jobs[-3]
+        self._settle(first)
+        if self.sessions[-2]._record.lifecycle.accepting_jobs:
+            self.jobs.append(self.samplers[-2].run([pub], shots=shots))
+
+    @precondition(lambda self: len(self.sessions) < MAX_SESSIONS and len(self.jobs) < MAX_JOBS)
+    @rule(batch=st.booleans(), max_time=qs.max_times(), raises=st.booleans(), shots=qs.shots())
+    def with_block(self, batch: bool, max_time: float, raises: bool, shots: int) -> None:
+        """User code in a ``with`` block submits a job and may raise; leaving closes it."""
+        class UserError(Exception):
+            pass
+
+        session = (Batch if batch else Session)(self.qpu, max_time=max_time)
+        sampler = SamplerV2(mode=session)
+        with contextlib.suppress(UserError), session:
+            self.jobs.append(sampler.run([(qs.CIRCUITS["bell"],)], shots=shots))
+            if raises:
+                self._reached("with-block left by an exception")
+                raise UserError("user code failed inside the session")
+        self.sessions.append(session)
+        self.samplers.append(sampler)
+        self.monitor.sync(self.service.trace, self.service.clock.now())
+        view = self.monitor.state.sessions.get(session.session_id)
+        # qiskit_ibm_runtime/session.py, Session.__exit__: close(), however the block was left.
+        self.api_checks["INV-WITH-CLOSES"] += 1
+        self._expect(view is not None and (not view.accepting or view.is_final),
+                     "INV-WITH-CLOSES", f"session {session.session_id} was left by "
+                     f"{'an exception' if raises else 'the end of its block'} and the trace "
+                     "shows no close()")
 
     @precondition(lambda self: self.sessions and len(self.jobs) < MAX_JOBS)
     @rule(index=st.integers(0, MAX_SESSIONS - 1), pub=qs.sampler_pubs(), shots=qs.shots(),
@@ -355,6 +400,7 @@ class RuntimeMachine(RuleBasedStateMachine):
         jobs = {j.job_id(): {"usage": j.usage(), "partial": j.usage(partial=True),
                              "timestamps": j.metrics()["timestamps"]} for j in self.jobs}
         found = reported(self.monitor.state, self.service.clock.now(), sessions, jobs)
+        self.api_checks["INV-REPORTED"] += len(sessions) + len(jobs)
         if found:
             raise InvariantViolated(Report(found))
 
@@ -370,6 +416,8 @@ class RuntimeMachine(RuleBasedStateMachine):
             report = self.monitor.finish(settled=True)
             report.violations.extend(run_until_idle_stop(
                 self.monitor.state, called_at, self.service.clock.now()))
+            self.api_checks["INV-RUN-UNTIL-IDLE"] += 1
+            report.checks.update(self.api_checks)
             stats.add(report)
             if not report.ok:
                 tail = self.service.trace.dumps().splitlines()[-12:]

@@ -386,7 +386,7 @@ def _active_timeout_from_creation(self: Session) -> dict[str, Any]:
 
 
 def _branches_summed(self: TimingModel, inst: Any, target: Any, index: Any) -> float:
-    from qsession.runtime.timing import ControlFlowOp, ForLoopOp
+    from qiskit.circuit import ControlFlowOp, ForLoopOp
 
     op = inst.operation
     if isinstance(op, ControlFlowOp):

@@ -21,6 +21,8 @@ API_INVARIANTS = {
                      "state, active_timeout, job timestamps"),
     "INV-RUN-UNTIL-IDLE": ("run_until_idle() stops at the instant the last queued or running "
                            "job ended (or at once when none is), firing no later timer"),
+    "INV-WITH-CLOSES": ("leaving a `with Session`/`with Batch` block, normally or by an "
+                        "exception, closes the session (IBM's __exit__ calls close())"),
 }
 """The catalogue ids of the checks over reported values (SPEC §7 lists them with the rest)."""
 
@@ -115,6 +117,7 @@ def run_until_idle_stop(state: Replay, called_at: int, returned_at: int) -> list
         return []
     return [Violation("INV-RUN-UNTIL-IDLE", returned_at,
                       f"run_until_idle() called at {called_at / 1e6:g}s returned at "
-                      f"{returned_at / 1e6:g}s; the last job ended at {max(ends, default=0) / 1e6:g}s, "
+                      f"{returned_at / 1e6:g}s; the last job ended at "
+                      f"{max(ends, default=0) / 1e6:g}s, "
                       "so it should have stopped at "
                       f"{expected / 1e6:g}s (an idle open session is not run into its max TTL)")]
