@@ -605,7 +605,7 @@ class FairShare(Checker):
                 not math.isclose(reported, mine, rel_tol=1e-9, abs_tol=1e-6):
             self.fail(r.t, f"dispatch of {r.id} reports instance {job.instance}'s share ratio "
                       f"{reported:g}; its charged time in the window over its share is "
-                      f"{mine:g}", dispatch, r)
+                      f"{mine:g} (µs over the allocated fraction)", dispatch, r)
         if not ratios:
             return
         best = min(ratios, key=lambda i: (ratios[i], heads[i].order))

@@ -49,7 +49,7 @@ from qsession.runtime.records import SessionRecord
 from qsession.runtime.timing import TimingModel
 
 from . import strategies as qs
-from .invariants import Monitor, Report, Violation
+from .invariants import INVARIANTS, Monitor, Report, Violation
 from .reported import reported, run_until_idle_stop
 
 ITTL = 2.0
@@ -146,7 +146,8 @@ class RuntimeMachine(RuleBasedStateMachine):
                                     idle_close_timeout=IDLE_CLOSE,
                                     fair_share_window=WINDOW)
         self.scheduler = self.service.scheduler_of(self.qpu)
-        self.monitor = Monitor(self.monitored)
+        self.monitor = Monitor(None if self.monitored is None else
+                               [i for i in self.monitored if i in INVARIANTS])
         self.sessions: list[Session] = []
         self.samplers: list[SamplerV2] = []
         self.jobs: list[RuntimeJobV2] = []
