@@ -240,6 +240,46 @@ def durations(profile: str, seed: int | None, console: Console,
     return outcome
 
 
+def _metrics_findings(runs: int, start: int) -> tuple[int, list[str]]:
+    """Trace metrics (insight) of ``runs`` random programs against the replayed trace."""
+    from qsession.insight.metrics import compute
+    from qsession.properties.invariants import Monitor
+    from qsession.properties.programs import run_null
+    from qsession.properties.reported import metrics_agree
+
+    found: list[str] = []
+    for seed in range(start, start + runs):
+        trace = run_null(seed)
+        monitor = Monitor([])
+        monitor.feed(list(trace))
+        m = compute(trace)
+        sessions = {sid: s.usage_time for sid, s in m.sessions.items()}
+        jobs = {jid: (j.wait, j.run, j.usage) for jid, j in m.jobs.items()}
+        found.extend(f"seed {seed}: {v}" for v in metrics_agree(monitor.state, sessions, jobs))
+    return runs, found
+
+
+def metrics(profile: str, seed: int | None, console: Console, runs: int | None = None) -> Outcome:
+    """What the trace metrics report (usage time, wait, run) against the trace itself."""
+    from hypothesis import settings
+
+    total = runs if runs is not None else 2 * settings.get_profile(profile).max_examples
+    outcome = Outcome(f"metrics ({total} program traces)")
+    started = time.perf_counter()
+    with _progress(console) as bar:
+        bar.add_task("metrics against traces", total=None)
+        checked, found = _metrics_findings(total, seed or 0)
+    outcome.seconds = time.perf_counter() - started
+    outcome.per_invariant = {"INV-REPORTED": len(found)}
+    if found:
+        outcome.failed = True
+        outcome.violated = {"INV-REPORTED"}
+        outcome.detail = f"{len(found)} disagreement(s)\n" + "\n".join(found[:5])
+    else:
+        outcome.detail = f"{checked} traces: sessions' usage, jobs' wait, run and usage agree"
+    return outcome
+
+
 MUTANT_PROGRAMS = 400
 """Random null programs run under each mutant (four of them over 1,000 ids)."""
 
@@ -293,7 +333,7 @@ def mutants(console: Console, budget: int) -> tuple[Outcome, Table]:
                       f"{MUTANT_PROGRAMS} programs, {budget} circuits each)")
     table = Table(title="Seeded bugs: what each part of verify found")
     table.add_column("mutant", no_wrap=True)
-    for column in ("bug", "stateful", "programs", "durations", "explorer", "result"):
+    for column in ("bug", "stateful", "programs", "durations", "metrics", "explorer", "result"):
         table.add_column(column)
     started = time.perf_counter()
     killed_count = 0
@@ -303,7 +343,9 @@ def mutants(console: Console, budget: int) -> tuple[Outcome, Table]:
             with mutant.applied():
                 found = {"stateful": _mutant_stateful(budget),
                          "programs": _mutant_programs(MUTANT_PROGRAMS),
-                         "durations": _mutant_durations(budget)}
+                         "durations": _mutant_durations(budget),
+                         "metrics": {"INV-REPORTED"} if _metrics_findings(budget, 0)[1]
+                         else set()}
             killers = [part for part, ids in found.items() if ids & mutant.expected]
             killed = bool(killers)
             killed_count += killed
@@ -349,6 +391,9 @@ def summary(parts: list[Outcome]) -> Table:
             examples, checks = "—", dur.per_invariant.get(inv, 0)
         explored = exp.per_invariant.get(inv, "n/a") if exp else "—"
         broken = prog.per_invariant.get(inv, 0) if prog else "—"
+        met = by_name.get("metrics")
+        if inv == "INV-REPORTED" and met is not None and isinstance(broken, int):
+            broken += met.per_invariant.get(inv, 0)
         failed = any(inv in p.violated or (p.failed and inv in (p.detail or ""))
                      for p in parts if not p.name.startswith("mutants"))
         failed |= isinstance(broken, int) and broken > 0
@@ -375,7 +420,7 @@ def verify(profile: str, seed: int | None, with_mutants: bool, processes: int,
     console.print(f"qsession verify --profile {profile} --seed {seed}")
     parts = [stateful(profile, seed, console), model_walks(profile, seed, console),
              exploration(console), programs(profile, seed, processes, console, runs),
-             durations(profile, seed, console)]
+             durations(profile, seed, console), metrics(profile, seed, console)]
     mutant_table = None
     if with_mutants:
         outcome, mutant_table = mutants(console, budget=150)

@@ -398,6 +398,29 @@ def _branches_summed(self: TimingModel, inst: Any, target: Any, index: Any) -> f
     return float(_REAL_INSTRUCTION_SECONDS(self, inst, target, index))
 
 
+def _metrics_span_ends_at_end(r: Any, t: float, sessions: dict[str, Any]) -> None:
+    """The trace metrics' session record handler, ending a span at the session's end."""
+    if r.event == "create":
+        _REAL_METRICS["session"](r, t, sessions)
+        return
+    s = sessions[r.id]
+    if r.dest is not None and r.source == "active" and r.dest != "active" and \
+            s._active_since is not None:
+        s._running = set()  # BUG: the running job no longer extends the span past the end
+    _REAL_METRICS["session"](r, t, sessions)
+
+
+def _metrics_patch() -> Any:
+    # Trace metrics live in qsession.insight, which properties may not import (the layout
+    # rule); the patch names its target, resolved only while the mutant is applied.
+    import importlib
+
+    module = importlib.import_module("qsession.insight.metrics")
+    _REAL_METRICS["session"] = module._session_record
+    return mock.patch.object(module, "_session_record", _metrics_span_ends_at_end)
+
+
+_REAL_METRICS: dict[str, Any] = {}
 _REAL_SELECT = Scheduler._select
 _REAL_ACTIVATED = Scheduler._activated
 _REAL_SUBMIT = Scheduler.submit.__wrapped__  # type: ignore[attr-defined]
@@ -507,5 +530,8 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant("branches-summed", "a control-flow op lasts the sum of its branches",
            frozenset({"INV-DURATION"}),
            lambda: [mock.patch.object(TimingModel, "_instruction_seconds", _branches_summed)]),
+    Mutant("metrics-span-ends-at-end", "metrics end an active span at the session's end",
+           frozenset({"INV-REPORTED"}),
+           lambda: [_metrics_patch()]),
 )
 """The mutant catalogue (one or more per invariant family)."""

@@ -121,3 +121,35 @@ def run_until_idle_stop(state: Replay, called_at: int, returned_at: int) -> list
                       f"{max(ends, default=0) / 1e6:g}s, "
                       "so it should have stopped at "
                       f"{expected / 1e6:g}s (an idle open session is not run into its max TTL)")]
+
+
+def metrics_agree(state: Replay, sessions: Mapping[str, float],
+                  jobs: Mapping[str, tuple[float | None, float | None, float]]
+                  ) -> list[Violation]:
+    """INV-REPORTED for trace metrics: ``sessions`` maps an id to its reported usage time
+    (s), ``jobs`` an id to (wait, run, usage) in seconds; open spans count to the trace end."""
+    out: list[Violation] = []
+    now = state.now
+    for sid, got in sessions.items():
+        s = state.sessions.get(sid)
+        expected = None if s is None else session_usage_us(state, s, now)
+        want = 0.0 if expected is None else expected / 1e6
+        if abs(got - want) > _TOLERANCE_S:
+            out.append(Violation("INV-REPORTED", now, f"metrics give session {sid} a usage time "
+                                 f"of {got:g}s; its active spans in the trace add up to "
+                                 f"{want:g}s"))
+    for jid, (wait, run, usage) in jobs.items():
+        job = state.jobs.get(jid)
+        if job is None:
+            continue
+        want_wait = None if job.started is None else (job.started - job.created) / 1e6
+        want_run = None if job.started is None or job.finished is None else \
+            (job.finished - job.started) / 1e6
+        for name, value, expect in (("wait", wait, want_wait), ("run", run, want_run),
+                                    ("usage", usage, job.usage_us / 1e6)):
+            if (value is None) != (expect is None) or (
+                    value is not None and expect is not None
+                    and abs(value - expect) > _TOLERANCE_S):
+                out.append(Violation("INV-REPORTED", now, f"metrics give job {jid} {name} "
+                                     f"{value!r}; the trace shows {expect!r}"))
+    return out

@@ -44,8 +44,8 @@ def test_the_catalogue_covers_the_invariant_families() -> None:
     assert len(covered) >= 12
 
 
-STATEFUL_ONLY_SURVIVORS = {"ids-repeat", "branches-summed"}
-"""Killed by verify's other parts: >1,000 ids (programs) and circuits (durations)."""
+STATEFUL_ONLY_SURVIVORS = {"ids-repeat", "branches-summed", "metrics-span-ends-at-end"}
+"""Killed by verify's other parts: >1,000 ids (programs), circuits (durations), metrics."""
 
 
 @pytest.mark.parametrize("mutant", MUTANTS, ids=lambda m: m.name)
@@ -56,6 +56,8 @@ def test_every_mutant_is_killed(mutant: Mutant) -> None:
         with mutant.applied():
             caught = verify._mutant_programs(verify.MUTANT_PROGRAMS) | \
                 verify._mutant_durations(BUDGET)
+            if verify._metrics_findings(BUDGET, 0)[1]:
+                caught.add("INV-REPORTED")
     assert caught, f"mutant {mutant.name!r} ({mutant.bug}) survived {BUDGET} examples"
     assert caught & mutant.expected, (
         f"mutant {mutant.name!r} was caught by {sorted(caught)}, expected one of "
