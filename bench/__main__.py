@@ -27,6 +27,7 @@ MODULES: dict[str, str] = {
     "B6": "bench.b6_startup",
     "B7": "bench.b7_ibm",
     "B8": "bench.b8_measured_estimator",
+    "B10": "bench.b10_check",
 }
 """The module that measures each benchmark (each has ``run(quick=..., previous=...)``)."""
 

@@ -2,10 +2,65 @@
 
 from __future__ import annotations
 
+import math
+import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
+
+
+class PositiveSeconds(click.ParamType[float, Any]):
+    """A finite number of seconds > 0 (``inf`` and ``nan`` are usage errors, exit 2)."""
+
+    name = "seconds"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> float:
+        """The value as float seconds, or a usage error naming it."""
+        try:
+            seconds = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number of seconds", param, ctx)
+        if not math.isfinite(seconds) or seconds <= 0:
+            self.fail(f"{value!r} must be a finite number of seconds > 0", param, ctx)
+        return seconds
+
+
+def _param(name: str) -> click.Parameter:
+    """The current command's parameter ``name`` (for errors raised after parsing)."""
+    ctx = click.get_current_context()
+    return next(p for p in ctx.command.params if p.name == name)
+
+
+SECONDS = PositiveSeconds()
+SEED = click.IntRange(min=0, max=2**32 - 1)
+"""Seeds numpy, Python's random and Aer all accept."""
+
+
+def writable_dir(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
+    """An output folder that exists or can be made, and can be written: else a usage error."""
+    if value is None:
+        return None
+    try:
+        value.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise click.BadParameter(f"cannot create the folder {str(value)!r}: "
+                                 f"{err.strerror or err}", ctx, param) from None
+    if not os.access(value, os.W_OK | os.X_OK):
+        raise click.BadParameter(f"the folder {str(value)!r} is not writable", ctx, param)
+    return value
+
+
+def writable_file(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
+    """An output file whose folder exists or can be made and can be written."""
+    if value is None:
+        return None
+    writable_dir(ctx, param, value.parent if str(value.parent) else Path("."))
+    if value.exists() and not os.access(value, os.W_OK):
+        raise click.BadParameter(f"the file {str(value)!r} is not writable", ctx, param)
+    return value
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -25,7 +80,7 @@ def main() -> None:
 )
 @click.option(
     "--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
-    help="File to write (default: standard output; required for PNG).",
+    callback=writable_file, help="File to write (default: standard output; required for PNG).",
 )
 def diagram(machine: str, fmt: str, output: Path | None) -> None:
     """Export a lifecycle's state diagram, drawn from the model's transition table."""
@@ -50,6 +105,7 @@ def diagram(machine: str, fmt: str, output: Path | None) -> None:
                 type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
     "--output-dir", "-o", type=click.Path(file_okay=False, path_type=Path), default=None,
+    callback=writable_dir,
     help="Folder for timeline.png, timeline.svg and trace.perfetto.json (default: the trace's).",
 )
 @click.option(
@@ -65,8 +121,9 @@ def timeline(trace_file: Path, output_dir: Path | None, perfetto: bool) -> None:
         trace = Trace.read(trace_file)
     except TraceFormatError as err:
         raise click.ClickException(str(err)) from err
-    out = trace_file.parent if output_dir is None else output_dir
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_dir if output_dir is not None else writable_dir(
+        click.get_current_context(), _param("output_dir"), trace_file.parent)
+    assert out is not None
     paths = [out / "timeline.png", out / "timeline.svg"]
     draw_timeline(trace, paths[0], paths[1])
     if perfetto:
@@ -83,9 +140,10 @@ OUTPUT_DIR = Path("qsession-out")
 @main.command()
 @click.option(
     "--output-dir", "-o", type=click.Path(file_okay=False, path_type=Path), default=OUTPUT_DIR,
-    show_default=True, help="Folder for the timeline, traces and lifecycle diagram.",
+    show_default=True, callback=writable_dir,
+    help="Folder for the timeline, traces and lifecycle diagram.",
 )
-@click.option("--seed", type=int, default=7, show_default=True,
+@click.option("--seed", type=SEED, default=7, show_default=True,
               help="Seed of the tenants' workload, the optimiser's start and the simulator.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or tables: a one-line summary.")
 def demo(output_dir: Path, seed: int, quiet: bool) -> None:
@@ -104,17 +162,17 @@ def demo(output_dir: Path, seed: int, quiet: bool) -> None:
 @main.command()
 @click.option(
     "--output-dir", "-o", type=click.Path(file_okay=False, path_type=Path), default=OUTPUT_DIR,
-    show_default=True, help="Folder for whatif.json and whatif.png.",
+    show_default=True, callback=writable_dir, help="Folder for whatif.json and whatif.png.",
 )
-@click.option("--seed", type=int, default=7, show_default=True,
+@click.option("--seed", type=SEED, default=7, show_default=True,
               help="Seed the workloads are drawn from (same seed, same numbers).")
-@click.option("--ittl", "ittls", type=click.FloatRange(min=0, min_open=True), multiple=True,
+@click.option("--ittl", "ittls", type=SECONDS, multiple=True,
               help="An ITTL of the sweep in seconds; repeat it (default: 1, 10, 60, 300).")
 @click.option("--reps", type=click.IntRange(min=1), default=3, show_default=True,
               help="Seeded workloads per ITTL.")
 @click.option("--iterations", type=click.IntRange(min=1), default=None,
               help="Jobs of the iterative session [default: 30].")
-@click.option("--horizon", type=click.FloatRange(min=0, min_open=True), default=None,
+@click.option("--horizon", type=SECONDS, default=None,
               help="Seconds over which the job-mode tenants arrive [default: 900].")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=2, show_default=True,
               help="Worker processes (1: run the points serially in this process).")

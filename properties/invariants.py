@@ -13,6 +13,7 @@ no record (a missed ITTL deactivation or max-TTL expiry).
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -31,7 +32,7 @@ from qsession.model import (
 from qsession.runtime.scheduler import MAX_TIME_ERROR, USER_CANCEL
 from qsession.runtime.trace import Record, Trace
 
-from .replay import SESSION_FINAL, JobView, Replay, SessionView
+from .replay import SESSION_FINAL, JobView, Replay, SessionView, in_creation_order
 
 
 @dataclass(frozen=True)
@@ -91,8 +92,8 @@ class ActiveOne(Checker):
     def after(self, r: Record, state: Replay) -> None:
         if r.entity == "session" and r.dest == ACTIVE:
             self.checks += 1
-            active = [s.id for s in state.sessions.values()
-                      if s.qpu == r.qpu and s.dedicated_active]
+            active = [s.id for s in in_creation_order(state.active_on(r.qpu))
+                      if s.dedicated_active]
             if len(active) > 1:
                 self.fail(r.t, f"{len(active)} dedicated sessions active on {r.qpu}: {active}", r)
 
@@ -255,8 +256,9 @@ class CloseDrains(Checker):
                       "running", r)
 
     def instant_end(self, t: int, state: Replay) -> None:
-        for s in state.sessions.values():
-            if not s.accepting and not s.is_final and s.in_flight == 0:
+        drained = [s for s in state.closing.values() if s.in_flight == 0]
+        for s in in_creation_order(drained):
+            if not s.accepting and not s.is_final:
                 self.checks += 1
                 if s.id not in self.reported:
                     self.reported.add(s.id)
@@ -325,6 +327,10 @@ class _Deadline(Checker):
         """The message when the deadline passed with no event."""
         raise NotImplementedError
 
+    def candidates(self, state: Replay) -> Iterable[SessionView]:
+        """The sessions that can have this deadline (an index, not every session)."""
+        return state.deadlines.values()
+
     def instant_end(self, t: int, state: Replay) -> None:
         self._missed(t, state, inclusive=True)
 
@@ -332,14 +338,17 @@ class _Deadline(Checker):
         self._missed(t, state, inclusive=False)
 
     def _missed(self, t: int, state: Replay, *, inclusive: bool) -> None:
-        for s in state.sessions.values():
+        missed: list[tuple[SessionView, int]] = []
+        for s in self.candidates(state):
             deadline = self.deadline(s)
             if deadline is None or (s.id, deadline) in self.reported:
                 continue
             if deadline < t or (inclusive and deadline == t):
-                self.checks += 1
-                self.reported.add((s.id, deadline))
-                self.fail(t, self.missed(s, deadline))
+                missed.append((s, deadline))
+        for s, deadline in sorted(missed, key=lambda m: m[0].order):
+            self.checks += 1
+            self.reported.add((s.id, deadline))
+            self.fail(t, self.missed(s, deadline))
 
 
 class ITTL(_Deadline):
@@ -486,9 +495,14 @@ class WorkConserving(Checker):
             if q.running is not None:
                 continue
             self.checks += 1
-            queued = [j for j in state.queued_on(name) if not state.over_quota(j.instance, t)]
+            if not state.has_queued(name):
+                continue
             active = state.active_dedicated(name)
-            eligible = [j.id for j in queued if active is None or j.session == active.id]
+            if active is not None and not active.queued:
+                continue  # held for the active session, which has nothing queued
+            eligible = [j.id for j in state.queued_on(name)
+                        if (active is None or j.session == active.id)
+                        and not state.over_quota(j.instance, t)]
             if eligible:
                 holder = f" (session {active.id} is active)" if active else ""
                 self.fail(t, f"{name} is idle while job(s) {eligible} are eligible{holder}")
@@ -512,7 +526,10 @@ class FairShare(Checker):
 
     def __init__(self) -> None:
         super().__init__()
-        self.ledger: dict[str, list[tuple[int, int]]] = {}
+        self.ledger: dict[str, list[tuple[int, int]]] = {}  # in end order
+        self.first: dict[str, int] = {}  # index of the first span still in the window
+        self.total: dict[str, int] = {}  # length of the spans from ``first`` on
+        self.longest = 0
         self.open_span: dict[str, int] = {}  # dedicated session id -> activation instant
         self.meter: dict[str, str] = {}  # job id -> its ended session, billed until it ends
         self.window: int | None = None
@@ -522,14 +539,31 @@ class FairShare(Checker):
         self.instance: dict[str, str | None] = {}
 
     def _used(self, instance: str, now: int) -> int:
+        """Charged time inside ``(now - window, now]``; a span across the edge counts from it."""
         window = self.window if self.window is not None else 28 * 86_400 * 1_000_000
         edge = now - window
-        return sum(min(end, now) - max(start, edge) for start, end in
-                   self.ledger.get(instance, ()) if end > edge)
+        spans = self.ledger.get(instance, [])
+        k = self.first.get(instance, 0)
+        while k < len(spans) and spans[k][1] <= edge:  # wholly left the window, for good
+            self.total[instance] -= spans[k][1] - spans[k][0]
+            k += 1
+        self.first[instance] = k
+        used = self.total.get(instance, 0)
+        # Spans are kept in end order: only those ending before edge + the longest span
+        # can have started before the edge.
+        for start, end in spans[k:]:
+            if end >= edge + self.longest:
+                break
+            if start < edge:
+                used -= edge - start
+        return used
 
     def _charge(self, instance: str | None, start: int, end: int) -> None:
         if instance is not None and end > start:
-            self.ledger.setdefault(instance, []).append((start, end))
+            bisect.insort(self.ledger.setdefault(instance, []), (start, end),
+                          key=lambda span: span[1])
+            self.total[instance] = self.total.get(instance, 0) + end - start
+            self.longest = max(self.longest, end - start)
 
     def before(self, r: Record, state: Replay) -> None:
         if r.entity == "qpu" and r.event == "configure" and r.instance is not None:
@@ -590,9 +624,12 @@ class FairShare(Checker):
         self.checks += 1
         job = state.jobs[r.id]
         heads: dict[str, JobView] = {}
+        allocated = self.allocations.get(r.qpu, {}).keys()
         for queued in state.queued_on(r.qpu):
             if state.normal_eligible(queued) and queued.instance not in heads:
                 heads[queued.instance] = queued
+                if allocated and allocated <= heads.keys():
+                    break  # every instance with a share has its head
         over = {i for i in heads if i in self.quota and self._used(i, r.t) >= self.quota[i]}
         if job.instance in over:
             self.fail(r.t, f"job {r.id} of instance {job.instance} started past its quota "
@@ -718,11 +755,14 @@ class BatchNoHold(Checker):
 
     def instant_end(self, t: int, state: Replay) -> None:
         for name, q in state.qpus.items():
+            if q.running is not None or not state.active_on(name):
+                continue
             batches = state.active_batches(name)
-            if q.running is not None or not batches or state.active_dedicated(name):
+            if not batches or state.active_dedicated(name):
                 continue
             self.checks += 1
-            queued = [j.id for j in state.queued_on(name) if not state.over_quota(j.instance, t)]
+            queued = [j.id for j in state.queued_on(name)
+                      if not state.over_quota(j.instance, t)] if state.has_queued(name) else []
             if queued:
                 self.fail(t, f"{name} is idle with job(s) {queued} queued while batch(es) "
                           f"{[b.id for b in batches]} are active")
@@ -738,6 +778,10 @@ class IdleClose(_Deadline):
     def deadline(self, s: SessionView) -> int | None:
         """Creation + idle_close_timeout, for a pending session never used."""
         return s.idle_close_deadline
+
+    def candidates(self, state: Replay) -> Iterable[SessionView]:
+        """Pending sessions with nothing submitted (the others have no such deadline)."""
+        return state.unused.values()
 
     def missed(self, s: SessionView, deadline: int) -> str:
         """Still open past the deadline."""

@@ -6,6 +6,13 @@ close, cancel, cancel jobs — drawn from ``random.Random(seed)``: the same seed
 program, the same trace. ``aer=True`` runs it through the public API on an Aer QPU;
 ``aer=False`` drives one scheduler with the null executor (durations from the same
 grid), fast enough for campaigns of 100,000 runs.
+
+``hostile=True`` adds what a careless or hostile program does from timer callbacks: a
+callback set for an instant that often coincides with a job end or an ITTL expiry, which
+cancels a job, submits, closes or cancels a session, raises, or calls ``advance()`` or
+waits on a job from inside the callback (the clock refuses). The program catches what its
+calls raise and carries on; every job must still settle, and ``replay`` must reproduce
+the trace exactly.
 """
 
 from __future__ import annotations
@@ -19,9 +26,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from qsession.model import Mode
-from qsession.runtime.clock import VirtualClock, to_us
+from qsession.runtime.clock import ReentrantCallError, VirtualClock, to_us
 from qsession.runtime.errors import IBMRuntimeError, RuntimeInvalidStateError
 from qsession.runtime.scheduler import Scheduler
+from qsession.runtime.service import USER_PRIORITY
 from qsession.runtime.settings import QPUSettings
 from qsession.runtime.trace import Trace
 
@@ -31,10 +39,20 @@ INSTANCES = {"a": 2.0, "b": 1.0}
 DURATIONS = (0.5, 1.0, 2.5, 5.0)
 MAX_TIMES = (5.0, 10.0, 20.0, 60.0)
 ITTL, BATCH_ITTL = 2.0, 1.0
+CALLBACK_DELAYS = (0.0, 0.5, 1.0, 2.0, 2.5, 3.0, 5.0)
+"""Delays of hostile callbacks: the grid of DURATIONS and ITTLs, so they hit job ends."""
 
 
-def run_null(seed: int, steps: int = 30) -> Trace:
-    """Run the random program ``seed`` on one scheduler with the null executor."""
+class ProgramError(Exception):
+    """What a hostile program's callback raises on purpose."""
+
+
+def run_null(seed: int, steps: int = 30, *, hostile: bool = False) -> Trace:
+    """Run the random program ``seed`` on one scheduler with the null executor.
+
+    ``hostile``: also set timer callbacks that misbehave (module docstring); the same
+    seed without it is the same program as before.
+    """
     rng = random.Random(seed)
     clock = VirtualClock()
     trace = Trace(meta={"clock": "virtual", "seed": seed, "program": "null"})
@@ -78,12 +96,49 @@ def run_null(seed: int, steps: int = 30) -> Trace:
             with contextlib.suppress(RuntimeInvalidStateError):
                 sched.cancel_job(rng.choice(jobs))
 
+    def misbehave() -> None:
+        """One hostile callback's action, drawn when it fires."""
+        action = rng.randrange(7)
+        if action == 0:
+            op_cancel_job()
+        elif action == 1:
+            op_submit()
+        elif action in (2, 3) and sessions:
+            (sched.close if action == 2 else sched.cancel)(rng.choice(sessions))
+        elif action == 4:
+            raise ProgramError("a callback raised")
+        elif action == 5:
+            clock.advance(to_us(rng.choice((0.0, 1.0))))  # refused: ReentrantCallError
+        elif jobs:
+            job = rng.choice(jobs)
+            with contextlib.suppress(ReentrantCallError):  # refused unless already final
+                clock.wait_for(lambda: job.is_final)
+
+    def op_callback() -> None:
+        clock.call_at(clock.now() + to_us(rng.choice(CALLBACK_DELAYS)), misbehave,
+                      priority=USER_PRIORITY, label="hostile")
+
+    def guarded(op: Callable[[], None]) -> Callable[[], None]:
+        def act() -> None:
+            # A callback's exception reaches the call that let time pass, as in user code.
+            with contextlib.suppress(ProgramError, ReentrantCallError):
+                op()
+        return act
+
     ops = [op_open, op_submit, op_submit, op_submit, op_advance, op_wait,
            op_end(sched.close), op_end(sched.cancel), op_cancel_job]
+    if hostile:
+        ops = [guarded(op) for op in ops] + [op_callback, op_callback, op_callback]
     op_open()
     for _ in range(steps):
         rng.choice(ops)()
-    clock.wait_for(sched.is_idle)
+    while True:
+        try:
+            clock.wait_for(sched.is_idle)
+            break
+        except (ProgramError, ReentrantCallError):
+            if not hostile:
+                raise
     return trace
 
 

@@ -2,11 +2,16 @@
 
 The invariants read this state; it is derived from the records alone (never from the
 scheduler), so a recorded or hand-written trace is checked exactly like a live one.
+
+Every question the invariants ask at each record or instant is answered from an index
+kept up to date as records are applied (queued jobs per QPU, active sessions per QPU,
+sessions with a running deadline, closing sessions, windowed use per instance), so the
+work per record does not grow with the length of the trace.
 """
 
 from __future__ import annotations
 
-from collections import deque
+import heapq
 from dataclasses import dataclass, field
 
 from qsession.model import ACTIVE, FINAL_STATUSES, QUEUED, RUNNING, SESSION_TABLE
@@ -48,6 +53,8 @@ class SessionView:
         if self.idle_close_us is None or self.submitted or self.state != "pending":
             return None
         return self.created + self.idle_close_us
+    order: int = 0
+    """Position among the trace's sessions (creation order)."""
 
     @property
     def in_flight(self) -> int:
@@ -111,18 +118,7 @@ class QPUView:
     running: str | None = None
     holding: str | None = None
     allocations: dict[str, float] = field(default_factory=dict)
-    window_us: int = DEFAULT_WINDOW_US
-    spans: dict[str, deque[tuple[int, int]]] = field(default_factory=dict)
     last_dispatch: Record | None = None
-
-    def used(self, instance: str, now: int) -> int:
-        """Microseconds ``instance`` held this QPU within the fair-share window before ``now``."""
-        horizon = now - self.window_us
-        total = 0
-        for start, end in self.spans.get(instance, ()):
-            if end > horizon:
-                total += end - max(start, horizon)
-        return total
 
     def share(self, instance: str) -> float:
         """The instance's allocated share (equal shares when the trace gives none)."""
@@ -142,6 +138,54 @@ def expected_job_usage(started: int, ended: int, event: str, reason: str | None)
 def charged(event: str, reason: str | None) -> bool:
     """SPEC §5: a batch or job-mode job that ran is charged unless cancelled or failed."""
     return event == "finish" or (event == "fail" and reason == MAX_TIME_ERROR)
+def in_creation_order(sessions: list[SessionView]) -> list[SessionView]:
+    """``sessions`` in the order the trace created them."""
+    return sorted(sessions, key=lambda s: s.order)
+
+
+class WindowedUse:
+    """One instance's charged spans and their total inside a sliding window.
+
+    The invariants ask for an instance's use at every dispatch, so the total is kept up
+    to date instead of summed over every span: spans whose start has passed the window's
+    start are "crossed" and counted from the window's start only; spans that ended before
+    it are dropped. Spans from several QPUs overlap and arrive in end order, not start
+    order, hence one heap by start and one by end (amortised O(log n) per span). The
+    window's start only moves forward, as time does in a trace.
+    """
+
+    def __init__(self) -> None:
+        self._uncrossed: list[tuple[int, int]] = []  # (start, end): start >= horizon
+        self._crossed: list[tuple[int, int]] = []  # (end, start): start < horizon < end
+        self._total = 0  # full length of every kept span
+        self._crossed_starts = 0  # sum of the crossed spans' starts
+        self._horizon: int | None = None
+
+    def add(self, start: int, end: int) -> None:
+        """Charge the span from ``start`` to ``end`` (microseconds)."""
+        if end <= start or (self._horizon is not None and end <= self._horizon):
+            return
+        self._total += end - start
+        if self._horizon is not None and start < self._horizon:
+            heapq.heappush(self._crossed, (end, start))
+            self._crossed_starts += start
+        else:
+            heapq.heappush(self._uncrossed, (start, end))
+
+    def used(self, horizon: int) -> int:
+        """Microseconds of the kept spans after ``horizon`` (the window's start)."""
+        if self._horizon is None or horizon > self._horizon:
+            self._horizon = horizon
+            while self._uncrossed and self._uncrossed[0][0] < horizon:
+                start, end = heapq.heappop(self._uncrossed)
+                heapq.heappush(self._crossed, (end, start))
+                self._crossed_starts += start
+            while self._crossed and self._crossed[0][0] <= horizon:
+                end, start = heapq.heappop(self._crossed)
+                self._total -= end - start
+                self._crossed_starts -= start
+        h = self._horizon
+        return self._total - (len(self._crossed) * h - self._crossed_starts)
 
 
 class Replay:
@@ -155,10 +199,18 @@ class Replay:
         self.clock = "virtual"
         self.last_submit: int | None = None
         self._activations = 0
-        # Charged spans per instance across every QPU (SPEC §5), in end order; quotas.
-        self.charges: dict[str, list[tuple[int, int]]] = {}
+        # Charged spans per instance across every QPU (SPEC §5); quotas.
+        self.charges: dict[str, WindowedUse] = {}
         self.quotas: dict[str, int] = {}
         self.window_us = DEFAULT_WINDOW_US
+        self._queued: dict[str, dict[str, JobView]] = {}
+        self._active: dict[str, dict[str, SessionView]] = {}
+        self.deadlines: dict[str, SessionView] = {}
+        """Sessions that started and have not ended: those with an ITTL or max-TTL deadline."""
+        self.closing: dict[str, SessionView] = {}
+        """Sessions that no longer accept jobs and have not ended."""
+        self.unused: dict[str, SessionView] = {}
+        """Pending sessions with no job submitted yet: those with an idle-close deadline."""
 
     def qpu(self, name: str) -> QPUView:
         """The view of QPU ``name`` (created on first sight)."""
@@ -169,27 +221,32 @@ class Replay:
 
     def queued_on(self, qpu: str) -> list[JobView]:
         """Queued jobs on ``qpu`` in submission order."""
-        return sorted((j for j in self.jobs.values() if j.qpu == qpu and j.state == QUEUED),
-                      key=lambda j: j.order)
+        return list(self._queued.get(qpu, {}).values())
+
+    def has_queued(self, qpu: str) -> bool:
+        """True when a job is queued on ``qpu``."""
+        return bool(self._queued.get(qpu))
+
+    def active_on(self, qpu: str) -> list[SessionView]:
+        """Active sessions and batches of ``qpu``."""
+        return list(self._active.get(qpu, {}).values())
 
     def active_dedicated(self, qpu: str) -> SessionView | None:
         """The active dedicated session of ``qpu``, if any."""
-        for s in self.sessions.values():
-            if s.qpu == qpu and s.dedicated_active:
+        for s in self._active.get(qpu, {}).values():
+            if s.mode == "dedicated":
                 return s
         return None
 
     def active_batches(self, qpu: str) -> list[SessionView]:
         """Active batches of ``qpu`` in activation order."""
-        return sorted((s for s in self.sessions.values()
-                       if s.qpu == qpu and s.mode == "batch" and s.state == ACTIVE),
+        return sorted((s for s in self._active.get(qpu, {}).values() if s.mode == "batch"),
                       key=lambda s: s.activated_order)
 
     def used(self, instance: str, now: int) -> int:
         """Microseconds charged to ``instance`` on all QPUs within the window before ``now``."""
-        horizon = now - self.window_us
-        return sum(end - max(start, horizon) for start, end in self.charges.get(instance, ())
-                   if end > horizon)
+        ledger = self.charges.get(instance)
+        return 0 if ledger is None else ledger.used(now - self.window_us)
 
     def over_quota(self, instance: str, now: int) -> bool:
         """True while an instance with a quota has used it up (its jobs may not start)."""
@@ -198,7 +255,7 @@ class Replay:
 
     def _charge(self, instance: str | None, start: int, end: int) -> None:
         if instance is not None and end > start:
-            self.charges.setdefault(instance, []).append((start, end))
+            self.charges.setdefault(instance, WindowedUse()).add(start, end)
 
     def _close_span(self, s: SessionView, t: int) -> None:
         """A dedicated session's active span ends at ``t``: meter and fair share."""
@@ -236,7 +293,7 @@ class Replay:
             q.allocations[r.instance] = float(r.data.get("allocation", 1.0) or 1.0)
             window = r.data.get("fair_share_window_us")
             if isinstance(window, int):
-                q.window_us = self.window_us = window
+                self.window_us = window
             quota = r.data.get("quota_us")
             if isinstance(quota, int):
                 self.quotas[r.instance] = quota
@@ -249,13 +306,14 @@ class Replay:
 
     def _apply_session(self, r: Record) -> None:
         if r.event == "create":
-            self.sessions[r.id] = SessionView(
+            created = self.sessions[r.id] = SessionView(
                 r.id, r.qpu, str(r.data.get("mode", "dedicated")), r.instance,
                 int(r.data.get("interactive_timeout_us", 0) or 0),
                 int(r.data.get("max_time_us", 0) or 0), r.t,
-                state=r.dest or "pending")
+                state=r.dest or "pending", order=len(self.sessions))
             idle = r.data.get("idle_close_timeout_us")
-            self.sessions[r.id].idle_close_us = idle if isinstance(idle, int) else None
+            created.idle_close_us = idle if isinstance(idle, int) else None
+            self._index(created)
             return
         s = self.sessions.get(r.id)
         if s is None or r.dest is None:
@@ -277,19 +335,42 @@ class Replay:
         accepting = r.data.get("accepting_jobs")
         if isinstance(accepting, bool):
             s.accepting = accepting
+        self._index(s)
+
+    def _index(self, s: SessionView) -> None:
+        """Keep the session indexes in step with ``s``'s state."""
+        active = self._active.setdefault(s.qpu, {})
+        if s.state == ACTIVE:
+            active[s.id] = s
+        else:
+            active.pop(s.id, None)
+        if s.started_at is not None and not s.is_final:
+            self.deadlines[s.id] = s
+        else:
+            self.deadlines.pop(s.id, None)
+        if not s.accepting and not s.is_final:
+            self.closing[s.id] = s
+        else:
+            self.closing.pop(s.id, None)
+        if s.idle_close_deadline is not None:
+            self.unused[s.id] = s
+        else:
+            self.unused.pop(s.id, None)
 
     def _apply_job(self, r: Record) -> None:
         if r.event == "create":
             duration = r.data.get("duration_us")
-            self.jobs[r.id] = JobView(r.id, r.qpu, r.session, r.instance or "default",
-                                      len(self.jobs), r.t,
-                                      duration if isinstance(duration, int) else None)
+            new = self.jobs[r.id] = JobView(r.id, r.qpu, r.session, r.instance or "default",
+                                            len(self.jobs), r.t,
+                                            duration if isinstance(duration, int) else None)
+            self._queued.setdefault(r.qpu, {})[r.id] = new
             self.last_submit = r.t
             s = self.sessions.get(r.session) if r.session else None
             if s is not None:
                 s.queued.add(r.id)
                 s.idle_since = None
                 s.submitted += 1
+                self._index(s)
             return
         job = self.jobs.get(r.id)
         if job is None or r.dest is None:
@@ -311,7 +392,6 @@ class Replay:
                 if q.running == job.id:
                     q.running = None
                 assert job.started is not None
-                q.spans.setdefault(job.instance, deque()).append((job.started, r.t))
                 job.usage_us = expected_job_usage(job.started, r.t, r.event, job.reason)
                 if (s is None or s.mode != "dedicated") and charged(r.event, job.reason):
                     self._charge(job.instance, job.started, r.t)
@@ -323,4 +403,11 @@ class Replay:
                     self._close_span(s, r.t)
                 if s.state == ACTIVE and s.in_flight == 0:
                     s.idle_since = r.t
+        was_queued = job.state == QUEUED
         job.state = r.dest
+        if job.state != QUEUED:
+            self._queued.get(job.qpu, {}).pop(job.id, None)
+        elif not was_queued:  # back to QUEUED (only a hand-made trace does that)
+            queued = self._queued.setdefault(job.qpu, {})
+            queued[job.id] = job
+            self._queued[job.qpu] = dict(sorted(queued.items(), key=lambda kv: kv[1].order))

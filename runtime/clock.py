@@ -16,8 +16,10 @@ from __future__ import annotations
 import contextvars
 import heapq
 import itertools
+import math
 import threading
 import time
+import weakref
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -39,6 +41,20 @@ def to_seconds(us: int) -> float:
 
 class ClockError(RuntimeError):
     """A clock was asked for something it cannot do (go backwards, advance wall time, ...)."""
+
+
+class ReentrantCallError(ClockError):
+    """A timer callback asked the clock to let time pass (``advance``, a wait that must wait).
+
+    A callback runs at one instant, while that instant's timers fire; moving time from
+    inside it would fire later timers before the instant has settled and then move the
+    clock back when the outer step resumes. Callbacks schedule later work instead.
+    """
+
+
+REENTRY_FIX = ("a timer callback runs at one instant and cannot let time pass: schedule "
+               "later work with service.call_later(delay, callback), or wait outside the "
+               "callback")
 
 
 class Timer:
@@ -79,8 +95,9 @@ class Clock(ABC):
     kind: str = "abstract"
 
     def __init__(self, epoch: datetime = DEFAULT_EPOCH) -> None:
-        if epoch.tzinfo is None:
-            raise ClockError("the clock epoch must be timezone-aware (tzinfo=UTC)")
+        if not isinstance(epoch, datetime) or epoch.tzinfo is None:
+            raise ClockError("the clock epoch must be a timezone-aware datetime "
+                             f"(e.g. datetime(2025, 1, 1, tzinfo=UTC)), not {epoch!r}")
         self.epoch = epoch.astimezone(UTC)
         self.lock = threading.RLock()
         self.changed = threading.Condition(self.lock)
@@ -89,6 +106,15 @@ class Clock(ABC):
         self._hooks: list[Callable[[], None]] = []
         self.in_timers = False
         """True while timer callbacks run (before the instant's hooks), for the trace."""
+        self.limit_us = (datetime.max.replace(tzinfo=UTC) - self.epoch) // timedelta(
+            microseconds=1)
+        """The last instant a ``datetime`` can show: time never moves past it."""
+        self._firing_thread: threading.Thread | None = None
+        self.settled_at: int | None = None
+        """The last instant whose timers fired and whose hooks ran."""
+        self.late = False
+        """True while timers fire at an instant that had settled already: timers set for
+        "now" (zero delay) after it settled. The trace marks callbacks fired so, for replay."""
 
     # -- time ------------------------------------------------------------------------
 
@@ -132,9 +158,17 @@ class Clock(ABC):
         return heap[0] if heap else None
 
     def _fire_due(self, instant: int) -> None:
-        """Fire every live timer due at or before ``instant``, then the hooks (lock held)."""
+        """Fire every live timer due at or before ``instant``, then the hooks (lock held).
+
+        Whatever a callback raises, the instant settles first: the other timers due fire
+        and the hooks (dispatch) run; then the first exception reaches the caller, so no
+        job is left waiting for a dispatch that never came.
+        """
         heap = self._heap
         fired_at: int | None = None
+        errors: list[BaseException] = []
+        self._firing_thread = threading.current_thread()
+        self.late = self.settled_at == instant
         try:
             self.in_timers = True
             while heap and heap[0].at <= instant:
@@ -142,20 +176,55 @@ class Clock(ABC):
                 if not timer.cancelled:
                     fired_at = timer.at
                     self._set_firing(fired_at)
-                    timer.context.run(timer.callback)
+                    try:
+                        timer.context.run(timer.callback)
+                    except BaseException as err:  # settled, then raised
+                        _note(err, f"raised by the timer {timer.label!r} at {timer.at}us")
+                        errors.append(err)
             self.in_timers = False
             if fired_at is not None:
                 self._set_firing(fired_at)  # the hooks act at the same instant
-            self.run_hooks()
+            try:
+                self.run_hooks()
+            except BaseException as err:  # settled, then raised
+                errors.append(err)
         finally:
             self.in_timers = False
+            self.late = False
+            self.settled_at = instant if fired_at is None else fired_at
+            self._firing_thread = None
             self._set_firing(None)
+        _raise_first(errors)
 
     def run_hooks(self) -> None:
-        """Run the instant hooks (lock held) and wake every waiter."""
-        for hook in self._hooks:
-            hook()
-        self.changed.notify_all()
+        """Run every instant hook (lock held), wake every waiter, then raise what a hook raised."""
+        errors: list[BaseException] = []
+        try:
+            for hook in self._hooks:
+                try:
+                    hook()
+                except BaseException as err:  # the other QPUs dispatch too
+                    errors.append(err)
+        finally:
+            self.changed.notify_all()
+        _raise_first(errors)
+
+    @property
+    def in_callback(self) -> bool:
+        """True on the thread that is firing this clock's timers (inside a callback)."""
+        return self._firing_thread is threading.current_thread()
+
+    def refuse_reentry(self, what: str) -> None:
+        """Raise ``ReentrantCallError`` if called from inside one of this clock's callbacks."""
+        if self.in_callback:
+            raise ReentrantCallError(f"{what} was called from inside a timer callback at "
+                                     f"{self.now()}us; {REENTRY_FIX}")
+
+    def check_instant(self, instant: int, what: str = "time") -> None:
+        """Raise ``ClockError`` for an instant a ``datetime`` cannot show (past 9999-12-31)."""
+        if instant > self.limit_us:
+            raise ClockError(f"{what} would reach {instant}us since the epoch, past the last "
+                             f"instant a datetime can show ({self.limit_us}us, 9999-12-31)")
 
     def _timer_added(self, timer: Timer) -> None:
         """Subclass hook: a timer was pushed."""
@@ -200,10 +269,16 @@ class VirtualClock(Clock):
         return self._now
 
     def advance_to(self, instant: int) -> None:
-        """Move to ``instant``, firing every timer due on the way, instant by instant."""
+        """Move to ``instant``, firing every timer due on the way, instant by instant.
+
+        If a callback raises, the clock stays at that callback's (settled) instant and the
+        exception reaches the caller; time never moves back.
+        """
         with self.lock:
+            self.refuse_reentry("advance()")
             if instant < self._now:
                 raise ClockError(f"cannot go back in time from {self._now}us to {instant}us")
+            self.check_instant(instant)
             while (timer := self.next_timer()) is not None and timer.at <= instant:
                 self._now = timer.at
                 self._fire_due(timer.at)
@@ -217,14 +292,24 @@ class VirtualClock(Clock):
             self.advance_to(self._now + us)
 
     def wait_for(self, predicate: Callable[[], bool], timeout_us: int | None = None) -> bool:
-        """Jump from instant to instant until ``predicate()`` holds or the timeout passes."""
+        """Jump from instant to instant until ``predicate()`` holds or the timeout passes.
+
+        Timers past the last instant a ``datetime`` can show never fire: waiting for one
+        is waiting for something that can never happen.
+        """
         with self.lock:
-            deadline = None if timeout_us is None else self._now + timeout_us
+            if predicate():
+                return True
+            self.refuse_reentry("a wait (result(), wait_for_final_state(), run_until_idle())")
+            deadline = None if timeout_us is None else min(self._now + timeout_us,
+                                                           self.limit_us)
             while not predicate():
                 timer = self.next_timer()
+                if timer is not None and timer.at > self.limit_us:
+                    timer = None
                 if timer is None:
                     if deadline is not None:
-                        self._now = deadline
+                        self._now = max(self._now, deadline)
                         return False
                     raise ClockError(
                         "waiting for something that can never happen: no timer is left"
@@ -250,8 +335,8 @@ class MeasuredClock(VirtualClock):
 
     def __init__(self, epoch: datetime = DEFAULT_EPOCH, scale: float = 1.0,
                  timer: Callable[[], float] = time.perf_counter) -> None:
-        if not scale > 0:
-            raise ClockError(f"scale must be a positive number, not {scale!r}")
+        if not _finite_positive(scale):
+            raise ClockError(f"scale must be a finite positive number, not {scale!r}")
         super().__init__(epoch)
         self.scale = scale
         self._timer = timer
@@ -261,9 +346,15 @@ class MeasuredClock(VirtualClock):
     def enter_call(self) -> None:
         """Add the wall time since the last call returned, then start a call."""
         with self.lock:
-            if self._depth == 0 and self._left_at is not None:
+            # A call from a timer callback is part of the instant, not think time.
+            if self._depth == 0 and self._left_at is not None and not self.in_callback:
                 think = (self._timer() - self._left_at) * self.scale
-                self.advance_to(self._now + max(0, to_us(think)))
+                self._left_at = None  # counted once, even if a callback raises below
+                try:
+                    self.advance_to(min(self._now + max(0, to_us(think)), self.limit_us))
+                except BaseException:
+                    self._left_at = self._timer()
+                    raise
             self._depth += 1
 
     def leave_call(self) -> None:
@@ -280,13 +371,16 @@ class WallClock(Clock):
     ``speed`` model seconds pass per real second, so scenarios written with a 60 s ITTL
     can run in well under a second of real time in tests. Event times are the timers'
     own instants (not the thread's wake-up time) unless that would go back in time.
+
+    The timer thread holds the clock only weakly while it waits, so a clock (and the
+    service around it) dropped without ``close()`` is collected and its thread ends.
     """
 
     kind = "wall"
 
     def __init__(self, epoch: datetime = DEFAULT_EPOCH, speed: float = 1.0) -> None:
-        if not speed > 0:
-            raise ClockError(f"speed must be a positive number, not {speed!r}")
+        if not _finite_positive(speed):
+            raise ClockError(f"speed must be a finite positive number, not {speed!r}")
         super().__init__(epoch)
         self.speed = speed
         self._t0 = time.monotonic()
@@ -294,11 +388,22 @@ class WallClock(Clock):
         self._firing: int | None = None
         self._catching_up = False
         self._wakeup = threading.Condition(self.lock)
-        self._closed = False
+        self._stop = _Stop(self._wakeup)
         self.failure: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="qsession-wallclock",
-                                        daemon=True)
-        self._thread.start()
+        """What a timer callback raised on the timer thread, until a caller is told."""
+        self._thread = threading.Thread(target=_wall_loop,
+                                        args=(weakref.ref(self), self._stop),
+                                        name="qsession-wallclock", daemon=True)
+        with self.lock:
+            self._thread.start()
+            # Model time starts now, not before the thread did (slow on a busy machine).
+            self._t0 = time.monotonic()
+        weakref.finalize(self, self._stop)
+
+    @property
+    def stopper(self) -> Callable[[], None]:
+        """A callable that stops the timer thread and holds no reference to the clock."""
+        return self._stop
 
     def _real_now(self) -> int:
         return int((time.monotonic() - self._t0) * self.speed * US_PER_S)
@@ -316,18 +421,32 @@ class WallClock(Clock):
     def _catch_up(self, real: int | None = None) -> None:
         """Fire the timers already due (lock held) before anyone reads or records a later
         instant: otherwise they would fire late, at that instant, and an operation could act
-        on a session whose ITTL or max TTL has passed (seen under load, 2000x speed)."""
+        on a session whose ITTL or max TTL has passed (seen under load, 2000x speed).
+
+        Instant by instant, each settled (hooks run) before the next; what a callback
+        raises is kept in ``failure`` for the next caller (``raise_failure``)."""
         if self._catching_up or self._firing is not None:
             return
         real = self._real_now() if real is None else real
-        timer = self.next_timer()
-        if timer is None or timer.at > real:
-            return
         self._catching_up = True
         try:
-            self._fire_due(real)
+            while (timer := self.next_timer()) is not None and timer.at <= real:
+                try:
+                    self._fire_due(timer.at)
+                except BaseException as err:  # reported to the next caller
+                    _note(err, "raised on the wall clock's timer thread")
+                    if self.failure is None:
+                        self.failure = err
+                    self.changed.notify_all()
         finally:
             self._catching_up = False
+
+    def raise_failure(self) -> None:
+        """Raise (once) what a timer callback raised since a caller was last told."""
+        with self.lock:
+            err, self.failure = self.failure, None
+        if err is not None:
+            raise err
 
     @contextmanager
     def instant(self) -> Iterator[None]:
@@ -352,50 +471,96 @@ class WallClock(Clock):
     def _timer_added(self, timer: Timer) -> None:
         self._wakeup.notify_all()
 
-    def _run(self) -> None:
-        with self.lock:
-            while not self._closed:
-                timer = self.next_timer()
-                if timer is None:
-                    self._wakeup.wait(0.5)
-                    continue
-                delay = (timer.at - self._real_now()) / (self.speed * US_PER_S)
-                if delay > 0:
-                    self._wakeup.wait(delay)
-                    continue
-                try:
-                    self._catch_up()
-                except BaseException as err:
-                    # A failing callback is a bug; keep it for the waiters to raise rather
-                    # than let this thread die and time stop silently.
-                    self.failure = err
-                    self.changed.notify_all()
-                    return
+    def _step(self) -> float | None:
+        """One turn of the timer thread (lock held): fire what is due; seconds to sleep."""
+        timer = self.next_timer()
+        if timer is None:
+            return 0.5
+        delay = (timer.at - self._real_now()) / (self.speed * US_PER_S)
+        if delay > 0:
+            return delay
+        self._catch_up()
+        return None
 
     def enter_call(self) -> None:
-        """Fire timers already due, so a call never acts on an instant whose timers lag."""
+        """Fire timers already due, so a call never acts on an instant whose timers lag;
+        then raise what a timer callback raised meanwhile, if anything."""
         with self.lock:
-            self._catch_up()
+            if not self.in_callback:
+                self._catch_up()
+        self.raise_failure()
 
     def advance(self, us: int) -> None:
         """Sleep for ``us`` model microseconds (timers fire meanwhile on their own)."""
         if us < 0:
             raise ClockError(f"cannot advance by a negative time ({us}us)")
+        self.refuse_reentry("advance()")
         time.sleep(us / (self.speed * US_PER_S))
+        self.raise_failure()
 
     def wait_for(self, predicate: Callable[[], bool], timeout_us: int | None = None) -> bool:
         """Block the calling thread until ``predicate()`` holds or the timeout passes."""
         real_timeout = None if timeout_us is None else timeout_us / (self.speed * US_PER_S)
         with self.lock:
+            if not predicate():
+                # The timer thread itself cannot wait: nothing would fire meanwhile.
+                self.refuse_reentry("a wait (result(), wait_for_final_state(), "
+                                    "run_until_idle())")
             done = self.changed.wait_for(lambda: predicate() or self.failure is not None,
                                          real_timeout)
-            if self.failure is not None:
-                raise ClockError(f"the wall clock's timer thread failed: {self.failure!r}")
+            self.raise_failure()
             return done
 
     def close(self) -> None:
         """Stop the timer thread (pending timers never fire)."""
-        with self.lock:
-            self._closed = True
-            self._wakeup.notify_all()
-        self._thread.join(timeout=2)
+        self._stop()
+        if self._thread is not threading.current_thread():
+            self._thread.join(timeout=2)
+
+
+class _Stop:
+    """Stops a wall clock's timer thread; holds the clock's condition, never the clock."""
+
+    __slots__ = ("stopped", "wakeup")
+
+    def __init__(self, wakeup: threading.Condition) -> None:
+        self.wakeup = wakeup
+        self.stopped = False
+
+    def __call__(self) -> None:
+        with self.wakeup:
+            self.stopped = True
+            self.wakeup.notify_all()
+
+
+def _wall_loop(ref: weakref.ref[WallClock], stop: _Stop) -> None:
+    """The timer thread: fire timers as they fall due, until stopped or the clock is gone."""
+    wakeup = stop.wakeup
+    with wakeup:
+        while not stop.stopped:
+            clock = ref()
+            if clock is None:
+                return
+            delay = clock._step()
+            del clock  # wait without keeping the clock (and its service) alive
+            if delay is not None:
+                wakeup.wait(delay)
+
+
+def _finite_positive(value: object) -> bool:
+    return (isinstance(value, int | float) and not isinstance(value, bool)
+            and math.isfinite(value) and value > 0)
+
+
+def _note(err: BaseException, text: str) -> None:
+    err.add_note(text)
+
+
+def _raise_first(errors: list[BaseException]) -> None:
+    """Raise the first of ``errors`` (the others as notes on it); nothing if empty."""
+    if not errors:
+        return
+    first = errors[0]
+    for other in errors[1:]:
+        first.add_note(f"also raised at the same instant: {other!r}")
+    raise first

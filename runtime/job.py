@@ -16,14 +16,16 @@ from typing import TYPE_CHECKING, Any
 
 from qsession.model import CANCELLED, DONE, ERROR, QUEUED, RUNNING
 
-from .clock import ClockError, to_seconds, to_us
+from .clock import ClockError, ReentrantCallError, to_seconds
 from .errors import (
     IBMInputValueError,
+    IBMRuntimeError,
     RuntimeInvalidStateError,
     RuntimeJobFailureError,
     RuntimeJobMaxTimeoutError,
     RuntimeJobTimeoutError,
 )
+from .inputs import seconds_us
 from .qpu import shots_for_precision
 from .records import JobRecord
 from .results import EstimatorResult
@@ -164,9 +166,13 @@ class RuntimeJobV2:
 
     def _wait(self, timeout: float | None) -> None:
         record = self._record
-        timeout_us = None if timeout is None else to_us(timeout)
+        timeout_us = None if timeout is None else seconds_us(
+            timeout, "timeout", self._service.clock,
+            fix="give a finite number of seconds >= 0, or None to wait until the job ends")
         try:
             done = self._service.clock.wait_for(lambda: record.is_final, timeout_us)
+        except ReentrantCallError as err:
+            raise IBMRuntimeError(f"job {record.id}: {err}") from None
         except ClockError as err:  # pragma: no cover - would be a scheduler bug
             raise RuntimeJobTimeoutError(f"Job {record.id} can never complete: {err}") from err
         if not done:

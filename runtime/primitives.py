@@ -40,6 +40,10 @@ class _Primitive:
                  options: Mapping[str, Any] | _PrimitiveOptions | None = None, *,
                  instance: str | None = None) -> None:
         self._session, self._backend = _resolve_mode(mode)
+        if self._backend.service is None:
+            raise IBMInputValueError(
+                f"backend {self._backend.name!r} belongs to no service. Fix: get QPUs from "
+                "LocalService().backend() (or add this one with service.add_backend(qpu))")
         self._options = self._options_class.build(options)
         # Job mode bills an instance (fair share); in a session the session's instance wins.
         scheduler = self._backend.service.scheduler_of(self._backend)
@@ -237,12 +241,26 @@ def _v1_pubs(circuits: Any, observables: Any, values: Any) -> list[Any]:
     if isinstance(circuits, QuantumCircuit):
         pub = (circuits, observables) if values is None else (circuits, observables, values)
         return [pub]
-    circuits = list(circuits)
-    observables = list(observables) if observables is not None else [None] * len(circuits)
-    values = list(values) if values is not None else [None] * len(circuits)
+    fix = ("give one observable (and one parameter value set) per circuit, e.g. "
+           "estimator.run([circuit], [observable]), or the V2 form "
+           "estimator.run([(circuit, observable)])")
+    circuits = _listed(circuits, "circuits", fix)
+    observables = (_listed(observables, "observables", fix) if observables is not None
+                   else [None] * len(circuits))
+    values = (_listed(values, "parameter_values", fix) if values is not None
+              else [None] * len(circuits))
     if not len(circuits) == len(observables) == len(values):
         raise IBMInputValueError(
             f"V1-style run got {len(circuits)} circuits, {len(observables)} observables and "
             f"{len(values)} parameter value sets; give one of each per circuit")
     return [(c, o) if v is None else (c, o, v)
             for c, o, v in zip(circuits, observables, values, strict=True)]
+
+
+def _listed(value: Any, what: str, fix: str) -> list[Any]:
+    """A V1-style argument given for several circuits: a list (or tuple) of them."""
+    if not isinstance(value, list | tuple):
+        raise IBMInputValueError(
+            f"EstimatorV2.run got several circuits in the V1 form, so {what} must be a list "
+            f"with one entry per circuit, not {type(value).__name__} {value!r}. Fix: {fix}")
+    return list(value)

@@ -25,7 +25,7 @@ from .service import USER_PRIORITY
 from .settings import Instance, Plan, QPUSettings
 from .trace import Record, Trace, TraceFormatError
 
-_CREATE_KEYS = ("kind", "duration_us", "time_limit_us", "by")
+_CREATE_KEYS = ("kind", "duration_us", "time_limit_us", "by", "late")
 
 
 class ReplayedFailure(Exception):
@@ -104,7 +104,7 @@ class _Replayer:
                 interactive_timeout=_seconds(first, "interactive_timeout_us"),
                 batch_interactive_timeout=_seconds(first, "batch_interactive_timeout_us"),
                 fair_share_window=_seconds(first, "fair_share_window_us"),
-                instances={str(r.instance): _instance(r.data) for r in configs},
+                instances={str(r.instance): _instance_spec(r.data) for r in configs},
             )
             if self.fair_share is None:  # one ledger for every QPU, as LocalService has
                 self.fair_share = FairShare(settings.allocations,
@@ -114,26 +114,58 @@ class _Replayer:
                                              fair_share=self.fair_share)
         return self.schedulers[qpu]
 
-    def operation(self, r: Record) -> Callable[[], None] | None:
-        """The user operation a record shows, as a call to redo (None: not a user call)."""
+    def operation(self, index: int, r: Record) -> Callable[[], None] | None:
+        """The user operation a record shows, as a call to redo (None: not a user call).
+
+        A record that cannot be redone (it names a session or job the trace never
+        created, an instance the QPU was not configured with, ...) raises
+        ``TraceFormatError`` naming its line.
+        """
+        act: Callable[[], None] | None = None
         if r.entity == "session" and r.event == "create":
-            return lambda: self._open(r)
-        if r.entity == "job" and r.event == "create":
-            return lambda: self._submit(r)
-        if r.entity == "session" and r.event in ("close", "cancel"):
-            return lambda: self._end_session(r)
-        reason = r.data.get("reason")
-        if r.entity == "job" and r.event == "cancel" and isinstance(reason, str) \
-                and reason.startswith(USER_CANCEL):
-            return lambda: self.scheduler(r.qpu).cancel_job(self.jobs[r.id])
-        return None
+            act = lambda: self._open(r)  # noqa: E731 - one of four small actions
+        elif r.entity == "job" and r.event == "create":
+            act = lambda: self._submit(r)  # noqa: E731
+        elif r.entity == "session" and r.event in ("close", "cancel"):
+            act = lambda: self._end_session(r)  # noqa: E731
+        elif r.entity == "job" and r.event == "cancel" and str(
+                r.data.get("reason", "")).startswith(USER_CANCEL):
+            act = lambda: self.scheduler(r.qpu).cancel_job(self._known(self.jobs, r.id, r))  # noqa: E731
+        if act is None:
+            return None
+        where = self.recorded.where(index)
+
+        def redo() -> None:
+            try:
+                act()
+            except TraceFormatError as err:
+                raise TraceFormatError(f"{where}: {err}") from None
+            except Exception as err:
+                raise TraceFormatError(f"{where}: this {r.entity} {r.event} cannot be redone "
+                                       f"as recorded ({type(err).__name__}: {err})") from None
+        return redo
+
+    def _known(self, table: dict[str, Any], key: str, r: Record) -> Any:
+        if key not in table:
+            kind = "job" if table is self.jobs else "session"
+            raise TraceFormatError(f"{r.entity} {r.id} {r.event} names {kind} {key!r}, which "
+                                   "the trace never created")
+        return table[key]
+
+    def _instance(self, r: Record) -> str:
+        instances = self.scheduler(r.qpu).settings.instances
+        if r.instance not in instances:
+            raise TraceFormatError(
+                f"{r.entity} {r.id} is billed to instance {r.instance!r}, which QPU {r.qpu!r} "
+                f"was not configured with ({', '.join(map(repr, instances))})")
+        return str(r.instance)
 
     def _open(self, r: Record) -> None:
         mode: Mode = "batch" if r.data.get("mode") == "batch" else "dedicated"
         idle = r.data.get("idle_close_timeout_us")
+        max_time, ittl = _positive(r, "max_time_us"), _positive(r, "interactive_timeout_us")
         s = self.scheduler(r.qpu).open_session(
-            mode, max_time_us=int(r.data["max_time_us"] or 0),
-            ittl_us=int(r.data["interactive_timeout_us"] or 0), instance=str(r.instance),
+            mode, max_time_us=max_time, ittl_us=ittl, instance=self._instance(r),
             idle_close_us=idle if isinstance(idle, int) and not isinstance(idle, bool)
             else False)
         self.sessions[r.id] = s
@@ -141,17 +173,18 @@ class _Replayer:
     def _submit(self, r: Record) -> None:
         data = {k: v for k, v in r.data.items() if k not in _CREATE_KEYS}
         limit = r.data.get("time_limit_us")
+        session = self._known(self.sessions, r.session, r) if r.session else None
         job = self.scheduler(r.qpu).submit(
-            self.sessions[r.session] if r.session else None, instance=str(r.instance),
+            session, instance=self._instance(r) if session is None else session.instance,
             kind=str(r.data.get("kind", "null")), payload=r.id,  # type: ignore[arg-type]
-            duration_us=int(r.data["duration_us"] or 0),
+            duration_us=_positive(r, "duration_us"),
             time_limit_us=int(limit) if isinstance(limit, int) else None,
             **data)  # type: ignore[arg-type]
         self.jobs[r.id] = job
 
     def _end_session(self, r: Record) -> None:
         scheduler = self.scheduler(r.qpu)
-        session = self.sessions[r.id]
+        session = self._known(self.sessions, r.id, r)
         (scheduler.close if r.event == "close" else scheduler.cancel)(session)
 
     def run(self) -> Trace:
@@ -160,13 +193,19 @@ class _Replayer:
         for r in records:
             if r.entity == "qpu" and r.event == "configure":
                 self.scheduler(r.qpu)
-        for r in records:
-            op = self.operation(r)
+        for index, r in enumerate(records):
+            op = self.operation(index, r)
             if op is None:
                 continue
             if r.data.get("by") == "callback":
-                self.clock.call_at(max(r.t, self.clock.now()), op, priority=USER_PRIORITY,
-                                   label="replayed callback")
+                at = max(r.t, self.clock.now())
+                if r.data.get("late") is True:
+                    # It ran after the instant had settled: settle it here too first.
+                    self.clock.advance_to(at)
+                    if self.clock.settled_at != at:
+                        self.clock.call_at(at, _nothing, priority=USER_PRIORITY)
+                        self.clock.advance_to(at)
+                self.clock.call_at(at, op, priority=USER_PRIORITY, label="replayed callback")
             else:
                 self.clock.advance_to(max(r.t, self.clock.now()))
                 op()
@@ -185,12 +224,24 @@ def replay(recorded: Trace) -> ReplayResult:
     return ReplayResult(replayed, None)
 
 
-def _instance(data: Any) -> Instance:
+def _instance_spec(data: Any) -> Instance:
     """An instance as its configure record gives it: allocation, plan, quota."""
     quota = data.get("quota_us")
     plan: Plan = "open" if data.get("plan") == "open" else "premium"
     return Instance(allocation=float(data.get("allocation") or 1.0), plan=plan,
                     quota=quota / 1e6 if isinstance(quota, int) else None)
+
+
+def _nothing() -> None:
+    """A timer that only makes its instant settle (its hooks run)."""
+
+
+def _positive(r: Record, key: str) -> int:
+    value = r.data.get(key)
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise TraceFormatError(f"{r.entity} {r.id} {r.event} needs a positive data.{key}, "
+                               f"not {value!r}")
+    return value
 
 
 def _seconds(data: Any, key: str) -> float:

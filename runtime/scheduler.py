@@ -269,16 +269,18 @@ class Scheduler:
                 f"Job {job.id} cannot be cancelled: it is already {job.state}."
             )
         now = self.now()
-        origin = " (from a timer callback)" if self.clock.in_timers else ""
+        by = self._origin()
+        origin = " (from a timer callback)" if by else ""
         if job.state == QUEUED:
-            self._end_queued(job, "cancel", now, reason=USER_CANCEL + origin)
+            self._end_queued(job, "cancel", now, reason=USER_CANCEL + origin, **by)
             self._after_job_left(job, now)
         else:
             assert job is self.running
             if job.finish_timer is not None:
                 self._trace_timer("timer_cancel", job.finish_timer, job=job.id)
                 job.finish_timer.cancel()
-            self._end_running(job, "cancel", now, reason=USER_CANCEL + " while running" + origin)
+            self._end_running(job, "cancel", now, reason=USER_CANCEL + " while running" + origin,
+                              **by)
         self.dispatch()
 
     # -- dispatch --------------------------------------------------------------------
@@ -378,29 +380,42 @@ class Scheduler:
                 self._activated(s, step, now)
         self._release_hold(now)
         run_for = job.duration_us
-        if job.time_limit_us is not None and job.duration_us > job.time_limit_us:
+        limited = job.time_limit_us is not None and job.duration_us > job.time_limit_us
+        if limited:
+            assert job.time_limit_us is not None
             run_for = job.time_limit_us  # stopped at the limit; its circuits never complete
             job.error = MAX_TIME_ERROR
-        else:
-            self._execute(job)
+        # The finish timer is set before the execution runs, so a job whose execution is
+        # interrupted (Ctrl-C) or cannot start still ends, at its modeled end, in ERROR.
         job.finish_timer = self.clock.call_at(
             now + run_for, lambda: self._on_finish(job), priority=PRIO_FINISH,
             label=f"finish {job.id}",
         )
         self._trace_timer("timer_set", job.finish_timer, job=job.id)
+        if not limited:
+            self._execute(job)
 
     def _execute(self, job: JobRecord) -> None:
         if self.executor is _null_executor:
             return
+        try:
+            self._run_execution(job)
+        except BaseException as interrupt:  # Ctrl-C meanwhile: end the job, then stop
+            self._abandon_worker(job)
+            job.outcome = None
+            job.result = None
+            job.error = (f"QPU fault: the execution was interrupted "
+                         f"({type(interrupt).__name__}) and abandoned")
+            raise
+
+    def _run_execution(self, job: JobRecord) -> None:
         future = self._submit_execution(job)
         if future is None:
             return
         if not self._virtual:
             job.outcome = future
             if self.execution_timeout is not None:
-                watchdog = threading.Timer(self.execution_timeout, self._abandon, (job, future))
-                watchdog.daemon = True
-                watchdog.start()
+                self._watch(job, future)
             return
         done, _ = wait([future], timeout=self.execution_timeout)
         if not done:
@@ -412,15 +427,33 @@ class Scheduler:
         else:  # any execution failure (even SystemExit in the worker) fails this job only
             job.error = _describe(err)
 
+    def _watch(self, job: JobRecord, future: Future[Any]) -> None:
+        """Real time: abandon the execution if it outlasts ``execution_timeout``.
+
+        The watchdog thread ends as soon as the execution does (it is cancelled then),
+        so only running executions have one.
+        """
+        assert self.execution_timeout is not None
+        watchdog = threading.Timer(self.execution_timeout, self._abandon, (job, future))
+        watchdog.daemon = True
+        try:
+            watchdog.start()
+        except RuntimeError:  # no thread to spare: the execution runs unwatched
+            return
+        future.add_done_callback(lambda _f: watchdog.cancel())
+
     def _submit_execution(self, job: JobRecord) -> Future[Any] | None:
+        error = "no worker could be started"
         for _attempt in range(2):
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(1, thread_name_prefix=f"qsession-{self.qpu}")
             try:
                 return self._pool.submit(self.executor, job.payload, job.seed)
-            except RuntimeError:
-                self._pool = None  # the worker pool was shut down or broke: make a new one
-        job.error = "QPU fault: no worker could be started to run the job's circuits"
+            except RuntimeError as err:  # shut down, broken, or no thread can be started
+                error = str(err) or type(err).__name__
+                self._pool = None  # make a new one
+        job.error = (f"QPU fault: no worker could be started to run the job's circuits "
+                     f"({error})")
         return None
 
     def _abandon_worker(self, job: JobRecord) -> None:
@@ -476,7 +509,8 @@ class Scheduler:
 
     # -- endings ---------------------------------------------------------------------
 
-    def _end_running(self, job: JobRecord, event: str, now: int, reason: str | None = None) -> None:
+    def _end_running(self, job: JobRecord, event: str, now: int, reason: str | None = None,
+                     **origin: Any) -> None:
         assert job.running is not None
         job.finished = now
         job.held_us = now - job.running
@@ -485,7 +519,7 @@ class Scheduler:
         system_failed = event == "fail" and reason is not None and reason.startswith(QPU_FAULT)
         job.usage_us = 0 if system_failed else job.held_us
         self._job_step(job, job.lifecycle.fire(event), reason=reason,
-                       usage_us=job.usage_us)
+                       usage_us=job.usage_us, **origin)
         self.running = None
         self.busy_us += job.held_us
         s = job.session
@@ -499,8 +533,9 @@ class Scheduler:
                 self._bill(s, now)
         self._after_job_left(job, now)
 
-    def _end_queued(self, job: JobRecord, event: str, now: int, reason: str) -> None:
-        self._job_step(job, job.lifecycle.fire(event), reason=reason)
+    def _end_queued(self, job: JobRecord, event: str, now: int, reason: str,
+                    **origin: Any) -> None:
+        self._job_step(job, job.lifecycle.fire(event), reason=reason, **origin)
         job.finished = now
         job.error = reason if event == "expire" else None
         self.queued_count -= 1
@@ -629,7 +664,7 @@ class Scheduler:
 
     # -- trace helpers ---------------------------------------------------------------
 
-    def _session_step(self, s: SessionRecord, step: Step, **origin: str | int) -> None:
+    def _session_step(self, s: SessionRecord, step: Step, **origin: Any) -> None:
         if step.changed:
             s.history.append((step.dest, self.now()))
         self.trace.emit(self.now(), self.qpu, "session", s.id, step.event, source=step.source,
@@ -637,12 +672,15 @@ class Scheduler:
                         accepting_jobs=s.lifecycle.accepting_jobs, in_flight=s.in_flight,
                         extra=origin)
 
-    def _origin(self) -> dict[str, str]:
+    def _origin(self) -> dict[str, Any]:
         """Marks a user operation made from a timer callback (replay must redo it there)."""
-        return {"by": "callback"} if self.clock.in_timers else {}
+        if not self.clock.in_timers:
+            return {}
+        # A callback set for "now" after the instant settled runs after its dispatch.
+        return {"by": "callback", "late": True} if self.clock.late else {"by": "callback"}
 
     def _job_step(self, job: JobRecord, step: Step, reason: str | None = None,
-                  **data: int) -> None:
+                  **data: Any) -> None:
         extra: dict[str, Any] = dict(data)
         if reason is not None:
             extra["reason"] = reason

@@ -8,21 +8,35 @@ It plays the part of ``QiskitRuntimeService`` (``backend()``, ``backends()``,
 from __future__ import annotations
 
 import itertools
+import math
 import random
+import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
-from .clock import DEFAULT_EPOCH, Clock, MeasuredClock, Timer, VirtualClock, WallClock, to_us
+from .clock import (
+    DEFAULT_EPOCH,
+    Clock,
+    MeasuredClock,
+    ReentrantCallError,
+    Timer,
+    VirtualClock,
+    WallClock,
+    to_us,
+)
 from .errors import (
     BackendNotFoundError,
     IBMBackendValueError,
     IBMInputValueError,
+    IBMRuntimeError,
     RuntimeJobNotFound,
 )
 from .fairshare import FairShare
+from .inputs import seconds_us
 from .qpu import QPU
 from .records import SessionRecord
 from .scheduler import Scheduler
@@ -51,6 +65,9 @@ class LocalService:
 
     Circuits must be ISA circuits of the QPU, as on IBM's (SPEC §4): others are refused at
     submission with IBM's message. ``strict_isa=False`` transpiles them instead.
+
+    ``with LocalService(...) as service:`` closes it on exit; a service dropped without
+    ``close()`` stops its threads when it is garbage-collected.
     """
 
     def __init__(
@@ -73,15 +90,15 @@ class LocalService:
         execution_timeout: float | None = 600.0,
         trace: Trace | None = None,
     ) -> None:
+        _check_construction(epoch, speed, scale, seed, backends)
         self.clock = _make_clock(clock, epoch, speed, scale)
         self.seed = seed if seed is not None else random.SystemRandom().randrange(2**31)
         self._rng = random.Random(self.seed)
         self.strict_isa = strict_isa
-        if execution_timeout is not None and not (
-                isinstance(execution_timeout, int | float) and execution_timeout > 0):
+        if execution_timeout is not None and not _finite_positive(execution_timeout):
             raise IBMInputValueError(
-                f"execution_timeout must be a positive number of wall seconds or None, not "
-                f"{execution_timeout!r}")
+                f"execution_timeout must be a finite positive number of wall seconds or None "
+                f"(no limit), not {execution_timeout!r}")
         self.execution_timeout = execution_timeout
         self.defaults: dict[str, Any] = {
             "interactive_timeout": interactive_timeout,
@@ -105,8 +122,14 @@ class LocalService:
         """Options already reported as "accepted, not emulated" (once per service)."""
         self._qpus: dict[str, QPU] = {}
         self.schedulers: dict[str, Scheduler] = {}
+        # Holds what stops the threads, never the service: a dropped service is collected.
+        self._finalizer = weakref.finalize(self, _stop_threads, _stopper(self.clock))
         for spec in backends if backends is not None else [QPU.ideal()]:
             qpu, overrides = spec if isinstance(spec, tuple) else (spec, {})
+            if not isinstance(overrides, Mapping):
+                raise IBMBackendValueError(
+                    f"a backend with settings is a pair (qpu, {{'interactive_timeout': 30}}), "
+                    f"not ({qpu!r}, {overrides!r})")
             self.add_backend(qpu, **overrides)
 
     # -- QPUs ------------------------------------------------------------------------
@@ -214,13 +237,16 @@ class LocalService:
         return self.clock.datetime()
 
     def advance(self, seconds: float) -> None:
-        """Let ``seconds`` pass (virtual: jump, firing timers on the way; wall: sleep)."""
-        if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds < 0:
-            raise IBMInputValueError(
-                f"advance() takes a number of seconds >= 0, not {seconds!r}; time only moves "
-                "forward")
-        with self.call():
-            self.clock.advance(to_us(seconds))
+        """Let ``seconds`` pass (virtual: jump, firing timers on the way; wall: sleep).
+
+        If a timer callback raises on the way, the clock stops at that (settled) instant
+        and the exception reaches the caller.
+        """
+        us = seconds_us(seconds, "seconds", self.clock,
+                        fix="advance() takes a finite number of seconds >= 0; time only moves "
+                        "forward")
+        with self.call(), _callback_refused():
+            self.clock.advance(us)
 
     def call_at(self, seconds: float, callback: Callable[[], None], *,
                 label: str = "user") -> Timer:
@@ -230,9 +256,8 @@ class LocalService:
         close); the callback may submit jobs and open or close sessions. It runs in the
         context current now, so it never joins a ``with Session(...)`` it was not set in.
         """
-        if not isinstance(seconds, int | float) or isinstance(seconds, bool):
-            raise IBMInputValueError(f"call_at() takes seconds since the epoch, not {seconds!r}")
-        at = to_us(seconds)
+        at = seconds_us(seconds, "seconds", self.clock, since_now=False,
+                        fix="call_at() takes a finite number of seconds since the epoch")
         if at < self.clock.now():
             raise IBMInputValueError(
                 f"call_at({seconds!r}) is in the past: the clock is at "
@@ -242,9 +267,10 @@ class LocalService:
     def call_later(self, delay: float, callback: Callable[[], None], *,
                    label: str = "user") -> Timer:
         """Run ``callback`` ``delay`` seconds from now (see ``call_at``)."""
-        if not isinstance(delay, int | float) or isinstance(delay, bool) or delay < 0:
-            raise IBMInputValueError(f"call_later() takes a delay in seconds >= 0, not {delay!r}")
-        return self.call_at(self.clock.now() / 1e6 + delay, callback, label=label)
+        us = seconds_us(delay, "delay", self.clock,
+                        fix="call_later() takes a finite delay in seconds >= 0")
+        return self.clock.call_at(self.clock.now() + us, callback, priority=USER_PRIORITY,
+                                  label=label)
 
     def run_until_idle(self, timeout: float | None = None) -> bool:
         """Advance until no job is queued or running on any QPU; True when idle.
@@ -252,11 +278,12 @@ class LocalService:
         Timers due up to that instant fire and no later ones, so an idle open session
         is not run into its max TTL.
         """
-        with self.call():
+        timeout_us = None if timeout is None else seconds_us(
+            timeout, "timeout", self.clock,
+            fix="give a finite number of seconds >= 0, or None to wait without limit")
+        with self.call(), _callback_refused():
             return self.clock.wait_for(
-                lambda: all(s.is_idle() for s in self.schedulers.values()),
-                None if timeout is None else to_us(timeout),
-            )
+                lambda: all(s.is_idle() for s in self.schedulers.values()), timeout_us)
 
     def next_seed(self) -> int:
         """The next per-job simulator seed, drawn from the service seed in submission order."""
@@ -344,11 +371,19 @@ class LocalService:
         return self.trace.write(path)
 
     def close(self) -> None:
-        """Stop background threads (wall clock); the service can no longer run jobs."""
+        """Stop background threads (wall clock, workers); the service can no longer run jobs."""
         for scheduler in self.schedulers.values():
             scheduler.shutdown()
         if isinstance(self.clock, WallClock):
             self.clock.close()
+        self._finalizer.detach()
+
+    def __enter__(self) -> LocalService:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
 
     def __repr__(self) -> str:
         return (f"<LocalService clock={self.clock.kind} seed={self.seed} "
@@ -397,6 +432,55 @@ class QiskitRuntimeService(LocalService):
     def delete_account(*args: Any, **kwargs: Any) -> bool:
         """Nothing to delete: False, as IBM's when no account matched."""
         return False
+
+
+@contextmanager
+def _callback_refused() -> Iterator[None]:
+    """A wait from inside a timer callback is refused with the library's error."""
+    try:
+        yield
+    except ReentrantCallError as err:
+        raise IBMRuntimeError(str(err)) from None
+
+
+def _stopper(clock: Clock) -> Callable[[], None] | None:
+    return clock.stopper if isinstance(clock, WallClock) else None
+
+
+def _stop_threads(stop: Callable[[], None] | None) -> None:
+    """The finalizer of a service dropped without ``close()``: end its clock's thread.
+
+    Its worker pools need nothing: an idle ``ThreadPoolExecutor`` worker ends when the
+    pool is collected with the service.
+    """
+    if stop is not None:
+        stop()
+
+
+def _finite_positive(value: object) -> bool:
+    return (isinstance(value, int | float) and not isinstance(value, bool)
+            and math.isfinite(value) and value > 0)
+
+
+def _check_construction(epoch: object, speed: object, scale: object, seed: object,
+                        backends: object) -> None:
+    """Refuse constructor arguments that would fail later, naming the argument and the fix."""
+    if not isinstance(epoch, datetime) or epoch.tzinfo is None:
+        raise IBMInputValueError(
+            f"epoch={epoch!r} must be a timezone-aware datetime. Fix: e.g. "
+            "epoch=datetime(2025, 1, 1, tzinfo=timezone.utc)")
+    for name, value, meaning in (("speed", speed, "model seconds per real second"),
+                                 ("scale", scale, "virtual seconds per measured second")):
+        if not _finite_positive(value):
+            raise IBMInputValueError(
+                f"{name}={value!r} must be a finite positive number ({meaning}, e.g. 100)")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise IBMInputValueError(f"seed={seed!r} must be an int or None (a fresh seed)")
+    if backends is not None and (isinstance(backends, str | bytes | Mapping)
+                                 or not isinstance(backends, Sequence)):
+        raise IBMBackendValueError(
+            f"backends={backends!r} must be a list of QPUs or fake backend names, e.g. "
+            "backends=[QPU.ideal(), 'fake_manila']")
 
 
 def _make_clock(clock: ClockKind | Clock, epoch: datetime, speed: float, scale: float) -> Clock:

@@ -176,6 +176,10 @@ class QPUSettings:
                 raise IBMInputValueError(
                     f"default max_time {self.max_time:g}s exceeds the plan's limit {limit:g}s"
                 )
+        if not isinstance(self.instances, Mapping):
+            raise IBMInputValueError(
+                f"instances={self.instances!r} must map each instance name to its allocation. "
+                "Fix: e.g. instances={'a': 0.7, 'b': 0.3}")
         if self.idle_close_timeout is not None and not _positive(self.idle_close_timeout):
             raise IBMInputValueError(
                 f"idle_close_timeout={self.idle_close_timeout!r} must be a positive number of "

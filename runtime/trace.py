@@ -11,11 +11,14 @@ hand-written files in the same format (see docs/trace-format.md).
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any, Literal
+
+from qsession.model import JOB_TABLE, SESSION_TABLE
 
 from .clock import DEFAULT_EPOCH, US_PER_S
 
@@ -26,11 +29,24 @@ Entity = Literal["session", "job", "qpu"]
 ENTITIES: tuple[Entity, ...] = ("session", "job", "qpu")
 JSONScalar = str | int | float | bool | None
 
-# Record kinds by entity (``event`` field). Model events keep the model's names.
-SESSION_EVENTS = ("create", "submit", "job_started", "job_ended", "ittl_elapsed", "close",
-                  "cancel", "max_time_reached")
-JOB_EVENTS = ("create", "start", "finish", "fail", "expire", "cancel")
-QPU_EVENTS = ("configure", "dispatch", "hold", "release", "timer_set", "timer_cancel", "timer_fire")
+# Record kinds by entity (``event`` field). Lifecycle records carry the model's event
+# names (read from its tables, so a new model event is a valid record at once); ``create``
+# opens each object; the QPU's records are the scheduler's own.
+SESSION_EVENTS = ("create", *(e.name for e in SESSION_TABLE.events))
+JOB_EVENTS = ("create", *(e.name for e in JOB_TABLE.events))
+QPU_EVENTS = ("configure", "dispatch", "hold", "release", "bill", "quota_hold", "quota_release",
+              "timer_set", "timer_cancel", "timer_fire")
+EVENTS: dict[str, tuple[str, ...]] = {"session": SESSION_EVENTS, "job": JOB_EVENTS,
+                                      "qpu": QPU_EVENTS}
+
+# What the known ``data`` keys hold (docs/trace-format.md); other keys hold any JSON scalar.
+_POSITIVE_INT = ("duration_us", "time_limit_us", "max_time_us", "interactive_timeout_us",
+                 "batch_interactive_timeout_us", "fair_share_window_us",
+                 "idle_close_timeout_us")
+_COUNT = ("at_us", "held_us", "in_flight", "circuits", "shots", "usage_us", "used_us",
+          "quota_us", "from_us", "until_us", "span_us")
+_TEXT = ("reason", "timer", "job", "via", "kind", "tags")
+_CHOICES = {"mode": ("dedicated", "batch"), "by": ("callback",)}
 
 
 class TraceFormatError(ValueError):
@@ -72,30 +88,50 @@ class Record:
         return out
 
     @classmethod
-    def from_json(cls, obj: Mapping[str, Any], where: str = "record") -> Record:
-        """Parse one record written by ``to_json`` (or by hand in the same shape)."""
-        try:
-            entity = obj["entity"]
-            if entity not in ENTITIES:
-                raise TraceFormatError(f"{where}: entity must be one of {ENTITIES}, not {entity!r}")
-            t = obj["t"]
-            if not isinstance(t, int | float) or isinstance(t, bool) or t < 0:
-                raise TraceFormatError(f"{where}: t must be seconds >= 0, not {t!r}")
-            data = obj.get("data") or {}
-            if not isinstance(data, dict):
-                raise TraceFormatError(f"{where}: data must be an object")
-            return cls(
-                seq=int(obj["seq"]), t=round(t * US_PER_S), qpu=str(obj["qpu"]),
-                entity=entity, id=str(obj["id"]), event=str(obj["event"]),
-                source=obj.get("source"), dest=obj.get("dest"), session=obj.get("session"),
-                instance=obj.get("instance"), data=data,
-            )
-        except KeyError as err:
-            raise TraceFormatError(f"{where}: missing field {err.args[0]!r}") from None
-        except (TypeError, ValueError) as err:
-            if isinstance(err, TraceFormatError):
-                raise
-            raise TraceFormatError(f"{where}: {err}") from None
+    def from_json(cls, obj: Mapping[str, Any], where: str = "record",
+                  limit_us: int | None = None) -> Record:
+        """Parse one record written by ``to_json`` (or by hand in the same shape).
+
+        Every field is checked against docs/trace-format.md; anything else is a
+        ``TraceFormatError`` naming ``where``, the field and what it must be.
+        ``limit_us``: the last instant the trace's epoch leaves a ``datetime`` for.
+        """
+        for key in ("seq", "t", "qpu", "entity", "id", "event"):
+            if key not in obj:
+                raise TraceFormatError(f"{where}: missing field {key!r}")
+        seq, t, entity = obj["seq"], obj["t"], obj["entity"]
+        if not _is_int(seq) or seq < 0:
+            raise TraceFormatError(f"{where}: seq must be an integer >= 0, not {seq!r}")
+        if entity not in ENTITIES:
+            raise TraceFormatError(f"{where}: entity must be one of {ENTITIES}, not {entity!r}")
+        if not _is_number(t) or t < 0:
+            raise TraceFormatError(f"{where}: t must be a finite number of seconds >= 0, "
+                                   f"not {t!r}")
+        t_us = round(t * US_PER_S)
+        if limit_us is not None and t_us > limit_us:
+            raise TraceFormatError(f"{where}: t={t!r} is past the last instant a datetime can "
+                                   "show from the trace's epoch (9999-12-31)")
+        for key in ("qpu", "id", "event"):
+            if not isinstance(obj[key], str) or not obj[key]:
+                raise TraceFormatError(f"{where}: {key} must be a non-empty string, "
+                                       f"not {obj[key]!r}")
+        if obj["event"] not in EVENTS[entity]:
+            raise TraceFormatError(f"{where}: {obj['event']!r} is not a {entity} event; "
+                                   f"{entity} events are {', '.join(EVENTS[entity])}")
+        for key in ("source", "dest", "session", "instance"):
+            value = obj.get(key)
+            if value is not None and (not isinstance(value, str) or not value):
+                raise TraceFormatError(f"{where}: {key} must be a non-empty string or absent, "
+                                       f"not {value!r}")
+        data = obj.get("data")
+        data = {} if data is None else data
+        if not isinstance(data, dict):
+            raise TraceFormatError(f"{where}: data must be an object, not {data!r}")
+        for key, value in data.items():
+            _check_data(where, key, value)
+        return cls(seq=seq, t=t_us, qpu=obj["qpu"], entity=entity, id=obj["id"],
+                   event=obj["event"], source=obj.get("source"), dest=obj.get("dest"),
+                   session=obj.get("session"), instance=obj.get("instance"), data=data)
 
 
 class Trace:
@@ -113,6 +149,16 @@ class Trace:
         self.records: list[Record] = []
         self.count = 0
         self._stream: IO[str] | None = None
+        self.source: str | None = None
+        """The file a read trace came from (None: built in memory)."""
+        self.lines: list[int] = []
+        """The line of each record in ``source`` (read traces only)."""
+
+    def where(self, index: int) -> str:
+        """``file:line`` of record ``index`` of a read trace (``record N`` otherwise)."""
+        if self.source is not None and index < len(self.lines):
+            return f"{self.source}:{self.lines[index]}"
+        return f"record {index}"
 
     def emit(self, t: int, qpu: str, entity: Entity, id: str, event: str, *,
              source: str | None = None, dest: str | None = None, session: str | None = None,
@@ -177,13 +223,35 @@ class Trace:
         if header.get("version") != VERSION:
             raise TraceFormatError(f"{source}: unsupported trace version "
                                    f"{header.get('version')!r} (this qsession reads {VERSION})")
-        epoch = datetime.fromisoformat(str(header.get("epoch", DEFAULT_EPOCH.isoformat())))
+        where = f"{source}:{lines[0][0]}"
+        raw_epoch = header.get("epoch", DEFAULT_EPOCH.isoformat())
+        try:
+            epoch = datetime.fromisoformat(raw_epoch) if isinstance(raw_epoch, str) else None
+        except ValueError:
+            epoch = None
+        if epoch is None:
+            raise TraceFormatError(f"{where}: epoch must be an ISO-8601 time such as "
+                                   f'"2025-01-01T00:00:00+00:00", not {raw_epoch!r}')
         meta = {k: v for k, v in header.items() if k not in ("format", "version", "epoch")}
+        for key, value in meta.items():
+            if not _is_scalar(value):
+                raise TraceFormatError(f"{where}: header field {key!r} must be a JSON scalar "
+                                       f"(string, number, true/false or null), not {value!r}")
         trace = cls(epoch=epoch if epoch.tzinfo else epoch.replace(tzinfo=UTC), meta=meta)
+        limit_us = (datetime.max.replace(tzinfo=UTC) - trace.epoch) // timedelta(microseconds=1)
+        trace.source = source
+        previous: Record | None = None
         for number, line in lines[1:]:
             where = f"{source}:{number}"
-            record = Record.from_json(_parse_line(line, where), where)
+            record = Record.from_json(_parse_line(line, where), where, limit_us)
+            if previous is not None and record.seq <= previous.seq:
+                raise TraceFormatError(
+                    f"{where}: seq {record.seq} comes after seq {previous.seq}: records must "
+                    "be in the order they happened, seq increasing (a reordered or edited "
+                    "trace cannot be checked)")
             trace.records.append(record)
+            trace.lines.append(number)
+            previous = record
         trace.count = len(trace.records)
         return trace
 
@@ -195,6 +263,8 @@ class Trace:
             text = path.read_text()
         except UnicodeDecodeError:
             raise TraceFormatError(f"{path} is not text: a trace is UTF-8 JSON lines") from None
+        except OSError as err:
+            raise TraceFormatError(f"{path}: cannot be read ({err.strerror or err})") from None
         return cls.loads(text, str(path))
 
     # -- convenience views -----------------------------------------------------------
@@ -220,6 +290,48 @@ def _parse_line(line: str, where: str) -> dict[str, Any]:
         obj = json.loads(line)
     except json.JSONDecodeError as err:
         raise TraceFormatError(f"{where}: not JSON ({err.msg})") from None
+    except RecursionError:
+        raise TraceFormatError(f"{where}: nested too deeply; a record is one flat JSON "
+                               "object whose data holds scalars") from None
     if not isinstance(obj, dict):
         raise TraceFormatError(f"{where}: each line must be a JSON object")
     return obj
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: object) -> bool:
+    return (isinstance(value, int | float) and not isinstance(value, bool)
+            and math.isfinite(value))
+
+
+def _is_scalar(value: object) -> bool:
+    return value is None or isinstance(value, str | bool) or _is_number(value)
+
+
+def _check_data(where: str, key: str, value: object) -> None:
+    """Refuse a ``data`` value of the wrong kind (known keys) or a non-scalar (any key)."""
+    def refuse(what: str) -> TraceFormatError:
+        return TraceFormatError(f"{where}: data.{key} must be {what}, not {value!r}")
+
+    if value is None and key not in _CHOICES:
+        return
+    if key in _POSITIVE_INT and not (_is_int(value) and value > 0):  # type: ignore[operator]
+        raise refuse("a positive integer of microseconds" if key.endswith("_us")
+                     else "a positive integer")
+    if key in _COUNT and not (_is_int(value) and value >= 0):  # type: ignore[operator]
+        raise refuse("an integer >= 0")
+    if key in _TEXT and not isinstance(value, str):
+        raise refuse("a string")
+    if key in _CHOICES and value not in _CHOICES[key]:
+        raise refuse(" or ".join(map(repr, _CHOICES[key])))
+    if key == "allocation" and not (_is_number(value) and value > 0):  # type: ignore[operator]
+        raise refuse("a finite positive number")
+    if key == "accepting_jobs" and not isinstance(value, bool):
+        raise refuse("true or false")
+    if key == "late" and value is not True:
+        raise refuse("true (or absent)")
+    if not _is_scalar(value):
+        raise refuse("a JSON scalar (string, finite number, true/false or null)")

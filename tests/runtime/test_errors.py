@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from helpers.circuits import bell, logical_bell, rotation
 from qiskit.circuit import QuantumCircuit
@@ -30,6 +31,7 @@ from qsession.runtime import (
     SamplerV2,
     Session,
 )
+from qsession.runtime.replay import replay
 from qsession.runtime.trace import Trace, TraceFormatError
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "errors.md"
@@ -220,7 +222,102 @@ CASES = [
          TraceFormatError, ("not a qsession trace header", '"format": "qsession-trace"')),
     Case("trace-not-json", lambda s, tmp: Trace.read(_write(tmp, "seq,t,event\n")),
          TraceFormatError, ("not JSON",)),
+    # -- found by attacking the API (issue 15): each was a raw Python error or accepted --
+    Case("advance-not-finite", lambda s, _: s.advance(float("inf")),
+         IBMInputValueError, ("seconds=inf is not finite", "finite number of seconds")),
+    Case("advance-nan", lambda s, _: s.advance(float("nan")),
+         IBMInputValueError, ("seconds=nan is not finite",)),
+    Case("advance-past-datetime", lambda s, _: s.advance(1e14),
+         IBMInputValueError, ("past the last instant a datetime can show", "9999-12-31")),
+    Case("advance-below-a-microsecond", lambda s, _: s.advance(1e-9),
+         IBMInputValueError, ("below the clock's resolution of one microsecond",)),
+    Case("advance-in-a-callback", lambda s, _: (s.call_later(1, lambda: s.advance(5)),
+                                                s.advance(2)),
+         IBMRuntimeError, ("advance() was called from inside a timer callback",
+                           "service.call_later(delay, callback)")),
+    Case("result-in-a-callback", lambda s, _: _result_in_callback(s),
+         IBMRuntimeError, ("from inside a timer callback", "wait outside the callback")),
+    Case("call-at-not-finite", lambda s, _: s.call_at(float("inf"), lambda: None),
+         IBMInputValueError, ("seconds=inf is not finite", "call_at()")),
+    Case("call-later-nan", lambda s, _: s.call_later(float("nan"), lambda: None),
+         IBMInputValueError, ("delay=nan is not finite", "call_later()")),
+    Case("result-timeout-nan", lambda s, _: _job(s).result(timeout=float("nan")),
+         IBMInputValueError, ("timeout=nan is not finite", "or None to wait")),
+    Case("result-timeout-inf", lambda s, _: _job(s).result(timeout=float("inf")),
+         IBMInputValueError, ("timeout=inf is not finite", "or None to wait")),
+    Case("result-timeout-negative", lambda s, _: _job(s).result(timeout=-1),
+         IBMInputValueError, ("timeout=-1 is negative", "seconds >= 0")),
+    Case("run-until-idle-timeout-nan", lambda s, _: s.run_until_idle(timeout=float("nan")),
+         IBMInputValueError, ("timeout=nan is not finite",)),
+    Case("precision-too-fine", lambda s, _: EstimatorV2(mode=s.backend()).run(
+        [(bell(False), "ZZ")], precision=1e-200),
+         IBMInputValueError, ("precision=1e-200", "10,000,000 executions", "precision >=")),
+    Case("sampler-over-the-execution-limit", lambda s, _: SamplerV2(mode=s.backend()).run(
+        [bell()], shots=10**12),
+         IBMInputValueError, ("1,000,000,000,000 executions", "10,000,000 executions per "
+                              "Sampler job", "fewer shots")),
+    Case("empty-parameter-sweep", lambda s, _: SamplerV2(mode=s.backend()).run(
+        [(rotation(), np.empty((0, 1)))]),
+         IBMInputValueError, ("pub 0", "no parameter sets", "at least one set")),
+    Case("v1-observables-not-a-list", lambda s, _: EstimatorV2(mode=s.backend()).run(
+        [bell(False)], 5),
+         IBMInputValueError, ("observables must be a list", "int 5",
+                              "estimator.run([(circuit, observable)])")),
+    Case("primitive-of-a-qpu-of-no-service",
+         lambda s, _: SamplerV2(mode=QPU.ideal("loose", num_qubits=2)),
+         IBMInputValueError, ("belongs to no service", "service.add_backend")),
+    Case("no-backends", lambda s, _: LocalService(backends=[]).backend(),
+         IBMBackendValueError, ("no backends", "service.add_backend(QPU.ideal())")),
+    Case("backends-not-a-list", lambda s, _: LocalService(backends="fake_manila"),
+         IBMBackendValueError, ("must be a list of QPUs or fake backend names",)),
+    Case("instances-not-a-mapping", lambda s, _: LocalService(instances=["a", "b"]),
+         IBMInputValueError, ("instances=['a', 'b']", "{'a': 0.7, 'b': 0.3}")),
+    Case("epoch-not-a-datetime", lambda s, _: LocalService(epoch="2025-01-01"),
+         IBMInputValueError, ("epoch='2025-01-01'", "timezone-aware datetime")),
+    Case("speed-not-finite", lambda s, _: LocalService(clock="wall", speed=float("inf")),
+         IBMInputValueError, ("speed=inf", "finite positive number")),
+    Case("seed-not-an-int", lambda s, _: LocalService(seed="seven"),
+         IBMInputValueError, ("seed='seven'", "int or None")),
+    Case("execution-timeout-not-finite",
+         lambda s, _: LocalService(execution_timeout=float("inf")),
+         IBMInputValueError, ("execution_timeout", "or None (no limit)")),
+    Case("trace-field-of-wrong-type", lambda s, tmp: Trace.read(_write(tmp, _HEADER + (
+        '{"seq":0,"t":"0","qpu":"q","entity":"job","id":"j1","event":"create"}\n'))),
+         TraceFormatError, ("input.jsonl:2:", "t must be a finite number of seconds")),
+    Case("trace-reordered", lambda s, tmp: Trace.read(_write(tmp, _HEADER + (
+        '{"seq":1,"t":0,"qpu":"q","entity":"qpu","id":"q","event":"hold"}\n'
+        '{"seq":0,"t":0,"qpu":"q","entity":"qpu","id":"q","event":"hold"}\n'))),
+         TraceFormatError, ("input.jsonl:3:", "seq 0 comes after seq 1")),
+    Case("trace-nested-data", lambda s, tmp: Trace.read(_write(tmp, _HEADER + (
+        '{"seq":0,"t":0,"qpu":"q","entity":"qpu","id":"q","event":"hold",'
+        '"data":{"x":{"y":1}}}\n'))),
+         TraceFormatError, ("input.jsonl:2:", "data.x must be a JSON scalar")),
+    Case("replay-of-an-unknown-session", lambda s, tmp: replay(Trace.read(_write(
+        tmp, _HEADER + _CONFIGURE + (
+            '{"seq":1,"t":0,"qpu":"q","entity":"job","id":"j1","event":"create",'
+            '"session":"s9","instance":"default","data":{"duration_us":5}}\n')))),
+         TraceFormatError, ("input.jsonl:3:", "names session 's9'", "never created")),
+    Case("replay-of-a-zero-duration", lambda s, tmp: replay(Trace.read(_write(
+        tmp, _HEADER + _CONFIGURE + (
+            '{"seq":1,"t":0,"qpu":"q","entity":"job","id":"j1","event":"create",'
+            '"instance":"default","data":{"duration_us":0}}\n')))),
+         TraceFormatError, ("input.jsonl:3:", "data.duration_us must be a positive integer")),
 ]
+
+_HEADER = '{"format":"qsession-trace","version":1}\n'
+_CONFIGURE = ('{"seq":0,"t":0,"qpu":"q","entity":"qpu","id":"q","event":"configure",'
+              '"instance":"default","data":{"allocation":1,"fair_share_window_us":100,'
+              '"interactive_timeout_us":100,"batch_interactive_timeout_us":100}}\n')
+
+
+def _job(service: LocalService) -> Any:
+    return SamplerV2(mode=service.backend()).run([bell()], shots=10)
+
+
+def _result_in_callback(service: LocalService) -> Any:
+    job = SamplerV2(mode=service.backend()).run([bell()], shots=100_000)
+    service.call_later(0.001, job.result)
+    return service.advance(1)
 
 
 def _write(tmp: Path, text: str) -> Path:
