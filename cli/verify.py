@@ -249,7 +249,10 @@ def _metrics_findings(runs: int, start: int) -> tuple[int, list[str]]:
 
     found: list[str] = []
     for seed in range(start, start + runs):
-        trace = run_null(seed)
+        try:
+            trace = run_null(seed)
+        except Exception:  # a program that cannot run: the programs part reports it
+            continue
         monitor = Monitor([])
         monitor.feed(list(trace))
         m = compute(trace)
