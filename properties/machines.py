@@ -90,7 +90,7 @@ TIMING = GridTiming(sub_job_overhead_s=0.2, rep_delay_s=1e-2)
 COVERAGE_EVENTS = ("expiry", "cancel with queued jobs", "reactivation", "contention",
                    "idle close", "submit inside ITTL", "close with queued jobs",
                    "non-default instance", "several active batches", "span past window edge",
-                   "with-block left by an exception")
+                   "with-block left by an exception", "user callback")
 
 coverage: Counter[str] = Counter()
 """In how many runs (examples) each rare situation was reached, in this process."""
@@ -222,6 +222,26 @@ class RuntimeMachine(RuleBasedStateMachine):
                      "INV-WITH-CLOSES", f"session {session.session_id} was left by "
                      f"{'an exception' if raises else 'the end of its block'} and the trace "
                      "shows no close()")
+
+    @precondition(lambda self: self.sessions and len(self.jobs) < MAX_JOBS)
+    @rule(index=st.integers(0, MAX_SESSIONS - 1), delay=GRID_THINK,
+          action=st.sampled_from(["submit", "close"]), shots=qs.shots())
+    def user_callback(self, index: int, delay: float, action: str, shots: int) -> None:
+        """User code runs from a timer (``service.call_later``): it submits or closes then.
+
+        The callback runs inside an instant, among the scheduler's own timers due then.
+        """
+        i = index % len(self.sessions)
+
+        def act() -> None:
+            self._reached("user callback")
+            record = self.sessions[i]._record
+            if action == "close":
+                self.sessions[i].close()
+            elif record.lifecycle.accepting_jobs:
+                self.jobs.append(self.samplers[i].run([(qs.CIRCUITS["bell"],)], shots=shots))
+
+        self.service.call_later(delay, act)
 
     @precondition(lambda self: self.sessions and len(self.jobs) < MAX_JOBS)
     @rule(index=st.integers(0, MAX_SESSIONS - 1), pub=qs.sampler_pubs(), shots=qs.shots(),
