@@ -341,6 +341,8 @@ class RuntimeMachine(RuleBasedStateMachine):
             self._settle(job)
         self.service.advance(think)
         if resume and record.lifecycle.accepting_jobs and len(self.jobs) < MAX_JOBS:
+            if record.ittl_timer is not None and not record.ittl_timer.cancelled:
+                self._reached("submit inside ITTL")
             self.jobs.append(self.samplers[i].run([(qs.CIRCUITS["bell"],)], shots=shots))
 
     @precondition(lambda self: self.jobs)
