@@ -345,6 +345,31 @@ class RuntimeMachine(RuleBasedStateMachine):
                 self._reached("submit inside ITTL")
             self.jobs.append(self.samplers[i].run([(qs.CIRCUITS["bell"],)], shots=shots))
 
+    def _idle_in_ittl(self) -> list[int]:
+        """Sessions that are active, idle, and within their ITTL window (timer pending)."""
+        return [k for k, s in enumerate(self.sessions)
+                if (t := s._record.ittl_timer) is not None and not t.cancelled
+                and s._record.lifecycle.accepting_jobs]
+
+    @precondition(lambda self: self._idle_in_ittl() and len(self.jobs) < MAX_JOBS)
+    @rule(index=st.integers(0, MAX_SESSIONS - 1), part=st.sampled_from([0.0, 0.5, 1.0]),
+          shots=qs.shots())
+    def submit_inside_ittl(self, index: int, part: float, shots: int) -> None:
+        """Resume an idle active session before its ITTL runs out (at once, halfway, or
+        1 µs before): the job must go first, and the ITTL timer stop."""
+        candidates = self._idle_in_ittl()
+        i = candidates[index % len(candidates)]
+        timer = self.sessions[i]._record.ittl_timer
+        assert timer is not None
+        left = timer.at - self.service.clock.now()
+        wait = max(0, left - 1) if part == 1.0 else int(left * part)
+        if wait:
+            self.service.advance(wait / 1e6)
+        record = self.sessions[i]._record
+        if record.ittl_timer is timer and record.lifecycle.accepting_jobs:
+            self._reached("submit inside ITTL")
+            self.jobs.append(self.samplers[i].run([(qs.CIRCUITS["bell"],)], shots=shots))
+
     @precondition(lambda self: self.jobs)
     @rule(index=st.integers(0, MAX_JOBS - 1))
     def wait_result(self, index: int) -> None:
