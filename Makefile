@@ -12,11 +12,11 @@ $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "qsession needs Python 3.11 or newer; set PYTHON=python3.11"'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[dev,plot,diagrams,ibm]"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[dev,plot,diagrams,ibm,server]"
 	@# mypy cannot follow setuptools' editable import hook: give it the qsession.* names
 	@# through directory links (new modules are seen without reinstalling).
 	@mkdir -p $(TYPES)/qsession
-	@for p in model diagrams runtime insight properties cli; do ln -sfn "$(CURDIR)/$$p" "$(TYPES)/qsession/$$p"; done
+	@for p in model diagrams runtime insight server properties cli; do ln -sfn "$(CURDIR)/$$p" "$(TYPES)/qsession/$$p"; done
 	@touch $(STAMP)
 
 demo: $(STAMP)
@@ -28,7 +28,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 typecheck: $(STAMP)
-	MYPYPATH=$(TYPES) $(BIN)/mypy -p qsession.model -p qsession.diagrams -p qsession.runtime -p qsession.insight -p qsession.properties -p qsession.cli
+	MYPYPATH=$(TYPES) $(BIN)/mypy -p qsession.model -p qsession.diagrams -p qsession.runtime -p qsession.insight -p qsession.server -p qsession.properties -p qsession.cli
 	MYPYPATH=$(TYPES) $(BIN)/mypy --strict bench
 
 pytest: $(STAMP)

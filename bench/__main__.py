@@ -26,8 +26,11 @@ MODULES: dict[str, str] = {
     "B5": "bench.b5_explorer",
     "B6": "bench.b6_startup",
     "B7": "bench.b7_ibm",
-    "B8": "bench.b8_measured_estimator",
+    "B8": "bench.b8_http",
+    "B9": "bench.b9_fast",
     "B10": "bench.b10_check",
+    "B11": "bench.b11_executor",
+    "B12": "bench.b12_measured_estimator",
 }
 """The module that measures each benchmark (each has ``run(quick=..., previous=...)``)."""
 

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import math
 import os
+import shlex
 import sys
 from pathlib import Path
 from typing import Any
 
 import click
+
+from qsession.cli.serving import build_emulator, emulator_options, server_options
 
 
 class PositiveSeconds(click.ParamType[float, Any]):
@@ -256,6 +259,52 @@ def verify(profile: str, seed: int | None, with_mutants: bool, runs: int | None,
 
     if not run_campaign(profile, seed, with_mutants, processes, runs, Console()):
         raise SystemExit(1)
+
+
+@main.command()
+@server_options(default_clock="fast")
+@click.option("--trace", "trace_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="Write the trace (JSON lines) here as the run goes.")
+def serve(host: str, port: int, clock: str, speed: float, backends: str,
+          instances: tuple[str, ...], seed: int | None, noise: bool,
+          trace_path: Path | None) -> None:
+    """Serve IBM Quantum Platform's REST API for the unmodified client until interrupted."""
+    from qsession.server import Server
+
+    emulator = build_emulator(emulator_options(clock, speed, backends, instances, seed, noise),
+                              trace_path)
+    server = Server(emulator, host, port)
+    for key, value in server.env().items():
+        click.echo(f"export {key}={shlex.quote(value)}")
+    click.echo(f"# qsession: serving on {server.url} ({clock} clock); Ctrl-C stops", err=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:  # uvicorn re-raises the signal once it has shut down
+        pass
+    finally:
+        emulator.close()
+    click.echo("# qsession: stopped", err=True)
+
+
+@main.command(context_settings={"ignore_unknown_options": True})
+@server_options(default_clock="fast")
+@click.option("--output-dir", "-o", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("qsession-out"), show_default=True,
+              help="Where the trace, timeline and Perfetto export go.")
+@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+def run(host: str, port: int, clock: str, speed: float, backends: str,
+        instances: tuple[str, ...], seed: int | None, noise: bool, output_dir: Path,
+        command: tuple[str, ...]) -> None:
+    """Run COMMAND (after --) against a local IBM Quantum Platform; exit with its status."""
+    from qsession.server.launch import run_command
+
+    options = emulator_options(clock, speed, backends, instances, seed, noise)
+    try:
+        status = run_command(command, out_dir=output_dir, host=host, port=port,
+                             echo=lambda line: click.echo(line, err=True), **options)
+    except ValueError as err:
+        raise click.ClickException(str(err)) from err
+    raise SystemExit(status)
 
 
 if __name__ == "__main__":  # pragma: no cover

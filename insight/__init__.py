@@ -1,7 +1,7 @@
-"""Readers of what the emulator recorded: metrics, timeline, Perfetto, the demo and what-if.
+"""Readers of what the emulator recorded: metrics, timeline, Perfetto, workloads, demo, what-if.
 
 Everything here works from a trace (``qsession.runtime.trace``): a live run's, a recorded
 file's or a hand-written one. The trace readers (``metrics``, ``spans``, ``timeline``,
-``perfetto``, ``story``) import neither qiskit nor the scheduler; ``demo`` and ``whatif``
-also drive the emulator to produce the traces they read.
+``perfetto``, ``story``, ``workloads``) import neither qiskit nor the scheduler; ``demo``
+and ``whatif`` also drive the emulator to produce the traces they read.
 """

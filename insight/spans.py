@@ -143,14 +143,22 @@ class TimelineSpans:
         return [lane.qpu for lane in self.lanes if lane.kind == "qpu"]
 
 
-def timeline_spans(trace: Trace | Iterable[Record], epoch: datetime | None = None
-                   ) -> TimelineSpans:
-    """The intervals and instants the timeline draws, derived from the trace's records."""
+def timeline_spans(trace: Trace | Iterable[Record], epoch: datetime | None = None, *,
+                   until: int | None = None) -> TimelineSpans:
+    """The intervals and instants the timeline draws, derived from the trace's records.
+
+    What is still open at the end (a running job, a state, a hold) ends at its QPU's last
+    record, or at ``until`` when that is later: a live view passes the clock's now.
+    """
     if epoch is None:
         epoch = trace.epoch if isinstance(trace, Trace) else Trace().epoch
     builder = _Builder()
     for record in trace:
         builder.add(record)
+    if until is not None:
+        builder.end = max(builder.end, until)
+        for qpu, end in builder.qpu_end.items():
+            builder.qpu_end[qpu] = max(end, until)
     return builder.finish(epoch)
 
 

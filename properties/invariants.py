@@ -813,8 +813,13 @@ class Usage(Checker):
     def __init__(self) -> None:
         super().__init__()
         self.bills: dict[str, int] = {}
+        self.touched: set[str] = set()
+        """Sessions a record named since the last instant: only their spans can have changed."""
 
     def after(self, r: Record, state: Replay) -> None:
+        named = r.id if r.entity == "session" else r.session
+        if named is not None:
+            self.touched.add(named)
         if r.entity == "qpu" and r.event == "bill" and r.session in state.sessions:
             s = state.sessions[r.session]
             self.checks += 1
@@ -836,7 +841,8 @@ class Usage(Checker):
     def instant_end(self, t: int, state: Replay) -> None:
         if not self.bills:
             return  # a trace without bill records (hand-written, or older): nothing to match
-        for s in state.sessions.values():
+        touched, self.touched = self.touched, set()
+        for s in in_creation_order([state.sessions[i] for i in touched if i in state.sessions]):
             if s.spans_closed != self.bills.get(s.id, 0):
                 self.checks += 1
                 self.fail(t, f"session {s.id} closed {s.spans_closed} active span(s) but "

@@ -27,9 +27,11 @@ if TYPE_CHECKING:
         RuntimeJobNotFound,
         RuntimeJobTimeoutError,
     )
+    from .executor import Executor
     from .job import RuntimeJobV2
     from .options import EstimatorOptions, OptionsV2, SamplerOptions
     from .primitives import EstimatorV2, SamplerV2
+    from .programs import QuantumProgram, QuantumProgramResult
     from .qpu import QPU
     from .results import EstimatorResult
     from .service import LocalService, QiskitRuntimeService
@@ -55,6 +57,7 @@ _WHERE = {
     "RuntimeJobMaxTimeoutError": "errors",
     "RuntimeJobNotFound": "errors",
     "RuntimeJobTimeoutError": "errors",
+    "Executor": "executor",
     "RuntimeJobV2": "job",
     "EstimatorOptions": "options",
     "OptionsV2": "options",
@@ -62,6 +65,8 @@ _WHERE = {
     "EstimatorV2": "primitives",
     "SamplerV2": "primitives",
     "QPU": "qpu",
+    "QuantumProgram": "programs",
+    "QuantumProgramResult": "programs",
     "EstimatorResult": "results",
     "LocalService": "service",
     "QiskitRuntimeService": "service",
@@ -82,6 +87,7 @@ __all__ = [
     "EstimatorOptions",
     "EstimatorResult",
     "EstimatorV2",
+    "Executor",
     "IBMBackendError",
     "IBMBackendValueError",
     "IBMError",
@@ -92,6 +98,8 @@ __all__ = [
     "OptionsV2",
     "QPUSettings",
     "QiskitRuntimeService",
+    "QuantumProgram",
+    "QuantumProgramResult",
     "Record",
     "RuntimeInvalidStateError",
     "RuntimeJobFailureError",

@@ -200,6 +200,10 @@ class RuntimeJobV2:
                     raise RuntimeJobMaxTimeoutError(record.error)
                 raise RuntimeJobFailureError(
                     f"Unable to retrieve job result. {record.error}")
+            if record.kind == "executor":
+                from .programs import decoded_result
+
+                return decoded_result(self._service, record)
             if record.kind == "estimator" and not isinstance(record.result, EstimatorResult):
                 record.result = EstimatorResult.wrap(record.result)
             _add_ibm_metadata(record, self._service.clock)

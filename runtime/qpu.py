@@ -398,7 +398,11 @@ class QPU(BackendV2):
         """Run a prepared job on Aer; the same seed gives the same counts and values.
 
         Aer's exceptions propagate unchanged: the scheduler turns them into a failed job.
+        A quantum program (``programs.PreparedProgram``) runs itself on this QPU.
         """
+        run_on = getattr(prepared, "run_on", None)
+        if run_on is not None:
+            return run_on(self, seed)
         # Aer's primitives take their seed at construction only; building one around the
         # QPU's simulator costs ~40 µs against milliseconds for the run itself.
         run_options: dict[str, Any] = {}

@@ -14,7 +14,7 @@ from qsession.model.job import FINAL_STATUSES
 
 from .clock import Timer
 
-JobKind = Literal["sampler", "estimator", "null"]
+JobKind = Literal["sampler", "estimator", "executor", "null"]
 
 
 class SessionRecord:

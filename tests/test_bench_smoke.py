@@ -1,4 +1,4 @@
-"""The benchmarks still run: each one's quick variant produces numbers, and the table has 9 rows.
+"""The benchmarks still run: each one's quick variant produces numbers, and the table has 12 rows.
 
 No timing assertions: the bench reports speed, the tests only keep it working.
 """
@@ -40,11 +40,12 @@ def test_every_benchmark_module_imports() -> None:
 
 def test_quick_runs_produce_numbers(quick_results: list[Any]) -> None:
     by_id = {r.id: r for r in quick_results}
-    assert list(by_id) == ["B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B10"]
+    assert list(by_id) == ["B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B9", "B10", "B11",
+                           "B12"]
     for result in quick_results:
         assert result.verdict != "error", "\n".join(result.notes)
         assert result.verdict != "not run"
-    for ident in ("B1", "B2", "B3", "B4", "B5", "B6", "B8", "B10"):
+    for ident in ("B1", "B2", "B3", "B4", "B5", "B6", "B10", "B11", "B12"):
         result = by_id[ident]
         assert result.verdict in ("PASS", "MISS"), (ident, result.verdict, result.notes)
         assert any(ch.isdigit() for ch in result.subject), (ident, result.subject)
@@ -53,18 +54,20 @@ def test_quick_runs_produce_numbers(quick_results: list[Any]) -> None:
     assert by_id["B3"].raw["peak_rss_gb"] > 0
     assert by_id["B6"].raw["qiskit_lazy"] is True
     assert by_id["B7"].verdict in ("report", "not measurable")
-    assert by_id["B8"].raw["ratio"] > 0
+    assert by_id["B8"].verdict in ("PASS", "MISS") and by_id["B8"].raw["ratio"] > 0
+    assert by_id["B9"].verdict == "report" and by_id["B9"].raw["modeled_s"] > 0
     assert by_id["B10"].raw["ratio"] > 0
     assert all(x["ok"] for reports in by_id["B10"].raw["reports"].values() for x in reports)
+    assert by_id["B11"].raw["ratio"] > 0
+    assert by_id["B12"].raw["ratio"] > 0
 
 
-def test_markdown_table_has_nine_rows(quick_results: list[Any]) -> None:
+def test_markdown_table_has_twelve_rows(quick_results: list[Any]) -> None:
     common = _bench("bench.common")
     text = common.markdown(quick_results, common.machine_info(), quick=True,
                            command="python -m bench --quick")
     rows = [line for line in text.splitlines() if line.startswith("| B")]
-    assert [row.split("|")[1].strip() for row in rows] == [*(f"B{i}" for i in range(1, 9)),
-                                                           "B10"]
+    assert [row.split("|")[1].strip() for row in rows] == [f"B{i}" for i in range(1, 13)]
     assert "| id | figure | subject | baseline | ratio | target | PASS/MISS |" in text
     assert "CPU" in text and "Python" in text and "date" in text
 
@@ -74,7 +77,7 @@ def test_only_and_output_options(tmp_path: Path) -> None:
     out = tmp_path / "performance.md"
     assert main.main(["--only", "b5", "--quick", "--output", str(out)]) == 0
     rows = [line for line in out.read_text().splitlines() if line.startswith("| B")]
-    assert len(rows) == 9
-    assert sum("not run" in row for row in rows) == 8
+    assert len(rows) == 12
+    assert sum("not run" in row for row in rows) == 11
     with pytest.raises(SystemExit):
         main.parse_only("B99")

@@ -13,9 +13,15 @@ from pathlib import Path
 from typing import Any
 
 import qiskit_ibm_runtime as ibm
+from pydantic import BaseModel
+from qiskit_ibm_runtime import executor_estimator, executor_sampler, options_models
 from qiskit_ibm_runtime.ibm_backend import IBMBackend
 
 from qsession import runtime as ours
+from qsession.runtime import executor_estimator as our_estimator
+from qsession.runtime import executor_sampler as our_sampler
+from qsession.runtime import options_models as our_models
+from qsession.runtime.executor import Executor
 from qsession.runtime.job import RuntimeJobV2
 from qsession.runtime.options import Unset
 
@@ -29,6 +35,9 @@ CLASSES: dict[str, tuple[Any, Any]] = {
     "SamplerV2": (ibm.SamplerV2, ours.SamplerV2),
     "EstimatorV2": (ibm.EstimatorV2, ours.EstimatorV2),
     "RuntimeJobV2": (ibm.RuntimeJobV2, RuntimeJobV2),
+    "executor_sampler.Sampler": (executor_sampler.Sampler, our_sampler.Sampler),
+    "executor_estimator.Estimator": (executor_estimator.Estimator, our_estimator.Estimator),
+    "Executor": (ibm.Executor, Executor),
 }
 
 
@@ -88,3 +97,23 @@ def test_module_path_rows_name_real_modules() -> None:
     for name, status in rows().items():
         if name.startswith("qiskit_ibm_runtime.") and status == "same":
             importlib.import_module(name.replace("qiskit_ibm_runtime", "qsession.runtime"))
+
+
+def _model_fields(model: BaseModel, prefix: str = "") -> list[str]:
+    names = []
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        names += (_model_fields(value, f"{prefix}{name}.") if isinstance(value, BaseModel)
+                  else [prefix + name])
+    return names
+
+
+def test_every_options_models_field_has_a_row() -> None:
+    """The client-side primitives' pydantic options (0.50+), read from IBM's models."""
+    table = rows()
+    for name in ("SamplerOptions", "EstimatorOptions", "ExecutorOptions"):
+        theirs = getattr(options_models, name)
+        assert getattr(our_models, name) is theirs  # IBM's own models, re-exported
+        for path in _model_fields(theirs()):
+            assert (f"options_models.{name}.{path}" in table
+                    or f"options_models.{path}" in table), f"no row for {name}.{path}"

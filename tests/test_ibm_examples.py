@@ -14,13 +14,16 @@ import io
 import runpy
 import warnings
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "ibm"
-FILES = sorted(EXAMPLES.glob("*.py"))
+# The ported programs (``from qsession.runtime ...``); the others are IBM's programs
+# unchanged, which tests/server/test_cli.py runs under ``qsession run``.
+FILES = sorted(p for p in EXAMPLES.glob("*.py") if "from qsession.runtime" in p.read_text())
 
 
 def _checks() -> dict[str, Callable[[dict[str, Any], str], None]]:
@@ -85,7 +88,28 @@ def _checks() -> dict[str, Callable[[dict[str, Any], str], None]]:
         assert "Refused: sampler pub 0: The instruction h on qubits (0,)" in out
         assert ns["session"].status() == "Closed"
 
-    return {"session_estimator_sampler": session, "batch_sampler": batch,
+    def executor_sampler(ns: dict[str, Any], out: str) -> None:
+        assert ns["first"].primitive_id == "executor" and sum(ns["counts"].values()) == 400
+        assert set(ns["counts"]) == {"000", "111"} and sum(ns["plain"].values()) == 200
+        assert ns["first"].session_id == ns["session"].session_id
+        assert ns["session"].status() == "Closed"
+
+    def executor_estimator(ns: dict[str, Any], out: str) -> None:
+        assert "<ZZ> over θ = 0, π/2, π, rounded: [1, 1, 1]" in out
+        assert "<ZI> over θ = 0, π/2, π, rounded: [1, 0, -1]" in out
+        assert {j.session_id for j in ns["jobs"]} == {ns["batch"].session_id}
+        assert ns["batch"].details()["state"] == "closed"
+
+    def executor_program(ns: dict[str, Any], out: str) -> None:
+        assert ns["bits"].shape == (2, 100, 1) and not ns["bits"][0].any() and ns["bits"][1].all()
+        assert ns["job"].tags == ["executor-guide"] and ns["job"].session_id is None
+        running = ns["job"].metrics()["timestamps"]["running"]  # IBM's ISO string
+        assert ns["span"].start == datetime.fromisoformat(running.replace("Z", "+00:00"))
+
+    return {"executor_sampler_session": executor_sampler,
+            "executor_estimator_batch": executor_estimator,
+            "executor_program": executor_program,
+            "session_estimator_sampler": session, "batch_sampler": batch,
             "job_mode": job_mode, "job_tags": tags, "monitor_job": monitor,
             "estimator_options": est_options, "sampler_options": smp_options,
             "qaoa_maxcut": qaoa, "backend_info": backends, "local_testing_mode": local_mode,

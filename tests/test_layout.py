@@ -26,7 +26,7 @@ ALLOWED: dict[str, set[str]] = {
     "server": {"model", "runtime", "insight", "properties", "diagrams"},
     "cli": {"model", "runtime", "insight", "properties", "diagrams", "server"},
 }
-TRACE_READERS = ("metrics", "spans", "perfetto", "story", "timeline")
+TRACE_READERS = ("metrics", "spans", "perfetto", "story", "timeline", "workloads")
 
 
 def project_imports(path: Path) -> set[str]:

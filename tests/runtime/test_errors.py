@@ -31,6 +31,9 @@ from qsession.runtime import (
     SamplerV2,
     Session,
 )
+from qsession.runtime.executor import Executor
+from qsession.runtime.options_models import SamplerOptions
+from qsession.runtime.programs import QuantumProgram
 from qsession.runtime.replay import replay
 from qsession.runtime.trace import Trace, TraceFormatError
 
@@ -222,6 +225,20 @@ CASES = [
          TraceFormatError, ("not a qsession trace header", '"format": "qsession-trace"')),
     Case("trace-not-json", lambda s, tmp: Trace.read(_write(tmp, "seq,t,event\n")),
          TraceFormatError, ("not JSON",)),
+    Case("executor-not-a-program", lambda s, t: Executor(s.backend()).run([bell()]),
+         IBMInputValueError, ("Executor.run takes a QuantumProgram", "append_circuit_item")),
+    Case("executor-empty-program",
+         lambda s, t: Executor(s.backend()).run(QuantumProgram(shots=10)),
+         IBMInputValueError, ("no items", "append_circuit_item")),
+    Case("executor-non-isa-item", lambda s, t: Executor(s.backend()).run(_program(logical_bell())),
+         IBMInputValueError, ("quantum program item 0: The instruction h",
+                              "generate_preset_pass_manager")),
+    Case("executor-meas-level",
+         lambda s, t: Executor(s.backend()).run(_program(bell(), meas_level="kerneled")),
+         IBMInputValueError, ("meas_level='kerneled'", "classified bits only")),
+    Case("executor-options-type",
+         lambda s, t: Executor(s.backend(), options=SamplerOptions()),  # type: ignore[arg-type]
+         TypeError, ("Expected ExecutorOptions or dict",)),
     # -- found by attacking the API (issue 15): each was a raw Python error or accepted --
     Case("advance-not-finite", lambda s, _: s.advance(float("inf")),
          IBMInputValueError, ("seconds=inf is not finite", "finite number of seconds")),
@@ -318,6 +335,12 @@ def _result_in_callback(service: LocalService) -> Any:
     job = SamplerV2(mode=service.backend()).run([bell()], shots=100_000)
     service.call_later(0.001, job.result)
     return service.advance(1)
+
+
+def _program(circuit: QuantumCircuit, **kwargs: Any) -> QuantumProgram:
+    program = QuantumProgram(shots=10, **kwargs)
+    program.append_circuit_item(circuit)
+    return program
 
 
 def _write(tmp: Path, text: str) -> Path:

@@ -1,4 +1,4 @@
-"""B8: Estimator pubs whose circuits end in measurements, against the same pubs without them.
+"""B12: Estimator pubs whose circuits end in measurements, against the same pubs without them.
 
 IBM accepts Estimator circuits with final measurements; they do not change an expectation
 value, and run as given Aer samples them shot by shot (SPEC §5: qsession removes them first).
@@ -51,14 +51,14 @@ def _loop(measured: bool, calls: int) -> float:
 
 
 def run(quick: bool = False, **_options: Any) -> Result:
-    """Measure B8 (``quick``: 3 calls, one repetition)."""
+    """Measure B12 (``quick``: 3 calls, one repetition)."""
     calls, repeats = (3, 1) if quick else (CALLS, 5)
     times = interleaved({"bare": lambda: _loop(False, calls),
                          "measured": lambda: _loop(True, calls)}, repeats)
     bare, measured = median(times["bare"]), median(times["measured"])
     ratio = measured / bare
     return Result(
-        id="B8",
+        id="B12",
         figure=f"{calls} Estimator jobs (4 qubits, precision {PRECISION}) whose circuits end "
                "in measurements",
         subject=f"{fmt_s(measured)} ({fmt_s(measured / calls)}/job) with measure_all()",

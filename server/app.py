@@ -1,0 +1,98 @@
+"""The composition root: the ASGI app, its routers under both API prefixes, its error handlers.
+
+Every error leaves in IBM's body (``wire.error_body``): bad input is a 4xx, never a 5xx
+(the client retries 5xx five times, POSTs included); a fault of the server itself is a
+500 with a message, counted in ``/qsession/v1/state``, and the server goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from qsession.runtime import IBMError, IBMRuntimeError
+
+from . import pages, platform, wire
+from .emulator import Conflict, Emulator, Forbidden, NotFound, UnknownBackend
+from .routes import backends, control, jobs, sessions, usage
+from .routes.common import API_PREFIXES, Unauthorized
+
+log = logging.getLogger("qsession.server")
+
+DESCRIPTION = (
+    "qsession's emulation of the IBM Quantum Platform REST API that qiskit-ibm-runtime "
+    "0.49-0.51 calls (runtime API, IAM, Global Search, Global Catalog), plus qsession's "
+    "own /qsession/v1 control routes. Served under /api/v1 and /experimental/api/v1.")
+
+
+def _error(status: int, message: str, code: int | None = None) -> JSONResponse:
+    return JSONResponse(wire.error_body(message, status=status, code=code), status_code=status)
+
+
+def build_app(emulator: Emulator) -> FastAPI:
+    """The ASGI app serving ``emulator``."""
+    app = FastAPI(title="qsession IBM Quantum Platform emulator", version="1",
+                  description=DESCRIPTION)
+    app.state.emulator = emulator
+    app.include_router(platform.router(emulator))
+    for prefix in API_PREFIXES:
+        for module in (backends, sessions, jobs, usage):
+            app.include_router(module.router(), prefix=prefix)
+    app.include_router(control.router())
+    app.include_router(pages.router(emulator))  # the live page at /
+
+    @app.exception_handler(NotFound)
+    async def not_found(_request: Request, err: NotFound) -> JSONResponse:
+        code = wire.CODE_BACKEND_NOT_FOUND if str(err).startswith("Backend") else None
+        return _error(404, str(err), code)
+
+    @app.exception_handler(Conflict)
+    async def conflict(_request: Request, err: Conflict) -> JSONResponse:
+        return _error(409, str(err))
+
+    @app.exception_handler(Forbidden)
+    async def forbidden(_request: Request, err: Forbidden) -> JSONResponse:
+        return _error(403, str(err), wire.CODE_NOT_AUTHORIZED)
+
+    @app.exception_handler(Unauthorized)
+    async def unauthorized(_request: Request, err: Unauthorized) -> JSONResponse:
+        return _error(401, str(err), wire.CODE_INVALID_CREDENTIALS)
+
+    async def bad_input(_request: Request, err: Exception) -> JSONResponse:
+        code = (wire.CODE_BACKEND_NOT_FOUND if isinstance(err, UnknownBackend)
+                else wire.CODE_VALIDATION)
+        return _error(400, str(err) or type(err).__name__, code)
+
+    # Bad input as the runtime reports it (IBMInputValueError, the closed-session error,
+    # ValueError/TypeError from coercing pubs): the request's fault, a 400.
+    for kind in (IBMError, IBMRuntimeError, ValueError, TypeError):
+        app.add_exception_handler(kind, bad_input)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_request: Request, err: RequestValidationError) -> JSONResponse:
+        return _error(400, f"invalid request: {err.errors()}", wire.CODE_VALIDATION)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, err: StarletteHTTPException) -> JSONResponse:
+        return _error(err.status_code, str(err.detail))
+
+    @app.exception_handler(Exception)
+    async def fault(request: Request, err: Exception) -> JSONResponse:
+        emulator.faults += 1
+        log.exception("server fault on %s %s", request.method, request.url.path)
+        return _error(500, f"qsession server fault ({type(err).__name__}: {err}); the server "
+                      "goes on, please report this", wire.CODE_INTERNAL)
+
+    return app
+
+
+def openapi_document(emulator: Emulator | None = None) -> dict[str, Any]:
+    """The OpenAPI document of the app (published at /openapi.json and in docs/)."""
+    if emulator is None:
+        emulator = Emulator(backends=())
+    return build_app(emulator).openapi()

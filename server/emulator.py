@@ -1,0 +1,433 @@
+"""The server's one backend object: a ``LocalService``, its tenants and its clock policy.
+
+Route handlers are thin: they authenticate, look the caller's object up here (another
+instance's object does not exist for them) and call the runtime's public API.
+Everything that changes state runs under the service clock's lock, so concurrent
+requests (several client processes) act one at a time, each at one instant.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, Literal
+
+from qsession.runtime import (
+    QPU,
+    Batch,
+    EstimatorV2,
+    IBMInputValueError,
+    LocalService,
+    RuntimeJobV2,
+    SamplerV2,
+    Session,
+    Trace,
+)
+from qsession.runtime.clock import ClockError
+from qsession.runtime.settings import Instance as RuntimeInstance
+
+ClockName = Literal["virtual", "fast", "wall"]
+CLOCKS: tuple[ClockName, ...] = ("virtual", "fast", "wall")
+PLANS = ("premium", "open")
+DEFAULT_TOKEN = "qsession-local-api-key"
+DEFAULT_BACKENDS = ("ibm_brisbane", "qsession_ideal")
+DEFAULT_INSTANCE = "qsession"
+CRN_PREFIX = "crn:v1:bluemix:public:quantum-computing:us-east:a/qsession:"
+
+
+class NotFound(LookupError):
+    """The caller's instance has no object with that id (404, whoever owns it)."""
+
+
+class Conflict(RuntimeError):
+    """The object is in a state that forbids the request (409)."""
+
+
+class UnknownBackend(IBMInputValueError):
+    """A job names a backend the server does not have (400, IBM's code 1007)."""
+
+
+class Forbidden(PermissionError):
+    """The request names an instance the token does not reach (403)."""
+
+
+@dataclass(frozen=True)
+class Instance:
+    """A tenant: an IBM Cloud service instance with a name, a CRN, a plan and an allocation."""
+
+    name: str
+    plan: str = "premium"
+    allocation: float = 1.0
+
+    @property
+    def crn(self) -> str:
+        """The instance's Cloud Resource Name (region us-east, so the client's URL logic holds)."""
+        return f"{CRN_PREFIX}{self.name}::"
+
+    @classmethod
+    def parse(cls, spec: str) -> Instance:
+        """``NAME=ALLOCATION[:plan]`` (the ``--instance`` option), e.g. ``lab=0.7:open``."""
+        match = re.fullmatch(r"([A-Za-z0-9_.-]+)=([0-9]*\.?[0-9]+)(?::([a-z]+))?", spec.strip())
+        if match is None:
+            raise IBMInputValueError(
+                f"--instance {spec!r}: write NAME=ALLOCATION[:plan], e.g. lab=0.7:premium")
+        name, allocation, plan = match.group(1), float(match.group(2)), match.group(3)
+        plan = plan or "premium"
+        if plan not in PLANS:
+            raise IBMInputValueError(f"--instance {spec!r}: plan must be one of {PLANS}")
+        if allocation <= 0:
+            raise IBMInputValueError(f"--instance {spec!r}: the allocation must be positive")
+        return cls(name, plan, allocation)
+
+
+@dataclass
+class JobEntry:
+    """A job the server accepted: the runtime handle, its tenant and what the client sent."""
+
+    job: RuntimeJobV2
+    instance: Instance
+    params: Any
+    tags: list[str]
+    deleted: bool = False
+    result_text: str | None = None
+
+
+@dataclass
+class SessionEntry:
+    """A session or batch the server opened, with its tenant."""
+
+    session: Session
+    instance: Instance
+    jobs: list[str] = field(default_factory=list)
+
+
+def _fake_backend(name: str) -> Any:
+    """The qiskit-ibm-runtime fake backend serving IBM name ``name`` (``ibm_brisbane``...)."""
+    from qiskit_ibm_runtime import fake_provider
+
+    wanted = re.sub(r"[^a-z0-9]", "", name.lower().removeprefix("ibm_"))
+    for attr in dir(fake_provider):
+        if not attr.startswith("Fake") or attr.startswith("FakeProvider"):
+            continue
+        if re.sub(r"[^a-z0-9]", "", attr.lower().removeprefix("fake")).removesuffix("v2") == wanted:
+            return getattr(fake_provider, attr)()
+    raise IBMInputValueError(
+        f"no bundled fake backend for {name!r}; use IBM names such as ibm_brisbane, "
+        "ibm_torino, ibm_sherbrooke, ibm_kyiv")
+
+
+IDEAL = "qsession_ideal"
+"""The name of the ideal QPU (the runtime's ``QPU.ideal()``), served beside IBM's backends."""
+
+
+def ideal_configuration(qpu: QPU) -> dict[str, Any]:
+    """A configuration JSON the client turns back into ``qpu``'s gates and connectivity.
+
+    Each gate lists the qubits it acts on (``gates[].coupling_map``), which is how the
+    client's ``convert_to_target`` places instructions when a backend has no properties;
+    the ideal QPU has none (no errors to report), so its target on the client is ideal.
+    """
+    from qiskit.circuit import Gate
+
+    target = qpu.target
+    gates = []
+    basis = []
+    for name in sorted(target.operation_names):
+        op = target.operation_from_name(name)
+        if not isinstance(op, Gate) or name in ("delay",):
+            continue
+        qargs = target.qargs_for_operation_name(name) or []
+        gates.append({"name": name, "parameters": [str(p) for p in op.params],
+                      "qasm_def": "", "coupling_map": [list(q) for q in qargs]})
+        basis.append(name)
+    pairs = sorted({tuple(q) for g in gates for q in g["coupling_map"] if len(q) == 2})
+    return {
+        "backend_name": qpu.name, "backend_version": "1.0.0", "n_qubits": qpu.num_qubits,
+        "basis_gates": basis, "gates": gates, "local": False, "simulator": False,
+        "conditional": False, "open_pulse": False, "memory": True, "max_shots": 100_000,
+        "max_experiments": 300, "coupling_map": [list(p) for p in pairs],
+        # Only what the client's converter maps (it warns on box, break and continue).
+        "supported_instructions": sorted(set(basis) | (set(target.operation_names) & {
+            "measure", "reset", "delay", "if_else", "while_loop", "for_loop",
+            "switch_case"})),
+        "dt": target.dt, "description": qpu.description, "online_date":
+            "2025-01-01T00:00:00Z", "processor_type": {"family": "qsession ideal"},
+        "rep_delay_range": [0.0, 500.0], "default_rep_delay": 250.0,
+        "dynamic_reprate_enabled": True, "supported_features": ["qasm3"],
+    }
+
+
+class ServedBackend:
+    """One QPU as IBM serves it: the runtime QPU plus its configuration and properties JSON."""
+
+    def __init__(self, name: str, *, noise: bool) -> None:
+        from qiskit_aer.noise import NoiseModel
+
+        if name == IDEAL:
+            self.name = name
+            self.qpu = QPU.ideal(name)
+            self.configuration = ideal_configuration(self.qpu)
+            self.properties: dict[str, Any] = {}  # noiseless: no errors, durations or T1
+            self.version = "1.0.0"
+            return
+        fake = _fake_backend(name)
+        with open(Path(fake.dirname) / fake.conf_filename, encoding="utf-8") as fh:
+            config = json.load(fh)
+        props = {}
+        if getattr(fake, "props_filename", None):
+            with open(Path(fake.dirname) / fake.props_filename, encoding="utf-8") as fh:
+                props = json.load(fh)
+        config["backend_name"] = name
+        config["simulator"] = False  # so Session really opens one (SPEC §9)
+        props["backend_name"] = name
+        self.name = name
+        self.configuration = config
+        self.properties = props
+        self.version = str(config.get("backend_version", "1.0.0"))
+        self.qpu = QPU(name, fake.target,
+                       noise_model=NoiseModel.from_backend(fake) if noise else None,
+                       description=f"qsession emulation of {name}")
+
+
+class Emulator:
+    """The emulated IBM Quantum Platform: tenants, backends, one ``LocalService``, a clock."""
+
+    def __init__(self, *, clock: ClockName = "virtual", speed: float = 1.0,
+                 backends: Sequence[str] = DEFAULT_BACKENDS,
+                 instances: Iterable[Instance] | None = None, seed: int | None = None,
+                 token: str = DEFAULT_TOKEN, noise: bool = True,
+                 trace_path: str | Path | None = None,
+                 settings: Mapping[str, Any] | None = None) -> None:
+        if clock not in CLOCKS:
+            raise IBMInputValueError(f"clock must be one of {CLOCKS}, not {clock!r}")
+        self.clock_name: ClockName = clock
+        self.token = token
+        tenants = list(instances) if instances is not None else [Instance(DEFAULT_INSTANCE)]
+        if not tenants:
+            raise IBMInputValueError("the server needs at least one instance")
+        self.instances: dict[str, Instance] = {i.name: i for i in tenants}
+        self.by_crn = {i.crn: i for i in tenants}
+        self.backends = {name: ServedBackend(name, noise=noise) for name in backends}
+        kind: Literal["virtual", "wall", "measured"] = (
+            "measured" if clock == "fast" else clock)
+        self.trace = Trace()
+        self.service = LocalService(
+            clock=kind, speed=speed, seed=seed, trace=self.trace,
+            backends=[b.qpu for b in self.backends.values()],
+            instances={i.name: RuntimeInstance(allocation=i.allocation,
+                                               plan="open" if i.plan == "open" else "premium")
+                       for i in tenants}, **dict(settings or {}))
+        self.trace.meta["server_clock"] = clock
+        self.lock = self.service.clock.lock
+        self.jobs: dict[str, JobEntry] = {}
+        self.sessions: dict[str, SessionEntry] = {}
+        self.faults = 0
+        self._trace_file: IO[str] | None = None
+        if trace_path is not None:
+            path = Path(trace_path)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # Line-buffered: a killed server leaves a readable prefix (SPEC §9 "nothing lost").
+            self._trace_file = open(path, "w", encoding="utf-8", buffering=1)  # noqa: SIM115
+            self.trace.stream_to(self._trace_file)
+        self._closed = threading.Event()
+
+    # -- tenants ---------------------------------------------------------------------
+
+    def instance_of(self, crn: str | None) -> Instance:
+        """The tenant named by a ``Service-CRN`` header (or a plain instance name)."""
+        if crn and crn in self.by_crn:
+            return self.by_crn[crn]
+        if crn and crn in self.instances:
+            return self.instances[crn]
+        raise Forbidden(f"the instance {crn!r} is not one of this account's instances "
+                        f"({', '.join(i.crn for i in self.instances.values())})")
+
+    # -- backends --------------------------------------------------------------------
+
+    def backend(self, name: str) -> ServedBackend:
+        """The backend called ``name``, or NotFound."""
+        try:
+            return self.backends[name]
+        except KeyError:
+            raise NotFound(f"Backend not found: {name!r}; this service has "
+                           f"{', '.join(self.backends)}") from None
+
+    def queue_length(self, name: str) -> int:
+        """Jobs queued on the backend now (what ``least_busy`` sorts on)."""
+        with self.lock:
+            return int(self.service.schedulers[name].queued_count)
+
+    # -- sessions --------------------------------------------------------------------
+
+    def open_session(self, tenant: Instance, *, backend: str, mode: str,
+                     max_ttl: Any) -> Session:
+        """Create a dedicated session or a batch for ``tenant`` on ``backend``."""
+        served = self.backend(backend)
+        if mode not in ("dedicated", "batch"):
+            raise IBMInputValueError(f"mode must be 'dedicated' or 'batch', not {mode!r}")
+        cls = Session if mode == "dedicated" else Batch
+        with self.lock:
+            session = cls(served.qpu, max_time=max_ttl, service=self.service,
+                          instance=tenant.name)
+            self.sessions[session.session_id] = SessionEntry(session, tenant)
+        return session
+
+    def session(self, tenant: Instance, session_id: str) -> SessionEntry:
+        """The tenant's session ``session_id``, or NotFound (also for another tenant's)."""
+        entry = self.sessions.get(session_id)
+        if entry is None or entry.instance is not tenant:
+            raise NotFound(f"Session not found: no session {session_id!r} in this instance")
+        return entry
+
+    # -- jobs ------------------------------------------------------------------------
+
+    def submit(self, tenant: Instance, body: Mapping[str, Any]) -> JobEntry:
+        """Run a primitive job from a ``POST /jobs`` body (decoded with ``RuntimeDecoder``)."""
+        program = body.get("program_id")
+        backend_name = body.get("backend")
+        if not isinstance(backend_name, str):
+            raise IBMInputValueError("the job names no backend: send \"backend\": NAME")
+        if backend_name not in self.backends:
+            # A 400, not a 404: the client reads a 404 from POST /jobs as "program not found".
+            raise UnknownBackend(f"Backend not found: {backend_name!r}; this service has "
+                                 f"{', '.join(self.backends)}")
+        served = self.backends[backend_name]
+        params = body.get("params")
+        if not isinstance(params, Mapping) or not isinstance(params.get("pubs"), list):
+            raise IBMInputValueError("params must be an object with a list of pubs, "
+                                     "as the client's SamplerV2/EstimatorV2 send")
+        options = dict(params.get("options") or {})
+        tags = body.get("tags") or []
+        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+            raise IBMInputValueError("tags must be a list of strings")
+        if tags:
+            environment = dict(options.get("environment") or {})
+            environment["job_tags"] = tags
+            options["environment"] = environment
+        cost = body.get("cost")
+        if cost is not None:
+            options["max_execution_time"] = cost
+        with self.lock:
+            mode: Any = served.qpu
+            session_id = body.get("session_id")
+            session_entry = None
+            if session_id is not None:
+                session_entry = self.session(tenant, str(session_id))
+                if session_entry.session.backend() != backend_name:
+                    raise IBMInputValueError(
+                        f"session {session_id} runs on {session_entry.session.backend()}, "
+                        f"not {backend_name}")
+                mode = session_entry.session
+            pubs = params["pubs"]
+            primitive: SamplerV2 | EstimatorV2
+            if program == "sampler":
+                primitive = SamplerV2(mode, options=options, instance=tenant.name)
+                job = primitive.run([_sampler_pub(p) for p in pubs])
+            elif program == "estimator":
+                primitive = EstimatorV2(mode, options=options, instance=tenant.name)
+                job = primitive.run([_estimator_pub(p) for p in pubs])
+            else:
+                raise NotFound(f"Program not found: {program!r}; this service runs the "
+                               "'sampler' and 'estimator' primitives")
+            entry = JobEntry(job, tenant, params, list(tags))
+            self.jobs[job.job_id()] = entry
+            if session_entry is not None:
+                session_entry.jobs.append(job.job_id())
+        return entry
+
+    def job(self, tenant: Instance, job_id: str) -> JobEntry:
+        """The tenant's job ``job_id``, or NotFound (also for another tenant's or a deleted one)."""
+        entry = self.jobs.get(job_id)
+        if entry is None or entry.instance is not tenant or entry.deleted:
+            raise NotFound(f"Job not found: no job {job_id!r} in this instance")
+        return entry
+
+    def cancel_job(self, entry: JobEntry) -> None:
+        """Cancel a queued or running job; a final one is a Conflict (409)."""
+        with self.lock:
+            if entry.job.in_final_state():
+                raise Conflict(f"Job {entry.job.job_id()} cannot be cancelled: it is already "
+                               f"{entry.job.status()}")
+            entry.job.cancel()
+
+    def wait_step(self, entry: JobEntry) -> None:
+        """A client polls a job that is not final: on the fast clock, time jumps to the next
+        event that changes the job's state (it starts or ends), firing every timer on the
+        way, as ``job.result()`` jumps in process."""
+        if self.clock_name != "fast":
+            return
+        with self.lock:
+            job = entry.job
+            before = job.status()
+            if before in ("DONE", "ERROR", "CANCELLED"):
+                return
+            try:
+                self.service.clock.wait_for(lambda: job.status() != before)
+            except ClockError:  # nothing is due that could move it: leave time where it is
+                return
+
+    def step(self) -> bool:
+        """Virtual time: jump to the next timer and fire it; False when no timer is left."""
+        clock: Any = self.service.clock
+        with self.lock:
+            timer = clock.next_timer()
+            if timer is None:
+                return False
+            clock.advance_to(max(timer.at, clock.now()))
+            return True
+
+    def usage_seconds(self, tenant: Instance) -> float:
+        """QPU seconds charged to the tenant in the fair-share window (SPEC §5: one ledger
+        for every QPU; dedicated sessions their usage_time, other jobs their QPU time)."""
+        with self.lock:
+            service: Any = self.service
+            ledger = service.fair_share
+            now = service.clock.now()
+            used = ledger.used(tenant.name, now) if tenant.name in ledger.allocations else 0
+            return float(used) / 1e6
+
+    def quota_seconds(self, tenant: Instance) -> float | None:
+        """The tenant's plan quota per window (the Open Plan's 600 s), or None."""
+        scheduler = next(iter(self.service.schedulers.values()), None)
+        return None if scheduler is None else scheduler.settings.quota_of(tenant.name)
+
+    # -- lifetime --------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Stop the service's threads and close the streamed trace."""
+        if self._closed.is_set():
+            return
+        self._closed.set()
+        self.service.close()
+        if self._trace_file is not None:
+            with self.lock:
+                self._trace_file.flush()
+                self._trace_file.close()
+
+
+def _sampler_pub(pub: Any) -> Any:
+    """A decoded sampler pub ``[circuit, values, shots]`` as the runtime takes it."""
+    if isinstance(pub, list | tuple):
+        items = list(pub)
+        if len(items) == 3 and items[2] is None:
+            items = items[:2]
+        if len(items) >= 2 and getattr(items[1], "size", 1) == 0:
+            items[1] = None
+        return tuple(items)
+    return pub
+
+
+def _estimator_pub(pub: Any) -> Any:
+    """A decoded estimator pub ``[circuit, observables, values, precision]`` for the runtime."""
+    if isinstance(pub, list | tuple):
+        items = list(pub)
+        if len(items) == 4 and items[3] is None:
+            items = items[:3]
+        if len(items) >= 3 and getattr(items[2], "size", 1) == 0:
+            items[2] = None
+        return tuple(items)
+    return pub

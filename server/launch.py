@@ -1,0 +1,294 @@
+"""Starting and stopping the server: a background thread, the client's environment, the summary.
+
+``Server`` runs uvicorn on a loopback socket bound before it starts (port 0: a free
+port), so its URL is known at once. ``client_env`` is what the unmodified client reads
+(SPEC §9); ``connect()`` starts a server and returns a genuine
+``qiskit_ibm_runtime.QiskitRuntimeService`` bound to it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import threading
+import time
+import urllib.request
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .emulator import Emulator, Instance
+from .platform import CATALOG_PREFIX, SEARCH_PREFIX
+
+DEFAULT_HOST = "127.0.0.1"
+ENV_KEYS = ("IAM_URL", "GLOBAL_SEARCH_URL", "GLOBAL_CATALOG_URL", "QISKIT_IBM_TOKEN",
+            "QISKIT_IBM_URL", "QISKIT_IBM_INSTANCE", "QISKIT_IBM_CHANNEL", "NO_PROXY", "no_proxy")
+
+
+def client_env(base_url: str, token: str, instance: Instance,
+               environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The variables qiskit-ibm-runtime reads to reach ``base_url`` (SPEC §9).
+
+    ``QISKIT_IBM_URL`` contains ``experimental`` so the client uses it as the runtime
+    API's base as given (``api/utils.py default_runtime_url_resolver``); IAM, Global
+    Search and Global Catalog URLs come from ``IAM_URL`` and ibm-cloud-sdk-core's
+    ``GLOBAL_SEARCH_URL``/``GLOBAL_CATALOG_URL``.
+    """
+    environ = os.environ if environ is None else environ
+    no_proxy = ",".join(p for p in (environ.get("NO_PROXY", ""), "127.0.0.1", "localhost") if p)
+    return {
+        "IAM_URL": base_url,
+        "GLOBAL_SEARCH_URL": base_url + SEARCH_PREFIX,
+        "GLOBAL_CATALOG_URL": base_url + CATALOG_PREFIX,
+        "QISKIT_IBM_TOKEN": token,
+        "QISKIT_IBM_URL": base_url + "/experimental/api/v1",
+        "QISKIT_IBM_INSTANCE": instance.crn,
+        "QISKIT_IBM_CHANNEL": "ibm_quantum_platform",
+        "NO_PROXY": no_proxy,
+        "no_proxy": no_proxy,
+    }
+
+
+class Server:
+    """The emulator served by uvicorn on a background thread; also a handle on virtual time."""
+
+    def __init__(self, emulator: Emulator, host: str = DEFAULT_HOST, port: int = 0) -> None:
+        import uvicorn
+
+        from .app import build_app
+
+        self.emulator = emulator
+        # proto IPPROTO_TCP so asyncio sets TCP_NODELAY on accepted connections (it checks
+        # the proto): without it every response waited ~40 ms for a delayed ACK.
+        self._sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET,
+                                   socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind((host, port))
+        # Listening now, so a client that read the printed URL queues until uvicorn accepts.
+        self._sock.listen(2048)
+        self.host = host
+        self.port = int(self._sock.getsockname()[1])
+        config = uvicorn.Config(build_app(emulator), log_level="warning", access_log=False,
+                                lifespan="off", timeout_graceful_shutdown=2)
+        self._uvicorn = uvicorn.Server(config)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        """``http://host:port``."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    def env(self, instance: str | None = None) -> dict[str, str]:
+        """The client's environment for this server (``instance``: a tenant name)."""
+        tenants = self.emulator.instances
+        tenant = tenants[instance] if instance is not None else next(iter(tenants.values()))
+        return client_env(self.url, self.emulator.token, tenant)
+
+    def start(self) -> Server:
+        """Serve in a daemon thread; return once the socket accepts requests."""
+        self._thread = threading.Thread(target=self._uvicorn.run,
+                                        kwargs={"sockets": [self._sock]},
+                                        name="qsession-server", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 30
+        while not self._uvicorn.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"the qsession server did not start on {self.url}")
+            time.sleep(0.01)
+        return self
+
+    def serve_forever(self) -> None:
+        """Serve on the calling thread until interrupted (``qsession serve``)."""
+        self._uvicorn.run(sockets=[self._sock])
+
+    def stop(self) -> None:
+        """Stop serving, then stop the service (its trace file is closed)."""
+        self._uvicorn.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self._sock.close()
+        self.emulator.close()
+
+    def __enter__(self) -> Server:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- virtual time, as the /qsession/v1 routes do it ------------------------------
+
+    def advance(self, seconds: float) -> None:
+        """Let ``seconds`` of virtual time pass."""
+        self.emulator.service.advance(seconds)
+
+    def run_until_idle(self) -> None:
+        """Advance until no job is queued or running."""
+        self.emulator.service.run_until_idle()
+
+    def now_seconds(self) -> float:
+        """Virtual seconds since the epoch."""
+        return float(self.emulator.service.clock.now()) / 1e6
+
+    def state(self) -> dict[str, Any]:
+        """``GET /qsession/v1/state`` over HTTP (exercises the route)."""
+        with urllib.request.urlopen(self.url + "/qsession/v1/state", timeout=30) as response:
+            data: dict[str, Any] = json.loads(response.read())
+        return data
+
+
+@dataclass
+class Connection:
+    """What ``connect()`` returns: the client's service and the server behind it."""
+
+    service: Any
+    """A genuine ``qiskit_ibm_runtime.QiskitRuntimeService``."""
+    server: Server
+    saved_env: dict[str, str | None] = field(default_factory=dict)
+    """The variables ``connect()`` overwrote, restored by ``close()``."""
+
+    def close(self) -> None:
+        """Stop the server and restore the environment ``connect()`` changed."""
+        self.server.stop()
+        for key, value in self.saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+    def __enter__(self) -> Connection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def connect(*, instance: str | None = None, host: str = DEFAULT_HOST, port: int = 0,
+            **emulator_options: Any) -> Connection:
+    """Start a server in the background and return the real client's service bound to it.
+
+    The client reads ``IAM_URL`` and the Global Search/Catalog URLs from the process
+    environment only, so this sets them (and the ``QISKIT_IBM_*`` variables) in
+    ``os.environ``; ``Connection.close()`` restores them. ``emulator_options`` are
+    ``Emulator``'s (``clock``, ``backends``, ``instances``, ``seed``, ...).
+    """
+    from qiskit_ibm_runtime import QiskitRuntimeService
+
+    server = Server(Emulator(**emulator_options), host, port).start()
+    env = server.env(instance)
+    saved = {key: os.environ.get(key) for key in env}
+    os.environ.update(env)
+    try:
+        service = QiskitRuntimeService(channel="ibm_quantum_platform", token=env[
+            "QISKIT_IBM_TOKEN"], url=env["QISKIT_IBM_URL"], instance=env["QISKIT_IBM_INSTANCE"])
+    except BaseException:
+        server.stop()
+        raise
+    return Connection(service, server, saved)
+
+
+@contextmanager
+def environment(env: Mapping[str, str]) -> Iterator[None]:
+    """Set ``env`` in ``os.environ`` for the block."""
+    saved = {key: os.environ.get(key) for key in env}
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def summarize(emulator: Emulator) -> dict[str, Any]:
+    """What happened: sessions, activations, deactivations, expiries, jobs and usage billed."""
+    trace = emulator.trace
+    sessions = trace.ids("session")
+    events = Counter(r.event for r in trace.records if r.entity == "session")
+    activations = sum(1 for r in trace.records if r.entity == "session" and r.dest == "active"
+                      and r.source != "active")
+    finals = Counter(e.job.status() for e in emulator.jobs.values())
+    return {
+        "clock": emulator.clock_name,
+        "virtual_seconds": emulator.service.clock.now() / 1e6,
+        "sessions": len(sessions),
+        "activations": activations,
+        "deactivations": events.get("ittl_elapsed", 0),
+        "expiries": events.get("max_time_reached", 0),
+        "cancels": events.get("cancel", 0),
+        "jobs": dict(sorted(finals.items())),
+        "usage_seconds": {i.name: round(emulator.usage_seconds(i), 6)
+                          for i in emulator.instances.values()},
+        "faults": emulator.faults,
+    }
+
+
+def format_summary(summary: Mapping[str, Any]) -> str:
+    """The summary as a few lines for a terminal."""
+    jobs = ", ".join(f"{n} {s}" for s, n in summary["jobs"].items()) or "none"
+    usage = ", ".join(f"{name} {sec:g} s" for name, sec in summary["usage_seconds"].items())
+    return "\n".join([
+        f"qsession: {summary['sessions']} session(s) and batch(es), "
+        f"{summary['activations']} activation(s), {summary['deactivations']} "
+        f"deactivation(s), {summary['expiries']} expiry(ies), {summary['cancels']} cancel(s)",
+        f"qsession: jobs: {jobs}",
+        f"qsession: usage billed: {usage}",
+        f"qsession: {summary['virtual_seconds']:g} s of {summary['clock']} time; "
+        f"{summary['faults']} server fault(s)",
+    ])
+
+
+def write_outputs(emulator: Emulator, out_dir: Path) -> dict[str, Path]:
+    """The demo's outputs beside the streamed trace: Perfetto JSON and the timeline picture."""
+    from qsession.insight.perfetto import write_perfetto
+
+    files = {"trace.perfetto.json": write_perfetto(emulator.trace,
+                                                   out_dir / "trace.perfetto.json")}
+    try:
+        from qsession.insight.timeline import draw_timeline
+    except ImportError:  # matplotlib is the [plot] extra
+        return files
+    draw_timeline(emulator.trace, out_dir / "timeline.png", out_dir / "timeline.svg",
+                  title="qsession run")
+    files["timeline.png"] = out_dir / "timeline.png"
+    files["timeline.svg"] = out_dir / "timeline.svg"
+    return files
+
+
+def run_command(command: Sequence[str], *, out_dir: Path, host: str = DEFAULT_HOST,
+                port: int = 0, echo: Callable[[str], None] = print,
+                **emulator_options: Any) -> int:
+    """``qsession run -- COMMAND``: serve, run COMMAND in the client's environment, report.
+
+    Returns COMMAND's exit status. On the virtual and fast clocks the jobs COMMAND left
+    queued are run to their end before the report (every accepted job ends once).
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    emulator = Emulator(trace_path=out_dir / "trace.jsonl", **emulator_options)
+    server = Server(emulator, host, port).start()
+    try:
+        env = {**os.environ, **server.env()}
+        try:
+            status = subprocess.run(list(command), env=env, check=False).returncode
+        except FileNotFoundError as err:
+            echo(f"qsession: cannot run {command[0]!r}: {err.strerror}")
+            status = 127
+        except KeyboardInterrupt:
+            status = 130
+        if emulator.clock_name != "wall":
+            emulator.service.run_until_idle()
+        summary = summarize(emulator)
+    finally:
+        server.stop()
+    files = write_outputs(emulator, out_dir)
+    echo(format_summary(summary))
+    written = ", ".join(str(p) for p in [out_dir / "trace.jsonl", *files.values()])
+    echo(f"qsession: wrote {written}")
+    return status

@@ -1,0 +1,53 @@
+"""What every runtime route needs: the caller's tenant (auth + ``Service-CRN``) and its body."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import Request
+
+from qsession.runtime import IBMInputValueError
+
+from .. import wire
+from ..emulator import Emulator, Instance
+from ..platform import token_claims
+
+API_PREFIXES = ("/api/v1", "/experimental/api/v1")
+"""The client uses ``/api/v1`` on IBM's hosts and the URL as given when it says experimental."""
+
+
+class Unauthorized(PermissionError):
+    """No valid bearer token or API key (401: the client raises IBMNotAuthorizedError)."""
+
+
+def tenant(request: Request) -> Instance:
+    """The instance a request acts for: a valid token and the ``Service-CRN`` header."""
+    emulator: Emulator = request.app.state.emulator
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    ok = ((scheme.lower() == "bearer" and token_claims(value) is not None)
+          or (scheme.lower() == "apikey" and value == emulator.token))
+    if not ok:
+        raise Unauthorized("Invalid credentials: send 'Authorization: Bearer TOKEN' with a "
+                           "token from the IAM endpoint (POST /identity/token)")
+    return emulator.instance_of(request.headers.get("service-crn"))
+
+
+async def raw_body(request: Request) -> bytes:
+    """The request body, unparsed (payloads are decoded with the client's RuntimeDecoder)."""
+    return await request.body()
+
+
+def decode(body: bytes, *, runtime: bool = False) -> dict[str, Any]:
+    """A JSON object body (``runtime``: through ``RuntimeDecoder``); bad JSON is a 400."""
+    try:
+        data = wire.decode_payload(body) if runtime else json.loads(body or b"{}")
+    except Exception as err:  # whatever fails to decode is the request's fault, never a 500
+        raise IBMInputValueError(
+            f"the request body cannot be decoded ({type(err).__name__}: {err}); send JSON "
+            "as qiskit-ibm-runtime's RuntimeEncoder writes it") from None
+    if not isinstance(data, dict):
+        raise IBMInputValueError(
+            f"the request body must be a JSON object, not {type(data).__name__}")
+    return data

@@ -1,0 +1,89 @@
+"""qsession's own routes under ``/qsession/v1``: steer virtual time and read the run.
+
+IBM has nothing like them; they let tests and notebooks stay exact: ``advance``,
+``run-until-idle`` and ``step`` move a virtual clock, ``state`` and ``trace`` read it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import PlainTextResponse
+
+from qsession.runtime import IBMInputValueError
+
+from ..emulator import Emulator
+from .common import decode, raw_body
+
+PREFIX = "/qsession/v1"
+
+
+def state_of(emulator: Emulator) -> dict[str, Any]:
+    """The clock and the queues now (``GET /qsession/v1/state``)."""
+    service = emulator.service
+    with emulator.lock:
+        clock = service.clock
+        return {
+            "clock": emulator.clock_name,
+            "now": service.now().isoformat().replace("+00:00", "Z"),
+            "now_seconds": clock.now() / 1e6,
+            "epoch": clock.epoch.isoformat().replace("+00:00", "Z"),
+            "backends": {name: {"queued": int(s.queued_count), "idle": s.is_idle()}
+                         for name, s in service.schedulers.items()},
+            "jobs": len(emulator.jobs),
+            "sessions": len(emulator.sessions),
+            "trace_records": emulator.trace.count,
+            "faults": emulator.faults,
+            "instances": {i.name: {"crn": i.crn, "plan": i.plan, "allocation": i.allocation}
+                          for i in emulator.instances.values()},
+        }
+
+
+def _virtual(emulator: Emulator, what: str) -> None:
+    if emulator.clock_name == "wall":
+        raise IBMInputValueError(f"{what} steers virtual time; this server runs on the wall "
+                                 "clock (start it with --clock virtual or fast)")
+
+
+def router() -> APIRouter:
+    """The control routes."""
+    api = APIRouter(prefix=PREFIX, tags=["qsession"])
+
+    @api.get("/state", summary="The clock and the queues now")
+    def state(request: Request) -> dict[str, Any]:
+        return state_of(request.app.state.emulator)
+
+    @api.post("/advance", summary="Let virtual seconds pass, firing timers on the way")
+    def advance(request: Request, body: bytes = Depends(raw_body)) -> dict[str, Any]:
+        emulator: Emulator = request.app.state.emulator
+        _virtual(emulator, "advance")
+        seconds = decode(body).get("seconds")
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
+            raise IBMInputValueError(f"advance takes {{\"seconds\": number >= 0}}, not "
+                                     f"{seconds!r}")
+        emulator.service.advance(seconds)
+        return state_of(emulator)
+
+    @api.post("/run-until-idle", summary="Advance until no job is queued or running")
+    def run_until_idle(request: Request) -> dict[str, Any]:
+        emulator: Emulator = request.app.state.emulator
+        _virtual(emulator, "run-until-idle")
+        emulator.service.run_until_idle()
+        return state_of(emulator)
+
+    @api.post("/step", summary="Jump to the next timer and fire it")
+    def step(request: Request) -> dict[str, Any]:
+        emulator: Emulator = request.app.state.emulator
+        _virtual(emulator, "step")
+        moved = emulator.step()
+        return {**state_of(emulator), "moved": moved}
+
+    @api.get("/trace", summary="The trace so far (qsession-trace JSON lines)")
+    def trace(request: Request) -> PlainTextResponse:
+        emulator: Emulator = request.app.state.emulator
+        with emulator.lock:
+            text = emulator.trace.dumps()
+        return PlainTextResponse(text, media_type="application/x-ndjson")
+
+    return api

@@ -1,0 +1,182 @@
+"""``POST /jobs``, ``GET /jobs`` (IBM's filters, newest first) and one job's sub-resources."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import PlainTextResponse
+
+from qsession.runtime import IBMInputValueError
+
+from .. import executor, wire
+from ..emulator import Conflict, Emulator, JobEntry, NotFound
+from .common import decode, raw_body, tenant
+
+
+def _qiskit_version() -> str:
+    import qiskit
+
+    return str(qiskit.__version__)
+
+
+def _when(value: str | None, name: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        raise IBMInputValueError(f"{name}={value!r} is not an ISO 8601 date-time") from None
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+
+def _int(value: str | None, name: str, default: int) -> int:
+    if value is None:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise IBMInputValueError(f"{name}={value!r} must be an integer") from None
+    if number < 0:
+        raise IBMInputValueError(f"{name}={value!r} must be >= 0")
+    return number
+
+
+def _matches(entry: JobEntry, q: dict[str, Any]) -> bool:
+    job = entry.job
+    if q["backend"] is not None and job.backend().name != q["backend"]:
+        return False
+    if q["pending"] is not None and job.in_final_state() == q["pending"]:
+        return False
+    if q["program"] is not None and job.primitive_id != q["program"]:
+        return False
+    if q["session_id"] is not None and job.session_id != q["session_id"]:
+        return False
+    if not set(q["tags"]) <= set(entry.tags):
+        return False
+    created = job.creation_date
+    if q["after"] is not None and created < q["after"]:
+        return False
+    return not (q["before"] is not None and created > q["before"])
+
+
+def router() -> APIRouter:
+    """The job routes."""
+    api = APIRouter(tags=["jobs"])
+
+    @api.post("/jobs", summary="Run a primitive (sampler or estimator), in a session or not")
+    def run(request: Request, body: bytes = Depends(raw_body)) -> dict[str, Any]:
+        owner = tenant(request)
+        emulator: Emulator = request.app.state.emulator
+        plain = decode(body)
+        problems = wire.schema_problems(str(plain.get("program_id")), plain.get("params"))
+        if problems is not None:
+            raise IBMInputValueError(problems)
+        if plain.get("program_id") == "executor":
+            entry = executor.submit(emulator, owner, plain)
+        else:
+            entry = emulator.submit(owner, decode(body, runtime=True))
+        job = entry.job
+        return {"id": job.job_id(), "backend": job.backend().name,
+                "session_id": job.session_id, "private": False}
+
+    @api.get("/jobs", summary="The instance's jobs, newest first, with IBM's filters")
+    def jobs(request: Request) -> dict[str, Any]:
+        owner = tenant(request)
+        emulator: Emulator = request.app.state.emulator
+        params = request.query_params
+        pending = params.get("pending")
+        if pending not in (None, "true", "false"):
+            raise IBMInputValueError(f"pending={pending!r} must be 'true' or 'false'")
+        sort = params.get("sort", "DESC").upper()
+        if sort not in ("ASC", "DESC"):
+            raise IBMInputValueError(f"sort={sort!r} must be ASC or DESC")
+        query = {"backend": params.get("backend"), "program": params.get("program"),
+                 "pending": None if pending is None else pending == "true",
+                 "session_id": params.get("session_id"), "tags": params.getlist("tags"),
+                 "after": _when(params.get("created_after"), "created_after"),
+                 "before": _when(params.get("created_before"), "created_before")}
+        limit = _int(params.get("limit"), "limit", 200)
+        offset = _int(params.get("offset"), "offset", 0)
+        with emulator.lock:
+            chosen = [e for e in emulator.jobs.values()
+                      if e.instance is owner and not e.deleted and _matches(e, query)]
+            # Ids are issued in submission order, so creation order is insertion order.
+            if sort == "DESC":
+                chosen.reverse()
+            page = chosen[offset:offset + limit] if limit else chosen[offset:]
+            return {"jobs": [wire.job_json(e.job, crn=owner.crn, tags=e.tags) for e in page],
+                    "count": len(chosen)}
+
+    @api.get("/jobs/{job_id}", summary="A job's state (the client polls this while it waits)")
+    def get(job_id: str, request: Request) -> Response:
+        owner = tenant(request)
+        emulator: Emulator = request.app.state.emulator
+        entry = emulator.job(owner, job_id)
+        emulator.wait_step(entry)
+        include = request.query_params.get("exclude_params", "false") != "true"
+        with emulator.lock:
+            body = wire.job_json(entry.job, crn=owner.crn, tags=entry.tags,
+                                 params=entry.params, include_params=include)
+        return Response(wire.encode_result(body), media_type="application/json")
+
+    @api.get("/jobs/{job_id}/results", summary="A job's result (RuntimeEncoder JSON)")
+    def results(job_id: str, request: Request) -> Response:
+        emulator: Emulator = request.app.state.emulator
+        entry = emulator.job(tenant(request), job_id)
+        with emulator.lock:
+            job = entry.job
+            status = job.status()
+            if status == "DONE":
+                if entry.result_text is None:
+                    entry.result_text = (executor.result_text(job)
+                                         if job.primitive_id == "executor"
+                                         else wire.encode_result(job.result()))
+                return Response(entry.result_text, media_type="application/json")
+            if status in ("ERROR", "CANCELLED"):
+                return PlainTextResponse(wire.job_error_text(job))
+        raise NotFound(f"Job {job_id} has no result yet: it is {status}")
+
+    @api.get("/jobs/{job_id}/metrics", summary="A job's timestamps, usage and sizes")
+    def metrics(job_id: str, request: Request) -> dict[str, Any]:
+        emulator: Emulator = request.app.state.emulator
+        entry = emulator.job(tenant(request), job_id)
+        with emulator.lock:
+            return wire.job_metrics(entry.job, _qiskit_version())
+
+    @api.get("/jobs/{job_id}/logs", summary="A job's logs (an emulated QPU writes none)")
+    def logs(job_id: str, request: Request) -> PlainTextResponse:
+        emulator: Emulator = request.app.state.emulator
+        emulator.job(tenant(request), job_id)
+        return PlainTextResponse("")
+
+    @api.post("/jobs/{job_id}/cancel", status_code=204, summary="Cancel a queued or running job")
+    def cancel(job_id: str, request: Request) -> Response:
+        emulator: Emulator = request.app.state.emulator
+        emulator.cancel_job(emulator.job(tenant(request), job_id))
+        return Response(status_code=204)
+
+    @api.delete("/jobs/{job_id}", status_code=204, summary="Delete a final job")
+    def delete(job_id: str, request: Request) -> Response:
+        emulator: Emulator = request.app.state.emulator
+        entry = emulator.job(tenant(request), job_id)
+        with emulator.lock:
+            if not entry.job.in_final_state():
+                raise Conflict(f"Job {job_id} is {entry.job.status()}: cancel it before "
+                               "deleting it")
+            entry.deleted = True
+        return Response(status_code=204)
+
+    @api.put("/jobs/{job_id}/tags", status_code=204, summary="Replace a job's tags")
+    def tags(job_id: str, request: Request, body: bytes = Depends(raw_body)) -> Response:
+        emulator: Emulator = request.app.state.emulator
+        entry = emulator.job(tenant(request), job_id)
+        new = decode(body).get("tags")
+        if not isinstance(new, list) or not all(isinstance(t, str) for t in new):
+            raise IBMInputValueError("PUT /jobs/{id}/tags takes {\"tags\": [strings]}")
+        with emulator.lock:
+            entry.tags = list(new)
+        return Response(status_code=204)
+
+    return api
