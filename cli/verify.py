@@ -30,6 +30,7 @@ class Outcome:
     failed: bool = False
     detail: str = ""
     per_invariant: dict[str, Any] = field(default_factory=dict)
+    violated: set[str] = field(default_factory=set)
 
 
 def _progress(console: Console) -> Progress:
@@ -74,8 +75,38 @@ def _run_in_chunks(machine: Any, base: Any, examples: int, seed: int | None) -> 
 
 def _failure(err: BaseException, output: io.StringIO) -> str:
     """The violation, then Hypothesis' shrunk steps (printed, or attached as notes)."""
-    notes = "\n".join(getattr(err, "__notes__", []))
-    return "\n".join(part for part in (str(err), notes, output.getvalue()) if part)
+    parts: list[str] = []
+    for one in _leaves(err):
+        notes = "\n".join(getattr(one, "__notes__", []))
+        title = str(one) if isinstance(one, AssertionError) else f"{type(one).__name__}: {one}"
+        parts.extend(p for p in (title, notes) if p)
+    parts.append(output.getvalue())
+    return "\n".join(p for p in parts if p)
+
+
+def _leaves(err: BaseException) -> list[BaseException]:
+    """The failures inside an ``ExceptionGroup`` (Hypothesis found several), or ``err``."""
+    if isinstance(err, BaseExceptionGroup):
+        return [leaf for inner in err.exceptions for leaf in _leaves(inner)]
+    return [err]
+
+
+def violated_ids(err: BaseException) -> set[str]:
+    """The invariant ids a failure names; a crash (e.g. ``ClockError``) is its own entry."""
+    out: set[str] = set()
+    for one in _leaves(err):
+        ids = getattr(one, "ids", None)
+        if ids:
+            out |= set(ids)
+        elif not isinstance(one, AssertionError):
+            out.add(f"crash: {type(one).__name__}")
+    return out
+
+
+def _record_failure(outcome: Outcome, err: BaseException, output: io.StringIO) -> None:
+    outcome.failed = True
+    outcome.detail = _failure(err, output)
+    outcome.violated |= violated_ids(err)
 
 
 def stateful(profile: str, seed: int | None, console: Console) -> Outcome:
@@ -101,9 +132,8 @@ def stateful(profile: str, seed: int | None, console: Console) -> Outcome:
         with contextlib.redirect_stdout(output):
             try:
                 _run_in_chunks(Counted, settings.get_profile(profile), examples, seed)
-            except AssertionError as err:
-                outcome.failed = True
-                outcome.detail = _failure(err, output)
+            except Exception as err:
+                _record_failure(outcome, err, output)
     outcome.seconds = time.perf_counter() - started
     outcome.per_invariant = {k: (machines.stats.examples_checked[k], machines.stats.checks[k])
                              for k in machines.stats.checks}
@@ -130,9 +160,8 @@ def model_walks(profile: str, seed: int | None, console: Console) -> Outcome:
         with contextlib.redirect_stdout(output):
             try:
                 _run_in_chunks(ModelMachine, settings.get_profile(profile), examples, seed)
-            except AssertionError as err:
-                outcome.failed = True
-                outcome.detail = _failure(err, output)
+            except Exception as err:
+                _record_failure(outcome, err, output)
     outcome.seconds = time.perf_counter() - started
     outcome.detail = outcome.detail or f"{examples} walks, every step checked"
     return outcome
@@ -176,72 +205,212 @@ def programs(profile: str, seed: int | None, processes: int, console: Console,
     outcome.seconds = time.perf_counter() - started
     outcome.failed = bool(result.violations) or bool(result.lost) or bool(result.duplicated)
     outcome.per_invariant = dict(result.violations)
-    outcome.detail = (f"{result.runs:,} runs, {result.jobs:,} jobs, {result.records:,} records; "
+    outcome.violated = set(result.violations)
+    outcome.detail = (f"{result.runs:,} runs ({result.long_runs} of over 1,000 ids), "
+                      f"{result.jobs:,} jobs, {result.records:,} records; "
                       f"lost {result.lost}, duplicated {result.duplicated}")
     if result.failing_seeds:
         outcome.detail += f"; failing seeds {result.failing_seeds[:10]}"
+        outcome.detail += "\n" + "\n".join(result.examples)
     return outcome
 
 
-def mutants(console: Console, budget: int) -> tuple[Outcome, Table]:
-    """Run the machine under every seeded scheduler bug; each must be killed."""
+def durations(profile: str, seed: int | None, console: Console,
+              examples: int | None = None) -> Outcome:
+    """INV-DURATION on random circuits with control flow (the profile's examples)."""
+    from hypothesis import settings
+
+    from qsession.properties import durations as prop
+
+    total = examples if examples is not None else settings.get_profile(profile).max_examples
+    outcome = Outcome(f"durations ({total} random circuits)")
+    started = time.perf_counter()
+    output = io.StringIO()
+    with _progress(console) as bar:
+        bar.add_task("timing model", total=None)
+        with contextlib.redirect_stdout(output):
+            try:
+                checked = prop.run(total, seed)
+            except Exception as err:
+                _record_failure(outcome, err, output)
+                checked = total
+    outcome.seconds = time.perf_counter() - started
+    outcome.per_invariant = {"INV-DURATION": checked}
+    outcome.detail = outcome.detail or f"{checked} circuits, durations as the target gives"
+    return outcome
+
+
+def _metrics_findings(runs: int, start: int) -> tuple[int, list[str]]:
+    """Trace metrics (insight) of ``runs`` random programs against the replayed trace."""
+    from qsession.insight.metrics import compute
+    from qsession.properties.invariants import Monitor
+    from qsession.properties.programs import run_null
+    from qsession.properties.reported import metrics_agree
+
+    found: list[str] = []
+    for seed in range(start, start + runs):
+        try:
+            trace = run_null(seed)
+        except Exception:  # a program that cannot run: the programs part reports it
+            continue
+        monitor = Monitor([])
+        monitor.feed(list(trace))
+        m = compute(trace)
+        sessions = {sid: s.usage_time for sid, s in m.sessions.items()}
+        jobs = {jid: (j.wait, j.run, j.usage) for jid, j in m.jobs.items()}
+        found.extend(f"seed {seed}: {v}" for v in metrics_agree(monitor.state, sessions, jobs))
+    return runs, found
+
+
+def metrics(profile: str, seed: int | None, console: Console, runs: int | None = None) -> Outcome:
+    """What the trace metrics report (usage time, wait, run) against the trace itself."""
+    from hypothesis import settings
+
+    total = runs if runs is not None else 2 * settings.get_profile(profile).max_examples
+    outcome = Outcome(f"metrics ({total} program traces)")
+    started = time.perf_counter()
+    with _progress(console) as bar:
+        bar.add_task("metrics against traces", total=None)
+        checked, found = _metrics_findings(total, seed or 0)
+    outcome.seconds = time.perf_counter() - started
+    outcome.per_invariant = {"INV-REPORTED": len(found)}
+    if found:
+        outcome.failed = True
+        outcome.violated = {"INV-REPORTED"}
+        outcome.detail = f"{len(found)} disagreement(s)\n" + "\n".join(found[:5])
+    else:
+        outcome.detail = f"{checked} traces: sessions' usage, jobs' wait, run and usage agree"
+    return outcome
+
+
+MUTANT_PROGRAMS = 400
+"""Random null programs run under each mutant (four of them over 1,000 ids)."""
+
+
+def _mutant_stateful(budget: int) -> set[str]:
     from hypothesis import HealthCheck, Phase, settings
     from hypothesis.stateful import run_state_machine_as_test
 
     from qsession.model import TransitionRefused
-    from qsession.properties.machines import InvariantViolated, RuntimeMachine
-    from qsession.properties.mutants import MUTANTS
+    from qsession.properties.machines import RuntimeMachine
 
     kill = settings(max_examples=budget, stateful_step_count=40, derandomize=True,
                     database=None, deadline=None, phases=[Phase.generate],
                     suppress_health_check=list(HealthCheck), print_blob=False)
-    outcome = Outcome(f"mutants ({len(MUTANTS)}, ≤{budget} examples each)")
-    table = Table(title="Seeded scheduler bugs")
+    with contextlib.redirect_stdout(io.StringIO()):
+        try:
+            run_state_machine_as_test(RuntimeMachine, settings=kill)
+        except TransitionRefused:
+            return {"INV-MODEL-CONFORMS"}
+        except Exception as err:
+            return violated_ids(err)
+    return set()
+
+
+def _mutant_programs(runs: int) -> set[str]:
+    from qsession.properties.programs import campaign
+
+    result = campaign(runs, start=0, processes=1)
+    found = set(result.violations)
+    if result.lost or result.duplicated:
+        found.add("INV-CONSERVATION")
+    return found
+
+
+def _mutant_durations(examples: int) -> set[str]:
+    from qsession.properties import durations as prop
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        try:
+            prop.run(examples)
+        except Exception as err:
+            return violated_ids(err)
+    return set()
+
+
+def mutants(console: Console, budget: int) -> tuple[Outcome, Table]:
+    """Run every part under every seeded bug; each must be killed, and the table says by what."""
+    from qsession.properties.mutants import MUTANTS
+
+    outcome = Outcome(f"mutants ({len(MUTANTS)}, ≤{budget} stateful examples, "
+                      f"{MUTANT_PROGRAMS} programs, {budget} circuits each)")
+    parts = ("stateful", "programs", "durations", "metrics")
+    # The explorer walks the pure model, which no mutant touches (they patch the runtime):
+    # it cannot kill them, and says so rather than run for nothing.
+    table = Table(title="Seeded bugs: which part of verify killed each",
+                  caption="✓ the part found a violation the mutant is expected to cause; "
+                          "the explorer checks the model only (n/a for every mutant)")
     table.add_column("mutant", no_wrap=True)
-    for column in ("bug", "killed by", "result"):
-        table.add_column(column)
+    for part in parts:
+        table.add_column(part)
+    table.add_column("invariants broken")
+    table.add_column("result", no_wrap=True)
     started = time.perf_counter()
+    killed_count = 0
     with _progress(console) as bar:
         task = bar.add_task("mutants", total=len(MUTANTS))
         for mutant in MUTANTS:
-            caught: set[str] = set()
-            with mutant.applied(), contextlib.redirect_stdout(io.StringIO()):
-                try:
-                    run_state_machine_as_test(RuntimeMachine, settings=kill)
-                except InvariantViolated as err:
-                    caught = set(err.ids)
-                except TransitionRefused:
-                    caught = {"INV-MODEL-CONFORMS"}
-            killed = bool(caught & mutant.expected)
+            with mutant.applied():
+                found = {"stateful": _mutant_stateful(budget),
+                         "programs": _mutant_programs(MUTANT_PROGRAMS),
+                         "durations": _mutant_durations(budget),
+                         "metrics": {"INV-REPORTED"} if _metrics_findings(budget, 0)[1]
+                         else set()}
+            killers = [part for part, ids in found.items() if ids & mutant.expected]
+            killed = bool(killers)
+            killed_count += killed
             outcome.failed |= not killed
-            table.add_row(mutant.name, mutant.bug, ", ".join(sorted(caught)) or "—",
+            outcome.per_invariant[mutant.name] = killers
+            broken = set().union(*found.values()) & mutant.expected
+            table.add_row(mutant.name, *("✓" if p in killers else "—" for p in parts),
+                          ", ".join(sorted(broken)) or "—",
                           "[green]killed[/green]" if killed else "[red]SURVIVED[/red]")
             bar.advance(task)
     outcome.seconds = time.perf_counter() - started
-    outcome.detail = "every mutant killed" if not outcome.failed else "some mutants survived"
+    outcome.detail = (f"{killed_count} of {len(MUTANTS)} mutants killed"
+                      + ("" if not outcome.failed else ": some survived"))
     return outcome, table
 
 
 def summary(parts: list[Outcome]) -> Table:
-    """One row per SPEC invariant: what each part did for it, and the verdict."""
+    """One row per SPEC invariant: what each part did for it, and the verdict.
+
+    The verdict is ``violated`` whenever any part found a violation of it (a failed
+    stateful or explorer run, or any program trace).
+    """
     from qsession.properties.invariants import INVARIANTS
+    from qsession.properties.reported import API_INVARIANTS
 
     by_name = {p.name.split(" (")[0]: p for p in parts}
+    ids = [*INVARIANTS, *API_INVARIANTS, "INV-DURATION"]
     table = Table(title="Invariants")
     # The ids are what a reader looks up in SPEC: never cut them, even at 80 columns.
-    table.add_column("invariant", no_wrap=True, min_width=max(map(len, INVARIANTS)))
+    table.add_column("invariant", no_wrap=True, min_width=max(map(len, ids)))
     for column in ("stateful runs (checks)", "explorer states", "program violations", "result"):
         table.add_column(column)
-    for inv in INVARIANTS:
-        run = by_name.get("stateful runtime machine")
-        exp = by_name.get("explorer")
-        prog = by_name.get("random programs")
+    run = by_name.get("stateful runtime machine")
+    exp = by_name.get("explorer")
+    prog = by_name.get("random programs")
+    dur = by_name.get("durations")
+    for inv in ids:
         examples, checks = run.per_invariant.get(inv, (0, 0)) if run else ("—", "—")
+        if inv == "INV-DURATION" and dur is not None:
+            examples, checks = "—", dur.per_invariant.get(inv, 0)
         explored = exp.per_invariant.get(inv, "n/a") if exp else "—"
         broken = prog.per_invariant.get(inv, 0) if prog else "—"
-        failed = any(p.failed and inv in (p.detail or "") for p in parts)
+        met = by_name.get("metrics")
+        if inv == "INV-REPORTED" and met is not None and isinstance(broken, int):
+            broken += met.per_invariant.get(inv, 0)
+        failed = any(inv in p.violated or (p.failed and inv in (p.detail or ""))
+                     for p in parts if not p.name.startswith("mutants"))
+        failed |= isinstance(broken, int) and broken > 0
         table.add_row(inv, f"{examples} ({checks})", str(explored), str(broken),
-                      "[red]FAIL[/red]" if failed else "[green]ok[/green]")
+                      "[red]violated[/red]" if failed else "[green]ok[/green]")
+    crashes = sorted({c for p in parts for c in p.violated if c.startswith("crash")} |
+                     ({"program raised"} if prog and prog.per_invariant.get("program raised")
+                      else set()))
+    for crash in crashes:
+        table.add_row(crash, "", "", "", "[red]violated[/red]")
     return table
 
 
@@ -257,7 +426,8 @@ def verify(profile: str, seed: int | None, with_mutants: bool, processes: int,
         seed = random.SystemRandom().randrange(2**31)
     console.print(f"qsession verify --profile {profile} --seed {seed}")
     parts = [stateful(profile, seed, console), model_walks(profile, seed, console),
-             exploration(console), programs(profile, seed, processes, console, runs)]
+             exploration(console), programs(profile, seed, processes, console, runs),
+             durations(profile, seed, console), metrics(profile, seed, console)]
     mutant_table = None
     if with_mutants:
         outcome, mutant_table = mutants(console, budget=150)

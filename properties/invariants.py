@@ -13,6 +13,8 @@ no record (a missed ITTL deactivation or max-TTL expiry).
 
 from __future__ import annotations
 
+import bisect
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
@@ -27,11 +29,10 @@ from qsession.model import (
     SessionLifecycle,
     TransitionRefused,
 )
-from qsession.model.dispatch import select
-from qsession.runtime.scheduler import USER_CANCEL
+from qsession.runtime.scheduler import MAX_TIME_ERROR, USER_CANCEL
 from qsession.runtime.trace import Record, Trace
 
-from .replay import JobView, Replay, SessionView, in_creation_order
+from .replay import SESSION_FINAL, JobView, Replay, SessionView, in_creation_order
 
 
 @dataclass(frozen=True)
@@ -508,42 +509,149 @@ class WorkConserving(Checker):
 
 
 class FairShare(Checker):
-    """INV-FAIR-SHARE."""
+    """INV-FAIR-SHARE.
+
+    An independent reading of SPEC §5: this checker keeps its own ledger of what each
+    instance was charged (a dedicated session its active spans, each until the latest of
+    deactivation, end and its running job's completion; batch and job-mode jobs their QPU
+    time unless cancelled or failed by the system), counts each span's part inside the
+    window (a span that straddles the window edge counts from the edge), and recomputes
+    at every normal-queue dispatch the ratio and the choice. It never calls the dispatch
+    rule or the fair-share ledger of the runtime.
+    """
 
     id = "INV-FAIR-SHARE"
     statement = ("the normal queue serves the instance with the least used/allocated share, "
                  "FIFO within it")
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.ledger: dict[str, list[tuple[int, int]]] = {}  # in end order
+        self.first: dict[str, int] = {}  # index of the first span still in the window
+        self.total: dict[str, int] = {}  # length of the spans from ``first`` on
+        self.longest = 0
+        self.open_span: dict[str, int] = {}  # dedicated session id -> activation instant
+        self.meter: dict[str, str] = {}  # job id -> its ended session, billed until it ends
+        self.window: int | None = None
+        self.allocations: dict[str, dict[str, float]] = {}  # qpu -> instance -> allocation
+        self.quota: dict[str, int] = {}
+        self.mode: dict[str, str] = {}
+        self.instance: dict[str, str | None] = {}
+
+    def _used(self, instance: str, now: int) -> int:
+        """Charged time inside ``(now - window, now]``; a span across the edge counts from it."""
+        window = self.window if self.window is not None else 28 * 86_400 * 1_000_000
+        edge = now - window
+        spans = self.ledger.get(instance, [])
+        k = self.first.get(instance, 0)
+        while k < len(spans) and spans[k][1] <= edge:  # wholly left the window, for good
+            self.total[instance] -= spans[k][1] - spans[k][0]
+            k += 1
+        self.first[instance] = k
+        used = self.total.get(instance, 0)
+        # Spans are kept in end order: only those ending before edge + the longest span
+        # can have started before the edge.
+        for start, end in spans[k:]:
+            if end >= edge + self.longest:
+                break
+            if start < edge:
+                used -= edge - start
+        return used
+
+    def _charge(self, instance: str | None, start: int, end: int) -> None:
+        if instance is not None and end > start:
+            bisect.insort(self.ledger.setdefault(instance, []), (start, end),
+                          key=lambda span: span[1])
+            self.total[instance] = self.total.get(instance, 0) + end - start
+            self.longest = max(self.longest, end - start)
+
     def before(self, r: Record, state: Replay) -> None:
-        if r.entity != "job" or r.event != "start":
+        if r.entity == "qpu" and r.event == "configure" and r.instance is not None:
+            alloc = r.data.get("allocation", 1.0)
+            self.allocations.setdefault(r.qpu, {})[r.instance] = \
+                float(alloc) if isinstance(alloc, int | float) and alloc else 1.0
+            if isinstance(r.data.get("fair_share_window_us"), int):
+                self.window = int(r.data["fair_share_window_us"])  # type: ignore[arg-type]
+            if isinstance(r.data.get("quota_us"), int):
+                self.quota[r.instance] = int(r.data["quota_us"])  # type: ignore[arg-type]
+        elif r.entity == "session":
+            self._session(r, state)
+        elif r.entity == "job" and r.event == "start":
+            self._start(r, state)
+        elif r.entity == "job" and r.dest in ("DONE", "ERROR", "CANCELLED"):
+            job = state.jobs.get(r.id)
+            if job is None or job.state != RUNNING or job.started is None:
+                return
+            if r.id in self.meter:
+                sid = self.meter.pop(r.id)
+                self._charge(self.instance.get(sid), self.open_span.pop(sid), r.t)
+                return
+            session_mode = self.mode.get(job.session or "", "job")
+            reason = r.data.get("reason")
+            paid = r.event == "finish" or (r.event == "fail" and reason == MAX_TIME_ERROR)
+            if session_mode != "dedicated" and paid:
+                self._charge(job.instance, job.started, r.t)
+
+    def _session(self, r: Record, state: Replay) -> None:
+        if r.event == "create":
+            self.mode[r.id] = str(r.data.get("mode", "dedicated"))
+            self.instance[r.id] = r.instance
             return
-        q = state.qpu(r.qpu)
-        dispatch = q.last_dispatch
+        s = state.sessions.get(r.id)
+        if s is None or r.dest is None or self.mode.get(r.id) != "dedicated":
+            return
+        if r.dest == ACTIVE and s.state != ACTIVE:
+            self.open_span[r.id] = r.t
+        elif s.state == ACTIVE and r.dest != ACTIVE and r.id in self.open_span:
+            running = sorted(s.running)
+            if r.dest in SESSION_FINAL and running:
+                self.meter[running[0]] = r.id  # billed until its running job completes
+            else:
+                self._charge(self.instance.get(r.id), self.open_span.pop(r.id), r.t)
+
+    def _share(self, qpu: str, instance: str) -> float:
+        allocations = self.allocations.get(qpu, {})
+        if not allocations:
+            return 1.0
+        total = sum(allocations.values())
+        return allocations.get(instance, 0.0) / total if total else 0.0
+
+    def _start(self, r: Record, state: Replay) -> None:
+        dispatch = state.qpu(r.qpu).last_dispatch
         if dispatch is None or dispatch.data.get("job") != r.id or \
                 dispatch.data.get("via") != "normal":
             return
         self.checks += 1
+        job = state.jobs[r.id]
         heads: dict[str, JobView] = {}
-        allocated = q.allocations.keys()
-        for job in state.queued_on(r.qpu):
-            if state.normal_eligible(job) and job.instance not in heads:
-                heads[job.instance] = job
+        allocated = self.allocations.get(r.qpu, {}).keys()
+        for queued in state.queued_on(r.qpu):
+            if state.normal_eligible(queued) and queued.instance not in heads:
+                heads[queued.instance] = queued
                 if allocated and allocated <= heads.keys():
                     break  # every instance with a share has its head
-        over = state.jobs[r.id].instance
-        if state.over_quota(over, r.t):
-            self.fail(r.t, f"job {r.id} of instance {over} started past its quota "
-                      f"({state.used(over, r.t) / 1e6:g}s used)", dispatch, r)
-        # Use is the instance's charged time on every QPU of the service (SPEC §5, rev. 2).
-        candidates = [(state.used(i, r.t) / share, j.order, j)
-                      for i, j in heads.items()
-                      if (share := q.share(i)) > 0 and not state.over_quota(i, r.t)]
-        decision = select(False, None, (), candidates)
-        if decision.job is not None and decision.job.id != r.id:
-            expected = decision.job
-            self.fail(r.t, f"normal queue started {r.id} (instance {state.jobs[r.id].instance})"
-                      f"; fair share picks {expected.id} (instance {expected.instance}, "
-                      "least used/allocated, FIFO within it)", dispatch, r)
+        over = {i for i in heads if i in self.quota and self._used(i, r.t) >= self.quota[i]}
+        if job.instance in over:
+            self.fail(r.t, f"job {r.id} of instance {job.instance} started past its quota "
+                      f"({self._used(job.instance, r.t) / 1e6:g}s used)", dispatch, r)
+        ratios = {i: self._used(i, r.t) / share for i in heads
+                  if (share := self._share(r.qpu, i)) > 0 and i not in over}
+        reported = dispatch.data.get("share_ratio")
+        mine = ratios.get(job.instance)
+        if isinstance(reported, int | float) and mine is not None and \
+                not math.isclose(reported, mine, rel_tol=1e-9, abs_tol=1e-6):
+            self.fail(r.t, f"dispatch of {r.id} reports instance {job.instance}'s share ratio "
+                      f"{reported:g}; its charged time in the window over its share is "
+                      f"{mine:g} (µs over the allocated fraction)", dispatch, r)
+        if not ratios:
+            return
+        best = min(ratios, key=lambda i: (ratios[i], heads[i].order))
+        if heads[best].id != r.id:
+            expected = heads[best]
+            used = {i: self._used(i, r.t) / 1e6 for i in sorted(ratios)}
+            self.fail(r.t, f"normal queue started {r.id} (instance {job.instance}); fair share "
+                      f"picks {expected.id} (instance {expected.instance}, least "
+                      f"used/allocated, FIFO within it; used in window {used})", dispatch, r)
 
 
 class ModelConforms(Checker):
@@ -742,6 +850,63 @@ class Usage(Checker):
                 self.bills[s.id] = s.spans_closed  # report each gap once
 
 
+class DispatchOrder(Checker):
+    """INV-DISPATCH-ORDER."""
+
+    id = "INV-DISPATCH-ORDER"
+    statement = ("an active session's jobs start in submission order; without one, the first "
+                 "started batch with queued jobs is served first, FIFO within it")
+
+    def before(self, r: Record, state: Replay) -> None:
+        if r.entity != "job" or r.event != "start" or r.id not in state.jobs:
+            return
+        job = state.jobs[r.id]
+        active = state.active_dedicated(r.qpu)
+        if active is not None:
+            if job.session != active.id:
+                return  # INV-PRIORITY's business
+            self.checks += 1
+            first = min((state.jobs[j] for j in active.queued), key=lambda j: j.order)
+            if first.id != job.id:
+                self.fail(r.t, f"session {active.id} started job {job.id} before its older "
+                          f"queued job {first.id}", r)
+            return
+        batches = [b for b in state.active_batches(r.qpu)
+                   if b.queued and not state.over_quota(b.instance or "default", r.t)]
+        if not batches:
+            return
+        self.checks += 1
+        # SPEC §3: started batches are served in the order their first jobs started.
+        served = min(batches, key=lambda b: (b.started_at or 0, b.created, b.id))
+        first = min((state.jobs[j] for j in served.queued), key=lambda j: j.order)
+        if first.id != job.id:
+            self.fail(r.t, f"job {job.id} started while batch {served.id} (started at "
+                      f"{(served.started_at or 0) / 1e6:g}s, the first started batch with "
+                      f"queued jobs) waits with {first.id} at its head", r)
+
+
+class IdsUnique(Checker):
+    """INV-IDS-UNIQUE."""
+
+    id = "INV-IDS-UNIQUE"
+    statement = "every session and job id is created once and names one object"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: dict[str, Record] = {}
+
+    def before(self, r: Record, state: Replay) -> None:
+        if r.event != "create" or r.entity not in ("session", "job"):
+            return
+        self.checks += 1
+        earlier = self.seen.get(r.id)
+        if earlier is not None:
+            self.fail(r.t, f"{r.entity} id {r.id} was already given to the {earlier.entity} "
+                      f"created at {earlier.t / 1e6:g}s", earlier, r)
+        else:
+            self.seen[r.id] = r
+
+
 def _s(us: object) -> str:
     return f"{us / 1e6:g}s" if isinstance(us, int) else repr(us)
 
@@ -761,7 +926,8 @@ class Invariant:
 CHECKERS: tuple[type[Checker], ...] = (
     ActiveOne, MaxTTLNoStart, ExpireFailsQueued, RunningCompletes, Cancel, ClosedRejects,
     CloseDrains, FirstJobNormal, Priority, ITTL, Clock, Final, Conservation, WorkConserving,
-    FairShare, ModelConforms, Progress, BatchNoHold, IdleClose, Usage,
+    FairShare, ModelConforms, Progress, BatchNoHold, IdleClose, Usage, DispatchOrder,
+    IdsUnique,
 )
 INVARIANTS: dict[str, Invariant] = {c.id: Invariant(c.id, c.statement, c) for c in CHECKERS}
 """Every SPEC §7 invariant by id, in SPEC order."""

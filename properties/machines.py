@@ -49,13 +49,16 @@ from qsession.runtime.records import SessionRecord
 from qsession.runtime.timing import TimingModel
 
 from . import strategies as qs
-from .invariants import Monitor, Report, Violation
+from .invariants import INVARIANTS, Monitor, Report, Violation
+from .reported import reported, run_until_idle_stop
 
 ITTL = 2.0
 BATCH_ITTL = 1.0
 IDLE_CLOSE = 8.0
 """Unused sessions close after 8 s here (IBM: 30 min), so that it happens in most runs."""
 INSTANCES = {"a": 2.0, "b": 1.0}
+WINDOW = 6.0
+"""A fair-share window shorter than most runs, so spans leave it (wholly or in part)."""
 MAX_SESSIONS = 4
 MAX_JOBS = 16
 
@@ -85,7 +88,9 @@ GRID_THINK = st.one_of(st.sampled_from([0.0, ITTL - 1e-6, ITTL, ITTL + 1e-6]), G
 TIMING = GridTiming(sub_job_overhead_s=0.2, rep_delay_s=1e-2)
 """Slow shots on a 0.5 s grid: long jobs from cheap simulations (0.5 s to 5 s)."""
 COVERAGE_EVENTS = ("expiry", "cancel with queued jobs", "reactivation", "contention",
-                   "idle close")
+                   "idle close", "submit inside ITTL", "close with queued jobs",
+                   "non-default instance", "several active batches", "span past window edge",
+                   "with-block left by an exception", "user callback")
 
 coverage: Counter[str] = Counter()
 """In how many runs (examples) each rare situation was reached, in this process."""
@@ -138,9 +143,11 @@ class RuntimeMachine(RuleBasedStateMachine):
         self.qpu = QPU.ideal("stateful_qpu", num_qubits=3, timing=TIMING)
         self.service = LocalService(seed=0, backends=[self.qpu], interactive_timeout=ITTL,
                                     batch_interactive_timeout=BATCH_ITTL, instances=INSTANCES,
-                                    idle_close_timeout=IDLE_CLOSE)
+                                    idle_close_timeout=IDLE_CLOSE,
+                                    fair_share_window=WINDOW)
         self.scheduler = self.service.scheduler_of(self.qpu)
-        self.monitor = Monitor(self.monitored)
+        self.monitor = Monitor(None if self.monitored is None else
+                               [i for i in self.monitored if i in INVARIANTS])
         self.sessions: list[Session] = []
         self.samplers: list[SamplerV2] = []
         self.jobs: list[RuntimeJobV2] = []
@@ -148,6 +155,7 @@ class RuntimeMachine(RuleBasedStateMachine):
                            for name in INSTANCES}
         self.seen = 0
         self.reached: set[str] = set()
+        self.api_checks: Counter[str] = Counter()
 
     # -- rules -----------------------------------------------------------------------
 
@@ -162,12 +170,78 @@ class RuntimeMachine(RuleBasedStateMachine):
         self.jobs.extend(self.samplers[0].run([pub], shots=shots) for _ in range(n))
 
     @precondition(lambda self: len(self.sessions) < MAX_SESSIONS)
-    @rule(batch=st.booleans(), max_time=qs.max_times())
-    def open_session(self, batch: bool, max_time: float) -> None:
-        """Open a Session or a Batch."""
-        session = (Batch if batch else Session)(self.qpu, max_time=max_time)
+    @rule(batch=st.booleans(), max_time=qs.max_times(),
+          instance=st.sampled_from([None, *sorted(INSTANCES)]))
+    def open_session(self, batch: bool, max_time: float, instance: str | None = None) -> None:
+        """Open a Session or a Batch (on the default instance or a named one)."""
+        session = (Batch if batch else Session)(self.qpu, max_time=max_time, instance=instance)
+        if session._record.instance != self.scheduler.settings.default_instance:
+            self._reached("non-default instance")
         self.sessions.append(session)
         self.samplers.append(SamplerV2(mode=session))
+
+    @precondition(lambda self: len(self.sessions) <= MAX_SESSIONS - 2
+                  and len(self.jobs) < MAX_JOBS - 3)
+    @rule(max_time=qs.max_times(), shots=qs.shots())
+    def batches_together(self, max_time: float, shots: int) -> None:
+        """Two batches with queued jobs, both active at once: the first started goes first.
+
+        The first batch's job runs, the second's first job starts when it ends; right then
+        the first batch (active, within its ITTL) gets another job, so both wait together.
+        """
+        pub = (qs.CIRCUITS["bell"],)
+        for n in (1, 2):
+            self.open_session(True, max_time)
+            self.jobs.extend(self.samplers[-1].run([pub], shots=shots) for _ in range(n))
+        first = self.jobs[-3]
+        self._settle(first)
+        if self.sessions[-2]._record.lifecycle.accepting_jobs:
+            self.jobs.append(self.samplers[-2].run([pub], shots=shots))
+
+    @precondition(lambda self: len(self.sessions) < MAX_SESSIONS and len(self.jobs) < MAX_JOBS)
+    @rule(batch=st.booleans(), max_time=qs.max_times(), raises=st.booleans(), shots=qs.shots())
+    def with_block(self, batch: bool, max_time: float, raises: bool, shots: int) -> None:
+        """User code in a ``with`` block submits a job and may raise; leaving closes it."""
+        class UserError(Exception):
+            pass
+
+        session = (Batch if batch else Session)(self.qpu, max_time=max_time)
+        sampler = SamplerV2(mode=session)
+        with contextlib.suppress(UserError), session:
+            self.jobs.append(sampler.run([(qs.CIRCUITS["bell"],)], shots=shots))
+            if raises:
+                self._reached("with-block left by an exception")
+                raise UserError("user code failed inside the session")
+        self.sessions.append(session)
+        self.samplers.append(sampler)
+        self.monitor.sync(self.service.trace, self.service.clock.now())
+        view = self.monitor.state.sessions.get(session.session_id)
+        # qiskit_ibm_runtime/session.py, Session.__exit__: close(), however the block was left.
+        self.api_checks["INV-WITH-CLOSES"] += 1
+        self._expect(view is not None and (not view.accepting or view.is_final),
+                     "INV-WITH-CLOSES", f"session {session.session_id} was left by "
+                     f"{'an exception' if raises else 'the end of its block'} and the trace "
+                     "shows no close()")
+
+    @precondition(lambda self: self.sessions and len(self.jobs) < MAX_JOBS)
+    @rule(index=st.integers(0, MAX_SESSIONS - 1), delay=GRID_THINK,
+          action=st.sampled_from(["submit", "close"]), shots=qs.shots())
+    def user_callback(self, index: int, delay: float, action: str, shots: int) -> None:
+        """User code runs from a timer (``service.call_later``): it submits or closes then.
+
+        The callback runs inside an instant, among the scheduler's own timers due then.
+        """
+        i = index % len(self.sessions)
+
+        def act() -> None:
+            self._reached("user callback")
+            record = self.sessions[i]._record
+            if action == "close":
+                self.sessions[i].close()
+            elif record.lifecycle.accepting_jobs:
+                self.jobs.append(self.samplers[i].run([(qs.CIRCUITS["bell"],)], shots=shots))
+
+        self.service.call_later(delay, act)
 
     @precondition(lambda self: self.sessions and len(self.jobs) < MAX_JOBS)
     @rule(index=st.integers(0, MAX_SESSIONS - 1), pub=qs.sampler_pubs(), shots=qs.shots(),
@@ -197,6 +271,8 @@ class RuntimeMachine(RuleBasedStateMachine):
         other = self.scheduler.active_session
         if other is not None and other is not record and record.mode == "dedicated":
             self._reached("contention")
+        if record.ittl_timer is not None and not record.ittl_timer.cancelled:
+            self._reached("submit inside ITTL")
         self.jobs.append(self.samplers[i].run([pub], shots=shots))
 
     @precondition(lambda self: self.sessions and len(self.jobs) < MAX_JOBS - 3)
@@ -265,6 +341,33 @@ class RuntimeMachine(RuleBasedStateMachine):
             self._settle(job)
         self.service.advance(think)
         if resume and record.lifecycle.accepting_jobs and len(self.jobs) < MAX_JOBS:
+            if record.ittl_timer is not None and not record.ittl_timer.cancelled:
+                self._reached("submit inside ITTL")
+            self.jobs.append(self.samplers[i].run([(qs.CIRCUITS["bell"],)], shots=shots))
+
+    def _idle_in_ittl(self) -> list[int]:
+        """Sessions that are active, idle, and within their ITTL window (timer pending)."""
+        return [k for k, s in enumerate(self.sessions)
+                if (t := s._record.ittl_timer) is not None and not t.cancelled
+                and s._record.lifecycle.accepting_jobs]
+
+    @precondition(lambda self: self._idle_in_ittl() and len(self.jobs) < MAX_JOBS)
+    @rule(index=st.integers(0, MAX_SESSIONS - 1), part=st.sampled_from([0.0, 0.5, 1.0]),
+          shots=qs.shots())
+    def submit_inside_ittl(self, index: int, part: float, shots: int) -> None:
+        """Resume an idle active session before its ITTL runs out (at once, halfway, or
+        1 µs before): the job must go first, and the ITTL timer stop."""
+        candidates = self._idle_in_ittl()
+        i = candidates[index % len(candidates)]
+        timer = self.sessions[i]._record.ittl_timer
+        assert timer is not None
+        left = timer.at - self.service.clock.now()
+        wait = max(0, left - 1) if part == 1.0 else int(left * part)
+        if wait:
+            self.service.advance(wait / 1e6)
+        record = self.sessions[i]._record
+        if record.ittl_timer is timer and record.lifecycle.accepting_jobs:
+            self._reached("submit inside ITTL")
             self.jobs.append(self.samplers[i].run([(qs.CIRCUITS["bell"],)], shots=shots))
 
     @precondition(lambda self: self.jobs)
@@ -296,6 +399,8 @@ class RuntimeMachine(RuleBasedStateMachine):
         ``late``: the caller then still tries to submit to it, which must be refused.
         """
         i = self._pick(index, prefer)
+        if self.sessions[i]._record.queued and self.sessions[i]._record.lifecycle.accepting_jobs:
+            self._reached("close with queued jobs")
         self.sessions[i].close()
         if late:
             self.submit(i, (qs.CIRCUITS["bell"],), shots, "any")
@@ -333,16 +438,34 @@ class RuntimeMachine(RuleBasedStateMachine):
         report = self.monitor.report()
         if not report.ok:
             raise InvariantViolated(report)
+        self._check_reported()
+
+    def _check_reported(self) -> None:
+        """What details(), usage() and metrics() report agrees with the trace."""
+        if self.monitored is not None and "INV-REPORTED" not in self.monitored:
+            return
+        sessions = {s.session_id: {**s.details(), "usage": s.usage()} for s in self.sessions}
+        jobs = {j.job_id(): {"usage": j.usage(), "partial": j.usage(partial=True),
+                             "timestamps": j.metrics()["timestamps"]} for j in self.jobs}
+        found = reported(self.monitor.state, self.service.clock.now(), sessions, jobs)
+        self.api_checks["INV-REPORTED"] += len(sessions) + len(jobs)
+        if found:
+            raise InvariantViolated(Report(found))
 
     def teardown(self) -> None:
         """Drive the run to idle and check once more, progress included."""
         try:
             # No timer left but jobs unfinished: INV-PROGRESS reports them below.
+            called_at = self.service.clock.now()
             with contextlib.suppress(ClockError):
                 self.service.run_until_idle()
             self.monitor.sync(self.service.trace, self.service.clock.now())
             self._count_new_situations()
             report = self.monitor.finish(settled=True)
+            report.violations.extend(run_until_idle_stop(
+                self.monitor.state, called_at, self.service.clock.now()))
+            self.api_checks["INV-RUN-UNTIL-IDLE"] += 1
+            report.checks.update(self.api_checks)
             stats.add(report)
             if not report.ok:
                 tail = self.service.trace.dumps().splitlines()[-12:]
@@ -388,6 +511,14 @@ class RuntimeMachine(RuleBasedStateMachine):
                 self._reached("reactivation")
             elif r.event == "idle_close_elapsed":
                 self._reached("idle close")
+        if len(self.scheduler.active_batches) > 1:
+            self._reached("several active batches")
+        for r in records[self.seen:]:
+            if r.entity == "qpu" and r.event == "dispatch" and r.data.get("via") == "normal":
+                horizon = r.t - to_us(WINDOW)
+                if any(b.t > horizon and b.data.get("from_us", r.t) < horizon  # type: ignore[operator]
+                       for b in records[:r.seq] if b.event == "bill"):
+                    self._reached("span past window edge")
         self.seen = len(records)
 
 

@@ -20,7 +20,17 @@ from qsession.runtime import scheduler as sched
 from qsession.runtime.clock import Clock
 from qsession.runtime.fairshare import FairShare
 from qsession.runtime.records import JobRecord, SessionRecord
-from qsession.runtime.scheduler import EXPIRY_REASON, PRIO_EXPIRE, PRIO_ITTL, Scheduler
+from qsession.runtime.scheduler import (
+    EXPIRY_REASON,
+    MAX_TIME_ERROR,
+    PRIO_EXPIRE,
+    PRIO_ITTL,
+    QPU_FAULT,
+    Scheduler,
+)
+from qsession.runtime.service import LocalService
+from qsession.runtime.session import Session
+from qsession.runtime.timing import TimingModel
 
 
 @dataclass(frozen=True)
@@ -266,12 +276,161 @@ def _usage_stops_at_end(self: Scheduler, s: SessionRecord, now: int) -> None:
         self.active_batches.remove(s)
 
 
+def _billed_after_end(self: SessionRecord, now: int) -> int:
+    if self.activated_at is not None and (self.is_active or self.meter_job is not None
+                                          or self.lifecycle.is_final):
+        return self.usage_us + now - self.activated_at  # BUG: the meter runs on after the end
+    return self.usage_us
+
+
+def _bill_other_instance(self: Scheduler, s: SessionRecord, now: int) -> None:
+    if s.activated_at is None:
+        return
+    span = now - s.activated_at
+    s.usage_us += span
+    others = [i for i in self.fair_share.allocations if i != s.instance]
+    charged = others[0] if others else s.instance  # BUG: charged to another instance
+    self.fair_share.record(charged, s.activated_at, now)
+    self.trace.emit(now, self.qpu, "qpu", self.qpu, "bill", session=s.id,
+                    instance=s.instance, extra={"from_us": s.activated_at, "span_us": span,
+                                                "usage_us": s.usage_us})
+
+
+def _window_drops_whole_span(self: FairShare, instance: str, now: int) -> int:
+    horizon = now - self.window_us
+    # BUG: a span that straddles the window edge is dropped whole, not cut at the edge.
+    return sum(end - start for start, end in self._spans[instance] if start >= horizon)
+
+
+def _ratio_most_used_first(self: FairShare, instance: str, now: int) -> float:
+    return -(self.used(instance, now) / self.share[instance])  # BUG: most used goes first
+
+
+def _run_until_idle_to_max_ttl(self: LocalService, timeout: float | None = None) -> bool:
+    def idle_and_ended() -> bool:  # BUG: also waits for every open session to end
+        return all(s.is_idle() for s in self.schedulers.values()) and all(
+            r.lifecycle.is_final for sch in self.schedulers.values()
+            for r in sch.sessions.values())
+    with self.call():
+        try:
+            return self.clock.wait_for(idle_and_ended)
+        except Exception:  # no timer left: a pending session that never ends
+            return True
+
+
+def _usage_counts_queue(self: Scheduler, job: JobRecord, event: str, now: int,
+                        reason: str | None = None) -> None:
+    assert job.running is not None
+    job.finished = now
+    job.held_us = now - job.running
+    system_failed = event == "fail" and reason is not None and reason.startswith(QPU_FAULT)
+    job.usage_us = 0 if system_failed else now - job.created  # BUG: from submission
+    self._job_step(job, job.lifecycle.fire(event), reason=reason, usage_us=job.usage_us)
+    self.running = None
+    self.busy_us += job.held_us
+    s = job.session
+    charged = event == "finish" or (event == "fail" and reason == MAX_TIME_ERROR)
+    if charged and (s is None or not s.lifecycle.reserves_qpu):
+        self.fair_share.record(job.instance, job.running, now)
+    if s is not None:
+        s.running -= 1
+        if s.meter_job is job:
+            s.meter_job = None
+            self._bill(s, now)
+    self._after_job_left(job, now)
+
+
+def _batches_latest_first(self: Scheduler, s: SessionRecord, step: Step, now: int) -> None:
+    _REAL_ACTIVATED(self, s, step, now)
+    if not s.lifecycle.reserves_qpu:  # BUG: the latest started batch is served first
+        self.active_batches.sort(key=lambda b: (b.started_at or 0, b.created_at, b.id),
+                                 reverse=True)
+
+
+class _WrappingIds:
+    """Ids that start again after 1,000 (the bug below)."""
+
+    def __init__(self, inner: Iterator[int]) -> None:
+        self.inner = inner
+
+    def __iter__(self) -> _WrappingIds:
+        return self
+
+    def __next__(self) -> int:
+        return (next(self.inner) - 1) % 1_000 + 1
+
+
+def _ids_wrap(self: Scheduler, *args: Any, **kwargs: Any) -> None:
+    _REAL_INIT(self, *args, **kwargs)
+    if not isinstance(self._ids, _WrappingIds):
+        self._ids = _WrappingIds(self._ids)  # BUG: ids repeat after 1,000
+
+
+def _exit_keeps_open(self: Session, exc_type: Any, exc: Any, tb: Any) -> None:
+    if exc_type is None:
+        _REAL_EXIT(self, exc_type, exc, tb)
+        return
+    if self._token is not None:  # BUG: leaving the block by an exception does not close
+        from qsession.runtime.session import _current
+
+        _current.reset(self._token)
+        self._token = None
+
+
+def _active_timeout_from_creation(self: Session) -> dict[str, Any]:
+    details = _REAL_DETAILS(self)
+    r = self._record
+    left = max(0, r.created_at + r.max_time_us - self._service.clock.now())
+    details["active_timeout"] = round(left / 1_000_000)  # BUG: counted from creation
+    return details
+
+
+def _branches_summed(self: TimingModel, inst: Any, target: Any, index: Any) -> float:
+    from qiskit.circuit import ControlFlowOp, ForLoopOp
+
+    op = inst.operation
+    if isinstance(op, ControlFlowOp):
+        total = 0.0
+        for block in op.blocks:  # BUG: the branches are summed, not the longest taken
+            inner = {b: index[q] for b, q in zip(block.qubits, inst.qubits, strict=True)}
+            total += self._critical_path(block, target, inner)
+        return total * len(op.params[0]) if isinstance(op, ForLoopOp) else total
+    return float(_REAL_INSTRUCTION_SECONDS(self, inst, target, index))
+
+
+def _metrics_span_ends_at_end(r: Any, t: float, sessions: dict[str, Any]) -> None:
+    """The trace metrics' session record handler, ending a span at the session's end."""
+    if r.event == "create":
+        _REAL_METRICS["session"](r, t, sessions)
+        return
+    s = sessions[r.id]
+    if r.dest is not None and r.source == "active" and r.dest != "active" and \
+            s._active_since is not None:
+        s._running = set()  # BUG: the running job no longer extends the span past the end
+    _REAL_METRICS["session"](r, t, sessions)
+
+
+def _metrics_patch() -> Any:
+    # Trace metrics live in qsession.insight, which properties may not import (the layout
+    # rule); the patch names its target, resolved only while the mutant is applied.
+    import importlib
+
+    module = importlib.import_module("qsession.insight.metrics")
+    _REAL_METRICS["session"] = module._session_record
+    return mock.patch.object(module, "_session_record", _metrics_span_ends_at_end)
+
+
+_REAL_METRICS: dict[str, Any] = {}
 _REAL_SELECT = Scheduler._select
 _REAL_ACTIVATED = Scheduler._activated
 _REAL_SUBMIT = Scheduler.submit.__wrapped__  # type: ignore[attr-defined]
 _REAL_ON_FINISH = Scheduler._on_finish
 _REAL_CLOSE = Scheduler.close.__wrapped__  # type: ignore[attr-defined]
 _REAL_CANCEL_TIMER = Scheduler._cancel_timer
+_REAL_INIT = Scheduler.__init__
+_REAL_EXIT = Session.__exit__
+_REAL_DETAILS = Session.details
+_REAL_INSTRUCTION_SECONDS = TimingModel._instruction_seconds
 
 
 MUTANTS: tuple[Mutant, ...] = (
@@ -337,5 +496,42 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant("usage-stops-at-end", "a session's usage stops at its end while its job runs on",
            frozenset({"INV-USAGE"}),
            lambda: [_on("_deactivated", _usage_stops_at_end)]),
+    Mutant("usage-grows-after-end", "a session's usage keeps growing after it ended",
+           frozenset({"INV-REPORTED"}),
+           lambda: [mock.patch.object(SessionRecord, "billed_us", _billed_after_end)]),
+    Mutant("charged-to-other-instance", "a session's time is charged to another instance",
+           frozenset({"INV-FAIR-SHARE"}),
+           lambda: [_on("_bill", _bill_other_instance)]),
+    Mutant("window-drops-whole-span", "the window drops a straddling span whole",
+           frozenset({"INV-FAIR-SHARE"}),
+           lambda: [mock.patch.object(FairShare, "used", _window_drops_whole_span)]),
+    Mutant("fair-share-most-used", "the normal queue serves the most-used instance first",
+           frozenset({"INV-FAIR-SHARE"}),
+           lambda: [mock.patch.object(FairShare, "ratio", _ratio_most_used_first)]),
+    Mutant("run-until-idle-to-max-ttl", "run_until_idle() runs idle open sessions to their end",
+           frozenset({"INV-RUN-UNTIL-IDLE"}),
+           lambda: [mock.patch.object(LocalService, "run_until_idle",
+                                      _run_until_idle_to_max_ttl)]),
+    Mutant("job-usage-counts-queue", "a job's usage counts its time in the queue",
+           frozenset({"INV-USAGE", "INV-REPORTED"}),
+           lambda: [_on("_end_running", _usage_counts_queue)]),
+    Mutant("batches-latest-first", "the latest started batch is served first",
+           frozenset({"INV-DISPATCH-ORDER"}),
+           lambda: [_on("_activated", _batches_latest_first)]),
+    Mutant("ids-repeat", "job and session ids repeat after 1,000",
+           frozenset({"INV-IDS-UNIQUE", "INV-CONSERVATION"}),
+           lambda: [_on("__init__", _ids_wrap)]),
+    Mutant("with-exception-keeps-open", "leaving a with-block by an exception leaves it open",
+           frozenset({"INV-WITH-CLOSES"}),
+           lambda: [mock.patch.object(Session, "__exit__", _exit_keeps_open)]),
+    Mutant("active-timeout-from-creation", "details() counts active_timeout from creation",
+           frozenset({"INV-REPORTED"}),
+           lambda: [mock.patch.object(Session, "details", _active_timeout_from_creation)]),
+    Mutant("branches-summed", "a control-flow op lasts the sum of its branches",
+           frozenset({"INV-DURATION"}),
+           lambda: [mock.patch.object(TimingModel, "_instruction_seconds", _branches_summed)]),
+    Mutant("metrics-span-ends-at-end", "metrics end an active span at the session's end",
+           frozenset({"INV-REPORTED"}),
+           lambda: [_metrics_patch()]),
 )
 """The mutant catalogue (one or more per invariant family)."""

@@ -142,6 +142,34 @@ def run_null(seed: int, steps: int = 30, *, hostile: bool = False) -> Trace:
     return trace
 
 
+LONG_EVERY = 100
+"""One program in this many is a long one (over 1,000 ids), so id reuse would show."""
+LONG_JOBS = 1_050
+
+
+def run_null_long(seed: int, jobs: int = LONG_JOBS) -> Trace:
+    """A long program: waves of job-mode and batch jobs, over 1,000 ids in one trace."""
+    rng = random.Random(seed)
+    clock = VirtualClock()
+    trace = Trace(meta={"clock": "virtual", "seed": seed, "program": "null-long"})
+    sched = Scheduler("qpu", clock, trace, QPUSettings(
+        interactive_timeout=ITTL, batch_interactive_timeout=BATCH_ITTL, instances=INSTANCES))
+    submitted = 0
+    while submitted < jobs:
+        with clock.instant():
+            batch = sched.open_session("batch", max_time_us=to_us(60.0),
+                                       ittl_us=to_us(BATCH_ITTL),
+                                       instance=rng.choice(tuple(INSTANCES)))
+        for _ in range(25):
+            target = rng.choice([None, batch])
+            sched.submit(target, instance=rng.choice(tuple(INSTANCES)), kind="null",
+                         payload=None, duration_us=to_us(rng.choice(DURATIONS[:2])))
+            submitted += 1
+        sched.close(batch)
+        clock.wait_for(sched.is_idle)
+    return trace
+
+
 def run_aer(seed: int, steps: int = 15) -> Trace:
     """Run the random program ``seed`` through the public API on an Aer QPU."""
     from qsession.runtime import QPU, Batch, LocalService, SamplerV2, Session
@@ -189,6 +217,8 @@ class CampaignResult:
     lost: int = 0
     duplicated: int = 0
     failing_seeds: list[int] = field(default_factory=list)
+    long_runs: int = 0
+    examples: list[str] = field(default_factory=list)
 
     def merge(self, other: CampaignResult) -> None:
         """Add another chunk's totals."""
@@ -199,12 +229,23 @@ class CampaignResult:
         self.lost += other.lost
         self.duplicated += other.duplicated
         self.failing_seeds.extend(other.failing_seeds)
+        self.long_runs += other.long_runs
+        self.examples.extend(other.examples[:max(0, 3 - len(self.examples))])
 
 
 def _chunk(seeds: range) -> CampaignResult:
     result = CampaignResult()
     for seed in seeds:
-        trace = run_null(seed)
+        long = seed % LONG_EVERY == LONG_EVERY - 1
+        try:
+            trace = run_null_long(seed) if long else run_null(seed)
+        except Exception as err:
+            result.runs += 1
+            result.violations["program raised"] += 1
+            result.failing_seeds.append(seed)
+            result.examples.append(f"seed {seed}: {type(err).__name__}: {err}")
+            continue
+        result.long_runs += long
         report = check(trace, settled=True)
         created = [r.id for r in trace if r.entity == "job" and r.event == "create"]
         final = {r.id for r in trace if r.entity == "job" and r.dest in ("DONE", "ERROR",
@@ -217,6 +258,7 @@ def _chunk(seeds: range) -> CampaignResult:
         if not report.ok:
             result.violations.update(v.invariant for v in report.violations)
             result.failing_seeds.append(seed)
+            result.examples.append(f"seed {seed}: {report.violations[0]}")
     return result
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 from typing import ClassVar
 
 import pytest
@@ -9,10 +11,13 @@ from click.testing import CliRunner
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, rule, run_state_machine_as_test
+from rich.console import Console
 
 from qsession.cli import verify
 from qsession.cli.main import main
 from qsession.properties.invariants import INVARIANTS
+from qsession.properties.machines import InvariantViolated
+from qsession.runtime.clock import ClockError
 
 
 def test_verify_runs_a_small_campaign_and_reports_every_invariant() -> None:
@@ -59,3 +64,64 @@ def test_long_parts_run_in_seeded_chunks_that_replay(monkeypatch: pytest.MonkeyP
     first_run = [e for e in _Draws.examples if e]
     assert runs[0][:len(first_run)] == first_run
     assert runs[0][len(first_run):len(first_run) * 2] != first_run
+
+
+class _Crashes(RuleBasedStateMachine):
+    """A run whose step raises ClockError (as a virtual clock with no timer left does)."""
+
+    @rule(n=st.integers(0, 3))
+    def step(self, n: int) -> None:
+        if n == 3:
+            raise ClockError(f"no timer left (drew {n})")
+
+
+def test_a_crashing_part_is_a_violation_with_its_shrunk_example() -> None:
+    outcome = verify.Outcome("stateful runtime machine")
+    output = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(output):
+            run_state_machine_as_test(_Crashes, settings=settings(
+                max_examples=50, database=None, deadline=None, derandomize=True))
+    except Exception as err:  # what verify's parts catch
+        verify._record_failure(outcome, err, output)
+    assert outcome.failed and outcome.violated == {"crash: ClockError"}
+    assert "ClockError: no timer left (drew 3)" in outcome.detail
+    assert "state.step(n=3)" in outcome.detail  # Hypothesis' shrunk steps
+
+
+def test_an_exception_group_lists_every_failure_and_its_ids() -> None:
+    group = ExceptionGroup("two distinct failures", [
+        InvariantViolated.single("INV-ITTL", 0, "stayed active"),
+        ClockError("no timer left")])
+    assert verify.violated_ids(group) == {"INV-ITTL", "crash: ClockError"}
+    text = verify._failure(group, io.StringIO())
+    assert "INV-ITTL" in text and "ClockError: no timer left" in text
+
+
+def test_the_summary_says_violated_when_any_part_found_one() -> None:
+    programs = verify.Outcome("random programs (10 runs)", failed=True,
+                              per_invariant={"INV-FAIR-SHARE": 143})
+    stateful = verify.Outcome("stateful runtime machine", per_invariant={})
+    console = Console(width=200, record=True)
+    console.print(verify.summary([stateful, programs]))
+    lines = console.export_text().splitlines()
+    row = next(line for line in lines if "INV-FAIR-SHARE" in line)
+    assert "143" in row and "violated" in row
+    ok_row = next(line for line in lines if "INV-ITTL" in line)
+    assert "ok" in ok_row and "violated" not in ok_row
+
+
+def test_a_crashing_program_is_counted_with_its_seed(monkeypatch: pytest.MonkeyPatch) -> None:
+    from qsession.properties import programs
+
+    real = programs.run_null
+
+    def crash_on_3(seed: int, steps: int = 30) -> object:
+        if seed == 3:
+            raise ClockError("no timer left")
+        return real(seed, steps)
+
+    monkeypatch.setattr(programs, "run_null", crash_on_3)
+    result = programs._chunk(range(0, 5))
+    assert result.violations["program raised"] == 1 and result.failing_seeds == [3]
+    assert result.examples == ["seed 3: ClockError: no timer left"]
