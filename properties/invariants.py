@@ -250,7 +250,9 @@ class CloseDrains(Checker):
         if dropped:
             self.fail(r.t, f"close() of session {r.id} ended its queued job(s) "
                       f"{[d.id for d in dropped]}; queued jobs must still run", *dropped, r)
-        s = state.sessions[r.id]
+        s = state.sessions.get(r.id)
+        if s is None:
+            return  # a session no record created: INV-TIME reports it
         if r.dest == "closed" and r.source != "closed" and s.in_flight:
             self.fail(r.t, f"session {s.id} closed with {s.in_flight} job(s) queued or "
                       "running", r)
@@ -907,6 +909,49 @@ class IdsUnique(Checker):
             self.seen[r.id] = r
 
 
+class Time(Checker):
+    """INV-TIME."""
+
+    id = "INV-TIME"
+    statement = ("time never goes back within a QPU's records; every record names objects "
+                 "created earlier in the trace")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.last: dict[str, Record] = {}
+
+    def before(self, r: Record, state: Replay) -> None:
+        self.checks += 1
+        previous = self.last.get(r.qpu)
+        if previous is not None and r.t < previous.t:
+            self.fail(r.t, f"{r.qpu}'s time went back from {previous.t / 1e6:g}s to "
+                      f"{r.t / 1e6:g}s", previous, r)
+        else:
+            self.last[r.qpu] = r
+        for kind, name in self.dangling(r, state):
+            self.fail(r.t, f"{r.entity} {r.id} {r.event} names {kind} {name}, which no "
+                      "earlier record created", r)
+
+    @classmethod
+    def dangling(cls, r: Record, state: Replay) -> list[tuple[str, str]]:
+        """The objects ``r`` names that no earlier record created."""
+        return [(kind, name) for kind, name in cls._references(r)
+                if name not in (state.sessions if kind == "session" else state.jobs)]
+
+    @staticmethod
+    def _references(r: Record) -> list[tuple[str, str]]:
+        """The (kind, id) of every object the record names that must already exist."""
+        refs: list[tuple[str, str]] = []
+        if r.entity in ("session", "job") and r.event != "create":
+            refs.append((r.entity, r.id))
+        if r.session is not None and not (r.entity == "session" and r.event == "create"):
+            refs.append(("session", r.session))
+        job = r.data.get("job")
+        if r.entity == "qpu" and isinstance(job, str):
+            refs.append(("job", job))
+        return refs
+
+
 def _s(us: object) -> str:
     return f"{us / 1e6:g}s" if isinstance(us, int) else repr(us)
 
@@ -926,7 +971,7 @@ class Invariant:
 CHECKERS: tuple[type[Checker], ...] = (
     ActiveOne, MaxTTLNoStart, ExpireFailsQueued, RunningCompletes, Cancel, ClosedRejects,
     CloseDrains, FirstJobNormal, Priority, ITTL, Clock, Final, Conservation, WorkConserving,
-    FairShare, ModelConforms, Progress, BatchNoHold, IdleClose, Usage, DispatchOrder,
+    FairShare, ModelConforms, Progress, BatchNoHold, IdleClose, Usage, Time, DispatchOrder,
     IdsUnique,
 )
 INVARIANTS: dict[str, Invariant] = {c.id: Invariant(c.id, c.statement, c) for c in CHECKERS}
@@ -962,6 +1007,9 @@ class Monitor:
         if unknown:
             raise KeyError(f"unknown invariant id(s) {unknown}; ids are {list(INVARIANTS)}")
         self.checkers = [INVARIANTS[i].checker() for i in chosen]
+        # A record naming an object no record created is INV-TIME's to report; the other
+        # checkers look objects up by id and are not shown it.
+        self._dangling_checkers = [c for c in self.checkers if isinstance(c, Time)]
         self.state = Replay()
         self.state.clock = clock
         self._instant: int | None = None
@@ -971,10 +1019,12 @@ class Monitor:
         """Replay ``records`` (the ones not fed yet, in order)."""
         for r in records:
             self._reach(r.t)
-            for c in self.checkers:
+            checkers = self._dangling_checkers if Time.dangling(r, self.state) else \
+                self.checkers
+            for c in checkers:
                 c.before(r, self.state)
             self.state.apply(r)
-            for c in self.checkers:
+            for c in checkers:
                 c.after(r, self.state)
             self.fed += 1
 

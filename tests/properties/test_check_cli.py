@@ -46,7 +46,7 @@ def test_registry_has_exactly_the_spec_ids_in_order() -> None:
         "INV-RUNNING-COMPLETES", "INV-CANCEL", "INV-CLOSED-REJECTS", "INV-CLOSE-DRAINS",
         "INV-FIRST-JOB-NORMAL", "INV-PRIORITY", "INV-ITTL", "INV-CLOCK", "INV-FINAL",
         "INV-CONSERVATION", "INV-WORK-CONSERVING", "INV-FAIR-SHARE", "INV-MODEL-CONFORMS",
-        "INV-PROGRESS", "INV-BATCH-NO-HOLD", "INV-IDLE-CLOSE", "INV-USAGE",
+        "INV-PROGRESS", "INV-BATCH-NO-HOLD", "INV-IDLE-CLOSE", "INV-USAGE", "INV-TIME",
         "INV-DISPATCH-ORDER", "INV-IDS-UNIQUE",
     ]
     assert all(inv.statement for inv in INVARIANTS.values())
