@@ -126,9 +126,10 @@ def test_a_simulation_slower_than_real_time_ends_its_run_late_but_normally() -> 
         wall.records = early
         report = check(wall)
         # Moving the end also leaves the recorded usage (the job's and its session's bill)
-        # longer than the run the trace now shows: INV-USAGE sees that too.
+        # longer than the run the trace now shows: INV-USAGE sees that too; and the moved
+        # record now stands before earlier-timed records of its QPU: INV-TIME.
         assert {v.invariant for v in report.violations} == {"INV-RUNNING-COMPLETES",
-                                                            "INV-USAGE"}
+                                                            "INV-USAGE", "INV-TIME"}
         assert report.violations[0].invariant == "INV-RUNNING-COMPLETES"
     finally:
         service.close()
