@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 TYPES  := $(VENV)/typecheck
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint typecheck pytest docs bench clean
+.PHONY: demo test lint typecheck pytest slow docs bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "qsession needs Python 3.11 or newer; set PYTHON=python3.11"'
@@ -32,8 +32,13 @@ typecheck: $(STAMP)
 		-p qsession.pytest_plugin
 	MYPYPATH=$(TYPES) $(BIN)/mypy --strict bench
 
+# Campaigns marked `slow` (side environments, old clients, long crash runs) stay out of
+# `make test`'s ten minutes; `make slow` runs them.
 pytest: $(STAMP)
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
+
+slow: $(STAMP)
+	$(BIN)/pytest -m slow $(PYTEST_ARGS)
 
 docs: $(STAMP)
 	$(BIN)/qsession diagram --machine session --format svg --output docs/session-lifecycle.svg
