@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -19,15 +19,26 @@ from qsession.runtime import IBMError, IBMRuntimeError
 
 from . import pages, platform, wire
 from .emulator import Conflict, Emulator, Forbidden, NotFound, UnknownBackend
-from .routes import backends, control, jobs, sessions, usage
-from .routes.common import API_PREFIXES, Unauthorized
+from .routes import (
+    accounts,
+    analytics,
+    backends,
+    control,
+    instances,
+    jobs,
+    sessions,
+    versions,
+    workloads,
+)
+from .routes.common import API_PREFIXES, Unauthorized, UnsupportedVersion, api_version
 
 log = logging.getLogger("qsession.server")
 
 DESCRIPTION = (
-    "qsession's emulation of the IBM Quantum Platform REST API that qiskit-ibm-runtime "
-    "0.49-0.51 calls (runtime API, IAM, Global Search, Global Catalog), plus qsession's "
-    "own /qsession/v1 control routes. Served under /api/v1 and /experimental/api/v1.")
+    "qsession's emulation of IBM Quantum Platform's Qiskit Runtime REST API (jobs, "
+    "sessions, backends, instances, workloads, analytics, accounts, versions; IAM, Global "
+    "Search, Global Catalog), served under /api/v1 and /experimental/api/v1, plus "
+    "qsession's own /qsession/v1 control routes. docs/rest-api.md lists every endpoint.")
 
 
 def _error(status: int, message: str, code: int | None = None) -> JSONResponse:
@@ -41,8 +52,10 @@ def build_app(emulator: Emulator) -> FastAPI:
     app.state.emulator = emulator
     app.include_router(platform.router(emulator))
     for prefix in API_PREFIXES:
-        for module in (backends, sessions, jobs, usage):
-            app.include_router(module.router(), prefix=prefix)
+        for module in (backends, sessions, jobs, instances, workloads, analytics, accounts):
+            app.include_router(module.router(), prefix=prefix,
+                               dependencies=[Depends(api_version)])
+        app.include_router(versions.router(), prefix=prefix)
     app.include_router(control.router())
     app.include_router(pages.router(emulator))  # the live page at /
 
@@ -50,6 +63,14 @@ def build_app(emulator: Emulator) -> FastAPI:
     async def not_found(_request: Request, err: NotFound) -> JSONResponse:
         code = wire.CODE_BACKEND_NOT_FOUND if str(err).startswith("Backend") else None
         return _error(404, str(err), code)
+
+    @app.exception_handler(wire.LimitError)
+    async def over_limit(_request: Request, err: wire.LimitError) -> JSONResponse:
+        return _error(400, str(err), err.code)
+
+    @app.exception_handler(UnsupportedVersion)
+    async def bad_version(_request: Request, err: UnsupportedVersion) -> JSONResponse:
+        return _error(400, str(err), wire.CODE_VALIDATION)
 
     @app.exception_handler(Conflict)
     async def conflict(_request: Request, err: Conflict) -> JSONResponse:
@@ -75,11 +96,14 @@ def build_app(emulator: Emulator) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_request: Request, err: RequestValidationError) -> JSONResponse:
-        return _error(400, f"invalid request: {err.errors()}", wire.CODE_VALIDATION)
+        return _error(400, *wire.validation_message(err.errors()))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, err: StarletteHTTPException) -> JSONResponse:
-        return _error(err.status_code, str(err.detail))
+        response = _error(err.status_code, str(err.detail))
+        for name, value in (err.headers or {}).items():
+            response.headers[name] = value  # e.g. Allow on a 405
+        return response
 
     @app.exception_handler(Exception)
     async def fault(request: Request, err: Exception) -> JSONResponse:

@@ -20,7 +20,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 if TYPE_CHECKING:
-    from .emulator import Emulator
+    from .emulator import Emulator, Instance
 
 TOKEN_LIFETIME_S = 3600
 SEARCH_PREFIX = "/global-search"
@@ -28,6 +28,11 @@ CATALOG_PREFIX = "/global-catalog/api/v1"
 _PLAN_IDS = {"premium": "qsession-plan-premium", "open": "qsession-plan-open"}
 # The client sorts instances by these pricing types (qiskit_runtime_service.py).
 _PRICING = {"premium": "paid", "open": "free"}
+
+
+def plan_id(instance: Instance) -> str:
+    """The Global Catalog id of the instance's plan (``GET /instance``'s ``plan_id``)."""
+    return _PLAN_IDS.get(instance.plan, _PLAN_IDS["premium"])
 
 
 def _b64(data: dict[str, Any]) -> str:

@@ -58,8 +58,9 @@ def assert_ibm_error(response: requests.Response, status: int, words: str) -> di
     """The response is IBM's error body with ``status`` and a message containing ``words``."""
     assert response.status_code == status, response.text
     body = response.json()
-    assert set(body) == {"errors", "trace", "status_code"} and body["status_code"] == status
+    assert set(body) == {"errors", "trace"}  # IBM's ErrorContainer and nothing more
     (error,) = body["errors"]
+    assert set(error) == {"code", "message", "solution", "more_info"}
     assert words in error["message"], error["message"]
     assert isinstance(error["code"], int)
     return dict(error)
