@@ -57,6 +57,7 @@ def build_app(emulator: Emulator) -> FastAPI:
                                dependencies=[Depends(api_version)])
         app.include_router(versions.router(), prefix=prefix)
     app.include_router(control.router())
+    app.openapi = lambda: _with_links(app)  # type: ignore[method-assign]
     app.include_router(pages.router(emulator))  # the live page at /
 
     @app.exception_handler(NotFound)
@@ -113,6 +114,53 @@ def build_app(emulator: Emulator) -> FastAPI:
                       "goes on, please report this", wire.CODE_INTERNAL)
 
     return app
+
+
+LINKS = {
+    ("/sessions", "post"): ("session_id", "/id", [
+        ("/sessions/{session_id}", "get"), ("/sessions/{session_id}", "patch"),
+        ("/sessions/{session_id}/close", "delete")]),
+    ("/jobs", "post"): ("job_id", "/id", [
+        ("/jobs/{job_id}", "get"), ("/jobs/{job_id}", "delete"),
+        ("/jobs/{job_id}/metrics", "get"), ("/jobs/{job_id}/logs", "get"),
+        ("/jobs/{job_id}/cancel", "post"), ("/jobs/{job_id}/tags", "put")]),
+}
+"""OpenAPI links: the id a creation returns names the object of the follow-up operations
+(a generic client, or Schemathesis's stateful tests, walks them)."""
+
+
+def _with_links(app: FastAPI) -> dict[str, Any]:
+    """The app's OpenAPI document, built once, with ``LINKS`` under both API prefixes."""
+    if app.openapi_schema is not None:
+        return app.openapi_schema
+    from fastapi.openapi.utils import get_openapi
+
+    document = get_openapi(title=app.title, version=app.version,
+                           description=app.description, routes=app.routes)
+    paths = document["paths"]
+    # Bad input is a 400 in IBM's body (never FastAPI's 422): drop what FastAPI declares.
+    for operations in paths.values():
+        for operation in operations.values():
+            operation.get("responses", {}).pop("422", None)
+    for name in ("HTTPValidationError", "ValidationError"):
+        document.get("components", {}).get("schemas", {}).pop(name, None)
+    for prefix in API_PREFIXES:
+        for (source, method), (param, pointer, targets) in LINKS.items():
+            answer = paths.get(prefix + source, {}).get(method, {}).get("responses", {})
+            if "200" not in answer:
+                continue
+            links = {}
+            for path, verb in targets:
+                target = paths.get(prefix + path, {}).get(verb)
+                if target is None:
+                    continue
+                name = target["operationId"].split("_")[0].capitalize()
+                links[name] = {
+                    "operationId": target["operationId"],
+                    "parameters": {param: f"$response.body#{pointer}"}}
+            answer["200"]["links"] = links
+    app.openapi_schema = document
+    return document
 
 
 def openapi_document(emulator: Emulator | None = None) -> dict[str, Any]:

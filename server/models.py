@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic.json_schema import SkipJsonSchema
 
 # -- errors ----------------------------------------------------------------------------
 
@@ -160,12 +161,17 @@ ExecutionMode = Literal["batch", "dedicated"]
 
 
 class CreateSession(BaseModel):
-    """``POST /sessions``: a backend, a mode and an optional ``max_ttl`` in seconds."""
+    """``POST /sessions``: a backend, a mode and an optional ``max_ttl`` in seconds.
 
-    model_config = ConfigDict(extra="allow")
+    IBM may leave a session's backend open until its first job; an emulated session is
+    bound to its QPU when it opens, so ``backend`` (or ``backend_name``) is required.
+    """
+
+    model_config = ConfigDict(extra="allow", json_schema_extra={
+        "anyOf": [{"required": ["backend"]}, {"required": ["backend_name"]}]})
     mode: ExecutionMode = "dedicated"
-    backend: str | None = None
-    backend_name: str | None = None
+    backend: str | SkipJsonSchema[None] = Field(default=None, min_length=1)
+    backend_name: str | SkipJsonSchema[None] = Field(default=None, min_length=1)
     max_ttl: int | None = Field(default=None, ge=1, le=2147483647)
     instance: str | None = None
 

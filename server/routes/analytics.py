@@ -17,8 +17,6 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from qsession.runtime import IBMInputValueError
-
 from .. import models, wire
 from ..emulator import Emulator, Instance
 from ..platform import plan_id
@@ -97,13 +95,9 @@ def _figures(items: Iterable[Item]) -> dict[str, Any]:
     }
 
 
-def _when(value: str | None, name: str) -> datetime | None:
-    if value is None:
+def _utc(when: datetime | None) -> datetime | None:
+    if when is None:
         return None
-    try:
-        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise IBMInputValueError(f"{name}={value!r} is not an ISO 8601 date-time") from None
     return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
@@ -138,11 +132,11 @@ def router() -> APIRouter:
     """The analytics routes."""
     api = APIRouter(tags=["analytics"])
 
-    def filters(instance: list[str] = Query([]), interval_start: str | None = None,
-                interval_end: str | None = None, backend: list[str] = Query([]),
+    def filters(instance: list[str] = Query([]), interval_start: datetime | None = None,
+                interval_end: datetime | None = None, backend: list[str] = Query([]),
                 user_id: list[str] = Query([]), plan: list[str] = Query([])) -> Filters:
-        return Filters(instance, _when(interval_start, "interval_start"),
-                       _when(interval_end, "interval_end"), backend, user_id, plan)
+        return Filters(instance, _utc(interval_start), _utc(interval_end), backend, user_id,
+                       plan)
 
     @api.get("/analytics/usage", summary="Usage totals of the instance (milliseconds)",
              response_model=models.UsageFigures, responses=errors(401, 403, 404))

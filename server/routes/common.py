@@ -37,7 +37,7 @@ class UnsupportedVersion(ValueError):
 def api_version(ibm_api_version: str | None = Header(
         None, alias="IBM-API-Version",
         description="IBM's API version, YYYY-MM-DD (GET /versions); the live one if absent",
-        examples=["2026-04-15"])) -> str:
+        json_schema_extra={"enum": list(API_VERSIONS)})) -> str:
     """The request's ``IBM-API-Version`` (the live one when absent); others are refused."""
     if ibm_api_version is None:
         return next(v for v, (status, _) in API_VERSIONS.items() if status == "live")
@@ -70,8 +70,9 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     from ..models import ErrorBody
 
     wanted = sorted({*statuses, 400, 500})
-    return {status: {"model": ErrorBody, "description": ERROR_STATUS.get(status, "Error")}
-            for status in wanted}
+    body = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+    return {status: {"model": ErrorBody, "description": ERROR_STATUS.get(status, "Error"),
+                     "content": body} for status in wanted}
 
 
 def request_body(model: type[BaseModel]) -> dict[str, Any]:

@@ -8,13 +8,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import PlainTextResponse
+from pydantic import BaseModel, Field
 
 from qsession.runtime import IBMInputValueError
+from qsession.runtime.clock import ClockError
 
 from ..emulator import Emulator
-from .common import decode, raw_body
+from .common import decode, errors, raw_body, request_body
+
+
+MAX_ADVANCE = 1e9
+"""The most one ``advance`` moves a virtual clock (about 31 years)."""
+
+
+class Advance(BaseModel):
+    """``POST /qsession/v1/advance``: how many virtual seconds to let pass."""
+
+    seconds: float = Field(ge=0, le=MAX_ADVANCE, description="virtual seconds, 0 to 1e9")
 
 PREFIX = "/qsession/v1"
 
@@ -54,32 +66,42 @@ def router() -> APIRouter:
     def state(request: Request) -> dict[str, Any]:
         return state_of(request.app.state.emulator)
 
-    @api.post("/advance", summary="Let virtual seconds pass, firing timers on the way")
+    @api.post("/advance", summary="Let virtual seconds pass, firing timers on the way",
+              openapi_extra=request_body(Advance), responses=errors(400))
     def advance(request: Request, body: bytes = Depends(raw_body)) -> dict[str, Any]:
         emulator: Emulator = request.app.state.emulator
         _virtual(emulator, "advance")
         seconds = decode(body).get("seconds")
-        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
-            raise IBMInputValueError(f"advance takes {{\"seconds\": number >= 0}}, not "
-                                     f"{seconds!r}")
-        emulator.service.advance(seconds)
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not (
+                0 <= seconds <= MAX_ADVANCE):
+            raise IBMInputValueError(f"advance takes {{\"seconds\": number from 0 to "
+                                     f"{MAX_ADVANCE:g}}}, not {seconds!r}")
+        try:
+            emulator.service.advance(seconds)
+        except (OverflowError, ClockError) as err:  # past the clock's last instant
+            raise IBMInputValueError(f"advance by {seconds!r} s is past the last instant the "
+                                     f"virtual clock can reach ({err})") from None
         return state_of(emulator)
 
-    @api.post("/run-until-idle", summary="Advance until no job is queued or running")
+    @api.post("/run-until-idle", summary="Advance until no job is queued or running",
+              responses=errors(400))
     def run_until_idle(request: Request) -> dict[str, Any]:
         emulator: Emulator = request.app.state.emulator
         _virtual(emulator, "run-until-idle")
         emulator.service.run_until_idle()
         return state_of(emulator)
 
-    @api.post("/step", summary="Jump to the next timer and fire it")
+    @api.post("/step", summary="Jump to the next timer and fire it", responses=errors(400))
     def step(request: Request) -> dict[str, Any]:
         emulator: Emulator = request.app.state.emulator
         _virtual(emulator, "step")
         moved = emulator.step()
         return {**state_of(emulator), "moved": moved}
 
-    @api.get("/trace", summary="The trace so far (qsession-trace JSON lines)")
+    @api.get("/trace", summary="The trace so far (qsession-trace JSON lines)",
+             response_class=Response, responses={200: {
+                 "description": "One JSON record per line (docs/trace-format.md)",
+                 "content": {"application/x-ndjson": {"schema": {"type": "string"}}}}})
     def trace(request: Request) -> PlainTextResponse:
         emulator: Emulator = request.app.state.emulator
         with emulator.lock:

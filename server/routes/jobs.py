@@ -21,13 +21,10 @@ def _qiskit_version() -> str:
     return str(qiskit.__version__)
 
 
-def _when(value: str | None, name: str) -> datetime | None:
-    if value is None:
+def _utc(when: datetime | None) -> datetime | None:
+    """A filter's instant; one without a zone is UTC."""
+    if when is None:
         return None
-    try:
-        when = datetime.fromisoformat(value)
-    except ValueError:
-        raise IBMInputValueError(f"{name}={value!r} is not an ISO 8601 date-time") from None
     return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
@@ -99,15 +96,14 @@ def router() -> APIRouter:
              program: str | None = None, backend: str | None = None,
              session_id: str | None = None,
              tags: list[str] = Query([], description="jobs carrying every tag given"),
-             created_after: str | None = None, created_before: str | None = None,
-             sort: str = Query("DESC", pattern="^(?i)(ASC|DESC)$"),
+             created_after: datetime | None = None, created_before: datetime | None = None,
+             sort: str = Query("DESC", pattern="^(ASC|DESC)$"),
              exclude_params: bool = True) -> Response:
         owner = tenant(request)
         emulator: Emulator = request.app.state.emulator
         query = {"backend": backend, "program": program, "pending": pending,
                  "session_id": session_id, "tags": tags,
-                 "after": _when(created_after, "created_after"),
-                 "before": _when(created_before, "created_before")}
+                 "after": _utc(created_after), "before": _utc(created_before)}
         size, start = page_bounds(limit, offset, default=200, most=200)
         with emulator.lock:
             chosen = [e for e in emulator.jobs.values()
@@ -133,8 +129,10 @@ def router() -> APIRouter:
         # params hold the client's encoded objects: written with its RuntimeEncoder.
         return Response(wire.encode_result(body), media_type="application/json")
 
-    @api.get("/jobs/{job_id}/results", summary="A job's result (RuntimeEncoder JSON)")
-    def results(job_id: str, request: Request) -> Response:
+    @api.get("/jobs/{job_id}/results", summary="A job's result (RuntimeEncoder JSON)",
+             responses={200: {"content": {"application/json": {}, "text/plain": {}}},
+                        **errors(401, 403, 404)})
+    def results(request: Request, job_id: str = JobId) -> Response:
         emulator: Emulator = request.app.state.emulator
         entry = emulator.job(tenant(request), job_id)
         with emulator.lock:
@@ -159,7 +157,6 @@ def router() -> APIRouter:
             return wire.job_metrics(entry.job, _qiskit_version())
 
     @api.get("/jobs/{job_id}/logs", summary="A job's logs (an emulated QPU writes none)",
-             response_class=PlainTextResponse,
              responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}},
                         **errors(401, 403, 404)})
     def logs(request: Request, job_id: str = JobId) -> PlainTextResponse:

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Path, Request, Response
 from qsession.runtime import IBMInputValueError
 
 from .. import models, wire
-from ..emulator import Conflict, Emulator, SessionEntry
+from ..emulator import Conflict, Emulator, Forbidden, SessionEntry
 from .common import errors, tenant
 
 SessionId = Path(min_length=1, max_length=500, description="A session or batch id")
@@ -40,7 +40,7 @@ def router() -> APIRouter:
         if backend is None:
             raise IBMInputValueError("a session needs a backend: send \"backend\": NAME")
         if body.instance not in (None, owner.crn, owner.name):
-            raise IBMInputValueError(
+            raise Forbidden(
                 f"the body names instance {body.instance!r} but the request is made for "
                 f"{owner.crn}")
         session = emulator.open_session(owner, backend=backend, mode=body.mode,

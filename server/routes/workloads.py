@@ -6,13 +6,10 @@ field is read from the runtime: status, times, tags and usage.
 
 from __future__ import annotations
 
-import base64
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Request
-
-from qsession.runtime import IBMInputValueError
 
 from .. import models, wire
 from ..emulator import Emulator, Instance
@@ -70,29 +67,22 @@ def workloads_of(emulator: Emulator, owner: Instance) -> list[dict[str, Any]]:
     return out
 
 
+CURSOR = r"^[0-9a-f]{16}$"
+"""A page cursor: 16 hex digits, as IBM's look (``3fe78a36b9aa7f26``)."""
+
+
 def _cursor(offset: int) -> str:
-    return base64.urlsafe_b64encode(f"offset:{offset}".encode()).decode().rstrip("=")
+    return f"{offset:016x}"
 
 
 def _offset(cursor: str) -> int:
-    try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        kind, _, value = text.partition(":")
-        if kind != "offset" or not value.isdigit():
-            raise ValueError(text)
-        return int(value)
-    except ValueError:
-        raise IBMInputValueError(f"the cursor {cursor!r} is not one this service gave; use "
-                                 "the href of a previous answer's next or previous") from None
+    return int(cursor, 16)
 
 
-def _when(value: str | None, name: str) -> datetime | None:
-    if value is None:
+def _utc(when: datetime | None) -> datetime | None:
+    if when is None:
         return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise IBMInputValueError(f"{name}={value!r} is not an ISO 8601 date-time") from None
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
 def router() -> APIRouter:
@@ -106,17 +96,19 @@ def router() -> APIRouter:
                   user: Literal["me"] | None = None,
                   sort: Literal["createdAt", "-createdAt"] = "createdAt",
                   limit: int = Query(10, ge=1, le=50),
-                  previous: str | None = None, next: str | None = None,
+                  previous: str | None = Query(None, pattern=CURSOR),
+                  next: str | None = Query(None, pattern=CURSOR),
                   backend: str | None = None,
                   search: str | None = Query(None, description="a part of an id or a tag"),
                   status: list[models.WorkloadStatus] = Query([]),
                   mode: models.WorkloadMode | None = None,
-                  created_after: str | None = None, created_before: str | None = None,
+                  created_after: datetime | None = None,
+                  created_before: datetime | None = None,
                   tags: list[str] = Query([])) -> dict[str, Any]:
         owner = tenant(request)
         emulator: Emulator = request.app.state.emulator
-        after = _when(created_after, "created_after")
-        before = _when(created_before, "created_before")
+        after = _utc(created_after)
+        before = _utc(created_before)
         with emulator.lock:
             rows = workloads_of(emulator, owner)
         chosen = [

@@ -94,7 +94,7 @@ def test_bad_requests_are_4xx_in_ibms_shape(two: Connection) -> None:
     assert_ibm_error(post("/sessions", json.dumps({"mode": "exclusive",
                                                    "backend": "ibm_brisbane"})), 400, "mode")
     assert_ibm_error(post("/sessions", json.dumps({"backend": "ibm_brisbane",
-                                                   "max_ttl": -3})), 400, "max_time")
+                                                   "max_ttl": -3})), 400, "max_ttl")
     error = assert_ibm_error(requests.get(url + "/backends/ibm_nowhere/status", headers=h,
                                           timeout=30), 404, "Backend not found")
     assert error["code"] == 1007

@@ -358,7 +358,7 @@ def test_workloads_lists_jobs_sessions_and_batches_with_filters_and_cursors(
     back = requests.get(nxt["previous"]["href"], headers=headers(conn), timeout=30).json()
     assert [w["id"] for w in back["workloads"]] == [first.job_id(), session.session_id]
     ibm_error(call(conn, "GET", "/workloads", params={"limit": 51}), 400, "limit")
-    ibm_error(call(conn, "GET", "/workloads", params={"next": "bogus"}), 400, "cursor")
+    ibm_error(call(conn, "GET", "/workloads", params={"next": "bogus"}), 400, "next")
 
 
 def test_analytics_from_the_trace(conn: Connection) -> None:
