@@ -525,7 +525,7 @@ class QPU(BackendV2):
 
 
 def _without_final_measurements(entry: CompiledCircuit, pub: Any) -> Any:
-    """An estimator pub whose circuit's final measurements are removed (SPEC §5).
+    """An estimator pub whose circuit's final measurements are removed.
 
     They do not change an expectation value, and with them Aer samples shot by shot
     instead of computing the expectation from one statevector (12x to 40x slower, measured).

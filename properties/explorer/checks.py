@@ -289,7 +289,7 @@ def _check_session_flags(s: State, found: Found) -> None:
 
 
 def _eligible(s: State) -> list[int]:
-    """Queued jobs the semantics let a free QPU start (an independent oracle, not ``select``)."""
+    """Queued jobs the dispatch order lets a free QPU start (an oracle apart from ``select``)."""
     active = s.active_dedicated()
     if active:
         return s.queued_of(active[0])

@@ -51,13 +51,13 @@ _RESERVES_QPU = {mode: SessionLifecycle("probe", mode).reserves_qpu for mode in 
 class Variant:
     """The rules the explorer applies beside the tables; tests subclass it to plant a bug.
 
-    Every method of this base class is the real rule of docs/semantics.md.
+    Every method of this base class is the real rule of the semantics.
     """
 
     name = "the real rules"
 
     def ittl_enabled(self, session: SessionSlot, in_flight: int) -> bool:
-        """Whether the ITTL timer of ``session`` can fire now (active and idle)."""
+        """Whether the ITTL timer of ``session`` can fire now (only when active and idle)."""
         return session.state == ACTIVE and in_flight == 0
 
     def max_ttl_enabled(self, session: SessionSlot) -> bool:
@@ -85,11 +85,11 @@ class Variant:
         return None
 
     def submit_when_refused(self) -> bool:
-        """Whether a submit the session refuses still creates a job (never)."""
+        """Whether a submit the session refuses still creates a job (it must never)."""
         return False
 
     def frees_qpu_on_cancel(self) -> bool:
-        """Whether ``cancel_job`` on the running job frees the QPU (at once)."""
+        """Whether ``cancel_job`` on the running job frees the QPU (it must, at once)."""
         return True
 
 
@@ -366,7 +366,7 @@ class Rules:
         self._session_step(w, i, step)
 
     def _session_step(self, w: _World, i: int, step: Step) -> None:
-        """Record the order in which batches first started (the semantics serve them so)."""
+        """Record the order in which batches first started (they are served so)."""
         if not step.changed or _RESERVES_QPU[w.sessions[i].mode]:
             return
         if step.dest == ACTIVE and i not in w.batches:

@@ -1,5 +1,7 @@
 """The invariants as code: one named check per id, over any qsession trace.
 
+docs/semantics.md, "Invariants" states them all.
+
 Each invariant is a small ``Checker`` that watches the records of a trace as they are
 replayed (``properties.replay``) and reports the records that break it. ``check(trace)``
 runs them all; ``Monitor`` runs them incrementally on a growing trace (the stateful
@@ -15,7 +17,7 @@ The checkers are grouped by family: ``lifecycle`` (session and job events, timer
 and fair-share charges), ``integrity`` (states, ids, time); ``base`` holds what they
 share and ``monitor`` the registry and the runners.
 
-They are a deliberately independent reading of the semantics (docs/semantics.md): they
+They are a deliberately independent reading of the semantics: they
 look only at the trace's records, keep their own ledgers and views of sessions and jobs,
 and never call the rules the runtime and the explorer execute (the model's tables and
 coupling rules, ``dispatch.select``, the runtime's fair-share ledger). A rule written

@@ -16,8 +16,8 @@ from .base import Checker, seconds
 class FairShare(Checker):
     """INV-FAIR-SHARE.
 
-    An independent reading of the fair-share rules (docs/semantics.md): this checker keeps
-    its own ledger of what each instance was charged (a dedicated session its active
+    An independent reading of the fair-share rule: this checker keeps its own
+    ledger of what each instance was charged (a dedicated session its active
     spans, each until the latest of deactivation, end and its running job's completion;
     batch and job-mode jobs their QPU time unless cancelled or failed by the system),
     counts each span's part inside the window (a span that straddles the window edge
@@ -165,7 +165,7 @@ class Usage(Checker):
     id = "INV-USAGE"
     statement = ("a dedicated session's usage_time equals its active spans, each ending at "
                  "the latest of deactivation, end and its last running job's completion; "
-                 "instances are charged as fair share counts them")
+                 "instances are charged as fair share counts it")
 
     def __init__(self) -> None:
         super().__init__()

@@ -51,7 +51,7 @@ CHECKERS: tuple[type[Checker], ...] = (
     IdsUnique,
 )
 INVARIANTS: dict[str, Invariant] = {c.id: Invariant(c.id, c.statement, c) for c in CHECKERS}
-"""Every invariant by id, in catalogue order."""
+"""Every trace invariant by id, in catalogue order."""
 
 
 @dataclass
