@@ -32,9 +32,11 @@ from typing import Any, Literal, NamedTuple
 import numpy as np
 from qiskit.circuit import ControlFlowOp, QuantumCircuit
 from qiskit.exceptions import QiskitError
-from qiskit.primitives import BindingsArray, PrimitiveResult
-from qiskit.primitives.containers import EstimatorPub, SamplerPub
+from qiskit.primitives import PrimitiveResult
+from qiskit.primitives.containers.bindings_array import BindingsArray
+from qiskit.primitives.containers.estimator_pub import EstimatorPub
 from qiskit.primitives.containers.observables_array import ObservablesArray
+from qiskit.primitives.containers.sampler_pub import SamplerPub
 from qiskit.providers import BackendV2, Options
 from qiskit.providers.fake_provider import GenericBackendV2
 from qiskit.quantum_info import SparsePauliOp
