@@ -16,7 +16,8 @@ from typing import Any
 
 from qiskit.circuit import QuantumCircuit
 from qiskit.exceptions import QiskitError
-from qiskit.primitives.containers import EstimatorPub, SamplerPub
+from qiskit.primitives.containers.estimator_pub import EstimatorPub
+from qiskit.primitives.containers.sampler_pub import SamplerPub
 
 from .errors import IBMInputValueError
 from .executor import submit_program

@@ -38,8 +38,8 @@ try:
     )
 except ImportError as exc:  # pragma: no cover - the extra is installed for the tests
     raise ImportError(
-        "IBM's executor primitives need qiskit-ibm-runtime >= 0.50, an optional extra: "
-        "pip install 'qsession[ibm]'") from exc
+        "IBM's executor primitives need qiskit-ibm-runtime 0.50 or newer (the ibm and "
+        "server extras): pip install -U 'qsession[ibm]'") from exc
 
 if TYPE_CHECKING:
     from .job import RuntimeJobV2

@@ -31,7 +31,8 @@ from typing import Any, NamedTuple
 from qiskit.circuit import QuantumCircuit
 from qiskit.exceptions import QiskitError
 from qiskit.primitives import PrimitiveResult
-from qiskit.primitives.containers import EstimatorPub, SamplerPub
+from qiskit.primitives.containers.estimator_pub import EstimatorPub
+from qiskit.primitives.containers.sampler_pub import SamplerPub
 from qiskit.providers import BackendV2, Options
 from qiskit.providers.fake_provider import GenericBackendV2
 from qiskit.transpiler import Target, generate_preset_pass_manager
