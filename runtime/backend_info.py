@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 MAX_SHOTS = 100_000
 """IBM QPUs' ``max_shots``."""
 DEFAULT_REP_DELAY = 250e-6
-"""IBM QPUs' default repetition delay, seconds (docs/timing.md)."""
+"""IBM QPUs' default repetition delay, seconds."""
 MAX_EXPERIMENTS = 300
 """IBM QPUs' ``max_experiments`` (circuits per job)."""
 ONLINE_DATE = "2025-01-01T00:00:00.000Z"

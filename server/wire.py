@@ -24,7 +24,7 @@ JOB_STATUS = {"QUEUED": "Queued", "RUNNING": "Running", "DONE": "Completed",
               "ERROR": "Failed", "CANCELLED": "Cancelled"}
 FINAL_JOB_STATUSES = frozenset({"DONE", "ERROR", "CANCELLED"})
 
-# Session states: the model's six names and IBM's four (SPEC §8/§9); IBM's pass through.
+# Session states: the model's six names and IBM's four; IBM's pass through.
 SESSION_STATE = {"pending": "open", "active": "active", "inactive": "inactive",
                  "closed": "closed", "canceled": "closed", "expired": "closed",
                  "open": "open"}

@@ -18,7 +18,6 @@ from qsession.runtime.clock import ClockError
 from ..emulator import Emulator
 from .common import decode, errors, raw_body, request_body
 
-
 MAX_ADVANCE = 1e9
 """The most one ``advance`` moves a virtual clock (about 31 years)."""
 

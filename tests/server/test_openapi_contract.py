@@ -69,6 +69,19 @@ def _excluded(method: str, path: str) -> list[Any]:
     return []
 
 
+def _fuzz(operation: Any, url: str, credentials: dict[str, str]) -> None:
+    """``EXAMPLES`` generated requests to one operation, each answer checked."""
+    excluded = _excluded(operation.method, operation.path)
+
+    @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
+              suppress_health_check=list(HealthCheck))
+    @given(case=operation.as_strategy())
+    def check(case: Any) -> None:
+        case.call_and_validate(base_url=url, headers=credentials, excluded_checks=excluded)
+
+    check()
+
+
 def test_every_operation_answers_as_documented(
         served: tuple[Connection, Any, dict[str, str]]) -> None:
     connection, schema, credentials = served
@@ -76,16 +89,7 @@ def test_every_operation_answers_as_documented(
     assert len(operations) >= 28  # every runtime endpoint and the control routes
     url = connection.server.url
     for operation in operations:
-        excluded = _excluded(operation.method, operation.path)
-
-        @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
-                  suppress_health_check=list(HealthCheck))
-        @given(case=operation.as_strategy())
-        def check(case: Any) -> None:
-            case.call_and_validate(base_url=url, headers=credentials,
-                                   excluded_checks=excluded)
-
-        check()
+        _fuzz(operation, url, credentials)
     assert connection.server.emulator.faults == 0
 
 
