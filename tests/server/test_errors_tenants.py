@@ -276,7 +276,7 @@ def test_open_plan_refuses_sessions_but_runs_batches() -> None:
         service = connection.service
         assert service.instances()[0]["plan"] == "open"
         backend = service.backend("ibm_brisbane")
-        # IBM: "Open Plan users cannot submit session jobs" (SPEC §2a).
+        # IBM: "Open Plan users cannot submit session jobs".
         with pytest.raises(Exception, match="Open Plan users cannot submit session jobs"):
             Session(backend=backend)
         from qiskit_ibm_runtime import Batch
@@ -309,7 +309,7 @@ def test_max_execution_time_stops_a_job_with_ibms_reason_code(conn: Connection) 
 
 
 def test_fair_share_and_priority_between_two_tenants_at_exact_instants(two: Connection) -> None:
-    """SPEC §5 over HTTP: the normal queue serves the smallest used/allocated share first
+    """Fair share over HTTP: the normal queue serves the smallest used/allocated share first
     (alpha 3 : beta 1, FIFO on ties); an active session holds the QPU through its ITTL."""
     alpha, beta = two.service, service_for(two, "beta")
     a_backend, b_backend = alpha.backend("ibm_brisbane"), beta.backend("ibm_brisbane")
