@@ -2,7 +2,7 @@
 
 ``Server`` runs uvicorn on a loopback socket bound before it starts (port 0: a free
 port), so its URL is known at once. ``client_env`` is what the unmodified client reads
-(SPEC §9); ``connect()`` starts a server and returns a genuine
+(docs/semantics.md, "The HTTP door"); ``connect()`` starts a server and returns a genuine
 ``qiskit_ibm_runtime.QiskitRuntimeService`` bound to it.
 """
 
@@ -35,7 +35,7 @@ ENV_KEYS = ("IAM_URL", "GLOBAL_SEARCH_URL", "GLOBAL_CATALOG_URL", "QISKIT_IBM_TO
 
 def client_env(base_url: str, token: str, instance: Instance,
                environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The variables qiskit-ibm-runtime reads to reach ``base_url`` (SPEC §9).
+    """The variables qiskit-ibm-runtime reads to reach ``base_url``.
 
     ``QISKIT_IBM_URL`` contains ``experimental`` so the client uses it as the runtime
     API's base as given (``api/utils.py default_runtime_url_resolver``); IAM, Global
@@ -273,21 +273,33 @@ def format_summary(summary: Mapping[str, Any]) -> str:
     ])
 
 
-def write_outputs(emulator: Emulator, out_dir: Path) -> dict[str, Path]:
-    """The demo's outputs beside the streamed trace: Perfetto JSON and the timeline picture."""
+def write_outputs(emulator: Emulator, out_dir: Path) -> tuple[dict[str, Path], dict[str, str]]:
+    """The demo's outputs beside the streamed trace: Perfetto JSON and the timeline picture.
+
+    Returns the files written and, by file name, why each other one was skipped (the
+    timeline needs the ``plot`` extra; without it the run still ends with its summary).
+    """
     from qsession.insight.perfetto import write_perfetto
+    from qsession.insight.timeline import TIMELINE_FILES, plot_missing
 
     files = {"trace.perfetto.json": write_perfetto(emulator.trace,
                                                    out_dir / "trace.perfetto.json")}
-    try:
-        from qsession.insight.timeline import draw_timeline
-    except ImportError:  # matplotlib is the [plot] extra
-        return files
-    draw_timeline(emulator.trace, out_dir / "timeline.png", out_dir / "timeline.svg",
-                  title="qsession run")
-    files["timeline.png"] = out_dir / "timeline.png"
-    files["timeline.svg"] = out_dir / "timeline.svg"
-    return files
+    missing = plot_missing()
+    if missing is not None:
+        return files, dict.fromkeys(TIMELINE_FILES, missing)
+    from qsession.insight.timeline import draw_timeline
+
+    png, svg = (out_dir / name for name in TIMELINE_FILES)
+    draw_timeline(emulator.trace, png, svg, title="qsession run")
+    return {**files, png.name: png, svg.name: svg}, {}
+
+
+def skipped_lines(skipped: dict[str, str]) -> list[str]:
+    """One line per reason: the files not written because of it."""
+    by_reason: dict[str, list[str]] = {}
+    for name, why in skipped.items():
+        by_reason.setdefault(why, []).append(name)
+    return [f"qsession: skipped {', '.join(names)}: {why}" for why, names in by_reason.items()]
 
 
 def run_command(command: Sequence[str], *, out_dir: Path, host: str = DEFAULT_HOST,
@@ -316,8 +328,10 @@ def run_command(command: Sequence[str], *, out_dir: Path, host: str = DEFAULT_HO
         summary = summarize(emulator)
     finally:
         server.stop()
-    files = write_outputs(emulator, out_dir)
+    files, skipped = write_outputs(emulator, out_dir)
     echo(format_summary(summary))
     written = ", ".join(str(p) for p in [out_dir / "trace.jsonl", *files.values()])
     echo(f"qsession: wrote {written}")
+    for line in skipped_lines(skipped):
+        echo(line)
     return status
