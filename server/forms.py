@@ -95,9 +95,14 @@ def normalise(body: Mapping[str, Any], qubits: Mapping[str, int]) -> Submission:
     or ``NotFound`` (an unknown program, 404 as IBM answers)."""
     program, backend, top = _top_level(body, qubits)
     params = body.get("params")
-    if program == "executor":
-        return _executor(program, backend, params, top)
-    return _primitive(program, backend, params, qubits[backend], top)
+    try:
+        if program == "executor":
+            return _executor(program, backend, params, top)
+        return _primitive(program, backend, params, qubits[backend], top)
+    except RecursionError:
+        raise IBMInputValueError(
+            f"params are nested too deeply to read; a {program} job's params are a few "
+            "levels deep (pubs, arrays of values or observables, options)") from None
 
 
 def check_tags(value: Any, where: str = "tags") -> list[str]:
@@ -258,6 +263,14 @@ def _validate(model: Any, schema: str, program: str, data: Any) -> None:
         if hints:
             text += ". Fix: " + "; ".join(hints)
         raise IBMInputValueError(text) from None
+    except RecursionError:
+        raise
+    except Exception as err:  # the models' validators decode QPY: corrupt bytes raise
+        # zlib, struct or QPY errors of their own, which are the request's fault too.
+        raise IBMInputValueError(
+            f"params cannot be decoded while checking them against IBM's {program} schema "
+            f"(ibm-quantum-schemas {schema}; {type(err).__name__}: {_reason(err)}); send "
+            "circuits as the client's RuntimeEncoder or IBM's schema writes them") from None
 
 
 def _schema_view(program: str, canonical: dict[str, Any]) -> dict[str, Any]:
