@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import binascii
 import io
+import math
 import re
 import zlib
 from collections.abc import Mapping
@@ -103,6 +104,10 @@ def normalise(body: Mapping[str, Any], qubits: Mapping[str, int]) -> Submission:
         raise IBMInputValueError(
             f"params are nested too deeply to read; a {program} job's params are a few "
             "levels deep (pubs, arrays of values or observables, options)") from None
+    except OverflowError as err:  # a number past what a float or a C integer holds
+        raise IBMInputValueError(
+            f"a number in the {program} job's params is too large ({_reason(err)}); shots, "
+            "precision and parameter values are ordinary numbers") from None
 
 
 def check_tags(value: Any, where: str = "tags") -> list[str]:
@@ -536,7 +541,7 @@ def _values(where: str, value: Any, circuit: QuantumCircuit) -> Any:
 def _array(where: str, value: Any) -> np.ndarray:
     try:
         array = np.asarray(value, dtype=float)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, OverflowError):
         raise IBMInputValueError(
             f"{where}: the parameter values are not numbers (a number, a list of numbers, "
             "nested lists, or a dict of them by parameter name)") from None
@@ -608,8 +613,9 @@ def _positive_int(value: Any) -> bool:
 
 
 def _positive_real(value: Any) -> bool:
-    return (isinstance(value, int | float) and not isinstance(value, bool)
-            and bool(np.isfinite(value)) and value > 0)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return value > 0 and (isinstance(value, int) or math.isfinite(value))
 
 
 # -- executor ------------------------------------------------------------------------
