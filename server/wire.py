@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from qsession.runtime import IBMInputValueError
+
 if TYPE_CHECKING:
     from qsession.runtime import RuntimeJobV2, Trace
 
@@ -273,14 +275,7 @@ def encode_result(result: Any) -> str:
     return json.dumps(result, cls=RuntimeEncoder)
 
 
-def decode_payload(body: bytes) -> Any:
-    """A request body decoded with the client's own ``RuntimeDecoder``."""
-    from qiskit_ibm_runtime import RuntimeDecoder
-
-    return json.loads(body, cls=RuntimeDecoder)
-
-
-class LimitError(ValueError):
+class LimitError(IBMInputValueError):
     """A request over one of IBM's limits (400 with IBM's code for that limit)."""
 
     def __init__(self, message: str, code: int) -> None:
@@ -306,47 +301,6 @@ def validation_message(problems: Any) -> tuple[str, int]:
             elif kind == "string_too_long":
                 code = CODE_TAG_TOO_LONG
     return "invalid request: " + "; ".join(parts), code
-
-
-def check_tags(tags: Any) -> None:
-    """IBM's tag limits: a list of at most 8 strings of at most 86 characters each."""
-    from .models import MAX_TAG_LENGTH, MAX_TAGS
-
-    if tags is None:
-        return
-    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
-        raise LimitError("tags must be a list of strings", CODE_VALIDATION)
-    if len(tags) > MAX_TAGS:
-        raise LimitError(f"{len(tags)} tags exceed the maximum number of tags a job can have "
-                         f"({MAX_TAGS})", CODE_TOO_MANY_TAGS)
-    for tag in tags:
-        if len(tag) > MAX_TAG_LENGTH:
-            raise LimitError(f"tag {tag[:20]!r}... has {len(tag)} characters, more than a job "
-                             f"tag can have ({MAX_TAG_LENGTH})", CODE_TAG_TOO_LONG)
-
-
-def check_cost(cost: Any) -> None:
-    """IBM's ``cost`` range: an integer of seconds, 0 to 10,800."""
-    if cost is None:
-        return
-    if isinstance(cost, bool) or not isinstance(cost, int) or not 0 <= cost <= MAX_COST:
-        raise LimitError(f"cost={cost!r} must be an integer number of seconds from 0 to "
-                         f"{MAX_COST}", CODE_VALIDATION)
-
-
-def with_private(body: Mapping[str, Any], private: bool) -> dict[str, Any]:
-    """A job body whose options carry ``environment.private`` (IBM's ``private: true``)."""
-    out = dict(body)
-    if not private:
-        return out
-    params = dict(out.get("params") or {})
-    options = dict(params.get("options") or {})
-    environment = dict(options.get("environment") or {})
-    environment["private"] = True
-    options["environment"] = environment
-    params["options"] = options
-    out["params"] = params
-    return out
 
 
 # -- sessions ------------------------------------------------------------------------
@@ -419,43 +373,3 @@ def session_timestamps(trace: Trace, session_id: str) -> list[dict[str, Any]]:
     return out
 
 
-# -- job parameters (ibm-quantum-schemas) ----------------------------------------------
-
-DEFAULT_SHOTS = 4096
-"""The sampler's shots when neither the pub nor ``default_shots`` sets them (IBM's default)."""
-
-
-def schema_problems(program: str, params: Any) -> str | None:
-    """Why ``params`` (plain JSON) do not fit IBM's ``ibm-quantum-schemas`` model, or None.
-
-    The 0.51 client sends a sampler pub's shots as null when they come from
-    ``default_shots``; the schema wants an int, so they are filled in first, as the
-    service does before running.
-    """
-    from pydantic import ValidationError
-
-    if program == "sampler":
-        from ibm_quantum_schemas.sampler.version_0_1.params import ParamsModel as Sampler
-
-        model: Any = Sampler
-    elif program == "estimator":
-        from ibm_quantum_schemas.estimator.version_0_1.params import ParamsModel as Estimator
-
-        model = Estimator
-    else:
-        return None
-    if program == "sampler" and isinstance(params, Mapping):
-        options = params.get("options")
-        shots = options.get("default_shots") if isinstance(options, Mapping) else None
-        pubs = params.get("pubs")
-        if isinstance(pubs, list):
-            filled = [[*p[:2], shots or DEFAULT_SHOTS] if isinstance(p, list) and len(p) == 3
-                      and p[2] is None else p for p in pubs]
-            params = {**params, "pubs": filled}
-    try:
-        model.model_validate(params)
-    except ValidationError as err:
-        details = "; ".join(f"{'.'.join(['params', *(str(x) for x in e['loc'])])}: {e['msg']}"
-                            for e in err.errors()[:5])
-        return f"params do not fit IBM's {program} schema (ibm-quantum-schemas): {details}"
-    return None

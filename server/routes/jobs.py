@@ -10,8 +10,8 @@ from fastapi.responses import PlainTextResponse
 
 from qsession.runtime import IBMInputValueError
 
-from .. import executor, models, wire
-from ..emulator import Emulator, JobEntry, NotFound
+from .. import executor, forms, models, results, wire
+from ..emulator import Emulator, JobEntry
 from .common import decode, errors, page_bounds, raw_body, request_body, tenant
 
 
@@ -50,30 +50,33 @@ JobId = Path(min_length=1, max_length=1000, description="A job id")
 """IBM's job id parameter: 1 to 1,000 characters (longer: 400)."""
 
 
+def _result_text(entry: JobEntry) -> str:
+    """A DONE job's result as its caller asked: executor schema JSON, plain JSON or encoded."""
+    job = entry.job
+    if job.primitive_id == "executor":
+        return executor.result_text(job, entry.schema_version)
+    if entry.plain_results:
+        return results.plain_text(job.result())
+    return results.encoded(job.result())
+
+
 def router() -> APIRouter:
     """The job routes."""
     api = APIRouter(tags=["jobs"])
 
-    @api.post("/jobs", summary="Run a primitive (sampler or estimator), in a session or not",
+    @api.post("/jobs", summary="Run a primitive (sampler or estimator) or a quantum program",
               response_model=models.JobCreateResponse, response_model_exclude_none=True,
               responses=errors(400, 401, 403, 404, 409),
               openapi_extra=request_body(models.JobCreateRequest))
     def run(request: Request, body: bytes = Depends(raw_body)) -> dict[str, Any]:
         owner = tenant(request)
         emulator: Emulator = request.app.state.emulator
-        plain = decode(body)
-        wire.check_tags(plain.get("tags"))
-        wire.check_cost(plain.get("cost"))
+        submission = forms.normalise(decode(body), emulator.qubits())
         emulator.check_instance_limit(owner)
-        problems = wire.schema_problems(str(plain.get("program_id")), plain.get("params"))
-        if problems is not None:
-            raise IBMInputValueError(problems)
-        private = plain.get("private") is True
-        if plain.get("program_id") == "executor":
-            entry = executor.submit(emulator, owner, plain)
+        if submission.program == "executor":
+            entry = executor.submit(emulator, owner, submission)
         else:
-            entry = emulator.submit(owner, wire.with_private(decode(body, runtime=True),
-                                                             private))
+            entry = emulator.submit(owner, submission)
         job = entry.job
         reply: dict[str, Any] = {"id": job.job_id(), "backend": job.backend().name,
                                  "session_id": job.session_id}
@@ -129,24 +132,29 @@ def router() -> APIRouter:
         # params hold the client's encoded objects: written with its RuntimeEncoder.
         return Response(wire.encode_result(body), media_type="application/json")
 
-    @api.get("/jobs/{job_id}/results", summary="A job's result (RuntimeEncoder JSON)",
+    @api.get("/jobs/{job_id}/results",
+             summary="A job's result: plain JSON, or the client's form if it sent support_qiskit",
              responses={200: {"content": {"application/json": {}, "text/plain": {}}},
+                        204: {"description": "The job has no final result yet (IBM's answer "
+                                             "while it is queued or running)"},
                         **errors(401, 403, 404)})
     def results(request: Request, job_id: str = JobId) -> Response:
         emulator: Emulator = request.app.state.emulator
         entry = emulator.job(tenant(request), job_id)
+        # A client asking for the result of an unfinished job waits on it (the fast clock
+        # moves to its next event, as for GET /jobs/{id}).
+        emulator.wait_step(entry)
         with emulator.lock:
             job = entry.job
             status = job.status()
             if status == "DONE":
                 if entry.result_text is None:
-                    entry.result_text = (executor.result_text(job)
-                                         if job.primitive_id == "executor"
-                                         else wire.encode_result(job.result()))
+                    entry.result_text = _result_text(entry)
                 return Response(entry.result_text, media_type="application/json")
             if status in ("ERROR", "CANCELLED"):
                 return PlainTextResponse(wire.job_error_text(job))
-        raise NotFound(f"Job {job_id} has no result yet: it is {status}")
+        # IBM's reference: 204, "Job's final result not found", while it is not final.
+        return Response(status_code=204)
 
     @api.get("/jobs/{job_id}/metrics", summary="A job's timestamps, usage and sizes",
              response_model=models.JobMetrics, responses=errors(401, 403, 404))

@@ -39,10 +39,13 @@ def router() -> APIRouter:
         backend = body.backend or body.backend_name
         if backend is None:
             raise IBMInputValueError("a session needs a backend: send \"backend\": NAME")
-        if body.instance not in (None, owner.crn, owner.name):
+        named = body.instance
+        # IBM's execution-modes guide sends a legacy "hub/group/project" here, which names
+        # no instance of this platform: only another tenant's instance is refused.
+        if (named not in (None, owner.crn, owner.name)
+                and (named in emulator.by_crn or named in emulator.instances)):
             raise Forbidden(
-                f"the body names instance {body.instance!r} but the request is made for "
-                f"{owner.crn}")
+                f"the body names instance {named!r} but the request is made for {owner.crn}")
         session = emulator.open_session(owner, backend=backend, mode=body.mode,
                                         max_ttl=body.max_ttl)
         with emulator.lock:
