@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import Header, Request
 from pydantic import BaseModel
@@ -57,18 +57,19 @@ def page_bounds(limit: int | None, offset: int | None, *, default: int,
 
 
 ERROR_STATUS = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
-                405: "Method Not Allowed", 409: "Conflict", 500: "Internal error"}
+                405: "Method Not Allowed", 409: "Conflict", 413: "Body too large",
+                415: "Not JSON", 500: "Internal error"}
 
 
 def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """The error answers a route declares, each with IBM's error body (``ErrorBody``).
 
-    Every runtime route can also answer 400 for a refused ``IBM-API-Version`` and 500 for a
-    fault of the server itself; both are added.
+    Every route can also answer 400 (a refused ``IBM-API-Version``, a bad body), 413 (a body
+    over the size limit) and 500 (a fault of the server itself); they are added.
     """
     from ..models import ErrorBody
 
-    wanted = sorted({*statuses, 400, 500})
+    wanted = sorted({*statuses, 400, 413, 500})
     body = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
     return {status: {"model": ErrorBody, "description": ERROR_STATUS.get(status, "Error"),
                      "content": body} for status in wanted}
@@ -102,6 +103,26 @@ def tenant(request: Request) -> Instance:
 async def raw_body(request: Request) -> bytes:
     """The request body, unparsed (each route parses it once, with ``decode``)."""
     return await request.body()
+
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+def parse(model: type[ModelT], body: bytes) -> ModelT:
+    """A JSON body read as ``model`` (declared with ``request_body``); misfits are a 400.
+
+    Routes read the raw body themselves (``raw_body``) so the guard's size limit answers
+    413 as the body arrives, rather than FastAPI's body parser turning it into a 400.
+    """
+    from fastapi.exceptions import RequestValidationError
+    from pydantic import ValidationError
+
+    data = decode(body)
+    try:
+        return model.model_validate(data)
+    except ValidationError as err:
+        raise RequestValidationError(
+            [{**e, "loc": ("body", *e["loc"])} for e in err.errors()]) from None
 
 
 def decode(body: bytes) -> dict[str, Any]:

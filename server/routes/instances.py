@@ -10,12 +10,12 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 
 from .. import models, wire
 from ..emulator import Emulator
 from ..platform import plan_id
-from .common import errors, tenant
+from .common import errors, parse, raw_body, request_body, tenant
 
 
 def router() -> APIRouter:
@@ -48,9 +48,11 @@ def router() -> APIRouter:
 
     @api.put("/instances/configuration", status_code=204, response_class=Response,
              summary="Set or remove (null) the instance's usage limit in seconds",
-             responses=errors(400, 401, 403, 404, 409))
-    def update(change: models.InstanceConfigurationUpdate, request: Request) -> Response:
+             responses=errors(400, 401, 403, 404, 409),
+             openapi_extra=request_body(models.InstanceConfigurationUpdate))
+    def update(request: Request, raw: bytes = Depends(raw_body)) -> Response:
         owner = tenant(request)
+        change = parse(models.InstanceConfigurationUpdate, raw)
         emulator: Emulator = request.app.state.emulator
         with emulator.lock:
             limit = change.instance_limit

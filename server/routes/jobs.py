@@ -12,7 +12,7 @@ from qsession.runtime import IBMInputValueError
 
 from .. import executor, forms, models, results, wire
 from ..emulator import Emulator, JobEntry
-from .common import decode, errors, page_bounds, raw_body, request_body, tenant
+from .common import decode, errors, page_bounds, parse, raw_body, request_body, tenant
 
 
 def _qiskit_version() -> str:
@@ -194,10 +194,13 @@ def router() -> APIRouter:
         return Response(status_code=204)
 
     @api.put("/jobs/{job_id}/tags", status_code=204, summary="Replace a job's tags",
-             response_class=Response, responses=errors(400, 401, 403, 404))
-    def tags(update: models.ReplaceTags, request: Request, job_id: str = JobId) -> Response:
+             response_class=Response, responses=errors(400, 401, 403, 404),
+             openapi_extra=request_body(models.ReplaceTags))
+    def tags(request: Request, job_id: str = JobId,
+             body: bytes = Depends(raw_body)) -> Response:
         emulator: Emulator = request.app.state.emulator
         entry = emulator.job(tenant(request), job_id)
+        update = parse(models.ReplaceTags, body)
         with emulator.lock:
             entry.tags = list(update.tags)
         return Response(status_code=204)

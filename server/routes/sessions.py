@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Depends, Path, Request, Response
 
 from qsession.runtime import IBMInputValueError
 
 from .. import models, wire
 from ..emulator import Conflict, Emulator, Forbidden, SessionEntry
-from .common import errors, tenant
+from .common import errors, parse, raw_body, request_body, tenant
 
 SessionId = Path(min_length=1, max_length=500, description="A session or batch id")
 
@@ -32,9 +32,11 @@ def router() -> APIRouter:
 
     @api.post("/sessions", summary="Open a session (mode dedicated) or a batch",
               response_model=models.SessionResponse, response_model_exclude_none=True,
-              responses=errors(400, 401, 403, 404))
-    def create(body: models.CreateSession, request: Request) -> dict[str, Any]:
+              responses=errors(400, 401, 403, 404),
+              openapi_extra=request_body(models.CreateSession))
+    def create(request: Request, raw: bytes = Depends(raw_body)) -> dict[str, Any]:
         owner = tenant(request)
+        body = parse(models.CreateSession, raw)
         emulator: Emulator = request.app.state.emulator
         backend = body.backend or body.backend_name
         if backend is None:
@@ -62,11 +64,13 @@ def router() -> APIRouter:
 
     @api.patch("/sessions/{session_id}", status_code=204, response_class=Response,
                summary="Accept jobs or stop accepting them (false: the client's close())",
-               responses=errors(400, 401, 403, 404, 409))
-    def update(change: models.UpdateSession, request: Request,
-               session_id: str = SessionId) -> Response:
+               responses=errors(400, 401, 403, 404, 409),
+               openapi_extra=request_body(models.UpdateSession))
+    def update(request: Request, session_id: str = SessionId,
+               raw: bytes = Depends(raw_body)) -> Response:
         emulator: Emulator = request.app.state.emulator
         entry = emulator.session(tenant(request), session_id)
+        change = parse(models.UpdateSession, raw)
         session = entry.session
         if not change.accepting_jobs:
             session.close()  # idempotent: a closed session stays closed
