@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import threading
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .emulator import Emulator, Instance
+from .hosts import HostRouter
 from .platform import CATALOG_PREFIX, SEARCH_PREFIX
 
 DEFAULT_HOST = "127.0.0.1"
@@ -73,7 +75,9 @@ class Server:
         self._sock.listen(2048)
         self.host = host
         self.port = int(self._sock.getsockname()[1])
-        config = uvicorn.Config(build_app(emulator), log_level="warning", access_log=False,
+        self.router = HostRouter(build_app(emulator))
+        """The app behind IBM's host names; ``router.requests`` counts requests by host."""
+        config = uvicorn.Config(self.router, log_level="warning", access_log=False,
                                 lifespan="off", timeout_graceful_shutdown=2)
         self._uvicorn = uvicorn.Server(config)
         self._thread: threading.Thread | None = None
@@ -264,31 +268,77 @@ def write_outputs(emulator: Emulator, out_dir: Path) -> dict[str, Path]:
 
 def run_command(command: Sequence[str], *, out_dir: Path, host: str = DEFAULT_HOST,
                 port: int = 0, echo: Callable[[str], None] = print,
-                **emulator_options: Any) -> int:
+                allow_hosts: Sequence[str] = (), **emulator_options: Any) -> int:
     """``qsession run -- COMMAND``: serve, run COMMAND in the client's environment, report.
 
+    COMMAND's requests for IBM's hosts reach the server through the intercepting proxy
+    (``intercept.py``, ``runenv.py``); other hosts are refused unless in ``allow_hosts``.
     Returns COMMAND's exit status. On the virtual and fast clocks the jobs COMMAND left
     queued are run to their end before the report (every accepted job ends once).
     """
+    from . import runreport
+    from .intercept import Proxy, RunCA, run_folder
+    from .runenv import PrivateHome, child_env, named_instances, roots_of
+
     out_dir.mkdir(parents=True, exist_ok=True)
     emulator = Emulator(trace_path=out_dir / "trace.jsonl", **emulator_options)
+    folder = run_folder()
     server = Server(emulator, host, port).start()
+    proxy: Proxy | None = None
+    watch: runreport.StderrWatch | None = None
+    home: PrivateHome | None = None
     try:
-        env = {**os.environ, **server.env()}
+        ca = RunCA(folder)
+        bundle = ca.write_bundle(roots_of(os.environ))
+        proxy = Proxy((server.host, server.port), ca, allow=allow_hosts).start()
+        home = PrivateHome.make(Path(os.path.expanduser("~")), folder)
+        if not emulator.strict_accounts:
+            for locator in [*home.instances, *named_instances(command, os.environ)]:
+                emulator.add_tenant(locator)
+        account = {k: v for k, v in server.env().items()
+                   if k in ("QISKIT_IBM_TOKEN", "QISKIT_IBM_INSTANCE", "QISKIT_IBM_CHANNEL")}
+        env = child_env(os.environ, proxy_url=proxy.url, bundle=bundle, ca_cert=ca.cert_path,
+                        home=home.path, account=account)
         try:
-            status = subprocess.run(list(command), env=env, check=False).returncode
-        except FileNotFoundError as err:
+            child = subprocess.Popen(list(command), env=env, stderr=subprocess.PIPE)
+        except (FileNotFoundError, PermissionError) as err:
             echo(f"qsession: cannot run {command[0]!r}: {err.strerror}")
             status = 127
-        except KeyboardInterrupt:
-            status = 130
+        else:
+            assert child.stderr is not None
+            watch = runreport.StderrWatch(child.stderr, _stderr_bytes())
+            try:
+                status = child.wait()
+            except KeyboardInterrupt:
+                status = child.wait()
+                status = 130 if status >= 0 else status
+            watch.join()
         if emulator.clock_name != "wall":
             emulator.service.run_until_idle()
         summary = summarize(emulator)
     finally:
+        if proxy is not None:
+            proxy.stop()
         server.stop()
+        if home is not None:
+            home.give_back()
+        shutil.rmtree(folder, ignore_errors=True)
     files = write_outputs(emulator, out_dir)
     echo(format_summary(summary))
+    served = list(emulator.backends)
+    echo(f"qsession: backends served: {', '.join(served)}")
+    attempts = proxy.attempts if proxy is not None else []
+    for line in [*runreport.traffic_lines(attempts, server.router.requests),
+                 *runreport.nothing_emulated(attempts, server.router.requests),
+                 *runreport.backend_hint(watch, served, runreport.bundled_backends())]:
+        echo(line)
     written = ", ".join(str(p) for p in [out_dir / "trace.jsonl", *files.values()])
     echo(f"qsession: wrote {written}")
     return status
+
+
+def _stderr_bytes() -> Any:
+    """This process's standard error as a binary stream (the child's bytes pass unchanged)."""
+    import sys
+
+    return getattr(sys.stderr, "buffer", sys.stderr)

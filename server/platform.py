@@ -79,7 +79,7 @@ def router(emulator: Emulator) -> APIRouter:
             return iam_error(400, "BXNIM0109E",
                              f"Property missing or empty: grant_type must be the apikey grant, "
                              f"not {grant!r}")
-        if form.get("apikey") != emulator.token:
+        if not emulator.accepts_key(form.get("apikey")):
             return iam_error(400, "BXNIM0415E", "Provided API key could not be found.")
         return JSONResponse(issue_token("qsession"))
 
@@ -117,4 +117,4 @@ def _authorized(request: Request, emulator: Emulator) -> bool:
     scheme, _, value = header.partition(" ")
     if scheme.lower() == "bearer":
         return token_claims(value) is not None
-    return scheme.lower() == "apikey" and value == emulator.token
+    return scheme.lower() == "apikey" and emulator.accepts_key(value)

@@ -27,7 +27,7 @@ def tenant(request: Request) -> Instance:
     header = request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
     ok = ((scheme.lower() == "bearer" and token_claims(value) is not None)
-          or (scheme.lower() == "apikey" and value == emulator.token))
+          or (scheme.lower() == "apikey" and emulator.accepts_key(value)))
     if not ok:
         raise Unauthorized("Invalid credentials: send 'Authorization: Bearer TOKEN' with a "
                            "token from the IAM endpoint (POST /identity/token)")
