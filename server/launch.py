@@ -291,14 +291,13 @@ def run_command(command: Sequence[str], *, out_dir: Path, host: str = DEFAULT_HO
         ca = RunCA(folder)
         bundle = ca.write_bundle(roots_of(os.environ))
         proxy = Proxy((server.host, server.port), ca, allow=allow_hosts).start()
-        home = PrivateHome.make(Path(os.path.expanduser("~")), folder)
+        default = next(iter(emulator.instances.values()))
+        home = PrivateHome.make(Path(os.path.expanduser("~")), folder, default.crn)
         if not emulator.strict_accounts:
             for locator in [*home.instances, *named_instances(command, os.environ)]:
                 emulator.add_tenant(locator)
-        account = {k: v for k, v in server.env().items()
-                   if k in ("QISKIT_IBM_TOKEN", "QISKIT_IBM_INSTANCE", "QISKIT_IBM_CHANNEL")}
         env = child_env(os.environ, proxy_url=proxy.url, bundle=bundle, ca_cert=ca.cert_path,
-                        home=home.path, account=account)
+                        home=home.path)
         try:
             child = subprocess.Popen(list(command), env=env, stderr=subprocess.PIPE)
         except (FileNotFoundError, PermissionError) as err:

@@ -29,6 +29,8 @@ DROPPED_KEYS = ("QISKIT_IBM_URL", "IAM_URL", "GLOBAL_SEARCH_URL", "GLOBAL_CATALO
 """Variables that would send the client somewhere else than IBM's default hosts."""
 LOOPBACK = "127.0.0.1,localhost,::1"
 PLACEHOLDER_KEY = "qsession-local-api-key"
+DEFAULT_ACCOUNT = "default-ibm-quantum-platform"
+"""The name the client (0.41 on) gives a channel's default account."""
 
 # A CRN anywhere, or ``instance="..."`` in a call (QiskitRuntimeService, save_account).
 _CRN = re.compile(r"crn:v1:[A-Za-z0-9:/_.\-]+")
@@ -65,8 +67,13 @@ class PrivateHome:
     """The instances the user's saved accounts name (CRNs or names): not secrets."""
 
     @classmethod
-    def make(cls, real: Path, folder: Path) -> PrivateHome:
-        """Lay the private home out in ``folder`` (the run's private folder)."""
+    def make(cls, real: Path, folder: Path, default_instance: str) -> PrivateHome:
+        """Lay the private home out in ``folder`` (the run's private folder).
+
+        When the user's file has no default account, the copy gets one for
+        ``default_instance``, so a bare ``QiskitRuntimeService()`` finds an account as it
+        would on a machine where one was saved.
+        """
         home = cls(real, folder / "home")
         home.path.mkdir(mode=0o700)
         if real.is_dir():
@@ -82,14 +89,19 @@ class PrivateHome:
                 if entry.name != ACCOUNT_FILE.name:
                     (qiskit / entry.name).symlink_to(entry)
                     home.linked_qiskit.add(entry.name)
-        accounts = {}
+        accounts: dict[str, Any] = {}
         if (real / ACCOUNT_FILE).is_file():
             accounts = private_accounts((real / ACCOUNT_FILE).read_text(encoding="utf-8",
                                                                         errors="replace"))
             home.instances = [a["instance"] for a in accounts.values()
                               if isinstance(a.get("instance"), str) and a["instance"]]
-            (home.path / ACCOUNT_FILE).write_text(json.dumps(accounts, indent=4),
-                                                  encoding="utf-8")
+        if not any(a.get("is_default_account") for a in accounts.values()) and \
+                DEFAULT_ACCOUNT not in accounts:
+            accounts[DEFAULT_ACCOUNT] = {"channel": "ibm_quantum_platform",
+                                         "token": PLACEHOLDER_KEY,
+                                         "instance": default_instance,
+                                         "is_default_account": True}
+        (home.path / ACCOUNT_FILE).write_text(json.dumps(accounts, indent=4), encoding="utf-8")
         return home
 
     def give_back(self) -> list[Path]:
@@ -135,9 +147,10 @@ def named_instances(command: Sequence[str], environ: Mapping[str, str]) -> list[
 
 
 def child_env(environ: Mapping[str, str], *, proxy_url: str, bundle: Path, ca_cert: Path,
-              home: Path, account: Mapping[str, str]) -> dict[str, str]:
-    """The child's environment: the user's, with the proxy, the CA bundle, the private home
-    and the default account (``account``: ``QISKIT_IBM_*`` values); URL overrides dropped.
+              home: Path) -> dict[str, str]:
+    """The child's environment: the user's, with the proxy, the CA bundle and the private
+    home; URL overrides dropped (the client's defaults are IBM's hosts, which the proxy
+    answers). The user's own ``QISKIT_IBM_TOKEN``/``INSTANCE``/``CHANNEL`` are kept.
     """
     env = {k: v for k, v in environ.items() if k not in DROPPED_KEYS}
     for key in PROXY_KEYS:
@@ -149,7 +162,6 @@ def child_env(environ: Mapping[str, str], *, proxy_url: str, bundle: Path, ca_ce
         env[key] = str(bundle)
     env["NODE_EXTRA_CA_CERTS"] = str(ca_cert)
     env["HOME"] = str(home)
-    env.update(account)
     return env
 
 
