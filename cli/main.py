@@ -150,7 +150,7 @@ OUTPUT_DIR = Path("qsession-out")
               help="Seed of the tenants' workload, the optimiser's start and the simulator.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or tables: a one-line summary.")
 def demo(output_dir: Path, seed: int, quiet: bool) -> None:
-    """Run the seed's VQE session on a QPU shared with other tenants, in virtual time.
+    """Run a VQE session on a QPU shared with other tenants, in virtual time.
 
     Shows the first job queueing, later jobs jumping the queue, the ITTL expiring during a
     slow classical step (then reactivation through the queue) and the max TTL failing the
@@ -206,7 +206,7 @@ def whatif(output_dir: Path, seed: int, ittls: tuple[float, ...], reps: int,
 @click.option("--settled", is_flag=True,
               help="The run was driven to idle: every job must have reached a final state.")
 def check(trace_file: Path, settled: bool) -> None:
-    """Check every SPEC invariant on a recorded trace; exit status 1 if any is violated."""
+    """Check every invariant on a recorded trace; exit status 1 if any is violated."""
     from rich.console import Console
 
     from qsession.cli.checking import check_file
@@ -252,7 +252,7 @@ def replay(trace_file: Path) -> None:
               help="Processes for the random programs.")
 def verify(profile: str, seed: int | None, with_mutants: bool, runs: int | None,
            processes: int) -> None:
-    """Check every SPEC invariant: stateful runs, the explorer, random programs, mutants."""
+    """Check every invariant: stateful runs, the explorer, random programs, mutants."""
     from rich.console import Console
 
     from qsession.cli.verify import verify as run_campaign

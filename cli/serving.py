@@ -12,7 +12,7 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 
 
 def server_options(default_clock: str) -> Callable[[_F], _F]:
-    """The options of both commands (SPEC §9)."""
+    """The options of both commands."""
 
     def wrap(func: _F) -> _F:
         options = [

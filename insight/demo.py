@@ -1,9 +1,9 @@
-"""The demo (``qsession demo``): the seed's VQE session on a QPU shared with other tenants.
+"""The demo (``qsession demo``): a VQE session on a QPU shared with other tenants.
 
-The seed document's workload — SciPy COBYLA minimising an estimator's energy inside a
+IBM's session guide workload — SciPy COBYLA minimising an estimator's energy inside a
 ``Session`` — runs in virtual time on a QPU that seeded background tenants
 (``qsession.runtime.workload``) also use. The scenario is laid out so that every session rule of
-SPEC §2 shows: the first job queues behind tenants; later jobs jump the queue; a slow
+the session lifecycle shows: the first job queues behind tenants; later jobs jump the queue; a slow
 classical step lets the ITTL expire (the QPU is held idle meanwhile, then the session
 deactivates and its next job reactivates it through the normal queue); another tenant's
 session waits for the QPU; and final evaluations submitted just before the max TTL are
@@ -113,7 +113,7 @@ class _StopOptimiser(Exception):
 def h2_problem() -> tuple[Any, Any]:
     """The H2 Hamiltonian of examples/seed_vqe.py and a 4-parameter RY ansatz for it.
 
-    The seed leaves the ansatz open; ``real_amplitudes(2, reps=1)`` reaches the ground
+    The guide leaves the ansatz open; ``real_amplitudes(2, reps=1)`` reaches the ground
     state within the demo's few dozen COBYLA evaluations, where ``efficient_su2``'s eight
     parameters would still be far off.
     """
@@ -136,7 +136,7 @@ def isa_problem(ansatz: Any, hamiltonian: Any, backend: Any) -> tuple[Any, Any]:
 
 
 def cost_func(params: Any, ansatz: Any, hamiltonian: Any, estimator: EstimatorV2) -> float:
-    """The seed document's cost function, unchanged: one estimator job per evaluation."""
+    """The session guide's cost function, unchanged: one estimator job per evaluation."""
     energy = estimator.run(ansatz, hamiltonian, parameter_values=params).result().values[0]
     return float(energy)
 
@@ -171,7 +171,7 @@ class _VQE:
         return to_seconds(self.service.clock.now())
 
     def objective(self, params: Any) -> float:
-        """The classical step, a deadline check in phase 2, then the seed's cost function."""
+        """The classical step, a deadline check in phase 2, then the guide's cost function."""
         if self.log:  # the optimiser's own classical work between two evaluations
             self.service.advance(self.config.think)
         if self.log is self.energies.phase2 and self._too_late():
@@ -314,9 +314,10 @@ def run_demo(output_dir: str | Path = "qsession-out", config: DemoConfig | None 
 
 def _header(config: DemoConfig) -> str:
     w = config.workload
-    return (f"[bold]qsession demo[/] — seed {config.seed}, virtual time. The seed's VQE "
-            f"(SciPy COBYLA, EstimatorV2 in a Session, max_time {config.max_time:g} s) on one "
-            f"QPU (ITTL {config.interactive_timeout:g} s) shared with background tenants "
+    return (f"[bold]qsession demo[/] — seed {config.seed}, virtual time. A VQE loop as in "
+            f"IBM's session guide (SciPy COBYLA, EstimatorV2 in a Session, max_time "
+            f"{config.max_time:g} s) on one QPU (ITTL {config.interactive_timeout:g} s) "
+            f"shared with background tenants "
             f"(job-mode samplers, ~{w.rate * 60:.0f}/min, {w.backlog} already queued; "
             f"{len(w.session_starts)} other session).")
 

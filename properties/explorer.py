@@ -1,14 +1,14 @@
 """Bounded breadth-first exploration of the model's abstract state space, invariant by invariant.
 
 The explorer enumerates every abstract state of one QPU reachable with at most
-``max_sessions`` sessions or batches and ``max_jobs`` jobs, and checks the SPEC §7
+``max_sessions`` sessions or batches and ``max_jobs`` jobs, and checks the
 invariants that apply to an abstract state on every state and every transition. It
 returns, for each violated invariant, the shortest event path from the empty QPU.
 
 Abstract state (``State``, canonical and hashable): per opened session its mode, model
 state, ``accepting_jobs`` and whether it has started; per submitted job (in submission
 order) its owner (a session, or job mode) and status; the QPU's running job; the order in
-which batches first started (active ones are served in that order, SPEC §3). "Held"
+which batches first started (active ones are served in that order). "Held"
 (idle, reserved for an active dedicated session) is derived. Events, as they appear in
 paths: ``open(dedicated|batch)``, ``submit(sI|job)``, ``close(sI)``, ``cancel(sI)``,
 ``cancel_job(jK)`` (user), and ``finish(jK)``, ``fail(jK)``, ``ittl(sI)``, ``max_ttl(sI)``,
@@ -17,7 +17,7 @@ paths: ``open(dedicated|batch)``, ``submit(sI|job)``, ``close(sI)``, ``cancel(sI
 Abstraction (what is kept, what is dropped):
 
 - Time is abstracted away. Timers are nondeterministic events, enabled exactly when their
-  SPEC precondition holds: ``ittl(i)`` when session ``i`` is active with no job queued or
+  precondition holds: ``ittl(i)`` when session ``i`` is active with no job queued or
   running, ``max_ttl(i)`` once ``i`` has started and until it ends, ``idle_close(i)`` while
   ``i`` is pending and no job was ever submitted to it, ``finish``/``fail`` while a job
   runs. Every interleaving of timers and user actions is therefore explored, which
@@ -69,7 +69,7 @@ from qsession.model import (
 )
 from qsession.model.dispatch import Decision, in_normal_queue, select
 
-# -- invariant ids (SPEC §7) -------------------------------------------------------------
+# -- invariant ids ---------------------------------------------------------------------
 
 _ACTIVE_ONE = "INV-ACTIVE-ONE"
 _MAXTTL_NOSTART = "INV-MAXTTL-NOSTART"
@@ -285,21 +285,21 @@ class Event(NamedTuple):
 class Variant:
     """The rules the explorer applies beside the tables; tests subclass it to plant a bug.
 
-    Every method of this base class is the real rule of SPEC §2–§5.
+    Every method of this base class is the real rule of the semantics.
     """
 
     name = "the real rules"
 
     def ittl_enabled(self, session: SessionSlot, in_flight: int) -> bool:
-        """Whether the ITTL timer of ``session`` can fire now (SPEC: active and idle)."""
+        """Whether the ITTL timer of ``session`` can fire now (only when active and idle)."""
         return session.state == ACTIVE and in_flight == 0
 
     def max_ttl_enabled(self, session: SessionSlot) -> bool:
-        """Whether the max-TTL timer can fire now (SPEC: started, never paused, until it ends)."""
+        """Whether the max-TTL timer can fire now (started, never paused, until it ends)."""
         return session.started and session.state not in _FINAL_SESSION_STATES
 
     def idle_close_enabled(self, session: SessionSlot, submitted: int) -> bool:
-        """Whether the idle-close timer can fire now (SPEC: pending, no job ever submitted)."""
+        """Whether the idle-close timer can fire now (pending, no job ever submitted)."""
         return session.state == PENDING and submitted == 0
 
     def queued_at_expiry(self) -> str | None:
@@ -319,11 +319,11 @@ class Variant:
         return None
 
     def submit_when_refused(self) -> bool:
-        """Whether a submit the session refuses still creates a job (SPEC: never)."""
+        """Whether a submit the session refuses still creates a job (it must never)."""
         return False
 
     def frees_qpu_on_cancel(self) -> bool:
-        """Whether ``cancel_job`` on the running job frees the QPU (SPEC: at once)."""
+        """Whether ``cancel_job`` on the running job frees the QPU (it must, at once)."""
         return True
 
 
@@ -600,7 +600,7 @@ class Rules:
         self._session_step(w, i, step)
 
     def _session_step(self, w: _World, i: int, step: Step) -> None:
-        """Record the order in which batches first started (SPEC §3 serves them so)."""
+        """Record the order in which batches first started (they are served so)."""
         if not step.changed or _RESERVES_QPU[w.sessions[i].mode]:
             return
         if step.dest == ACTIVE and i not in w.batches:
@@ -779,7 +779,7 @@ def _check_event(pre: State, out: Outcome, found: Found) -> None:
 
 
 def _check_timer_enabled(pre: State, event: Event, found: Found) -> None:
-    """A timer fires only when its SPEC precondition holds in the state before."""
+    """A timer fires only when its precondition holds in the state before."""
     if event.kind == "ittl":
         i = _index(event)
         if pre.sessions[i].state != ACTIVE or pre.in_flight(i) != 0:
@@ -838,7 +838,7 @@ def _check_session_flags(s: State, found: Found) -> None:
 
 
 def _eligible(s: State) -> list[int]:
-    """Queued jobs SPEC §5 lets a free QPU start (an independent oracle, not ``select``)."""
+    """Queued jobs the dispatch order lets a free QPU start (an oracle apart from ``select``)."""
     active = s.active_dedicated()
     if active:
         return s.queued_of(active[0])

@@ -1,4 +1,6 @@
-"""The SPEC §7 invariants as code: one named check per id, over any qsession trace.
+"""The invariants as code: one named check per id, over any qsession trace.
+
+docs/semantics.md, "Invariants" states them all.
 
 Each invariant is a small ``Checker`` that watches the records of a trace as they are
 replayed (``properties.replay``) and reports the records that break it. ``check(trace)``
@@ -511,7 +513,7 @@ class WorkConserving(Checker):
 class FairShare(Checker):
     """INV-FAIR-SHARE.
 
-    An independent reading of SPEC §5: this checker keeps its own ledger of what each
+    An independent reading of the fair-share rule: this checker keeps its own ledger of what each
     instance was charged (a dedicated session its active spans, each until the latest of
     deactivation, end and its running job's completion; batch and job-mode jobs their QPU
     time unless cancelled or failed by the system), counts each span's part inside the
@@ -808,7 +810,7 @@ class Usage(Checker):
     id = "INV-USAGE"
     statement = ("a dedicated session's usage_time equals its active spans, each ending at "
                  "the latest of deactivation, end and its last running job's completion; "
-                 "instances are charged per §5")
+                 "instances are charged as fair share counts it")
 
     def __init__(self) -> None:
         super().__init__()
@@ -876,7 +878,7 @@ class DispatchOrder(Checker):
         if not batches:
             return
         self.checks += 1
-        # SPEC §3: started batches are served in the order their first jobs started.
+        # Started batches are served in the order their first jobs started.
         served = min(batches, key=lambda b: (b.started_at or 0, b.created, b.id))
         first = min((state.jobs[j] for j in served.queued), key=lambda j: j.order)
         if first.id != job.id:
@@ -959,7 +961,7 @@ def _s(us: object) -> str:
 
 @dataclass(frozen=True)
 class Invariant:
-    """A registry entry: the SPEC id, its statement, and the checker class."""
+    """A registry entry: the invariant id, its statement, and the checker class."""
 
     id: str
     statement: str
@@ -973,7 +975,7 @@ CHECKERS: tuple[type[Checker], ...] = (
     IdsUnique,
 )
 INVARIANTS: dict[str, Invariant] = {c.id: Invariant(c.id, c.statement, c) for c in CHECKERS}
-"""Every SPEC §7 invariant by id, in SPEC order."""
+"""Every trace invariant by id, in catalogue order."""
 
 
 @dataclass
@@ -1070,5 +1072,5 @@ def check(trace: Trace | Iterable[Record], *, settled: bool = False,
 
 def check_invariant(invariant: str, trace: Trace | Iterable[Record], *,
                     settled: bool = False) -> list[Violation]:
-    """The violations of one invariant over a trace (the predicate named by its SPEC id)."""
+    """The violations of one invariant over a trace (the predicate named by its id)."""
     return check(trace, settled=settled, ids=[invariant]).violations

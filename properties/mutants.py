@@ -1,7 +1,7 @@
 """Seeded semantic bugs in the scheduler, injected by patching, to prove the suite has teeth.
 
 Each mutant replaces one scheduler method (or a timer priority) with a copy that breaks
-one SPEC rule, and names the invariants expected to catch it. Nothing here is a flag in
+one rule of the semantics, and names the invariants expected to catch it. Nothing here is a flag in
 the runtime: a mutant exists only inside ``with mutant.applied():`` (tests and
 ``qsession verify --mutants``). The property suite must kill every one of them within a
 fixed example budget.

@@ -275,7 +275,7 @@ class RuntimeJobV2:
 
 
 def _add_ibm_metadata(record: JobRecord, clock: Any) -> None:
-    """Give a result the metadata IBM's carry (SPEC §8), once: the job's execution span
+    """Give a result the metadata IBM's carry, once: the job's execution span
     and, for the estimator, each pub's shots, precision, circuit metadata and resilience."""
     result = record.result
     metadata = getattr(result, "metadata", None)

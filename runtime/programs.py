@@ -60,7 +60,7 @@ class PreparedProgram:
     simulator: Any = field(repr=False)
     """The client's ``SimulatorOptions`` (``seed_simulator``, ``layer_noise_model``, ...)."""
     item_us: tuple[int, ...]
-    """Modeled QPU microseconds of each item (one sub-job per item, SPEC §5)."""
+    """Modeled QPU microseconds of each item (one sub-job per item)."""
     num_circuits: int
     """Executed circuits: the elements of every item (parameter sets × randomizations)."""
     shots: int

@@ -536,7 +536,7 @@ def isa_refusal(where: str, unsupported: str) -> str:
 
 
 def _without_final_measurements(entry: _Compiled, pub: Any) -> Any:
-    """An estimator pub whose circuit's final measurements are removed (SPEC §5).
+    """An estimator pub whose circuit's final measurements are removed.
 
     They do not change an expectation value, and with them Aer samples shot by shot
     instead of computing the expectation from one statevector (12x to 40x slower, measured).

@@ -26,13 +26,14 @@ if TYPE_CHECKING:
 
 _current: ContextVar[Session | None] = ContextVar("qsession_current_session", default=None)
 
-_STATUS = {
+IBM_STATUS = {
     PENDING: "Pending",
     INACTIVE: "Pending",
     CLOSED: "Closed",
     CANCELED: "Closed",
     EXPIRED: "Closed",
 }
+"""``Session.status()`` of every state but active, whose text says whether it accepts jobs."""
 
 IBM_STATE = {
     PENDING: "open",
@@ -42,7 +43,7 @@ IBM_STATE = {
     CANCELED: "closed",
     EXPIRED: "closed",
 }
-"""The model's six states in the four words of IBM's ``details()["state"]`` (SPEC §8)."""
+"""The model's six states in the four words of IBM's ``details()["state"]``."""
 
 
 def iso(clock: Clock, us: int | None) -> str | None:
@@ -76,7 +77,7 @@ class Session:
         scheduler = self._service.scheduler_of(self._backend)
         settings = scheduler.settings
         name = settings.check_instance(instance)
-        # ITTL and max TTL belong to the instance's plan (SPEC §2a); Open refuses Session.
+        # ITTL and max TTL belong to the instance's plan; Open refuses Session.
         settings.check_mode(name, self._mode)
         ittl = settings.interactive_timeout_of(name, self._mode)
         with self._service.call(), scheduler.clock.instant():
@@ -138,10 +139,10 @@ class Session:
                 accepting = self._record.lifecycle.accepting_jobs
                 return ("In progress, accepting new jobs" if accepting
                         else "In progress, not accepting new jobs")
-            return _STATUS[state]
+            return IBM_STATUS[state]
 
     def details(self) -> dict[str, Any]:
-        """The session's details with IBM's keys, values and types (SPEC §8).
+        """The session's details with IBM's keys, values and types.
 
         ``state`` is IBM's word (open, active, inactive, closed; the model's own is
         ``session.state``), timestamps are ISO-8601 UTC strings ending in ``Z``, the

@@ -1,4 +1,4 @@
-"""Per-QPU settings, the instances and their plans (SPEC §2a), and parsing of ``max_time``."""
+"""Per-QPU settings, the instances and their plans, and parsing of ``max_time``."""
 
 from __future__ import annotations
 
@@ -72,7 +72,7 @@ def _parse_units(text: str, what: str, forms: str) -> float:
 
 @dataclass(frozen=True)
 class Instance:
-    """One instance (tenant): its fair-share allocation and its plan's limits (SPEC §2a).
+    """One instance (tenant): its fair-share allocation and its plan's limits.
 
     Timeouts left as None take the QPU's (or service's) value. On ``plan="open"``
     dedicated sessions are refused, a batch's ``max_time`` defaults to and is capped at
@@ -258,7 +258,7 @@ class QPUSettings:
 def job_time_limit(requested: object, session_max_time_s: float | None) -> int:
     """A job's effective ``max_execution_time``: an int of QPU seconds, at most 10,800 s.
 
-    In a session, asking for more than the session's ``max_time`` is refused (SPEC §4).
+    In a session, asking for more than the session's ``max_time`` is refused.
     """
     if requested is None:
         return JOB_TIME_CAP_S

@@ -199,7 +199,7 @@ class ServedBackend:
             with open(Path(fake.dirname) / fake.props_filename, encoding="utf-8") as fh:
                 props = json.load(fh)
         config["backend_name"] = name
-        config["simulator"] = False  # so Session really opens one (SPEC §9)
+        config["simulator"] = False  # so Session really opens one
         props["backend_name"] = name
         self.name = name
         self.configuration = config
@@ -251,7 +251,7 @@ class Emulator:
         if trace_path is not None:
             path = Path(trace_path)
             path.parent.mkdir(parents=True, exist_ok=True)
-            # Line-buffered: a killed server leaves a readable prefix (SPEC §9 "nothing lost").
+            # Line-buffered: a killed server leaves a readable prefix (nothing accepted is lost).
             self._trace_file = open(path, "w", encoding="utf-8", buffering=1)  # noqa: SIM115
             self.trace.stream_to(self._trace_file)
         self._closed = threading.Event()
@@ -428,7 +428,7 @@ class Emulator:
             return True
 
     def usage_seconds(self, tenant: Instance) -> float:
-        """QPU seconds charged to the tenant in the fair-share window (SPEC §5: one ledger
+        """QPU seconds charged to the tenant in the fair-share window (one ledger
         for every QPU; dedicated sessions their usage_time, other jobs their QPU time)."""
         with self.lock:
             service: Any = self.service

@@ -2,7 +2,7 @@
 
 ``Server`` runs uvicorn on a loopback socket bound before it starts (port 0: a free
 port), so its URL is known at once. ``client_env`` is what the unmodified client reads
-(SPEC §9); ``connect()`` starts a server and returns a genuine
+(docs/semantics.md, "The HTTP door"); ``connect()`` starts a server and returns a genuine
 ``qiskit_ibm_runtime.QiskitRuntimeService`` bound to it.
 """
 
@@ -34,7 +34,7 @@ ENV_KEYS = ("IAM_URL", "GLOBAL_SEARCH_URL", "GLOBAL_CATALOG_URL", "QISKIT_IBM_TO
 
 def client_env(base_url: str, token: str, instance: Instance,
                environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The variables qiskit-ibm-runtime reads to reach ``base_url`` (SPEC §9).
+    """The variables qiskit-ibm-runtime reads to reach ``base_url``.
 
     ``QISKIT_IBM_URL`` contains ``experimental`` so the client uses it as the runtime
     API's base as given (``api/utils.py default_runtime_url_resolver``); IAM, Global

@@ -23,7 +23,7 @@ JOB_STATUS = {"QUEUED": "Queued", "RUNNING": "Running", "DONE": "Completed",
               "ERROR": "Failed", "CANCELLED": "Cancelled"}
 FINAL_JOB_STATUSES = frozenset({"DONE", "ERROR", "CANCELLED"})
 
-# Session states: the model's six names and IBM's four (SPEC §8/§9); IBM's pass through.
+# Session states: the model's six names and IBM's four; IBM's pass through.
 SESSION_STATE = {"pending": "open", "active": "active", "inactive": "inactive",
                  "closed": "closed", "canceled": "closed", "expired": "closed",
                  "open": "open"}
@@ -208,7 +208,7 @@ def session_json(details: Mapping[str, Any], trace: Trace | None = None) -> dict
         "closed_at": iso(details.get("closed_at")),
         "activated_at": iso(details.get("activated_at")),
         "mode": details.get("mode"),
-        # IBM: null until the session has used the QPU (SPEC §8).
+        # IBM: null until the session has used the QPU.
         "elapsed_time": None if started is None else usage,
         "timestamps": [{"status": t["status"], "timestamp": iso(t["timestamp"])}
                        for t in timestamps or []],

@@ -79,7 +79,7 @@ def test_bad_requests_are_4xx_in_ibms_shape(two: Connection) -> None:
                                                        "params": {"pubs": []}})),
                              400, "Backend not found")
     assert error["code"] == 1007  # IBM's registry: "Backend not found"
-    # SPEC §9: parameters are validated with IBM's own schema models (ibm-quantum-schemas).
+    # Parameters are validated with IBM's own schema models (ibm-quantum-schemas).
     assert_ibm_error(post("/jobs", json.dumps({**base, "params": {"pubs": ["no circuit"]}})),
                      400, "sampler schema (ibm-quantum-schemas): params.pubs.0")
     assert_ibm_error(post("/jobs", json.dumps({**base, "params": {"pubs": [], "options": {
@@ -273,7 +273,7 @@ def test_open_plan_refuses_sessions_but_runs_batches() -> None:
         service = connection.service
         assert service.instances()[0]["plan"] == "open"
         backend = service.backend("ibm_brisbane")
-        # IBM: "Open Plan users cannot submit session jobs" (SPEC §2a).
+        # IBM: "Open Plan users cannot submit session jobs".
         with pytest.raises(Exception, match="Open Plan users cannot submit session jobs"):
             Session(backend=backend)
         from qiskit_ibm_runtime import Batch
@@ -306,7 +306,7 @@ def test_max_execution_time_stops_a_job_with_ibms_reason_code(conn: Connection) 
 
 
 def test_fair_share_and_priority_between_two_tenants_at_exact_instants(two: Connection) -> None:
-    """SPEC §5 over HTTP: the normal queue serves the smallest used/allocated share first
+    """Fair share over HTTP: the normal queue serves the smallest used/allocated share first
     (alpha 3 : beta 1, FIFO on ties); an active session holds the QPU through its ITTL."""
     alpha, beta = two.service, service_for(two, "beta")
     a_backend, b_backend = alpha.backend("ibm_brisbane"), beta.backend("ibm_brisbane")
