@@ -5,16 +5,22 @@ from __future__ import annotations
 import math
 import os
 import shlex
+import shutil
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from qsession.cli.serving import build_emulator, emulator_options, server_options
 
+if TYPE_CHECKING:
+    _FloatParam = click.ParamType[float, Any]
+else:  # click made ParamType generic only in 8.5; older releases cannot subscript it
+    _FloatParam = click.ParamType
 
-class PositiveSeconds(click.ParamType[float, Any]):
+
+class PositiveSeconds(_FloatParam):
     """A finite number of seconds > 0 (``inf`` and ``nan`` are usage errors, exit 2)."""
 
     name = "seconds"
@@ -117,9 +123,12 @@ def diagram(machine: str, fmt: str, output: Path | None) -> None:
 )
 def timeline(trace_file: Path, output_dir: Path | None, perfetto: bool) -> None:
     """Draw a recorded trace as a timeline picture (PNG and SVG) and a Perfetto trace."""
-    from qsession.insight.timeline import draw_timeline
+    from qsession.insight.timeline import draw_timeline, plot_missing
     from qsession.runtime.trace import Trace, TraceFormatError
 
+    missing = plot_missing()
+    if missing is not None:
+        raise click.ClickException(f"the timeline picture cannot be drawn: {missing}")
     try:
         trace = Trace.read(trace_file)
     except TraceFormatError as err:
@@ -160,6 +169,30 @@ def demo(output_dir: Path, seed: int, quiet: bool) -> None:
     from qsession.insight.demo import DemoConfig, run_demo
 
     run_demo(output_dir, DemoConfig(seed=seed), quiet=quiet)
+
+
+@main.command()
+@click.option("--copy", "dest", type=click.Path(file_okay=False, path_type=Path), default=None,
+              callback=writable_dir, metavar="DIR",
+              help="Copy every example into DIR (its folders kept), to run or edit them.")
+@click.option("--force", is_flag=True, help="With --copy, overwrite files already in DIR.")
+def examples(dest: Path | None, force: bool) -> None:
+    """List the example programs installed with qsession, or copy them out with --copy DIR."""
+    from qsession.cli.examples import ExamplesMissing, copy_to, listing
+
+    try:
+        if dest is None:
+            for line in listing(min(shutil.get_terminal_size().columns, 100)):
+                click.echo(line)
+            click.echo("Copy them out to run them: qsession examples --copy my-examples")
+            return
+        written = copy_to(dest, force=force)
+    except (ExamplesMissing, FileExistsError) as err:
+        raise click.ClickException(str(err)) from err
+    click.echo(f"qsession: copied {len(written)} examples to {dest}")
+    click.echo(f"Run one against a local IBM Quantum Platform:\n"
+               f"  qsession run -- python {dest / 'unchanged' / 'session_sampler.py'}\n"
+               f"or in process:\n  python {dest / 'seed_vqe.py'}")
 
 
 @main.command()

@@ -20,6 +20,7 @@ import contextlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from importlib.util import find_spec
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -286,6 +287,8 @@ class DemoResult:
     metrics: Metrics
     figures: dict[str, float]
     files: dict[str, Path]
+    skipped: dict[str, str] = field(default_factory=dict)
+    """Files not written (or written in another form), by name, and why: a missing extra."""
 
 
 def run_demo(output_dir: str | Path = "qsession-out", config: DemoConfig | None = None, *,
@@ -303,10 +306,13 @@ def run_demo(output_dir: str | Path = "qsession-out", config: DemoConfig | None 
     metrics = compute(run.trace)
     story = read_story(run.trace, run.session_id)
     numbers = figures(metrics, run.session_id)
-    files = write_outputs(run, out)
-    result = DemoResult(run, story, metrics, numbers, files)
+    skipped: dict[str, str] = {}
+    files = write_outputs(run, out, skipped)
+    result = DemoResult(run, story, metrics, numbers, files, skipped)
     if quiet:
         console.print(f"qsession demo (seed {config.seed}): wrote {len(files)} files to {out}")
+        for name, why in skipped.items():
+            console.print(f"  {name}: {why}", markup=False)
     else:
         print_report(result, console)
     return result
@@ -341,25 +347,37 @@ def _simulate_with_progress(config: DemoConfig, console: Console, quiet: bool) -
     return run
 
 
-def write_outputs(run: DemoRun, out: Path) -> dict[str, Path]:
-    """Write the trace, its Perfetto export, the timeline and the lifecycle diagram."""
-    from .perfetto import write_perfetto
-    from .timeline import draw_timeline
+def write_outputs(run: DemoRun, out: Path, skipped: dict[str, str] | None = None,
+                  ) -> dict[str, Path]:
+    """Write the trace, its Perfetto export, the timeline and the lifecycle diagram.
 
+    What a missing extra prevents is not written; ``skipped`` gets each such file and why.
+    """
+    from .perfetto import write_perfetto
+    from .timeline import TIMELINE_FILES, draw_timeline, plot_missing
+
+    skipped = {} if skipped is None else skipped
     files = {"trace.jsonl": run.trace.write(out / "trace.jsonl"),
              "trace.perfetto.json": write_perfetto(run.trace, out / "trace.perfetto.json")}
     title = (f"qsession demo (seed {run.config.seed}): VQE session {run.session_id} on a "
              f"shared QPU — ITTL {run.config.interactive_timeout:g} s, max TTL "
              f"{run.config.max_time:g} s")
-    draw_timeline(run.trace, out / "timeline.png", out / "timeline.svg", title=title)
-    files["timeline.png"] = out / "timeline.png"
-    files["timeline.svg"] = out / "timeline.svg"
-    files.update(write_lifecycle(out))
+    missing = plot_missing()
+    if missing is None:
+        png, svg = (out / name for name in TIMELINE_FILES)
+        draw_timeline(run.trace, png, svg, title=title)
+        files.update({png.name: png, svg.name: svg})
+    else:
+        skipped.update(dict.fromkeys(TIMELINE_FILES, missing))
+    files.update(write_lifecycle(out, skipped))
     return files
 
 
-def write_lifecycle(out: Path) -> dict[str, Path]:
-    """The session lifecycle as SVG; without pygraphviz, its Mermaid source and a note."""
+def write_lifecycle(out: Path, skipped: dict[str, str] | None = None) -> dict[str, Path]:
+    """The session lifecycle as SVG; without pygraphviz, its Mermaid source and a note.
+
+    When it falls back to Mermaid, ``skipped`` gets the SVG's name and why.
+    """
     from qsession.diagrams import DiagramError, render
 
     try:
@@ -368,5 +386,9 @@ def write_lifecycle(out: Path) -> dict[str, Path]:
     except DiagramError as err:
         path = out / "session-lifecycle.mmd"
         path.write_text(f"%% {err}\n{render('session', 'mermaid').decode()}")
+        if skipped is not None:
+            why = ("SVG needs pygraphviz, the diagrams extra (pip install 'qsession[diagrams]')"
+                   if find_spec("pygraphviz") is None else str(err))
+            skipped["session-lifecycle.svg"] = f"{why}; its Mermaid source is in {path.name}"
         return {"session-lifecycle.mmd": path}
     return {"session-lifecycle.svg": path}

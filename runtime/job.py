@@ -26,7 +26,7 @@ from .errors import (
     RuntimeJobTimeoutError,
 )
 from .inputs import seconds_us
-from .qpu import shots_for_precision
+from .pubs import shots_for_precision
 from .records import JobRecord
 from .results import EstimatorResult
 from .scheduler import MAX_TIME_ERROR

@@ -249,21 +249,33 @@ def format_summary(summary: Mapping[str, Any]) -> str:
     ])
 
 
-def write_outputs(emulator: Emulator, out_dir: Path) -> dict[str, Path]:
-    """The demo's outputs beside the streamed trace: Perfetto JSON and the timeline picture."""
+def write_outputs(emulator: Emulator, out_dir: Path) -> tuple[dict[str, Path], dict[str, str]]:
+    """The demo's outputs beside the streamed trace: Perfetto JSON and the timeline picture.
+
+    Returns the files written and, by file name, why each other one was skipped (the
+    timeline needs the ``plot`` extra; without it the run still ends with its summary).
+    """
     from qsession.insight.perfetto import write_perfetto
+    from qsession.insight.timeline import TIMELINE_FILES, plot_missing
 
     files = {"trace.perfetto.json": write_perfetto(emulator.trace,
                                                    out_dir / "trace.perfetto.json")}
-    try:
-        from qsession.insight.timeline import draw_timeline
-    except ImportError:  # matplotlib is the [plot] extra
-        return files
-    draw_timeline(emulator.trace, out_dir / "timeline.png", out_dir / "timeline.svg",
-                  title="qsession run")
-    files["timeline.png"] = out_dir / "timeline.png"
-    files["timeline.svg"] = out_dir / "timeline.svg"
-    return files
+    missing = plot_missing()
+    if missing is not None:
+        return files, dict.fromkeys(TIMELINE_FILES, missing)
+    from qsession.insight.timeline import draw_timeline
+
+    png, svg = (out_dir / name for name in TIMELINE_FILES)
+    draw_timeline(emulator.trace, png, svg, title="qsession run")
+    return {**files, png.name: png, svg.name: svg}, {}
+
+
+def skipped_lines(skipped: dict[str, str]) -> list[str]:
+    """One line per reason: the files not written because of it."""
+    by_reason: dict[str, list[str]] = {}
+    for name, why in skipped.items():
+        by_reason.setdefault(why, []).append(name)
+    return [f"qsession: skipped {', '.join(names)}: {why}" for why, names in by_reason.items()]
 
 
 def run_command(command: Sequence[str], *, out_dir: Path, host: str = DEFAULT_HOST,
@@ -322,7 +334,7 @@ def run_command(command: Sequence[str], *, out_dir: Path, host: str = DEFAULT_HO
         if home is not None:
             home.give_back()
         shutil.rmtree(folder, ignore_errors=True)
-    files = write_outputs(emulator, out_dir)
+    files, skipped = write_outputs(emulator, out_dir)
     echo(format_summary(summary))
     served = list(emulator.backends)
     echo(f"qsession: backends served: {', '.join(served)}")
@@ -333,6 +345,8 @@ def run_command(command: Sequence[str], *, out_dir: Path, host: str = DEFAULT_HO
         echo(line)
     written = ", ".join(str(p) for p in [out_dir / "trace.jsonl", *files.values()])
     echo(f"qsession: wrote {written}")
+    for line in skipped_lines(skipped):
+        echo(line)
     return status
 
 

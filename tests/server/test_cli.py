@@ -64,6 +64,26 @@ def test_run_exits_with_the_commands_status(tmp_path: Path) -> None:
     assert Trace.read(tmp_path / "out" / "trace.jsonl").meta["server_clock"] == "fast"
 
 
+def test_run_without_the_plot_extra_ends_with_its_summary(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A None entry in sys.modules marks matplotlib as not importable, as if the [plot] extra
+    # were not installed; the run still writes the trace and Perfetto file and reports.
+    from qsession.server.launch import run_command
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    lines: list[str] = []
+    status = run_command([sys.executable, "-c", "raise SystemExit(4)"], out_dir=tmp_path,
+                         echo=lines.append, noise=False)
+    assert status == 4
+    assert "qsession: jobs: none" in lines[0], lines
+    assert lines[-2] == (f"qsession: wrote {tmp_path / 'trace.jsonl'}, "
+                         f"{tmp_path / 'trace.perfetto.json'}")
+    assert lines[-1] == ("qsession: skipped timeline.png, timeline.svg: matplotlib is not "
+                         "installed (the plot extra: pip install 'qsession[plot]')")
+    assert not (tmp_path / "timeline.png").exists()
+    assert Trace.read(tmp_path / "trace.jsonl").meta["server_clock"] == "virtual"
+
+
 def test_run_names_a_missing_command(tmp_path: Path) -> None:
     done = qsession("run", "--no-noise", "--", "no-such-program-here", cwd=tmp_path)
     assert done.returncode == 127 and "cannot run 'no-such-program-here'" in done.stderr
