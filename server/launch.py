@@ -351,7 +351,7 @@ def run_command(command: Sequence[str], *, out_dir: Path, host: str = DEFAULT_HO
 
 
 def _stderr_bytes() -> Any:
-    """This process's standard error as a binary stream (the child's bytes pass unchanged)."""
+    """This process's standard error, binary where it can be (the child's bytes unchanged)."""
     import sys
 
     return getattr(sys.stderr, "buffer", sys.stderr)

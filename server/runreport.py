@@ -10,6 +10,7 @@ such an error while copying everything on unchanged.
 
 from __future__ import annotations
 
+import io
 import re
 import threading
 from collections import Counter
@@ -27,7 +28,7 @@ _NOT_FOUND = ("QiskitBackendNotFoundError", "No backend matches the criteria",
 class StderrWatch:
     """Copies a child's standard error on, line by line, keeping what explains its errors."""
 
-    def __init__(self, source: IO[bytes], sink: IO[bytes]) -> None:
+    def __init__(self, source: IO[bytes], sink: IO[bytes] | IO[str]) -> None:
         self._source = source
         self._sink = sink
         self.backend_not_found = False
@@ -37,10 +38,11 @@ class StderrWatch:
         self._thread.start()
 
     def _copy(self) -> None:
+        text = isinstance(self._sink, io.TextIOBase)
         for raw in iter(self._source.readline, b""):
-            self._sink.write(raw)
-            self._sink.flush()
             line = raw.decode("utf-8", "replace")
+            self._sink.write(line if text else raw)  # type: ignore[arg-type]
+            self._sink.flush()
             if any(marker in line for marker in _NOT_FOUND):
                 self.backend_not_found = True
             self.backends_asked += _BACKEND_CALL.findall(line)
