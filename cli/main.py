@@ -300,16 +300,19 @@ def verify(profile: str, seed: int | None, with_mutants: bool, runs: int | None,
               default=None, help="Write the trace (JSON lines) here as the run goes.")
 def serve(host: str, port: int, clock: str, speed: float, backends: str,
           instances: tuple[str, ...], seed: int | None, noise: bool, strict_accounts: bool,
+          control_token: str,
           trace_path: Path | None) -> None:
     """Serve IBM Quantum Platform's REST API for the unmodified client until interrupted."""
     from qsession.server import Server
 
     emulator = build_emulator(emulator_options(clock, speed, backends, instances, seed, noise,
                                                strict_accounts), trace_path)
-    server = Server(emulator, host, port)
+    server = Server(emulator, host, port, control_token=control_token)
     for key, value in server.env().items():
         click.echo(f"export {key}={shlex.quote(value)}")
+    click.echo(f"export QSESSION_CONTROL_TOKEN={shlex.quote(control_token)}")
     click.echo(f"# qsession: serving on {server.url} ({clock} clock); Ctrl-C stops", err=True)
+    click.echo(f"# qsession: the live page: {server.page_url}", err=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:  # uvicorn re-raises the signal once it has shut down
@@ -330,7 +333,8 @@ def serve(host: str, port: int, clock: str, speed: float, backends: str,
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 def run(host: str, port: int, clock: str, speed: float, backends: str,
         instances: tuple[str, ...], seed: int | None, noise: bool, strict_accounts: bool,
-        output_dir: Path, allow_hosts: tuple[str, ...], command: tuple[str, ...]) -> None:
+        control_token: str, output_dir: Path, allow_hosts: tuple[str, ...],
+        command: tuple[str, ...]) -> None:
     """Run COMMAND (after --) against a local IBM Quantum Platform; exit with its status.
 
     COMMAND runs with a proxy that answers IBM's hosts from the local server and refuses
@@ -342,6 +346,7 @@ def run(host: str, port: int, clock: str, speed: float, backends: str,
                                strict_accounts)
     try:
         status = run_command(command, out_dir=output_dir, host=host, port=port,
+                             control_token=control_token,
                              echo=lambda line: click.echo(line, err=True),
                              allow_hosts=allow_hosts, **options)
     except ValueError as err:

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import IO, Any, ClassVar, Literal
 
 from qsession.runtime import (
     QPU,
@@ -29,6 +29,8 @@ from qsession.runtime import (
 )
 from qsession.runtime.clock import ClockError
 from qsession.runtime.settings import Instance as RuntimeInstance
+
+from .tokens import LIFETIME_S, Tokens
 
 ClockName = Literal["virtual", "fast", "wall"]
 CLOCKS: tuple[ClockName, ...] = ("virtual", "fast", "wall")
@@ -213,13 +215,17 @@ class ServedBackend:
 class Emulator:
     """The emulated IBM Quantum Platform: tenants, backends, one ``LocalService``, a clock."""
 
+    faults_in_process: ClassVar[int] = 0
+    """Server faults (500 answers) of every emulator this process has run: a test suite
+    compares it before and after each test, whichever way the test started its servers."""
+
     def __init__(self, *, clock: ClockName = "virtual", speed: float = 1.0,
                  backends: Sequence[str] = DEFAULT_BACKENDS,
                  instances: Iterable[Instance] | None = None, seed: int | None = None,
                  token: str = DEFAULT_TOKEN, noise: bool = True,
                  trace_path: str | Path | None = None,
                  settings: Mapping[str, Any] | None = None,
-                 strict_accounts: bool = False) -> None:
+                 token_lifetime: float = LIFETIME_S, strict_accounts: bool = False) -> None:
         if clock not in CLOCKS:
             raise IBMInputValueError(f"clock must be one of {CLOCKS}, not {clock!r}")
         self.clock_name: ClockName = clock
@@ -227,6 +233,8 @@ class Emulator:
         self.strict_accounts = strict_accounts
         """Refuse API keys other than ``token`` and instances not configured (IBM's errors);
         otherwise any key gets a token and a named instance becomes a tenant on first use."""
+        self.tokens = Tokens(lifetime_s=token_lifetime)
+        """Signs and checks the bearer tokens of this server's IAM (a secret of its own)."""
         tenants = list(instances) if instances is not None else [Instance(DEFAULT_INSTANCE)]
         if not tenants:
             raise IBMInputValueError("the server needs at least one instance")
@@ -255,6 +263,15 @@ class Emulator:
             self._trace_file = open(path, "w", encoding="utf-8", buffering=1)  # noqa: SIM115
             self.trace.stream_to(self._trace_file)
         self._closed = threading.Event()
+
+    def fault(self) -> None:
+        """Count a fault of the server itself (a request answered 500).
+
+        Called on the event loop's thread only (the app's last error handler), so the
+        counts need no lock, and must not take the service's: a request may hold it.
+        """
+        self.faults += 1
+        Emulator.faults_in_process += 1
 
     # -- tenants ---------------------------------------------------------------------
 

@@ -21,7 +21,7 @@ import os
 import ssl
 import tempfile
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -168,8 +168,11 @@ class Proxy:
     """The forward proxy on a loopback port, served by an asyncio loop on a daemon thread."""
 
     def __init__(self, upstream: tuple[str, int], ca: RunCA, *,
-                 allow: Iterable[str] = (), host: str = "127.0.0.1") -> None:
+                 allow: Iterable[str] = (), host: str = "127.0.0.1",
+                 on_answer: Callable[[str], None] | None = None) -> None:
         self.upstream = upstream
+        self.on_answer = on_answer
+        """Told each IBM host name before its requests are handed to the server."""
         self.ca = ca
         self.allow = frozenset(h.lower().rstrip(".") for h in allow)
         self.host = host
@@ -218,6 +221,10 @@ class Proxy:
         if name in self.allow:
             return "allowed"
         return "refused"
+
+    def _answering(self, host: str) -> None:
+        if self.on_answer is not None:
+            self.on_answer(host.lower().rstrip("."))
 
     # -- the loop ------------------------------------------------------------------
 
@@ -286,6 +293,7 @@ class Proxy:
             await writer.drain()
             await _pipe_both(reader, writer, up_reader, up_writer)
             return
+        self._answering(host)
         writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
         await writer.drain()
         await writer.start_tls(self.ca.context_for(host.lower().rstrip(".")))
@@ -306,6 +314,8 @@ class Proxy:
         if verdict == "refused":
             await _answer(writer, 403, refusal(host), refusal(host) + "\n")
             return
+        if verdict == "answered":
+            self._answering(host)
         upstream = self.upstream if verdict == "answered" else (host, port)
         # One request per connection (Connection: close), so a second request on it
         # cannot name another host without passing through this check again.

@@ -17,14 +17,17 @@ import threading
 import time
 import urllib.request
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from .emulator import Emulator, Instance
+from .guard import Access
 from .hosts import HostRouter
+from .limits import Limits
 from .platform import CATALOG_PREFIX, SEARCH_PREFIX
 
 DEFAULT_HOST = "127.0.0.1"
@@ -59,12 +62,18 @@ def client_env(base_url: str, token: str, instance: Instance,
 class Server:
     """The emulator served by uvicorn on a background thread; also a handle on virtual time."""
 
-    def __init__(self, emulator: Emulator, host: str = DEFAULT_HOST, port: int = 0) -> None:
+    def __init__(self, emulator: Emulator, host: str = DEFAULT_HOST, port: int = 0, *,
+                 control_token: str | None = None, host_names: Iterable[str] = (),
+                 limits: Limits | None = None) -> None:
         import uvicorn
 
         from .app import build_app
 
         self.emulator = emulator
+        self.access = Access(control_token=control_token)
+        """Host names answered and the control token (``server/guard.py``)."""
+        self.access.allow_hosts(host_names)
+        self.limits = limits if limits is not None else Limits()
         # proto IPPROTO_TCP so asyncio sets TCP_NODELAY on accepted connections (it checks
         # the proto): without it every response waited ~40 ms for a delayed ACK.
         self._sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET,
@@ -75,10 +84,11 @@ class Server:
         self._sock.listen(2048)
         self.host = host
         self.port = int(self._sock.getsockname()[1])
-        self.router = HostRouter(build_app(emulator))
+        self.router = HostRouter(build_app(emulator, self.access))
         """The app behind IBM's host names; ``router.requests`` counts requests by host."""
-        config = uvicorn.Config(self.router, log_level="warning", access_log=False,
-                                lifespan="off", timeout_graceful_shutdown=2)
+        config = uvicorn.Config(self.router, log_level="warning",
+                                access_log=False, lifespan="off", timeout_graceful_shutdown=2,
+                                **self.limits.uvicorn_options())
         self._uvicorn = uvicorn.Server(config)
         self._thread: threading.Thread | None = None
 
@@ -139,9 +149,24 @@ class Server:
         """Virtual seconds since the epoch."""
         return float(self.emulator.service.clock.now()) / 1e6
 
+    @property
+    def page_url(self) -> str:
+        """The live page's address (with the control token, when the server has one)."""
+        token = self.access.control_token
+        return self.url + "/" + (f"?token={quote(token)}" if token is not None else "")
+
+    def control_headers(self) -> dict[str, str]:
+        """What a request to a ``/qsession/v1`` route sends: JSON, and the control token."""
+        headers = {"Content-Type": "application/json"}
+        if self.access.control_token is not None:
+            headers["Authorization"] = f"Bearer {self.access.control_token}"
+        return headers
+
     def state(self) -> dict[str, Any]:
         """``GET /qsession/v1/state`` over HTTP (exercises the route)."""
-        with urllib.request.urlopen(self.url + "/qsession/v1/state", timeout=30) as response:
+        request = urllib.request.Request(self.url + "/qsession/v1/state",
+                                         headers=self.control_headers())
+        with urllib.request.urlopen(request, timeout=30) as response:
             data: dict[str, Any] = json.loads(response.read())
         return data
 
@@ -173,17 +198,20 @@ class Connection:
 
 
 def connect(*, instance: str | None = None, host: str = DEFAULT_HOST, port: int = 0,
-            **emulator_options: Any) -> Connection:
+            control_token: str | None = None, **emulator_options: Any) -> Connection:
     """Start a server in the background and return the real client's service bound to it.
 
     The client reads ``IAM_URL`` and the Global Search/Catalog URLs from the process
     environment only, so this sets them (and the ``QISKIT_IBM_*`` variables) in
     ``os.environ``; ``Connection.close()`` restores them. ``emulator_options`` are
-    ``Emulator``'s (``clock``, ``backends``, ``instances``, ``seed``, ...).
+    ``Emulator``'s (``clock``, ``backends``, ``instances``, ``seed``, ...). A server made
+    here has no control token unless given one: the process that made it holds the
+    service anyway (``qsession serve`` and ``run`` make one).
     """
     from qiskit_ibm_runtime import QiskitRuntimeService
 
-    server = Server(Emulator(**emulator_options), host, port).start()
+    server = Server(Emulator(**emulator_options), host, port,
+                    control_token=control_token).start()
     env = server.env(instance)
     saved = {key: os.environ.get(key) for key in env}
     os.environ.update(env)
@@ -280,7 +308,8 @@ def skipped_lines(skipped: dict[str, str]) -> list[str]:
 
 def run_command(command: Sequence[str], *, out_dir: Path, host: str = DEFAULT_HOST,
                 port: int = 0, echo: Callable[[str], None] = print,
-                allow_hosts: Sequence[str] = (), **emulator_options: Any) -> int:
+                control_token: str | None = None, allow_hosts: Sequence[str] = (),
+                **emulator_options: Any) -> int:
     """``qsession run -- COMMAND``: serve, run COMMAND in the client's environment, report.
 
     COMMAND's requests for IBM's hosts reach the server through the intercepting proxy
@@ -295,14 +324,17 @@ def run_command(command: Sequence[str], *, out_dir: Path, host: str = DEFAULT_HO
     out_dir.mkdir(parents=True, exist_ok=True)
     emulator = Emulator(trace_path=out_dir / "trace.jsonl", **emulator_options)
     folder = run_folder()
-    server = Server(emulator, host, port).start()
+    server = Server(emulator, host, port, control_token=control_token).start()
+    echo(f"qsession: serving on {server.url}; the live page: {server.page_url}")
     proxy: Proxy | None = None
     watch: runreport.StderrWatch | None = None
     home: PrivateHome | None = None
     try:
         ca = RunCA(folder)
         bundle = ca.write_bundle(roots_of(os.environ))
-        proxy = Proxy((server.host, server.port), ca, allow=allow_hosts).start()
+        # The server answers each IBM host name the proxy hands it (its Host check).
+        proxy = Proxy((server.host, server.port), ca, allow=allow_hosts,
+                      on_answer=lambda name: server.access.allow_hosts([name])).start()
         default = next(iter(emulator.instances.values()))
         home = PrivateHome.make(Path(os.path.expanduser("~")), folder, default.crn)
         if not emulator.strict_accounts:

@@ -285,4 +285,9 @@ def schema_problems(program: str, params: Any) -> str | None:
         details = "; ".join(f"{'.'.join(['params', *(str(x) for x in e['loc'])])}: {e['msg']}"
                             for e in err.errors()[:5])
         return f"params do not fit IBM's {program} schema (ibm-quantum-schemas): {details}"
+    except Exception as err:  # the schema's validators decode QPY: corrupt bytes raise
+        # zlib, struct or QPY errors of their own, which are the request's fault too.
+        return (f"params cannot be decoded while checking them against IBM's {program} "
+                f"schema ({type(err).__name__}: {err}); send circuits as the client's "
+                "RuntimeEncoder or IBM's schema writes them")
     return None

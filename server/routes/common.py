@@ -11,7 +11,7 @@ from qsession.runtime import IBMInputValueError
 
 from .. import wire
 from ..emulator import Emulator, Instance
-from ..platform import token_claims
+from ..tokens import TokenRejected
 
 API_PREFIXES = ("/api/v1", "/experimental/api/v1")
 """The client uses ``/api/v1`` on IBM's hosts and the URL as given when it says experimental."""
@@ -22,15 +22,16 @@ class Unauthorized(PermissionError):
 
 
 def tenant(request: Request) -> Instance:
-    """The instance a request acts for: a valid token and the ``Service-CRN`` header."""
+    """The instance a request acts for: a valid bearer token and the ``Service-CRN`` header."""
     emulator: Emulator = request.app.state.emulator
-    header = request.headers.get("authorization", "")
-    scheme, _, value = header.partition(" ")
-    ok = ((scheme.lower() == "bearer" and token_claims(value) is not None)
-          or (scheme.lower() == "apikey" and emulator.accepts_key(value)))
-    if not ok:
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer":
         raise Unauthorized("Invalid credentials: send 'Authorization: Bearer TOKEN' with a "
                            "token from the IAM endpoint (POST /identity/token)")
+    try:
+        emulator.tokens.check(value.strip())
+    except TokenRejected as err:
+        raise Unauthorized(f"Invalid credentials: {err}") from None
     return emulator.instance_of(request.headers.get("service-crn"))
 
 

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import requests
 from helpers.server import isa_bell
 from qiskit_ibm_runtime import QiskitRuntimeService, SamplerV2
 
@@ -106,11 +107,24 @@ def test_serve_prints_the_clients_environment_and_serves(tmp_path: Path) -> None
             exports[key] = value.strip("'")
         assert set(exports) == set(ENV_KEYS)
         assert exports["QISKIT_IBM_URL"].startswith("http://127.0.0.1:")
+        key, _, token = proc.stdout.readline()[len("export "):].strip().partition("=")
+        assert key == "QSESSION_CONTROL_TOKEN" and len(token) >= 20  # made at random
+        base = exports["IAM_URL"]
         with environment(exports):
             service = QiskitRuntimeService()
             backend = service.backend("ibm_brisbane")
             job = SamplerV2(mode=backend).run([isa_bell(backend)], shots=10)
             assert job.status() == "RUNNING"  # virtual: nothing moves until told
+        # The control routes and the page need the token; the printed page address has it.
+        assert requests.get(base + "/qsession/v1/state", timeout=30).status_code == 401
+        state = requests.get(base + "/qsession/v1/state", timeout=30,
+                             headers={"Authorization": f"Bearer {token}"})
+        assert state.json()["jobs"] == 1
+        assert requests.get(base + "/", timeout=30).status_code == 401
+        assert proc.stderr is not None
+        lines = [proc.stderr.readline(), proc.stderr.readline()]
+        assert lines[1].strip() == f"# qsession: the live page: {base}/?token={token}"
+        assert requests.get(f"{base}/?token={token}", timeout=30).status_code == 200
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=30)

@@ -246,6 +246,7 @@ def test_a_second_process_attaches_with_session_from_id_and_service_job(
     session.close()
 
 
+@pytest.mark.server_faults(1)
 def test_a_server_fault_is_a_500_with_a_message_and_the_server_goes_on(
         conn: Connection, monkeypatch: pytest.MonkeyPatch) -> None:
     backend = conn.service.backend("ibm_brisbane")
