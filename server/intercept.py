@@ -24,6 +24,10 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .launch import Server
 
 IBM_DOMAIN = "cloud.ibm.com"
 """Every host name ending in this domain is IBM Cloud's and is answered by the local server."""
@@ -184,6 +188,13 @@ class Proxy:
         self._ready = threading.Event()
         self._error: BaseException | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+
+    @classmethod
+    def serving(cls, server: Server, ca: RunCA, *, allow: Iterable[str] = ()) -> Proxy:
+        """A proxy handing IBM's hosts to ``server``, which then answers to each such name
+        (its ``Host`` check, ``server/guard.py``)."""
+        return cls((server.host, server.port), ca, allow=allow,
+                   on_answer=lambda name: server.access.allow_hosts([name]))
 
     @property
     def url(self) -> str:

@@ -180,9 +180,13 @@ class Connection:
     server: Server
     saved_env: dict[str, str | None] = field(default_factory=dict)
     """The variables ``connect()`` overwrote, restored by ``close()``."""
+    interception: Any = None
+    """The proxy and CA of ``connect(intercept=True)`` (``runenv.Interception``)."""
 
     def close(self) -> None:
         """Stop the server and restore the environment ``connect()`` changed."""
+        if self.interception is not None:
+            self.interception.close()
         self.server.stop()
         for key, value in self.saved_env.items():
             if value is None:
@@ -198,7 +202,8 @@ class Connection:
 
 
 def connect(*, instance: str | None = None, host: str = DEFAULT_HOST, port: int = 0,
-            control_token: str | None = None, **emulator_options: Any) -> Connection:
+            control_token: str | None = None, intercept: bool = False,
+            **emulator_options: Any) -> Connection:
     """Start a server in the background and return the real client's service bound to it.
 
     The client reads ``IAM_URL`` and the Global Search/Catalog URLs from the process
@@ -207,21 +212,34 @@ def connect(*, instance: str | None = None, host: str = DEFAULT_HOST, port: int 
     ``Emulator``'s (``clock``, ``backends``, ``instances``, ``seed``, ...). A server made
     here has no control token unless given one: the process that made it holds the
     service anyway (``qsession serve`` and ``run`` make one).
+
+    ``intercept=True`` routes this process's requests for IBM's hosts to the server as
+    ``qsession run`` does (a proxy and a CA in ``HTTPS_PROXY``/``REQUESTS_CA_BUNDLE``;
+    no URL variables), so code that passes IBM's URLs or its own token reaches it too.
     """
     from qiskit_ibm_runtime import QiskitRuntimeService
+
+    from .runenv import DROPPED_KEYS, Interception
 
     server = Server(Emulator(**emulator_options), host, port,
                     control_token=control_token).start()
     env = server.env(instance)
-    saved = {key: os.environ.get(key) for key in env}
+    interception = Interception.start(server) if intercept else None
+    if interception is not None:
+        env = {k: v for k, v in env.items() if k not in DROPPED_KEYS} | interception.env
+    removed = [k for k in DROPPED_KEYS if intercept and k in os.environ]
+    saved = {key: os.environ.get(key) for key in [*env, *removed]}
     os.environ.update(env)
+    for key in removed:
+        del os.environ[key]
     try:
         service = QiskitRuntimeService(channel="ibm_quantum_platform", token=env[
-            "QISKIT_IBM_TOKEN"], url=env["QISKIT_IBM_URL"], instance=env["QISKIT_IBM_INSTANCE"])
+            "QISKIT_IBM_TOKEN"], url=env.get("QISKIT_IBM_URL"),
+            instance=env["QISKIT_IBM_INSTANCE"])
     except BaseException:
-        server.stop()
+        Connection(None, server, saved, interception).close()
         raise
-    return Connection(service, server, saved)
+    return Connection(service, server, saved, interception)
 
 
 @contextmanager
@@ -332,9 +350,7 @@ def run_command(command: Sequence[str], *, out_dir: Path, host: str = DEFAULT_HO
     try:
         ca = RunCA(folder)
         bundle = ca.write_bundle(roots_of(os.environ))
-        # The server answers each IBM host name the proxy hands it (its Host check).
-        proxy = Proxy((server.host, server.port), ca, allow=allow_hosts,
-                      on_answer=lambda name: server.access.allow_hosts([name])).start()
+        proxy = Proxy.serving(server, ca, allow=allow_hosts).start()
         default = next(iter(emulator.instances.values()))
         home = PrivateHome.make(Path(os.path.expanduser("~")), folder, default.crn)
         if not emulator.strict_accounts:

@@ -14,6 +14,7 @@ moved to the real one when the run ends.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 from collections.abc import Mapping, Sequence
@@ -146,6 +147,17 @@ def named_instances(command: Sequence[str], environ: Mapping[str, str]) -> list[
     return list(dict.fromkeys(v.strip() for v in found if v.strip()))
 
 
+def proxy_env(proxy_url: str, bundle: Path, ca_cert: Path) -> dict[str, str]:
+    """The variables that send a process's HTTP(S) through the proxy, trusting the run's CA."""
+    env = dict.fromkeys(PROXY_KEYS, proxy_url)
+    # Only loopback bypasses the proxy: a user's NO_PROXY naming IBM's hosts would let
+    # the client past it.
+    env["NO_PROXY"] = env["no_proxy"] = LOOPBACK
+    env.update(dict.fromkeys(CA_KEYS, str(bundle)))
+    env["NODE_EXTRA_CA_CERTS"] = str(ca_cert)
+    return env
+
+
 def child_env(environ: Mapping[str, str], *, proxy_url: str, bundle: Path, ca_cert: Path,
               home: Path) -> dict[str, str]:
     """The child's environment: the user's, with the proxy, the CA bundle and the private
@@ -153,16 +165,35 @@ def child_env(environ: Mapping[str, str], *, proxy_url: str, bundle: Path, ca_ce
     answers). The user's own ``QISKIT_IBM_TOKEN``/``INSTANCE``/``CHANNEL`` are kept.
     """
     env = {k: v for k, v in environ.items() if k not in DROPPED_KEYS}
-    for key in PROXY_KEYS:
-        env[key] = proxy_url
-    # Only loopback bypasses the proxy: a user's NO_PROXY naming IBM's hosts would let
-    # the client past it.
-    env["NO_PROXY"] = env["no_proxy"] = LOOPBACK
-    for key in CA_KEYS:
-        env[key] = str(bundle)
-    env["NODE_EXTRA_CA_CERTS"] = str(ca_cert)
+    env.update(proxy_env(proxy_url, bundle, ca_cert))
     env["HOME"] = str(home)
     return env
+
+
+@dataclass
+class Interception:
+    """A proxy and CA for a server, as ``connect(intercept=True)`` puts them in this process."""
+
+    proxy: Any
+    folder: Path
+    env: dict[str, str]
+    """The proxy and CA variables to set (``DROPPED_KEYS`` are to be removed)."""
+
+    @classmethod
+    def start(cls, server: Any) -> Interception:
+        """Make the run's CA and start a proxy handing IBM's hosts to ``server``."""
+        from .intercept import Proxy, RunCA, run_folder
+
+        folder = run_folder()
+        ca = RunCA(folder)
+        bundle = ca.write_bundle(roots_of(os.environ))
+        proxy = Proxy.serving(server, ca).start()
+        return cls(proxy, folder, proxy_env(proxy.url, bundle, ca.cert_path))
+
+    def close(self) -> None:
+        """Stop the proxy and remove the CA's folder."""
+        self.proxy.stop()
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def roots_of(environ: Mapping[str, str]) -> Path | None:

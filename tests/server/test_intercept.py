@@ -9,6 +9,7 @@ emulator, every other host refused with a message naming it and ``--allow-host``
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import threading
@@ -42,7 +43,7 @@ class Rig:
                                       strict_accounts=strict)).start()
         self.ca = RunCA(tmp)
         self.bundle = self.ca.write_bundle()
-        self.proxy = Proxy((self.server.host, self.server.port), self.ca, allow=allow).start()
+        self.proxy = Proxy.serving(self.server, self.ca, allow=allow).start()
         self.http = requests.Session()
         self.http.trust_env = False
         self.http.proxies = {"https": self.proxy.url, "http": self.proxy.url}
@@ -253,3 +254,30 @@ def test_instances_a_program_names_are_found_before_it_runs(tmp_path: Path) -> N
                        "QiskitRuntimeService.save_account(token='k', instance = 'my-lab')\n")
     found = named_instances(["python", str(program), "--flag"], {"QISKIT_IBM_INSTANCE": "env-i"})
     assert found == ["env-i", EU_CRN, "CRN", "my-lab"]
+
+
+def test_connect_can_intercept_this_process() -> None:
+    from qiskit_ibm_runtime import QiskitRuntimeService
+
+    from qsession.server import connect
+
+    before = dict(os.environ)
+    conn = connect(intercept=True, clock="virtual", noise=False, backends=("qsession_ideal",))
+    try:
+        assert "QISKIT_IBM_URL" not in os.environ and "IAM_URL" not in os.environ
+        assert os.environ["HTTPS_PROXY"] == conn.interception.proxy.url
+        assert [b.name for b in conn.service.backends()] == ["qsession_ideal"]
+        # Code as IBM's reference writes it, its own key and IBM's URL, reaches the server.
+        # The client checks the instance against Global Search first: in-process, make the
+        # tenant beforehand (qsession run finds it in the program's source).
+        conn.server.emulator.add_tenant(EU_CRN)
+        mine = QiskitRuntimeService(channel="ibm_quantum_platform", token="API_KEY",
+                                    url="https://cloud.ibm.com", instance=EU_CRN)
+        assert [b.name for b in mine.backends()] == ["qsession_ideal"]
+        requests_seen = conn.server.router.requests
+        assert requests_seen["quantum.cloud.ibm.com"] > 0
+        assert requests_seen["eu-de.quantum.cloud.ibm.com"] > 0
+        assert {a.verdict for a in conn.interception.proxy.attempts} == {"answered"}
+    finally:
+        conn.close()
+    assert dict(os.environ) == before
