@@ -30,7 +30,12 @@ from qsession.runtime import (
 from qsession.runtime.clock import ClockError
 from qsession.runtime.settings import Instance as RuntimeInstance
 
+from .errors import Conflict, Forbidden, NotFound, UnknownBackend
+from .forms import Submission
 from .tokens import LIFETIME_S, Tokens
+
+__all__ = ["CLOCKS", "Conflict", "Emulator", "Forbidden", "Instance", "JobEntry", "NotFound",
+           "ServedBackend", "SessionEntry", "UnknownBackend"]
 
 ClockName = Literal["virtual", "fast", "wall"]
 CLOCKS: tuple[ClockName, ...] = ("virtual", "fast", "wall")
@@ -39,22 +44,6 @@ DEFAULT_TOKEN = "qsession-local-api-key"
 DEFAULT_BACKENDS = ("ibm_brisbane", "qsession_ideal")
 DEFAULT_INSTANCE = "qsession"
 CRN_PREFIX = "crn:v1:bluemix:public:quantum-computing:us-east:a/qsession:"
-
-
-class NotFound(LookupError):
-    """The caller's instance has no object with that id (404, whoever owns it)."""
-
-
-class Conflict(RuntimeError):
-    """The object is in a state that forbids the request (409)."""
-
-
-class UnknownBackend(IBMInputValueError):
-    """A job names a backend the server does not have (400, IBM's code 1007)."""
-
-
-class Forbidden(PermissionError):
-    """The request names an instance the token does not reach (403)."""
 
 
 @dataclass(frozen=True)
@@ -113,6 +102,10 @@ class JobEntry:
     tags: list[str]
     deleted: bool = False
     result_text: str | None = None
+    plain_results: bool = False
+    """The job was submitted without ``support_qiskit``: its results are IBM's plain JSON."""
+    schema_version: str | None = None
+    """An executor job's params schema version: its result is written in the same version."""
 
 
 @dataclass
@@ -349,55 +342,42 @@ class Emulator:
 
     # -- jobs ------------------------------------------------------------------------
 
-    def submit(self, tenant: Instance, body: Mapping[str, Any]) -> JobEntry:
-        """Run a primitive job from a ``POST /jobs`` body (decoded with ``RuntimeDecoder``)."""
-        program = body.get("program_id")
-        backend_name = body.get("backend")
-        if not isinstance(backend_name, str):
-            raise IBMInputValueError("the job names no backend: send \"backend\": NAME")
-        if backend_name not in self.backends:
-            # A 400, not a 404: the client reads a 404 from POST /jobs as "program not found".
-            raise UnknownBackend(f"Backend not found: {backend_name!r}; this service has "
-                                 f"{', '.join(self.backends)}")
-        served = self.backends[backend_name]
-        params = body.get("params")
-        if not isinstance(params, Mapping) or not isinstance(params.get("pubs"), list):
-            raise IBMInputValueError("params must be an object with a list of pubs, "
-                                     "as the client's SamplerV2/EstimatorV2 send")
-        options = dict(params.get("options") or {})
-        tags = body.get("tags") or []
-        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
-            raise IBMInputValueError("tags must be a list of strings")
+    def qubits(self) -> dict[str, int]:
+        """Each served backend's width (what ``forms.normalise`` checks bodies against)."""
+        return {name: served.qpu.num_qubits for name, served in self.backends.items()}
+
+    def mode_of(self, tenant: Instance, submission: Submission) -> tuple[Any, SessionEntry | None]:
+        """Where a job runs: the tenant's session it names (on the same backend), or the QPU."""
+        served = self.backends[submission.backend]
+        if submission.session_id is None:
+            return served.qpu, None
+        entry = self.session(tenant, submission.session_id)
+        if entry.session.backend() != submission.backend:
+            raise IBMInputValueError(
+                f"session {submission.session_id} runs on {entry.session.backend()}, not "
+                f"{submission.backend}")
+        return entry.session, entry
+
+    def submit(self, tenant: Instance, submission: Submission) -> JobEntry:
+        """Run a primitive job from a normalised ``POST /jobs`` body (``forms.normalise``)."""
+        options = dict(submission.options)
+        tags = list(submission.tags)
         if tags:
             environment = dict(options.get("environment") or {})
             environment["job_tags"] = tags
             options["environment"] = environment
-        cost = body.get("cost")
-        if cost is not None:
-            options["max_execution_time"] = cost
+        if submission.cost is not None:
+            options["max_execution_time"] = submission.cost
         with self.lock:
-            mode: Any = served.qpu
-            session_id = body.get("session_id")
-            session_entry = None
-            if session_id is not None:
-                session_entry = self.session(tenant, str(session_id))
-                if session_entry.session.backend() != backend_name:
-                    raise IBMInputValueError(
-                        f"session {session_id} runs on {session_entry.session.backend()}, "
-                        f"not {backend_name}")
-                mode = session_entry.session
-            pubs = params["pubs"]
+            mode, session_entry = self.mode_of(tenant, submission)
             primitive: SamplerV2 | EstimatorV2
-            if program == "sampler":
+            if submission.program == "sampler":
                 primitive = SamplerV2(mode, options=options, instance=tenant.name)
-                job = primitive.run([_sampler_pub(p) for p in pubs])
-            elif program == "estimator":
-                primitive = EstimatorV2(mode, options=options, instance=tenant.name)
-                job = primitive.run([_estimator_pub(p) for p in pubs])
             else:
-                raise NotFound(f"Program not found: {program!r}; this service runs the "
-                               "'sampler' and 'estimator' primitives")
-            entry = JobEntry(job, tenant, params, list(tags))
+                primitive = EstimatorV2(mode, options=options, instance=tenant.name)
+            job = primitive.run(list(submission.pubs))
+            entry = JobEntry(job, tenant, submission.params, tags,
+                             plain_results=submission.plain_results)
             self.jobs[job.job_id()] = entry
             if session_entry is not None:
                 session_entry.jobs.append(job.job_id())
@@ -472,26 +452,3 @@ class Emulator:
                 self._trace_file.flush()
                 self._trace_file.close()
 
-
-def _sampler_pub(pub: Any) -> Any:
-    """A decoded sampler pub ``[circuit, values, shots]`` as the runtime takes it."""
-    if isinstance(pub, list | tuple):
-        items = list(pub)
-        if len(items) == 3 and items[2] is None:
-            items = items[:2]
-        if len(items) >= 2 and getattr(items[1], "size", 1) == 0:
-            items[1] = None
-        return tuple(items)
-    return pub
-
-
-def _estimator_pub(pub: Any) -> Any:
-    """A decoded estimator pub ``[circuit, observables, values, precision]`` for the runtime."""
-    if isinstance(pub, list | tuple):
-        items = list(pub)
-        if len(items) == 4 and items[3] is None:
-            items = items[:3]
-        if len(items) >= 3 and getattr(items[2], "size", 1) == 0:
-            items[2] = None
-        return tuple(items)
-    return pub

@@ -79,9 +79,15 @@ def test_bad_requests_are_4xx_in_ibms_shape(two: Connection) -> None:
                                                        "params": {"pubs": []}})),
                              400, "Backend not found")
     assert error["code"] == 1007  # IBM's registry: "Backend not found"
-    # Parameters are validated with IBM's own schema models (ibm-quantum-schemas).
+    # A string pub is a circuit (IBM's reference: OpenQASM 3 or base64 QPY); this one is
+    # neither, and the answer says where the parser stopped.
     assert_ibm_error(post("/jobs", json.dumps({**base, "params": {"pubs": ["no circuit"]}})),
-                     400, "sampler schema (ibm-quantum-schemas): params.pubs.0")
+                     400, "sampler pub 0: the circuit is not OpenQASM 3 that Qiskit can read "
+                     "(syntax error at line 1")
+    # Parameters are validated with IBM's own schema models (ibm-quantum-schemas).
+    assert_ibm_error(post("/jobs", json.dumps({**base, "params": {
+        "pubs": ["OPENQASM 3.0; bit[1] c;"], "transpilation": {"optimization_level": 1}}})),
+        400, "sampler schema (ibm-quantum-schemas sampler version_0_1): params.transpilation")
     assert_ibm_error(post("/jobs", json.dumps({**base, "params": {"pubs": [], "options": {
         "default_shots": -5}}})), 400, "default_shots")
     assert_ibm_error(post("/jobs", json.dumps({**base, "params": {"pubs": [], "options": {
