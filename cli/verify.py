@@ -31,6 +31,34 @@ class Outcome:
     detail: str = ""
     per_invariant: dict[str, Any] = field(default_factory=dict)
     violated: set[str] = field(default_factory=set)
+    tables: list[Table] = field(default_factory=list)
+    """Tables the part prints (the stateful runs' reach)."""
+
+
+REACH_MIN_RUNS = 100
+"""Floors are enforced from this many runs on (the ci and deep profiles): over fewer, a
+situation reached in 6% of runs may by chance be reached in none."""
+
+
+def reach_table(coverage: Any, runs: int, floors: dict[str, float]
+                ) -> tuple[Table, list[str]]:
+    """How often each situation was reached, against its floor; the ones below it."""
+    enforced = runs >= REACH_MIN_RUNS
+    table = Table(title=f"Reach of the stateful runs ({runs} runs)",
+                  caption=("a situation below its floor fails the part" if enforced else
+                           f"floors are enforced from {REACH_MIN_RUNS} runs on"))
+    for column in ("situation", "runs", "share", "floor", "result"):
+        table.add_column(column, no_wrap=column == "situation")
+    below = []
+    for name, floor in floors.items():
+        share = coverage[name] / runs if runs else 0.0
+        low = share < floor
+        if low and enforced:
+            below.append(f"{name} {share:.0%} < {floor:.0%}")
+        table.add_row(name, str(coverage[name]), f"{share:.0%}", f"{floor:.0%}",
+                      "[red]BELOW[/red]" if low and enforced else
+                      "[yellow]low[/yellow]" if low else "[green]ok[/green]")
+    return table, below
 
 
 def _progress(console: Console) -> Progress:
@@ -137,11 +165,15 @@ def stateful(profile: str, seed: int | None, console: Console) -> Outcome:
     outcome.seconds = time.perf_counter() - started
     outcome.per_invariant = {k: (machines.stats.examples_checked[k], machines.stats.checks[k])
                              for k in machines.stats.checks}
-    runs = machines.stats.examples or 1
-    reached = ", ".join(f"{name} {machines.coverage[name]} ({machines.coverage[name] / runs:.0%})"
-                        for name in machines.COVERAGE_EVENTS)
-    outcome.detail = outcome.detail or (f"{machines.stats.examples} runs; rare paths reached "
-                                        f"in: {reached}")
+    runs = machines.stats.examples
+    table, below = reach_table(machines.coverage, runs, machines.COVERAGE_FLOORS)
+    outcome.tables.append(table)
+    if below and not outcome.failed:
+        outcome.failed = True
+        outcome.detail = ("the generators no longer reach what they must: "
+                          + "; ".join(below))
+    outcome.detail = outcome.detail or (f"{runs} runs; every situation reached above its "
+                                        "floor (table above)")
     return outcome
 
 
@@ -191,17 +223,18 @@ def exploration(console: Console) -> Outcome:
 
 
 def programs(profile: str, seed: int | None, processes: int, console: Console,
-             runs: int | None = None) -> Outcome:
-    """Run random session programs across processes and check every trace."""
+             runs: int | None = None, executor: str | None = None) -> Outcome:
+    """Run random session programs across processes (or a Dask cluster); check every trace."""
     from qsession.properties.programs import campaign
+    from qsession.runtime.campaign import describe
 
     total = runs if runs is not None else CAMPAIGN_RUNS[profile]
-    outcome = Outcome(f"random programs ({total:,} runs, {processes} processes)")
+    outcome = Outcome(f"random programs ({total:,} runs, {describe(executor, processes)})")
     started = time.perf_counter()
     with _progress(console) as bar:
         task = bar.add_task("random programs", total=total)
         result = campaign(total, start=seed or 0, processes=processes,
-                          progress=lambda n: bar.advance(task, n))
+                          progress=lambda n: bar.advance(task, n), executor=executor)
     outcome.seconds = time.perf_counter() - started
     outcome.failed = bool(result.violations) or bool(result.lost) or bool(result.duplicated)
     outcome.per_invariant = dict(result.violations)
@@ -415,8 +448,10 @@ def summary(parts: list[Outcome]) -> Table:
 
 
 def verify(profile: str, seed: int | None, with_mutants: bool, processes: int,
-           runs: int | None, console: Console) -> bool:
-    """Run the campaign; print the tables; True when everything held."""
+           runs: int | None, console: Console, *, executor: str | None = None) -> bool:
+    """Run the campaign; print the tables; True when everything held.
+
+    ``executor`` (``dask://HOST:PORT``) runs the random programs on a Dask cluster."""
     import random
 
     from qsession.properties.profiles import load_profile
@@ -426,12 +461,16 @@ def verify(profile: str, seed: int | None, with_mutants: bool, processes: int,
         seed = random.SystemRandom().randrange(2**31)
     console.print(f"qsession verify --profile {profile} --seed {seed}")
     parts = [stateful(profile, seed, console), model_walks(profile, seed, console),
-             exploration(console), programs(profile, seed, processes, console, runs),
+             exploration(console),
+             programs(profile, seed, processes, console, runs, executor),
              durations(profile, seed, console), metrics(profile, seed, console)]
     mutant_table = None
     if with_mutants:
         outcome, mutant_table = mutants(console, budget=150)
         parts.append(outcome)
+    for part in parts:
+        for table in part.tables:
+            console.print(table)
     console.print(summary(parts))
     if mutant_table is not None:
         console.print(mutant_table)
