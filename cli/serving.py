@@ -38,6 +38,16 @@ def server_options(default_clock: str) -> Callable[[_F], _F]:
             click.option("--seed", type=int, default=None, help="Seed for the simulator."),
             click.option("--noise/--no-noise", default=True, show_default=True,
                          help="Run circuits under the fake backend's noise model."),
+            click.option("--strict-accounts", is_flag=True,
+                         help="Refuse API keys other than the server's and instances not "
+                              "given with --instance, with IBM's errors. Default: any key "
+                              "gets a token, and an instance a program names becomes a "
+                              "tenant (premium plan, allocation 1) on first use."),
+            click.option("--control-token", metavar="TOKEN", default=None,
+                         callback=_control_token,
+                         help="The token the /qsession/v1 routes and the live page need "
+                              "(default: a random one, printed in the page's address and as "
+                              "QSESSION_CONTROL_TOKEN)."),
         ]
         for option in reversed(options):
             func = option(func)
@@ -46,8 +56,21 @@ def server_options(default_clock: str) -> Callable[[_F], _F]:
     return wrap
 
 
+def _control_token(ctx: click.Context, param: click.Parameter, value: str | None) -> str:
+    """The given token (checked), or a fresh random one."""
+    if value is None:
+        import secrets
+
+        return secrets.token_urlsafe(18)
+    if not value or len(value) > 256 or not value.isprintable() or " " in value:
+        raise click.BadParameter("give 1 to 256 printable characters without spaces", ctx,
+                                 param)
+    return value
+
+
 def emulator_options(clock: str, speed: float, backends: str, instances: tuple[str, ...],
-                     seed: int | None, noise: bool) -> dict[str, Any]:
+                     seed: int | None, noise: bool,
+                     strict_accounts: bool = False) -> dict[str, Any]:
     """``Emulator`` keyword arguments from the command line (bad values: a usage error)."""
     from qsession.runtime import IBMError
     from qsession.server import Instance
@@ -60,7 +83,7 @@ def emulator_options(clock: str, speed: float, backends: str, instances: tuple[s
     except IBMError as err:
         raise click.BadParameter(str(err), param_hint="--instance") from err
     return {"clock": clock, "speed": speed, "backends": names, "instances": tenants,
-            "seed": seed, "noise": noise}
+            "seed": seed, "noise": noise, "strict_accounts": strict_accounts}
 
 
 def build_emulator(options: dict[str, Any], trace: Path | None) -> Any:

@@ -372,11 +372,10 @@ def _exit_keeps_open(self: Session, exc_type: Any, exc: Any, tb: Any) -> None:
     if exc_type is None:
         _REAL_EXIT(self, exc_type, exc, tb)
         return
-    if self._token is not None:  # BUG: leaving the block by an exception does not close
+    if self._tokens:  # BUG: leaving the block by an exception does not close
         from qsession.runtime.session import _current
 
-        _current.reset(self._token)
-        self._token = None
+        _current.reset(self._tokens.pop())
 
 
 def _active_timeout_from_creation(self: Session) -> dict[str, Any]:

@@ -69,7 +69,9 @@ class Session:
                  *, create_new: bool | None = True, service: LocalService | None = None,
                  instance: str | None = None) -> None:
         self._service, self._backend = _resolve_backend(backend, service)
-        self._token: Token[Session | None] | None = None
+        # One token per ``with`` entered and not yet left: the same session may be
+        # entered again inside its own block, and each exit restores what its entry saw.
+        self._tokens: list[Token[Session | None]] = []
         if create_new is False:
             raise IBMInputValueError(
                 "create_new=False attaches to an existing session: use "
@@ -91,7 +93,7 @@ class Session:
         obj._service = service
         obj._backend = service.backend(record.qpu)
         obj._record = record
-        obj._token = None
+        obj._tokens = []
         return obj
 
     @classmethod
@@ -208,15 +210,14 @@ class Session:
             self._service.scheduler_of(self._record.qpu).cancel(self._record)
 
     def __enter__(self) -> Session:
-        self._token = _current.set(self)
+        self._tokens.append(_current.set(self))
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
-        if self._token is not None:
+        if self._tokens:
             # Unlike qiskit-ibm-runtime (which resets to None), restore an outer session.
-            _current.reset(self._token)
-            self._token = None
+            _current.reset(self._tokens.pop())
         self.close()
 
     def __repr__(self) -> str:

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import requests
 from helpers.server import isa_bell
 from qiskit_ibm_runtime import QiskitRuntimeService, SamplerV2
 
@@ -54,8 +55,9 @@ def test_ibm_examples_run_unchanged_under_qsession_run(example: Path, tmp_path: 
 
 
 def test_run_exits_with_the_commands_status(tmp_path: Path) -> None:
-    program = ("import os, sys; assert os.environ['QISKIT_IBM_URL'].endswith("
-               "'/experimental/api/v1'); sys.exit(3)")
+    # Under interception the client keeps IBM's default URLs: the proxy answers them.
+    program = ("import os, sys; assert 'QISKIT_IBM_URL' not in os.environ; "
+               "assert os.environ['HTTPS_PROXY'].startswith('http://127.0.0.1:'); sys.exit(3)")
     done = qsession("run", "--no-noise", "-o", "out", "--", sys.executable, "-c", program,
                     cwd=tmp_path)
     assert done.returncode == 3, done.stderr
@@ -74,7 +76,7 @@ def test_run_without_the_plot_extra_ends_with_its_summary(
     status = run_command([sys.executable, "-c", "raise SystemExit(4)"], out_dir=tmp_path,
                          echo=lines.append, noise=False)
     assert status == 4
-    assert "qsession: jobs: none" in lines[0], lines
+    assert any("qsession: jobs: none" in line for line in lines), lines
     assert lines[-2] == (f"qsession: wrote {tmp_path / 'trace.jsonl'}, "
                          f"{tmp_path / 'trace.perfetto.json'}")
     assert lines[-1] == ("qsession: skipped timeline.png, timeline.svg: matplotlib is not "
@@ -105,11 +107,24 @@ def test_serve_prints_the_clients_environment_and_serves(tmp_path: Path) -> None
             exports[key] = value.strip("'")
         assert set(exports) == set(ENV_KEYS)
         assert exports["QISKIT_IBM_URL"].startswith("http://127.0.0.1:")
+        key, _, token = proc.stdout.readline()[len("export "):].strip().partition("=")
+        assert key == "QSESSION_CONTROL_TOKEN" and len(token) >= 20  # made at random
+        base = exports["IAM_URL"]
         with environment(exports):
             service = QiskitRuntimeService()
             backend = service.backend("ibm_brisbane")
             job = SamplerV2(mode=backend).run([isa_bell(backend)], shots=10)
             assert job.status() == "RUNNING"  # virtual: nothing moves until told
+        # The control routes and the page need the token; the printed page address has it.
+        assert requests.get(base + "/qsession/v1/state", timeout=30).status_code == 401
+        state = requests.get(base + "/qsession/v1/state", timeout=30,
+                             headers={"Authorization": f"Bearer {token}"})
+        assert state.json()["jobs"] == 1
+        assert requests.get(base + "/", timeout=30).status_code == 401
+        assert proc.stderr is not None
+        lines = [proc.stderr.readline(), proc.stderr.readline()]
+        assert lines[1].strip() == f"# qsession: the live page: {base}/?token={token}"
+        assert requests.get(f"{base}/?token={token}", timeout=30).status_code == 200
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=30)
