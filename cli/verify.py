@@ -316,6 +316,55 @@ def metrics(profile: str, seed: int | None, console: Console, runs: int | None =
     return outcome
 
 
+DOORS_EXAMPLES = {"dev": 3, "ci": 8, "deep": 200}
+"""Programs run through both doors per profile (each starts a server: a few seconds)."""
+
+
+def doors(profile: str, seed: int | None, console: Console,
+          examples: int | None = None) -> Outcome:
+    """The two doors agree: random programs in process and over HTTP (server/doors.py)."""
+    total = examples if examples is not None else DOORS_EXAMPLES[profile]
+    outcome = Outcome(f"doors ({total} programs, in process and over HTTP)")
+    try:
+        from qsession.server import doors as harness
+    except ImportError as err:
+        outcome.failed = True
+        outcome.detail = (f"the doors part needs the server extra ({err}): pip install "
+                          "'qsession[server]'")
+        return outcome
+    started = time.perf_counter()
+    with _progress(console) as bar, contextlib.redirect_stdout(io.StringIO()), \
+            contextlib.redirect_stderr(io.StringIO()):
+        bar.add_task("doors: in process against over HTTP", total=None)
+        verdict = harness.campaign(total, seed)
+    outcome.seconds = time.perf_counter() - started
+    outcome.per_invariant = {"INV-DOORS": verdict.examples}
+    if verdict.ok:
+        outcome.detail = (f"{verdict.examples} programs: same trace up to ids, same details(), "
+                          "status(), metrics(), results, jobs() and usage")
+        return outcome
+    assert verdict.program is not None
+    outcome.failed = True
+    outcome.violated = {"INV-DOORS"}
+    outcome.detail = ("the doors differ on a program (shrunk):\n"
+                      + "\n".join((verdict.differences or [])[:12])
+                      + "\n\nthe program as a runnable script:\n\n"
+                      + harness.counterexample_script(verdict.program))
+    return outcome
+
+
+MUTANT_DOORS = 20
+"""Programs the doors part runs under each wire mutant."""
+
+
+def _mutant_doors(examples: int) -> set[str]:
+    from qsession.server import doors as harness
+
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        verdict = harness.campaign(examples, seed=0)
+    return set() if verdict.ok else {"INV-DOORS"}
+
+
 MUTANT_PROGRAMS = 400
 """Random null programs run under each mutant (four of them over 1,000 ids)."""
 
@@ -363,16 +412,27 @@ def _mutant_durations(examples: int) -> set[str]:
 
 def mutants(console: Console, budget: int) -> tuple[Outcome, Table]:
     """Run every part under every seeded bug; each must be killed, and the table says by what."""
-    from qsession.properties.mutants import MUTANTS
+    from qsession.properties.mutants import MUTANTS, Mutant
 
-    outcome = Outcome(f"mutants ({len(MUTANTS)}, ≤{budget} stateful examples, "
-                      f"{MUTANT_PROGRAMS} programs, {budget} circuits each)")
-    parts = ("stateful", "programs", "durations", "metrics")
+    wire_mutants: tuple[Mutant, ...] = ()
+    with contextlib.suppress(ImportError):  # without the server extra: no wire catalogue
+        from qsession.server import mutants as server_mutants
+
+        wire_mutants = server_mutants.WIRE_MUTANTS
+    wire = {m.name for m in wire_mutants}
+    catalogue = (*MUTANTS, *wire_mutants)
+    outcome = Outcome(f"mutants ({len(catalogue)}, ≤{budget} stateful examples, "
+                      f"{MUTANT_PROGRAMS} programs, {budget} circuits each, "
+                      f"{MUTANT_DOORS} doors programs for the wire ones)")
+    parts = ("stateful", "programs", "durations", "metrics", "doors")
     # The explorer walks the pure model, which no mutant touches (they patch the runtime):
-    # it cannot kill them, and says so rather than run for nothing.
+    # it cannot kill them, and says so rather than run for nothing. A runtime mutant acts
+    # the same behind both doors, and a wire mutant only behind the HTTP one: each runs
+    # the parts that could see it, the others say n/a.
     table = Table(title="Seeded bugs: which part of verify killed each",
                   caption="✓ the part found a violation the mutant is expected to cause; "
-                          "the explorer checks the model only (n/a for every mutant)")
+                          "n/a: the part cannot see the mutant's code (the explorer checks "
+                          "the model only)")
     table.add_column("mutant", no_wrap=True)
     for part in parts:
         table.add_column(part)
@@ -381,26 +441,30 @@ def mutants(console: Console, budget: int) -> tuple[Outcome, Table]:
     started = time.perf_counter()
     killed_count = 0
     with _progress(console) as bar:
-        task = bar.add_task("mutants", total=len(MUTANTS))
-        for mutant in MUTANTS:
+        task = bar.add_task("mutants", total=len(catalogue))
+        for mutant in catalogue:
             with mutant.applied():
-                found = {"stateful": _mutant_stateful(budget),
-                         "programs": _mutant_programs(MUTANT_PROGRAMS),
-                         "durations": _mutant_durations(budget),
-                         "metrics": {"INV-REPORTED"} if _metrics_findings(budget, 0)[1]
-                         else set()}
+                if mutant.name in wire:
+                    found = {"doors": _mutant_doors(MUTANT_DOORS)}
+                else:
+                    found = {"stateful": _mutant_stateful(budget),
+                             "programs": _mutant_programs(MUTANT_PROGRAMS),
+                             "durations": _mutant_durations(budget),
+                             "metrics": {"INV-REPORTED"} if _metrics_findings(budget, 0)[1]
+                             else set()}
             killers = [part for part, ids in found.items() if ids & mutant.expected]
             killed = bool(killers)
             killed_count += killed
             outcome.failed |= not killed
             outcome.per_invariant[mutant.name] = killers
             broken = set().union(*found.values()) & mutant.expected
-            table.add_row(mutant.name, *("✓" if p in killers else "—" for p in parts),
+            table.add_row(mutant.name, *("✓" if p in killers else "—" if p in found else "n/a"
+                                         for p in parts),
                           ", ".join(sorted(broken)) or "—",
                           "[green]killed[/green]" if killed else "[red]SURVIVED[/red]")
             bar.advance(task)
     outcome.seconds = time.perf_counter() - started
-    outcome.detail = (f"{killed_count} of {len(MUTANTS)} mutants killed"
+    outcome.detail = (f"{killed_count} of {len(catalogue)} mutants killed"
                       + ("" if not outcome.failed else ": some survived"))
     return outcome, table
 
@@ -463,7 +527,8 @@ def verify(profile: str, seed: int | None, with_mutants: bool, processes: int,
     parts = [stateful(profile, seed, console), model_walks(profile, seed, console),
              exploration(console),
              programs(profile, seed, processes, console, runs, executor),
-             durations(profile, seed, console), metrics(profile, seed, console)]
+             durations(profile, seed, console), metrics(profile, seed, console),
+             doors(profile, seed, console)]
     mutant_table = None
     if with_mutants:
         outcome, mutant_table = mutants(console, budget=150)

@@ -28,8 +28,8 @@ class FirstJobNormal(Checker):
         if older:
             self.fail(r.t, f"job {r.id} of {s.state} session {s.id} started ahead of older "
                       f"normal-queue job(s) {[j.id for j in older]}", r)
-        # A batch of an instance past its quota waits too (docs/semantics.md, "Plans and
-        # defaults"): its queued jobs are no priority over the normal queue meanwhile.
+        # A batch of an instance past its quota waits too: docs/semantics.md,
+        # "Plans and defaults". Its queued jobs have no priority meanwhile.
         waiting = [b.id for b in state.active_batches(r.qpu) if b.queued and b.id != s.id
                    and not state.over_quota(b.instance or "default", r.t)]
         if waiting:
