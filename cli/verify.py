@@ -353,6 +353,51 @@ def doors(profile: str, seed: int | None, console: Console,
     return outcome
 
 
+HTTP_EXAMPLES = {"dev": 2, "ci": 4, "deep": 100}
+"""Runs of the HTTP state machine per profile (each starts a server)."""
+HTTP_STEPS = 10
+
+
+def http(profile: str, seed: int | None, console: Console,
+         examples: int | None = None) -> Outcome:
+    """The HTTP door under random steps; every invariant on the server's trace after each."""
+    from hypothesis import HealthCheck, settings
+
+    total = examples if examples is not None else HTTP_EXAMPLES[profile]
+    outcome = Outcome(f"HTTP state machine ({total} runs of {HTTP_STEPS} steps)")
+    try:
+        from qsession.server.http_machine import HTTPMachine
+    except ImportError as err:
+        outcome.failed = True
+        outcome.detail = (f"the HTTP part needs the server extra ({err}): pip install "
+                          "'qsession[server]'")
+        return outcome
+    started = time.perf_counter()
+    output = io.StringIO()
+    steps = [0]
+
+    class Counted(HTTPMachine):
+        def teardown(self) -> None:
+            steps[0] += self.steps
+            super().teardown()
+
+    base = settings(max_examples=total, stateful_step_count=HTTP_STEPS, deadline=None,
+                    database=None, suppress_health_check=list(HealthCheck))
+    with _progress(console) as bar, contextlib.redirect_stdout(output), \
+            contextlib.redirect_stderr(io.StringIO()):
+        bar.add_task("HTTP state machine", total=None)
+        try:
+            _run_in_chunks(Counted, base, total, seed)
+        except Exception as err:
+            _record_failure(outcome, err, output)
+    outcome.seconds = time.perf_counter() - started
+    outcome.per_invariant = {"server trace checks": steps[0]}
+    outcome.detail = outcome.detail or (f"{total} runs against a real server, every invariant "
+                                        f"on its trace after each of {steps[0]} steps; every "
+                                        "job the client received ended once")
+    return outcome
+
+
 MUTANT_DOORS = 20
 """Programs the doors part runs under each wire mutant."""
 
@@ -528,7 +573,7 @@ def verify(profile: str, seed: int | None, with_mutants: bool, processes: int,
              exploration(console),
              programs(profile, seed, processes, console, runs, executor),
              durations(profile, seed, console), metrics(profile, seed, console),
-             doors(profile, seed, console)]
+             doors(profile, seed, console), http(profile, seed, console)]
     mutant_table = None
     if with_mutants:
         outcome, mutant_table = mutants(console, budget=150)

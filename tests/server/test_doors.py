@@ -44,3 +44,22 @@ def test_a_wire_bug_is_caught_with_a_shrunk_program_printed_as_a_script() -> Non
     with mock.patch.dict(wire.SESSION_STATE, {"open": "active", "pending": "active"}):
         exec(compile(script, "counterexample.py", "exec"), namespace)
     assert namespace["PROGRAM"] == verdict.program
+
+
+def test_the_http_state_machine_checks_every_invariant_on_the_server_trace() -> None:
+    from hypothesis import HealthCheck, settings
+    from hypothesis.stateful import run_state_machine_as_test
+
+    from qsession.server.http_machine import HTTPMachine
+
+    checked: list[int] = []
+
+    class Counted(HTTPMachine):
+        def teardown(self) -> None:
+            checked.append(self.steps)
+            super().teardown()
+
+    run_state_machine_as_test(Counted, settings=settings(
+        max_examples=2, stateful_step_count=6, deadline=None, database=None,
+        derandomize=True, suppress_health_check=list(HealthCheck)))
+    assert len(checked) >= 2 and all(n >= 1 for n in checked)
