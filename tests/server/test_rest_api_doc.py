@@ -43,7 +43,7 @@ def test_every_endpoint_has_a_row_and_every_row_names_real_tests() -> None:
 
 
 def test_the_curl_lines_work_against_a_server() -> None:
-    blocks = re.findall(r"```bash\n(.*?)```", DOC, flags=re.S)
+    blocks = re.findall(r"```sh[^\n]*\n(.*?)```", DOC, flags=re.S)
     setup, lines = blocks[1], blocks[2]
     assert setup.startswith("QS=") and lines.count("curl ") >= 28
     connection = start(backends=("ibm_brisbane",))
