@@ -82,7 +82,9 @@ class Server:
         self._sock.listen(2048)
         self.host = host
         self.port = int(self._sock.getsockname()[1])
-        config = uvicorn.Config(build_app(emulator, self.access), log_level="warning",
+        self.app = build_app(emulator, self.access)
+        """The ASGI app served (FastAPI; ``app.state`` holds the emulator and the page's view)."""
+        config = uvicorn.Config(self.app, log_level="warning",
                                 access_log=False, lifespan="off", timeout_graceful_shutdown=2,
                                 **self.limits.uvicorn_options())
         self._uvicorn = uvicorn.Server(config)

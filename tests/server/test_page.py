@@ -313,13 +313,18 @@ def test_every_template_and_static_file_ships_in_the_package() -> None:
     import tomllib
 
     root = Path(__file__).resolve().parents[2]
-    patterns = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"][
-        "package-data"]["qsession.server"]
-    pages = root / "server"
-    files = [str(p.relative_to(pages)) for p in (pages / "pages").rglob("*")
+    data = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "package-data"]
+    # Each key is a package ("qsession.server.pages.static"); its patterns are relative
+    # to that package's folder (server/pages/static).
+    shipped = [(root / "server" / Path(*key.split(".")[2:]), pat)
+               for key, pats in data.items() if key.startswith("qsession.server")
+               for pat in pats]
+    files = [p for p in (root / "server" / "pages").rglob("*")
              if p.is_file() and p.suffix in (".html", ".css", ".js")]
     assert files, "no page files found"
-    unshipped = [f for f in files if not any(fnmatch.fnmatch(f, pat) for pat in patterns)]
+    unshipped = [str(f) for f in files if not any(
+        f.parent == folder and fnmatch.fnmatch(f.name, pat) for folder, pat in shipped)]
     assert unshipped == [], "add them to [tool.setuptools.package-data] in pyproject.toml"
 
 
