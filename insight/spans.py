@@ -235,9 +235,11 @@ class _Builder:
         self.ended: dict[str, list[JobSpan]] = {}  # lane key -> its jobs that ended
         self.ended_runs: dict[str, list[JobSpan]] = {}  # QPU -> runs that ended
         self.open_jobs: dict[str, dict[str, _JobTrack]] = {}  # lane key -> open jobs
+        self.open_on: dict[str, dict[str, _JobTrack]] = {}  # QPU -> its open jobs
         self.open_sessions: dict[str, _SessionTrack] = {}
         self.touched: dict[str, int] = {}  # lane key -> last instant something happened
         self.lanes: dict[str, Lane] = {}
+        self.position: dict[str, tuple[int, int, int]] = {}  # lane key -> its place
 
     def add(self, r: Record) -> None:
         """Apply one record."""
@@ -256,6 +258,11 @@ class _Builder:
             _append_span(self.qpu_lanes[r.qpu].holds, since, r.t, sid)
             self._touch(f"qpu:{r.qpu}", r.t)
 
+    def _place(self, lane: Lane, qpu: int, group: int) -> None:
+        # The timeline's order: by QPU, its lane first, then sessions, then job-mode lanes.
+        self.lanes[lane.key] = lane
+        self.position[lane.key] = (qpu, group, len(self.position))
+
     def _touch(self, key: str, t: int) -> None:
         # Most recently touched last, so a window walks back from the end.
         self.touched.pop(key, None)
@@ -266,7 +273,7 @@ class _Builder:
     def _qpu_lane(self, qpu: str) -> Lane:
         if qpu not in self.qpu_lanes:
             lane = self.qpu_lanes[qpu] = Lane(f"qpu:{qpu}", "qpu", qpu, f"QPU {qpu}")
-            self.lanes[lane.key] = lane
+            self._place(lane, len(self.qpu_lanes) - 1, -1)
             self.session_lanes[qpu] = []
             self.job_lanes[qpu] = []
             self.ended_runs[qpu] = []
@@ -279,7 +286,7 @@ class _Builder:
             label = f"{sid} · {kind}" + ("" if r.instance is None else f" · {r.instance}")
             lane = Lane(f"session:{sid}", kind, r.qpu, label, r.instance)
             self.session_lanes[r.qpu].append(lane)
-            self.lanes[lane.key] = lane
+            self._place(lane, self.position[f"qpu:{r.qpu}"][0], 0)
             track = self.sessions[sid] = _SessionTrack(lane, PENDING, r.t)
             self.open_sessions[sid] = track
         return track
@@ -294,7 +301,7 @@ class _Builder:
         label = "job mode" + ("" if r.instance is None else f" · {r.instance}")
         lane = Lane(key, "jobs", r.qpu, label, r.instance)
         self.job_lanes[r.qpu].append(lane)
-        self.lanes[lane.key] = lane
+        self._place(lane, self.position[f"qpu:{r.qpu}"][0], 1)
         return lane
 
     # records
@@ -305,6 +312,7 @@ class _Builder:
             job = self.jobs[r.id] = _JobTrack(self._job_lane(r), r.qpu, r.session, r.instance,
                                               r.t, job_id=r.id)
             self.open_jobs.setdefault(job.lane.key, {})[r.id] = job
+            self.open_on.setdefault(job.qpu, {})[r.id] = job
             self._count(job.session, +1)
         if r.event == "start":
             job.started = r.t
@@ -313,7 +321,11 @@ class _Builder:
             if r.dest in FINAL_STATUSES:
                 job.ended = r.t
                 self._count(job.session, -1)
-                self.open_jobs[job.lane.key].pop(r.id, None)
+                lane_open = self.open_jobs[job.lane.key]
+                lane_open.pop(r.id, None)
+                if not lane_open:  # only lanes with open jobs stay, so a window finds them
+                    del self.open_jobs[job.lane.key]
+                self.open_on[job.qpu].pop(r.id, None)
                 span = job.span(r.id, r.t)
                 self.ended.setdefault(job.lane.key, []).append(span)
                 if span.started is not None:
@@ -409,17 +421,13 @@ class _Builder:
                 break
             if not key.startswith("qpu:"):
                 wanted[key] = None
-        for key in [*(t.lane.key for t in self.open_sessions.values()),
-                    *(k for k, open_ in self.open_jobs.items() if open_)]:
+        for key in [*(t.lane.key for t in self.open_sessions.values()), *self.open_jobs]:
             if len(wanted) >= lanes:
                 break
             wanted.setdefault(key, None)
-        out: list[Lane] = []
-        for qpu, lane in self.qpu_lanes.items():
-            out.append(self._lane_window(lane, since, until, jobs))
-            for other in (*self.session_lanes[qpu], *self.job_lanes[qpu]):
-                if other.key in wanted:
-                    out.append(self._lane_window(other, since, until, jobs))
+        keys = sorted([*(lane.key for lane in self.qpu_lanes.values()), *wanted],
+                      key=self.position.__getitem__)
+        out = [self._lane_window(self.lanes[key], since, until, jobs) for key in keys]
         return TimelineSpans(epoch, since, until, out)
 
     def _lane_window(self, lane: Lane, since: int, until: int, limit: int) -> Lane:
@@ -435,7 +443,8 @@ class _Builder:
                 start, sid = self.holds[lane.qpu]
                 _append_span(copy.holds, start, until, sid)
             ended = self.ended_runs[lane.qpu]
-            opened = [j for j in self.open_jobs_on(lane.qpu) if j.started is not None]
+            opened = [j for j in self.open_on.get(lane.qpu, {}).values()
+                      if j.started is not None]
         else:
             ended = self.ended.get(lane.key, [])
             opened = list(self.open_jobs.get(lane.key, {}).values())
@@ -451,11 +460,6 @@ class _Builder:
         spans.sort(key=lambda j: (j.created, j.job))
         copy.jobs = spans[-limit:]
         return copy
-
-    def open_jobs_on(self, qpu: str) -> Iterable[_JobTrack]:
-        """The jobs of ``qpu`` not yet final (a few: the queue and the running one)."""
-        for lane in (*self.session_lanes[qpu], *self.job_lanes[qpu]):
-            yield from self.open_jobs.get(lane.key, {}).values()
 
 
 def _ids(tracks: Iterable[_JobTrack]) -> Iterator[tuple[str, _JobTrack]]:

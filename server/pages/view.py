@@ -139,6 +139,7 @@ class LiveView:
         self.of: dict[str, list[Record]] = {}
         self.lock = threading.Lock()
         self._seen = 0
+        self._epoch = emulator.trace.epoch.strftime("%Y-%m-%d %H:%M:%S UTC")
 
     def look(self) -> Snapshot:
         """Feed what is new and return the instant, the verdict and the record count."""
@@ -169,7 +170,6 @@ class LiveView:
                           qpus, snap.records)
         window = self.timeline.window(now - round(WINDOW_S * 1e6), now,
                                       lanes=TIMELINE_LANES, jobs=TIMELINE_JOBS)
-        epoch = self.emulator.trace.epoch
 
         def page_link(name: str, number: int) -> str:
             """The page's address with one table turned to page ``number``."""
@@ -196,7 +196,7 @@ class LiveView:
             "filters": filters,
             "clock": snap.clock,
             "now": now / 1e6,
-            "epoch": epoch.strftime("%Y-%m-%d %H:%M:%S UTC"),
+            "epoch": self._epoch,
         }
 
     def records_of(self, kind: str, ident: str) -> list[Record]:
