@@ -12,7 +12,7 @@ import json
 import re
 import threading
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any, ClassVar, Literal
 
@@ -30,7 +30,12 @@ from qsession.runtime import (
 from qsession.runtime.clock import ClockError
 from qsession.runtime.settings import Instance as RuntimeInstance
 
+from .errors import Conflict, Forbidden, NotFound, UnknownBackend
+from .forms import Submission
 from .tokens import LIFETIME_S, Tokens
+
+__all__ = ["CLOCKS", "Conflict", "Emulator", "Forbidden", "Instance", "JobEntry", "NotFound",
+           "ServedBackend", "SessionEntry", "UnknownBackend"]
 
 ClockName = Literal["virtual", "fast", "wall"]
 CLOCKS: tuple[ClockName, ...] = ("virtual", "fast", "wall")
@@ -41,22 +46,6 @@ DEFAULT_INSTANCE = "qsession"
 CRN_PREFIX = "crn:v1:bluemix:public:quantum-computing:us-east:a/qsession:"
 
 
-class NotFound(LookupError):
-    """The caller's instance has no object with that id (404, whoever owns it)."""
-
-
-class Conflict(RuntimeError):
-    """The object is in a state that forbids the request (409)."""
-
-
-class UnknownBackend(IBMInputValueError):
-    """A job names a backend the server does not have (400, IBM's code 1007)."""
-
-
-class Forbidden(PermissionError):
-    """The request names an instance the token does not reach (403)."""
-
-
 @dataclass(frozen=True)
 class Instance:
     """A tenant: an IBM Cloud service instance with a name, a CRN, a plan and an allocation."""
@@ -64,11 +53,28 @@ class Instance:
     name: str
     plan: str = "premium"
     allocation: float = 1.0
+    crn_given: str | None = None
+    """The CRN a program named, kept exactly (None: derived from the name)."""
 
     @property
     def crn(self) -> str:
         """The instance's Cloud Resource Name (region us-east, so the client's URL logic holds)."""
-        return f"{CRN_PREFIX}{self.name}::"
+        if self.crn_given is not None:
+            return self.crn_given
+        return f"{CRN_PREFIX}{re.sub(r'[^A-Za-z0-9_.-]', '-', self.name)}::"
+
+    @classmethod
+    def named(cls, locator: str) -> Instance:
+        """The tenant a program names by CRN or by name, on the default plan (premium, 1).
+
+        An IBM CRN ends ``...:a/ACCOUNT:INSTANCE::``; its instance part is the name (the
+        whole CRN when that part is empty).
+        """
+        if locator.startswith("crn:"):
+            parts = locator.split(":")
+            name = parts[7] if len(parts) > 7 and parts[7] else locator
+            return cls(name, crn_given=locator)
+        return cls(locator)
 
     @classmethod
     def parse(cls, spec: str) -> Instance:
@@ -96,6 +102,10 @@ class JobEntry:
     tags: list[str]
     deleted: bool = False
     result_text: str | None = None
+    plain_results: bool = False
+    """The job was submitted without ``support_qiskit``: its results are IBM's plain JSON."""
+    schema_version: str | None = None
+    """An executor job's params schema version: its result is written in the same version."""
 
 
 @dataclass
@@ -208,11 +218,14 @@ class Emulator:
                  token: str = DEFAULT_TOKEN, noise: bool = True,
                  trace_path: str | Path | None = None,
                  settings: Mapping[str, Any] | None = None,
-                 token_lifetime: float = LIFETIME_S) -> None:
+                 token_lifetime: float = LIFETIME_S, strict_accounts: bool = False) -> None:
         if clock not in CLOCKS:
             raise IBMInputValueError(f"clock must be one of {CLOCKS}, not {clock!r}")
         self.clock_name: ClockName = clock
         self.token = token
+        self.strict_accounts = strict_accounts
+        """Refuse API keys other than ``token`` and instances not configured (IBM's errors);
+        otherwise any key gets a token and a named instance becomes a tenant on first use."""
         self.tokens = Tokens(lifetime_s=token_lifetime)
         """Signs and checks the bearer tokens of this server's IAM (a secret of its own)."""
         tenants = list(instances) if instances is not None else [Instance(DEFAULT_INSTANCE)]
@@ -255,14 +268,40 @@ class Emulator:
 
     # -- tenants ---------------------------------------------------------------------
 
+    def accepts_key(self, api_key: str | None) -> bool:
+        """Whether IAM trades ``api_key`` for a token: any non-empty key, unless strict."""
+        if self.strict_accounts:
+            return api_key == self.token
+        return bool(api_key)
+
     def instance_of(self, crn: str | None) -> Instance:
-        """The tenant named by a ``Service-CRN`` header (or a plain instance name)."""
+        """The tenant named by a ``Service-CRN`` header (or a plain instance name); an
+        unknown one becomes a tenant now, unless the server is strict about accounts."""
         if crn and crn in self.by_crn:
             return self.by_crn[crn]
         if crn and crn in self.instances:
             return self.instances[crn]
+        if crn and not self.strict_accounts:
+            return self.add_tenant(crn)
         raise Forbidden(f"the instance {crn!r} is not one of this account's instances "
                         f"({', '.join(i.crn for i in self.instances.values())})")
+
+    def add_tenant(self, locator: str | Instance) -> Instance:
+        """Make the instance a program names (CRN or name) a tenant, on the default plan."""
+        tenant = locator if isinstance(locator, Instance) else Instance.named(locator)
+        with self.lock:
+            if tenant.crn in self.by_crn:
+                return self.by_crn[tenant.crn]
+            if tenant.name in self.instances:
+                if tenant.crn_given is None:
+                    return self.instances[tenant.name]
+                tenant = replace(tenant, name=tenant.crn)  # a CRN of its own, a name of its own
+            self.service.add_instance(tenant.name, RuntimeInstance(
+                allocation=tenant.allocation,
+                plan="open" if tenant.plan == "open" else "premium"))
+            self.instances[tenant.name] = tenant
+            self.by_crn[tenant.crn] = tenant
+        return tenant
 
     # -- backends --------------------------------------------------------------------
 
@@ -303,55 +342,42 @@ class Emulator:
 
     # -- jobs ------------------------------------------------------------------------
 
-    def submit(self, tenant: Instance, body: Mapping[str, Any]) -> JobEntry:
-        """Run a primitive job from a ``POST /jobs`` body (decoded with ``RuntimeDecoder``)."""
-        program = body.get("program_id")
-        backend_name = body.get("backend")
-        if not isinstance(backend_name, str):
-            raise IBMInputValueError("the job names no backend: send \"backend\": NAME")
-        if backend_name not in self.backends:
-            # A 400, not a 404: the client reads a 404 from POST /jobs as "program not found".
-            raise UnknownBackend(f"Backend not found: {backend_name!r}; this service has "
-                                 f"{', '.join(self.backends)}")
-        served = self.backends[backend_name]
-        params = body.get("params")
-        if not isinstance(params, Mapping) or not isinstance(params.get("pubs"), list):
-            raise IBMInputValueError("params must be an object with a list of pubs, "
-                                     "as the client's SamplerV2/EstimatorV2 send")
-        options = dict(params.get("options") or {})
-        tags = body.get("tags") or []
-        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
-            raise IBMInputValueError("tags must be a list of strings")
+    def qubits(self) -> dict[str, int]:
+        """Each served backend's width (what ``forms.normalise`` checks bodies against)."""
+        return {name: served.qpu.num_qubits for name, served in self.backends.items()}
+
+    def mode_of(self, tenant: Instance, submission: Submission) -> tuple[Any, SessionEntry | None]:
+        """Where a job runs: the tenant's session it names (on the same backend), or the QPU."""
+        served = self.backends[submission.backend]
+        if submission.session_id is None:
+            return served.qpu, None
+        entry = self.session(tenant, submission.session_id)
+        if entry.session.backend() != submission.backend:
+            raise IBMInputValueError(
+                f"session {submission.session_id} runs on {entry.session.backend()}, not "
+                f"{submission.backend}")
+        return entry.session, entry
+
+    def submit(self, tenant: Instance, submission: Submission) -> JobEntry:
+        """Run a primitive job from a normalised ``POST /jobs`` body (``forms.normalise``)."""
+        options = dict(submission.options)
+        tags = list(submission.tags)
         if tags:
             environment = dict(options.get("environment") or {})
             environment["job_tags"] = tags
             options["environment"] = environment
-        cost = body.get("cost")
-        if cost is not None:
-            options["max_execution_time"] = cost
+        if submission.cost is not None:
+            options["max_execution_time"] = submission.cost
         with self.lock:
-            mode: Any = served.qpu
-            session_id = body.get("session_id")
-            session_entry = None
-            if session_id is not None:
-                session_entry = self.session(tenant, str(session_id))
-                if session_entry.session.backend() != backend_name:
-                    raise IBMInputValueError(
-                        f"session {session_id} runs on {session_entry.session.backend()}, "
-                        f"not {backend_name}")
-                mode = session_entry.session
-            pubs = params["pubs"]
+            mode, session_entry = self.mode_of(tenant, submission)
             primitive: SamplerV2 | EstimatorV2
-            if program == "sampler":
+            if submission.program == "sampler":
                 primitive = SamplerV2(mode, options=options, instance=tenant.name)
-                job = primitive.run([_sampler_pub(p) for p in pubs])
-            elif program == "estimator":
-                primitive = EstimatorV2(mode, options=options, instance=tenant.name)
-                job = primitive.run([_estimator_pub(p) for p in pubs])
             else:
-                raise NotFound(f"Program not found: {program!r}; this service runs the "
-                               "'sampler' and 'estimator' primitives")
-            entry = JobEntry(job, tenant, params, list(tags))
+                primitive = EstimatorV2(mode, options=options, instance=tenant.name)
+            job = primitive.run(list(submission.pubs))
+            entry = JobEntry(job, tenant, submission.params, tags,
+                             plain_results=submission.plain_results)
             self.jobs[job.job_id()] = entry
             if session_entry is not None:
                 session_entry.jobs.append(job.job_id())
@@ -426,26 +452,3 @@ class Emulator:
                 self._trace_file.flush()
                 self._trace_file.close()
 
-
-def _sampler_pub(pub: Any) -> Any:
-    """A decoded sampler pub ``[circuit, values, shots]`` as the runtime takes it."""
-    if isinstance(pub, list | tuple):
-        items = list(pub)
-        if len(items) == 3 and items[2] is None:
-            items = items[:2]
-        if len(items) >= 2 and getattr(items[1], "size", 1) == 0:
-            items[1] = None
-        return tuple(items)
-    return pub
-
-
-def _estimator_pub(pub: Any) -> Any:
-    """A decoded estimator pub ``[circuit, observables, values, precision]`` for the runtime."""
-    if isinstance(pub, list | tuple):
-        items = list(pub)
-        if len(items) == 4 and items[3] is None:
-            items = items[:3]
-        if len(items) >= 3 and getattr(items[2], "size", 1) == 0:
-            items[2] = None
-        return tuple(items)
-    return pub

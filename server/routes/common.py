@@ -9,7 +9,6 @@ from fastapi import Request
 
 from qsession.runtime import IBMInputValueError
 
-from .. import wire
 from ..emulator import Emulator, Instance
 from ..tokens import TokenRejected
 
@@ -36,14 +35,14 @@ def tenant(request: Request) -> Instance:
 
 
 async def raw_body(request: Request) -> bytes:
-    """The request body, unparsed (payloads are decoded with the client's RuntimeDecoder)."""
+    """The request body, unparsed (each route parses it once, with ``decode``)."""
     return await request.body()
 
 
-def decode(body: bytes, *, runtime: bool = False) -> dict[str, Any]:
-    """A JSON object body (``runtime``: through ``RuntimeDecoder``); bad JSON is a 400."""
+def decode(body: bytes) -> dict[str, Any]:
+    """A JSON object body, parsed once (typed values stay as sent); bad JSON is a 400."""
     try:
-        data = wire.decode_payload(body) if runtime else json.loads(body or b"{}")
+        data = json.loads(body or b"{}")
     except Exception as err:  # whatever fails to decode is the request's fault, never a 500
         raise IBMInputValueError(
             f"the request body cannot be decoded ({type(err).__name__}: {err}); send JSON "

@@ -10,8 +10,8 @@ from fastapi.responses import PlainTextResponse
 
 from qsession.runtime import IBMInputValueError
 
-from .. import executor, wire
-from ..emulator import Conflict, Emulator, JobEntry, NotFound
+from .. import executor, forms, results, wire
+from ..emulator import Conflict, Emulator, JobEntry
 from .common import decode, raw_body, tenant
 
 
@@ -61,22 +61,29 @@ def _matches(entry: JobEntry, q: dict[str, Any]) -> bool:
     return not (q["before"] is not None and created > q["before"])
 
 
+def _result_text(entry: JobEntry) -> str:
+    """A DONE job's result as its caller asked: executor schema JSON, plain JSON or encoded."""
+    job = entry.job
+    if job.primitive_id == "executor":
+        return executor.result_text(job, entry.schema_version)
+    if entry.plain_results:
+        return results.plain_text(job.result())
+    return results.encoded(job.result())
+
+
 def router() -> APIRouter:
     """The job routes."""
     api = APIRouter(tags=["jobs"])
 
-    @api.post("/jobs", summary="Run a primitive (sampler or estimator), in a session or not")
+    @api.post("/jobs", summary="Run a primitive (sampler or estimator) or a quantum program")
     def run(request: Request, body: bytes = Depends(raw_body)) -> dict[str, Any]:
         owner = tenant(request)
         emulator: Emulator = request.app.state.emulator
-        plain = decode(body)
-        problems = wire.schema_problems(str(plain.get("program_id")), plain.get("params"))
-        if problems is not None:
-            raise IBMInputValueError(problems)
-        if plain.get("program_id") == "executor":
-            entry = executor.submit(emulator, owner, plain)
+        submission = forms.normalise(decode(body), emulator.qubits())
+        if submission.program == "executor":
+            entry = executor.submit(emulator, owner, submission)
         else:
-            entry = emulator.submit(owner, decode(body, runtime=True))
+            entry = emulator.submit(owner, submission)
         job = entry.job
         return {"id": job.job_id(), "backend": job.backend().name,
                 "session_id": job.session_id, "private": False}
@@ -121,22 +128,27 @@ def router() -> APIRouter:
                                  params=entry.params, include_params=include)
         return Response(wire.encode_result(body), media_type="application/json")
 
-    @api.get("/jobs/{job_id}/results", summary="A job's result (RuntimeEncoder JSON)")
+    @api.get("/jobs/{job_id}/results",
+             summary="A job's result: plain JSON, or the client's form if it sent support_qiskit",
+             responses={204: {"description": "The job has no final result yet (IBM's answer "
+                                             "while it is queued or running)"}})
     def results(job_id: str, request: Request) -> Response:
         emulator: Emulator = request.app.state.emulator
         entry = emulator.job(tenant(request), job_id)
+        # A client asking for the result of an unfinished job waits on it (the fast clock
+        # moves to its next event, as for GET /jobs/{id}).
+        emulator.wait_step(entry)
         with emulator.lock:
             job = entry.job
             status = job.status()
             if status == "DONE":
                 if entry.result_text is None:
-                    entry.result_text = (executor.result_text(job)
-                                         if job.primitive_id == "executor"
-                                         else wire.encode_result(job.result()))
+                    entry.result_text = _result_text(entry)
                 return Response(entry.result_text, media_type="application/json")
             if status in ("ERROR", "CANCELLED"):
                 return PlainTextResponse(wire.job_error_text(job))
-        raise NotFound(f"Job {job_id} has no result yet: it is {status}")
+        # IBM's reference: 204, "Job's final result not found", while it is not final.
+        return Response(status_code=204)
 
     @api.get("/jobs/{job_id}/metrics", summary="A job's timestamps, usage and sizes")
     def metrics(job_id: str, request: Request) -> dict[str, Any]:

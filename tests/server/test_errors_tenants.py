@@ -79,9 +79,15 @@ def test_bad_requests_are_4xx_in_ibms_shape(two: Connection) -> None:
                                                        "params": {"pubs": []}})),
                              400, "Backend not found")
     assert error["code"] == 1007  # IBM's registry: "Backend not found"
-    # Parameters are validated with IBM's own schema models (ibm-quantum-schemas).
+    # A string pub is a circuit (IBM's reference: OpenQASM 3 or base64 QPY); this one is
+    # neither, and the answer says where the parser stopped.
     assert_ibm_error(post("/jobs", json.dumps({**base, "params": {"pubs": ["no circuit"]}})),
-                     400, "sampler schema (ibm-quantum-schemas): params.pubs.0")
+                     400, "sampler pub 0: the circuit is not OpenQASM 3 that Qiskit can read "
+                     "(syntax error at line 1")
+    # Parameters are validated with IBM's own schema models (ibm-quantum-schemas).
+    assert_ibm_error(post("/jobs", json.dumps({**base, "params": {
+        "pubs": ["OPENQASM 3.0; bit[1] c;"], "transpilation": {"optimization_level": 1}}})),
+        400, "sampler schema (ibm-quantum-schemas sampler version_0_1): params.transpilation")
     assert_ibm_error(post("/jobs", json.dumps({**base, "params": {"pubs": [], "options": {
         "default_shots": -5}}})), 400, "default_shots")
     assert_ibm_error(post("/jobs", json.dumps({**base, "params": {"pubs": [], "options": {
@@ -106,8 +112,11 @@ def test_bad_requests_are_4xx_in_ibms_shape(two: Connection) -> None:
                      "Session not found")
     assert_ibm_error(requests.get(url + "/nowhere", headers=h, timeout=30), 404, "Not Found")
     assert_ibm_error(requests.get(url + "/backends", timeout=30), 401, "Invalid credentials")
-    assert_ibm_error(requests.get(url + "/backends", timeout=30,
-                                  headers={**h, "Service-CRN": "crn:v1:other"}), 403, "instance")
+    # An instance the server does not know becomes a tenant on first use (docs/server.md,
+    # "Any credentials"); with --strict-accounts it is a 403 (test_intercept.py).
+    assert requests.get(url + "/backends", timeout=30,
+                        headers={**h, "Service-CRN": "crn:v1:other"}).status_code == 200
+    assert "crn:v1:other" in two.server.emulator.by_crn
     assert two.server.state()["faults"] == 0
 
 
