@@ -221,6 +221,19 @@ def test_cancelled_and_expired_sessions_say_why(conn: Connection) -> None:
     session.cancel()
     body = call(conn, "GET", f"/sessions/{session.session_id}").json()
     assert body["state"] == "closed" and "cancelled" in body["state_reason"]
+    # Expiry: max_ttl 10 s, three jobs of about 7 s each; at 10 s the second is running
+    # (it completes) and the third still queued (it fails, with the reason).
+    ideal = conn.service.backend("qsession_ideal")
+    expiring = Session(backend=ideal, max_time=10)
+    sampler = SamplerV2(mode=expiring)
+    jobs = [sampler.run([isa_bell(ideal)], shots=20_000) for _ in range(3)]
+    conn.server.advance(60)
+    body = call(conn, "GET", f"/sessions/{expiring.session_id}").json()
+    assert body["state"] == "closed" and body["accepting_jobs"] is False
+    assert "maximum time" in body["state_reason"]
+    states = [call(conn, "GET", f"/jobs/{job.job_id()}").json()["state"] for job in jobs]
+    assert [s["status"] for s in states] == ["Completed", "Completed", "Failed"]
+    assert "session max time reached" in states[2]["reason"]
 
 
 # -- backends -------------------------------------------------------------------------
