@@ -407,6 +407,17 @@ def test_analytics_from_the_trace(conn: Connection) -> None:
                 ).json()["jobs"] == 0
     filters = call(conn, "GET", "/analytics/filters").json()
     assert filters["backends"] == [{"name": "ibm_brisbane"}, {"name": "qsession_ideal"}]
+    # The plan's subscription: a UUID (IBM's subscription_id pattern), the same one
+    # GET /accounts/{id} names, and a filter that selects (another selects nothing).
+    (subscription,) = filters["subscriptions"]
+    assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}",
+                        subscription["id"])
+    (plan,) = call(conn, "GET", "/accounts/qsession").json()["plans"]
+    assert plan["subscription_id"] == subscription["id"]
+    assert call(conn, "GET", "/analytics/usage", params={"subscription_id": subscription["id"]}
+                ).json()["jobs"] == 3
+    assert call(conn, "GET", "/analytics/usage", params={
+        "subscription_id": "91b2c828-2952-4f05-aed8-bedf92c6c480"}).json()["jobs"] == 0
     assert filters["users"] == [{"id": call(conn, "GET", f"/jobs/{job.job_id()}"
                                             ).json()["user_id"]}]
     ibm_error(call(conn, "GET", "/analytics/usage_grouped", params={"group_by": "color"}),
