@@ -265,9 +265,17 @@ class Proxy:
     def _shutdown(self) -> None:
         if self._server is not None:
             self._server.close()
+        self._loop.create_task(self._finish())
+
+    async def _finish(self) -> None:
+        # Connections of a child that has exited end at once; give them a moment to finish
+        # (a broken-off handshake is recorded then), then end whatever is left.
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=0.5)
         for task in list(self._tasks):
             task.cancel()
-        self._loop.call_later(0.05, self._loop.stop)
+        await asyncio.sleep(0.05)
+        self._loop.stop()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
