@@ -313,13 +313,16 @@ def test_every_template_and_static_file_ships_in_the_package() -> None:
     import tomllib
 
     root = Path(__file__).resolve().parents[2]
-    patterns = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"][
-        "package-data"]["qsession.server"]
-    pages = root / "server"
-    files = [str(p.relative_to(pages)) for p in (pages / "pages").rglob("*")
+    package_data = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "package-data"]
+    # Each key is a package (qsession.server.pages.static -> server/pages/static/).
+    shipped = [str(Path("server", *key.split(".")[2:], pattern))
+               for key, patterns in package_data.items() if key.startswith("qsession.server")
+               for pattern in patterns]
+    files = [str(p.relative_to(root)) for p in (root / "server" / "pages").rglob("*")
              if p.is_file() and p.suffix in (".html", ".css", ".js")]
     assert files, "no page files found"
-    unshipped = [f for f in files if not any(fnmatch.fnmatch(f, pat) for pat in patterns)]
+    unshipped = [f for f in files if not any(fnmatch.fnmatch(f, pat) for pat in shipped)]
     assert unshipped == [], "add them to [tool.setuptools.package-data] in pyproject.toml"
 
 

@@ -3,7 +3,7 @@
     .venv/bin/python tests/data/clients/record.py /path/to/venv/bin/python OUT.json
 
 runs ``programs.py`` with the given interpreter (a virtualenv holding one release, e.g.
-``pip install qiskit-ibm-runtime==0.41.1 'qiskit<2'``) under ``qsession run`` (ibm_brisbane,
+``pip install qiskit-ibm-runtime==0.41.0 'qiskit<2'``) under ``qsession run`` (ibm_brisbane,
 no noise), and writes every ``POST /jobs`` and ``POST /sessions`` body exactly as the
 release put it on the wire, with the release's and Qiskit's versions. The release reads
 back and checks every result itself, so a recording exists only for a release the server
