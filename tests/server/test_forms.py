@@ -362,6 +362,13 @@ def test_results_of_an_unfinished_job_are_204_and_plain_or_encoded_as_asked() ->
         text = requests.get(f"{url}/{encoded}/results", headers=rest.headers(), timeout=60).text
         result = json.loads(text, cls=RuntimeDecoder)
         assert set(result[0].data.meas.get_counts()) <= {"00", "11"}
+        # Written with IBM's result model: it validates, data bins carry their field types.
+        from ibm_quantum_schemas.sampler.version_0_1.primitive_result import (
+            PrimitiveResultWrapperModel,
+        )
+
+        model = PrimitiveResultWrapperModel.model_validate_json(text)
+        assert model.value_.pub_results[0].value_.data.value_.field_types == ["BitArray"]
     finally:
         conn.close()
 
