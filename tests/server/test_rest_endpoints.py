@@ -144,6 +144,26 @@ def test_tags_are_limited_to_8_of_86_characters(conn: Connection) -> None:
     assert call(conn, "GET", f"/jobs/{job.job_id()}").json()["tags"] == []
 
 
+def test_tag_search_finds_the_instance_job_tags(conn: Connection) -> None:
+    # IBM's "List tags" (GET /tags): type=job, search 3..100 characters, at most 5 tags.
+    run_sampler(conn, job_tags=["sweep-a", "keep"])
+    second = run_sampler(conn, job_tags=["sweep-b"])
+    gone = run_sampler(conn, job_tags=["sweep-gone"])
+    conn.server.run_until_idle()
+    assert call(conn, "DELETE", f"/jobs/{gone.job_id()}").status_code == 204
+    found = lambda **q: call(conn, "GET", "/tags", params=q)  # noqa: E731
+    # newest job first, each tag once, a deleted job's tags gone, case-sensitive
+    assert found(type="job", search="swe").json() == {"tags": ["sweep-b", "sweep-a"]}
+    assert found(search="Swe").json() == {"tags": []}
+    assert call(conn, "PUT", f"/jobs/{second.job_id()}/tags",
+                json={"tags": [f"sweep-{i}" for i in range(7)]}).status_code == 204
+    assert found(search="swe").json()["tags"] == [f"sweep-{i}" for i in range(5)]
+    assert found(search="kee").json() == {"tags": ["keep"]}  # the first job's
+    ibm_error(found(search="sw"), 400, "search", 1002)
+    ibm_error(found(search="swe", type="program"), 400, "type", 1002)
+    ibm_error(call(conn, "GET", "/tags"), 400, "search", 1002)
+
+
 def test_post_jobs_refuses_ibms_limits_and_honours_private(conn: Connection) -> None:
     backend = conn.service.backend("ibm_brisbane")
     job = run_sampler(conn)
