@@ -113,6 +113,9 @@ def test_a_job_stopped_at_its_limit_has_ibms_reason_code_and_solution(
     state = call(conn, "GET", f"/jobs/{job.job_id()}").json()["state"]
     assert state["status"] == "Cancelled" and state["reason_code"] == 1305
     assert "max_execution_time" in state["reason_solution"]
+    # The Workloads list says the same of it: canceled, with the same reason.
+    (row,) = call(conn, "GET", "/workloads").json()["workloads"]
+    assert (row["status"], row["status_reason"]) == ("canceled", state["reason"])
 
 
 def test_list_jobs_pages_with_ibms_limit_offset_and_count(conn: Connection) -> None:
