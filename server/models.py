@@ -13,10 +13,11 @@ build them.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
-from pydantic.json_schema import SkipJsonSchema
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic.json_schema import SkipJsonSchema, WithJsonSchema
 
 # -- errors ----------------------------------------------------------------------------
 
@@ -45,6 +46,23 @@ MAX_TAGS = 8
 MAX_TAG_LENGTH = 86
 TagText = Annotated[str, StringConstraints(max_length=MAX_TAG_LENGTH)]
 """A job tag: IBM allows at most 8 of at most 86 characters each (its ``Tags`` schema)."""
+
+
+MAX_QUERY_TIME = 100
+"""IBM's longest ``created_after``/``created_before`` of ``GET /jobs`` (characters)."""
+
+
+def _time_text(value: Any) -> Any:
+    """A query's date-time text within IBM's 1 to 100 characters (pydantic takes longer)."""
+    if isinstance(value, str) and not 1 <= len(value) <= MAX_QUERY_TIME:
+        raise ValueError(f"a date-time of 1 to {MAX_QUERY_TIME} characters (IBM's limit), "
+                         f"not {len(value)}")
+    return value
+
+
+QueryTime = Annotated[datetime, BeforeValidator(_time_text), WithJsonSchema(
+    {"type": "string", "format": "date-time", "minLength": 1, "maxLength": MAX_QUERY_TIME})]
+"""A date-time query filter as IBM's ``GET /jobs`` declares it (a string of 1-100 characters)."""
 
 
 class JobState(BaseModel):
@@ -494,6 +512,14 @@ class UsageByDate(BaseModel):
     interval_start: str
     interval_end: str
     data: list[UsageDay]
+
+
+SUBSCRIPTION_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
+SubscriptionId = Annotated[str, StringConstraints(min_length=36, max_length=36,
+                                                  pattern=SUBSCRIPTION_PATTERN)]
+"""A subscription id as IBM's analytics filters take it: a lowercase version-4 UUID."""
+MAX_SUBSCRIPTIONS = 200
+"""IBM's analytics take at most 200 ``subscription_id`` values."""
 
 
 class NamedFilter(BaseModel):

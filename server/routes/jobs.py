@@ -96,11 +96,17 @@ def router() -> APIRouter:
              offset: int | None = Query(None, description="default 0; out of range: 0"),
              pending: bool | None = Query(None, description="true: Queued and Running; "
                                           "false: final jobs"),
-             program: str | None = None, backend: str | None = None,
-             session_id: str | None = None,
-             tags: list[str] = Query([], description="jobs carrying every tag given"),
-             created_after: datetime | None = None, created_before: datetime | None = None,
-             sort: str = Query("DESC", pattern="^(ASC|DESC)$"),
+             # IBM's limits on the filters (its list_jobs parameters); longer is a 400.
+             program: str | None = Query(None, min_length=1, max_length=63,
+                                         description="sampler, estimator or executor"),
+             backend: str | None = Query(None, min_length=1, max_length=100),
+             session_id: str | None = Query(None, min_length=1, max_length=1000),
+             tags: list[models.TagText] = Query(
+                 [], max_length=models.MAX_TAGS,
+                 description="jobs carrying every tag given (at most 8 of 86 characters)"),
+             created_after: models.QueryTime | None = None,
+             created_before: models.QueryTime | None = None,
+             sort: str = Query("DESC", min_length=1, max_length=4, pattern="^(ASC|DESC)$"),
              exclude_params: bool = True) -> Response:
         owner = tenant(request)
         emulator: Emulator = request.app.state.emulator

@@ -136,6 +136,39 @@ def test_list_jobs_pages_with_ibms_limit_offset_and_count(conn: Connection) -> N
     ibm_error(call(conn, "GET", "/jobs", params={"limit": "ten"}), 400, "limit", 1002)
 
 
+def test_list_filters_refuse_what_is_over_ibms_limits(conn: Connection) -> None:
+    # IBM's list_jobs parameters: program 1-63 characters, backend 1-100, session_id
+    # 1-1000, created_after/created_before date-times of 1-100, sort ASC or DESC, tags its
+    # Tags schema (8 of 86); its analytics take subscription_id as version-4 UUIDs, at
+    # most 200. Over a limit: a 400 in IBM's body naming the parameter; at it: served.
+    job = run_sampler(conn)
+    listed = lambda **q: call(conn, "GET", "/jobs", params=q)  # noqa: E731
+    stamp = "2024-12-31T23:59:59." + "0" * 79 + "Z"  # before the job, 100 characters
+    assert len(stamp) == 100
+    at_limits = {"program": "p" * 63, "backend": "b" * 100, "session_id": "s" * 1000,
+                 "created_before": stamp, "tags": ["t" * 86] * 8}
+    for name, value in at_limits.items():
+        assert listed(**{name: value}).json()["count"] == 0, name  # no job has these
+    assert listed(sort="DESC").json()["count"] == 1
+    over = {"program": "p" * 64, "backend": "b" * 101, "session_id": "s" * 1001,
+            "created_after": stamp[:-1] + "0Z", "created_before": stamp + "Z"}
+    for name, value in over.items():
+        ibm_error(listed(**{name: value}), 400, f"query.{name}", 1002)
+    for name in ("program", "backend", "session_id", "created_after", "sort"):
+        ibm_error(listed(**{name: ""}), 400, f"query.{name}", 1002)
+    ibm_error(listed(tags=["t"] * 9), 400, "query.tags", 1204)
+    ibm_error(listed(tags=["t" * 87]), 400, "query.tags", 1205)
+    ibm_error(listed(sort="UP"), 400, "query.sort", 1002)
+    assert [j["id"] for j in listed(created_before=stamp.replace("2024", "2026", 1)
+                                    ).json()["jobs"]] == [job.job_id()]
+    usage = lambda **q: call(conn, "GET", "/analytics/usage", params=q)  # noqa: E731
+    ibm_error(usage(subscription_id="not-a-uuid"), 400, "query.subscription_id", 1002)
+    ibm_error(usage(subscription_id=["91b2c828-2952-4f05-aed8-bedf92c6c480"] * 201), 400,
+              "query.subscription_id", 1002)
+    assert usage(subscription_id=["91b2c828-2952-4f05-aed8-bedf92c6c480"] * 200
+                 ).json()["jobs"] == 0
+
+
 def test_tags_are_limited_to_8_of_86_characters(conn: Connection) -> None:
     # IBM's Tags schema: maxItems 8, maxLength 86; errors 1204 and 1205 of its registry.
     job = run_sampler(conn)
