@@ -167,21 +167,50 @@ class TagsFound(BaseModel):
 
 
 class Timestamps(BaseModel):
-    """A job's ``created``, ``running`` and ``finished`` instants (null until reached)."""
+    """A job's ``created``, ``running`` and ``finished`` instants (each once reached)."""
 
+    model_config = ConfigDict(extra="forbid")
     created: str | None = None
     running: str | None = None
     finished: str | None = None
 
 
-class JobMetrics(BaseModel):
-    """``GET /jobs/{id}/metrics``: timestamps, usage, and the client's extra sizes."""
+class MetricsUsage(BaseModel):
+    """``usage`` of a job's metrics: IBM's ``UsageV3`` from API version 2026-03-15 on;
+    before, ``quantum_seconds`` and ``seconds`` (whole seconds) instead."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="forbid")
+    qpu_charge_time_seconds: float | None = Field(default=None, ge=0)
+    status: Literal["pending", "complete"] | None = None
+    quantum_seconds: int | None = Field(
+        default=None, ge=0, description="API versions before 2026-03-15 only")
+    seconds: int | None = Field(
+        default=None, ge=0, description="API versions before 2026-03-15 only")
+
+
+class BilledSeconds(BaseModel):
+    """``bss`` of a job's metrics (API versions before 2026-03-15): billed whole seconds."""
+
+    model_config = ConfigDict(extra="forbid")
+    seconds: int = Field(ge=0)
+
+
+class JobMetrics(BaseModel):
+    """``GET /jobs/{id}/metrics`` (IBM's ``JobMetricsResponse``), per the API version asked.
+
+    From 2026-03-15 on: timestamps, ``usage`` (UsageV3) and ``qiskit_version`` (a version
+    number); before, also ``bss``, whole seconds in ``usage`` and the versions of the
+    packages. Unknown values are omitted, never null; nothing else is sent.
+    """
+
+    model_config = ConfigDict(extra="forbid")
     timestamps: Timestamps
-    usage: dict[str, Any]
-    qiskit_version: str | None = None
+    usage: MetricsUsage
+    qiskit_version: str
     caller: str | None = None
+    circuits_execution_time_ns: float | None = Field(default=None, ge=0)
+    bss: BilledSeconds | None = Field(
+        default=None, description="API versions before 2026-03-15 only")
 
 
 # -- sessions --------------------------------------------------------------------------

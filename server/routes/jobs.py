@@ -12,7 +12,16 @@ from qsession.runtime import IBMInputValueError
 
 from .. import executor, forms, models, results, wire
 from ..emulator import Emulator, JobEntry
-from .common import decode, errors, page_bounds, parse, raw_body, request_body, tenant
+from .common import (
+    api_version,
+    decode,
+    errors,
+    page_bounds,
+    parse,
+    raw_body,
+    request_body,
+    tenant,
+)
 
 
 def _qiskit_version() -> str:
@@ -162,13 +171,16 @@ def router() -> APIRouter:
         # IBM's reference: 204, "Job's final result not found", while it is not final.
         return Response(status_code=204)
 
-    @api.get("/jobs/{job_id}/metrics", summary="A job's timestamps, usage and sizes",
-             response_model=models.JobMetrics, responses=errors(401, 403, 404))
-    def metrics(request: Request, job_id: str = JobId) -> dict[str, Any]:
+    @api.get("/jobs/{job_id}/metrics",
+             summary="A job's timestamps and usage, in the shape of the IBM-API-Version asked",
+             response_model=models.JobMetrics, response_model_exclude_none=True,
+             responses=errors(401, 403, 404))
+    def metrics(request: Request, job_id: str = JobId,
+                version: str = Depends(api_version)) -> dict[str, Any]:
         emulator: Emulator = request.app.state.emulator
         entry = emulator.job(tenant(request), job_id)
         with emulator.lock:
-            return wire.job_metrics(entry.job, _qiskit_version())
+            return wire.job_metrics(entry.job, version, _qiskit_version())
 
     @api.get("/jobs/{job_id}/logs", summary="A job's logs (an emulated QPU writes none)",
              responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}},

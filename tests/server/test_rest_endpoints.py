@@ -236,13 +236,40 @@ def test_delete_and_cancel_answer_ibms_status_codes(conn: Connection) -> None:
 
 def test_job_logs_and_metrics(conn: Connection) -> None:
     job = run_sampler(conn)
-    conn.server.run_until_idle()
+    queued = run_sampler(conn)
     logs = call(conn, "GET", f"/jobs/{job.job_id()}/logs")
     assert logs.status_code == 200 and logs.headers["content-type"].startswith("text/plain")
+    # IBM's JobMetricsResponse (2026-04-15, what the client 0.51 asks for): timestamps,
+    # usage (UsageV3: qpu_charge_time_seconds, status), qiskit_version (IBM's QiskitVersion
+    # pattern); caller and circuits_execution_time_ns are unknown here, so omitted. A
+    # timestamp not reached is omitted too: IBM types each as a string, never null.
+    waiting = call(conn, "GET", f"/jobs/{queued.job_id()}/metrics").json()
+    assert waiting == {"timestamps": {"created": at(0)},
+                       "usage": {"qpu_charge_time_seconds": 0.0, "status": "pending"},
+                       "qiskit_version": waiting["qiskit_version"]}
+    assert re.fullmatch(r"v?(\d+(\.\d+)*|\.\d+(\.\d+)*)", waiting["qiskit_version"])
+    conn.server.run_until_idle()
+    d = float(job.usage_estimation["quantum_seconds"])  # the modeled QPU time
     metrics = call(conn, "GET", f"/jobs/{job.job_id()}/metrics").json()
-    assert metrics["timestamps"]["created"] == at(0)
-    assert metrics["usage"]["qpu_charge_time_seconds"] == pytest.approx(job.usage())
-    assert metrics["usage"]["status"] == "complete"
+    assert metrics == {"timestamps": {"created": at(0), "running": at(0), "finished": at(d)},
+                       "usage": {"qpu_charge_time_seconds": pytest.approx(job.usage()),
+                                 "status": "complete"},
+                       "qiskit_version": waiting["qiskit_version"]}
+    # IBM's changelog: 2026-03-15 dropped bss, usage.quantum_seconds and usage.seconds.
+    # Asked for an earlier version (the clients before 0.51 send 2025-05-01 and their
+    # job.usage() reads usage.quantum_seconds), the answer is IBM's earlier one, as
+    # recorded from IBM with the client 0.46.1: whole seconds, the packages' versions.
+    older = call(conn, "GET", f"/jobs/{job.job_id()}/metrics",
+                 extra={"IBM-API-Version": "2025-05-01"}).json()
+    whole = round(job.usage())
+    assert older == {"timestamps": metrics["timestamps"], "bss": {"seconds": whole},
+                     "usage": {"quantum_seconds": whole, "seconds": whole},
+                     "qiskit_version": older["qiskit_version"]}
+    assert "qiskit-" in older["qiskit_version"]
+    assert call(conn, "GET", f"/jobs/{job.job_id()}/metrics",
+                extra={"IBM-API-Version": "2026-03-15"}).json() == metrics
+    # The client reads what it needs: usage() and the running instant.
+    assert job.usage() == pytest.approx(d) and job.metrics()["timestamps"]["running"] == at(0)
 
 
 # -- sessions -------------------------------------------------------------------------
