@@ -344,11 +344,118 @@ def test_backends_are_typed_as_ibm_types_them(conn: Connection) -> None:
         warnings.simplefilter("error")
         target = convert_to_target(configuration_from_server_data(ideal))
     assert {"if_else", "for_loop", "cx", "measure"} <= set(target.operation_names)
-    assert ideal["processor_type"] == {"family": "qsession ideal", "revision": "1.0"}
+    assert ideal["processor_type"] == {"family": "Ideal", "revision": "1.0"}
     status = call(conn, "GET", "/backends/ibm_brisbane/status").json()
     assert set(status) == {"state", "status", "message", "length_queue", "backend_version"}
     assert call(conn, "GET", "/backends/qsession_ideal/properties").json() == {}
     ibm_error(call(conn, "GET", "/backends/ibm_nowhere/status"), 404, "Backend", 1007)
+
+
+IBM_REQUIRED_CONFIGURATION = ("backend_name", "backend_version", "basis_gates",
+                              "conditional", "coords", "coupling_map", "gates", "local",
+                              "memory", "n_qubits", "online_date", "u_channel_lo")
+"""``required`` of IBM's ``BackendConfigurationResponse`` (its backends OpenAPI document)."""
+NOT_IN_EVERY_IBM_ANSWER = {"coords", "u_channel_lo"}
+"""Required by IBM's schema, yet absent from 38 and 15 of IBM's 68 recorded configurations
+(qiskit-ibm-runtime's fake backends): the served model does not require them."""
+
+
+def _recorded_configurations() -> dict[str, dict[str, Any]]:
+    """IBM's own configuration answers, recorded in qiskit-ibm-runtime's fake backends."""
+    import json
+    from pathlib import Path
+
+    from qiskit_ibm_runtime import fake_provider
+
+    root = Path(fake_provider.__file__).parent / "backends"
+    return {path.name: json.loads(path.read_text(encoding="utf-8"))
+            for path in sorted(root.glob("*/conf_*.json"))}
+
+
+def _defined_unitary(definition: str, name: str, n_qubits: int, angles: list[float]) -> Any:
+    """The unitary an OpenQASM 2 ``gate`` definition in U and CX gives, at ``angles``."""
+    from qiskit import qasm2
+    from qiskit.quantum_info import Operator
+
+    args = f"({', '.join(map(str, angles))})" if angles else ""
+    wires = ", ".join(f"r[{i}]" for i in range(n_qubits))
+    program = f"OPENQASM 2.0;\n{definition}\nqreg r[{n_qubits}];\n{name}{args} {wires};"
+    return Operator(qasm2.loads(program))
+
+
+def test_the_ideal_configuration_has_what_ibms_schema_requires(conn: Connection) -> None:
+    # IBM's BackendConfigurationResponse: the twelve required fields; GateConfig: a name,
+    # parameters named [a-zA-Z0-9]*, and qasm_def, "the definition of this gate in terms of
+    # QASM primitives U and CX" (1 to 1,024 characters); coords: an [i, j] pair of
+    # non-negative integers per qubit; processor_type: family [a-zA-Z0-9]*, revision
+    # major.minor; description at most 64 characters; online_date 24 characters.
+    from qiskit.circuit.library import get_standard_gate_name_mapping
+    from qiskit.quantum_info import Operator
+
+    ideal = call(conn, "GET", "/backends/qsession_ideal/configuration").json()
+    assert set(IBM_REQUIRED_CONFIGURATION) <= set(ideal)
+    n = ideal["n_qubits"]
+    assert len(ideal["coords"]) == n == len({tuple(c) for c in ideal["coords"]})
+    assert all(len(c) == 2 and min(c) >= 0 for c in ideal["coords"])
+    assert ideal["u_channel_lo"] == []  # no pulse-level control channels
+    assert re.fullmatch(r"[a-zA-Z0-9]+", ideal["processor_type"]["family"])
+    assert len(ideal["description"]) <= 64 and len(ideal["online_date"]) == 24
+    standard = get_standard_gate_name_mapping()
+    # IBM's own definitions of the same gates, from its recorded configurations
+    ibm_gates = {g["name"]: g for c in _recorded_configurations().values()
+                 for g in c["gates"] if g.get("qasm_def")}
+    assert {g["name"] for g in ideal["gates"]} == set(ideal["basis_gates"])
+    for gate in ideal["gates"]:
+        name, parameters = gate["name"], gate["parameters"]
+        assert all(re.fullmatch(r"[a-zA-Z0-9]+", p) for p in parameters), gate
+        assert 1 <= len(gate["qasm_def"]) <= 1024, gate
+        angles = [0.3 + 0.4 * i for i in range(len(parameters))]
+        reference = standard[name]
+        if angles:
+            reference = type(reference)(*angles)
+        ours = _defined_unitary(gate["qasm_def"], name, reference.num_qubits, angles)
+        assert ours.equiv(Operator(reference)), gate  # equal up to a global phase
+        theirs = ibm_gates[name]  # every ideal gate is one IBM defines too
+        assert parameters == theirs["parameters"], (gate, theirs)
+        assert ours.equiv(_defined_unitary(theirs["qasm_def"], name, reference.num_qubits,
+                                           angles)), (gate, theirs)
+
+
+def test_the_configuration_model_is_as_strict_as_ibms_recorded_answers() -> None:
+    # The model the route answers with requires what IBM requires, except what IBM's own
+    # recorded answers lack: each of those 68 passes it, and a configuration missing any
+    # other required field, or with a gate IBM's GateConfig refuses, does not.
+    from pydantic import ValidationError
+
+    from qsession.runtime import QPU, backend_info
+    from qsession.server import models, wire
+
+    def served(config: dict[str, Any]) -> dict[str, Any]:
+        kind = wire.processor_type(config.pop("processor_type", None))
+        return config if kind is None else {**config, "processor_type": kind}
+
+    recorded = _recorded_configurations()
+    assert len(recorded) >= 60
+    lacking = {field: sum(field not in c for c in recorded.values())
+               for field in IBM_REQUIRED_CONFIGURATION}
+    assert {f for f, count in lacking.items() if count} == NOT_IN_EVERY_IBM_ANSWER
+    for name, config in recorded.items():
+        models.BackendConfiguration.model_validate(
+            served(backend_info.recorded_configuration(config, "ibm_recorded"))), name
+    ideal = served(backend_info.configuration_json(QPU.ideal()))
+    models.BackendConfiguration.model_validate(ideal)
+    for field in IBM_REQUIRED_CONFIGURATION:
+        without = {k: v for k, v in ideal.items() if k != field}
+        if field in NOT_IN_EVERY_IBM_ANSWER:
+            models.BackendConfiguration.model_validate(without)
+        else:
+            with pytest.raises(ValidationError, match=field):
+                models.BackendConfiguration.model_validate(without)
+    rz = next(g for g in ideal["gates"] if g["name"] == "rz")
+    for broken in ({**rz, "qasm_def": ""}, {**rz, "parameters": ["λ"]},
+                   {k: v for k, v in rz.items() if k != "qasm_def"}):
+        with pytest.raises(ValidationError, match="gates"):
+            models.BackendConfiguration.model_validate({**ideal, "gates": [broken]})
 
 
 def test_backend_defaults_come_from_the_calibration_data(conn: Connection) -> None:
