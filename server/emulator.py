@@ -393,7 +393,7 @@ class Emulator:
         with self.lock:
             if entry.job.in_final_state():
                 raise Conflict(f"Job {entry.job.job_id()} cannot be cancelled: it is already "
-                               f"{entry.job.status()}")
+                               f"{wire.job_state(entry.job)['status']}")
             entry.job.cancel()
 
     def wait_step(self, entry: JobEntry) -> None:

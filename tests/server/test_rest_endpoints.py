@@ -228,7 +228,8 @@ def test_delete_and_cancel_answer_ibms_status_codes(conn: Connection) -> None:
     job = run_sampler(conn)
     ibm_error(call(conn, "DELETE", f"/jobs/{job.job_id()}"), 400, "only a final job", 1002)
     assert call(conn, "POST", f"/jobs/{job.job_id()}/cancel").status_code == 204
-    ibm_error(call(conn, "POST", f"/jobs/{job.job_id()}/cancel"), 409, "")
+    ibm_error(call(conn, "POST", f"/jobs/{job.job_id()}/cancel"), 409,
+              f"Job {job.job_id()} cannot be cancelled: it is already Cancelled")
     assert call(conn, "DELETE", f"/jobs/{job.job_id()}").status_code == 204
     ibm_error(call(conn, "GET", f"/jobs/{job.job_id()}"), 404, "not found", 1291)
     ibm_error(call(conn, "GET", "/jobs/" + "j" * 1001), 400, "job_id", 1002)  # id length
@@ -482,11 +483,23 @@ def test_instance_details_configuration_and_usage(conn: Connection) -> None:
     assert usage["usage_consumed_seconds"] == pytest.approx(job.usage())
     assert usage["usage_period"]["end_time"] == call(conn, "GET", f"/jobs/{job.job_id()}/metrics"
                                                      ).json()["timestamps"]["finished"]
-    # A limit below the usage: the next job is refused with 409, as IBM's POST /jobs.
+    # PUT /instances/configuration: 409 "Usage exceeds instance limit" for a limit below
+    # the usage so far (IBM's cost-limit guide: the limit "will always be greater than or
+    # equal to the total cost"); the limit stays as it was.
+    used = job.usage()
+    assert 2 < used < 3
+    ibm_error(call(conn, "PUT", "/instances/configuration", json={"instance_limit": 2}), 409,
+              f"Usage exceeds instance limit: the instance has used {used:g} s")
+    assert call(conn, "GET", "/instances/configuration").json() == {}
+    # A limit at the usage (rounded up) is set; once usage reaches it, the next job is
+    # refused with 409, as IBM's POST /jobs.
     assert call(conn, "PUT", "/instances/configuration",
-                json={"instance_limit": 1}).status_code == 204
-    assert call(conn, "GET", "/instances/configuration").json() == {"instance_limit": 1.0}
-    assert call(conn, "GET", "/instance").json()["instance_limit_seconds"] == "1"
+                json={"instance_limit": 3}).status_code == 204
+    assert call(conn, "GET", "/instances/configuration").json() == {"instance_limit": 3.0}
+    assert call(conn, "GET", "/instance").json()["instance_limit_seconds"] == "3"
+    assert call(conn, "GET", "/instances/usage").json()["usage_limit_reached"] is False
+    run_sampler(conn)
+    conn.server.run_until_idle()
     assert call(conn, "GET", "/instances/usage").json()["usage_limit_reached"] is True
     params = call(conn, "GET", f"/jobs/{job.job_id()}").json()["params"]
     ibm_error(call(conn, "POST", "/jobs", json={"program_id": "sampler",
@@ -504,7 +517,17 @@ def test_accounts_and_versions(conn: Connection) -> None:
     assert [p["plan_id"] for p in plans] == ["qsession-plan-premium"]
     assert plans[0]["backends"] == ["ibm_brisbane", "qsession_ideal"]
     assert plans[0]["max_ttl"] == 28800 and plans[0]["interactive_ttl"] == 60
-    ibm_error(call(conn, "GET", "/accounts/someone-else"), 404, "Account not found")
+    # IBM: "If no account information is found, returns the default configuration": an
+    # account the server has no instance of gets the plan a new instance gets here.
+    default = call(conn, "GET", "/accounts/someone-else").json()["plans"]
+    assert default == plans
+    # An account a program brings with its own CRN (a tenant on first use) is answered
+    # for its instances too.
+    crn = "crn:v1:bluemix:public:quantum-computing:us-east:a/lab42:lab::"
+    assert call(conn, "GET", "/instance", extra={"Service-CRN": crn}).status_code == 200
+    assert call(conn, "GET", "/accounts/lab42").json()["plans"] == plans
+    assert call(conn, "GET", "/accounts/qsession", params={"plan_id": "nope"}
+                ).json() == {"plans": []}
     ibm_error(call(conn, "GET", "/accounts/bad!id"), 400, "account_id")
     versions = requests.get(conn.server.url + API + "/versions", timeout=30).json()["versions"]
     assert [v["status"] for v in versions].count("live") == 1
