@@ -85,9 +85,8 @@ def submit_program(qpu: QPU, session: Session | None, program: Any, options: Any
             time_limit_us=to_us(limit),
             circuits=prepared.num_circuits,
             shots=prepared.shots,
-            tags=",".join(tags) or None,
+            tags=tuple(tags),
         )
-        record.tags = tuple(tags)
         record.inputs = {"quantum_program": program,
                          "options": options.model_dump(exclude={"simulator"}),
                          "not_emulated": not_emulated}

@@ -90,9 +90,8 @@ class _Primitive:
                 time_limit_us=to_us(limit),
                 circuits=prepared.num_circuits,
                 shots=prepared.shots,
-                tags=",".join(options.job_tags) or None,
+                tags=tuple(options.job_tags),
             )
-            record.tags = tuple(options.job_tags)
             record.inputs = {"pubs": list(prepared.pubs), "options": options.to_dict(unset=False),
                              "not_emulated": options.not_emulated()}
         return RuntimeJobV2(service, record)

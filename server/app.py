@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from qsession.runtime import IBMError, IBMRuntimeError
@@ -45,6 +46,13 @@ def build_app(emulator: Emulator) -> FastAPI:
             app.include_router(module.router(), prefix=prefix)
     app.include_router(control.router())
     app.include_router(pages.router(emulator))  # the live page at /
+
+    @app.middleware("http")
+    async def durable(request: Request, call_next: Any) -> Any:
+        """Nothing leaves before what it tells is on disk (a state folder's fsync policy)."""
+        response = await call_next(request)
+        await run_in_threadpool(emulator.sync)
+        return response
 
     @app.exception_handler(NotFound)
     async def not_found(_request: Request, err: NotFound) -> JSONResponse:

@@ -9,10 +9,12 @@ requests (several client processes) act one at a time, each at one instant.
 from __future__ import annotations
 
 import json
+import logging
+import random
 import re
 import threading
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Literal
 
@@ -22,13 +24,21 @@ from qsession.runtime import (
     EstimatorV2,
     IBMInputValueError,
     LocalService,
+    RuntimeJobNotFound,
     RuntimeJobV2,
     SamplerV2,
     Session,
     Trace,
 )
 from qsession.runtime.clock import ClockError
+from qsession.runtime.ids import IbmIds, scheme_from_spec
+from qsession.runtime.records import JobRecord, SessionRecord
+from qsession.runtime.recovery import Recovery, recorded_inputs
 from qsession.runtime.settings import Instance as RuntimeInstance
+
+from .store import Fsync, StateError, Store
+
+log = logging.getLogger("qsession.server")
 
 ClockName = Literal["virtual", "fast", "wall"]
 CLOCKS: tuple[ClockName, ...] = ("virtual", "fast", "wall")
@@ -82,27 +92,6 @@ class Instance:
         if allocation <= 0:
             raise IBMInputValueError(f"--instance {spec!r}: the allocation must be positive")
         return cls(name, plan, allocation)
-
-
-@dataclass
-class JobEntry:
-    """A job the server accepted: the runtime handle, its tenant and what the client sent."""
-
-    job: RuntimeJobV2
-    instance: Instance
-    params: Any
-    tags: list[str]
-    deleted: bool = False
-    result_text: str | None = None
-
-
-@dataclass
-class SessionEntry:
-    """A session or batch the server opened, with its tenant."""
-
-    session: Session
-    instance: Instance
-    jobs: list[str] = field(default_factory=list)
 
 
 def _fake_backend(name: str) -> Any:
@@ -194,16 +183,27 @@ class ServedBackend:
 
 
 class Emulator:
-    """The emulated IBM Quantum Platform: tenants, backends, one ``LocalService``, a clock."""
+    """The emulated IBM Quantum Platform: tenants, backends, one ``LocalService``, a clock.
+
+    Its state is the service's (sessions, jobs, tags, deletions: all in the runtime and
+    its trace) plus what ``store`` keeps beside it: the inputs jobs were submitted with and
+    the results served. With ``state_dir`` both live in that folder and a server started
+    on it again resumes the platform (``server/store.py``, docs/server.md "Persistence").
+    """
 
     def __init__(self, *, clock: ClockName = "virtual", speed: float = 1.0,
                  backends: Sequence[str] = DEFAULT_BACKENDS,
                  instances: Iterable[Instance] | None = None, seed: int | None = None,
                  token: str = DEFAULT_TOKEN, noise: bool = True,
                  trace_path: str | Path | None = None,
-                 settings: Mapping[str, Any] | None = None) -> None:
+                 settings: Mapping[str, Any] | None = None,
+                 state_dir: str | Path | None = None, fsync: Fsync = "ack",
+                 fresh: bool = False) -> None:
         if clock not in CLOCKS:
             raise IBMInputValueError(f"clock must be one of {CLOCKS}, not {clock!r}")
+        if state_dir is not None and trace_path is not None:
+            raise StateError(f"with a state folder the trace is {Path(state_dir) / 'trace.jsonl'}"
+                             "; give --state or --trace, not both")
         self.clock_name: ClockName = clock
         self.token = token
         tenants = list(instances) if instances is not None else [Instance(DEFAULT_INSTANCE)]
@@ -212,28 +212,114 @@ class Emulator:
         self.instances: dict[str, Instance] = {i.name: i for i in tenants}
         self.by_crn = {i.crn: i for i in tenants}
         self.backends = {name: ServedBackend(name, noise=noise) for name in backends}
+        self._speed = speed
+        self._seed = seed
+        self._noise = noise
+        self._settings = dict(settings or {})
+        self.faults = 0
+        self.restarts = 0
+        """How many times this platform came back from its state folder (0: a new one)."""
+        self._trace_file: IO[str] | None = None
+        self._trace_path = None if trace_path is None else Path(trace_path)
+        self.store = Store(None if state_dir is None else Path(state_dir), fsync)
+        self._build(fresh=fresh)
+        self._closed = threading.Event()
+
+    def _config(self, seed: int) -> dict[str, Any]:
+        """What a state folder must have been made with to be resumed by this server."""
+        return {"clock": self.clock_name, "backends": list(self.backends),
+                "instances": [[i.name, i.plan, i.allocation] for i in self.instances.values()],
+                "noise": self._noise, "seed": seed,
+                "settings": json.loads(json.dumps(self._settings, default=repr))}
+
+    def _build(self, *, fresh: bool) -> None:
+        """A new service, or the one the state folder holds, recovered and restarted."""
+        seed = self._seed if self._seed is not None else random.SystemRandom().randrange(2**31)
+        config = {**self._config(seed), "ids": IbmIds.fresh().spec()}
+        stored_wins = ("ids",) if self._seed is not None else ("ids", "seed")
+        resumed = self.store.open(config, stored_wins=stored_wins, fresh=fresh)
+        if resumed is not None and self.clock_name == "wall":
+            raise StateError(f"{self.store.directory} holds a wall-clock platform: its trace "
+                             "can be read (qsession check) but the wall clock's time cannot be "
+                             "rebuilt from it, so it is not resumed. Use a new folder")
+        if resumed is not None:
+            seed, config = int(resumed.config["seed"]), resumed.config
         kind: Literal["virtual", "wall", "measured"] = (
-            "measured" if clock == "fast" else clock)
+            "measured" if self.clock_name == "fast" else self.clock_name)
         self.trace = Trace()
         self.service = LocalService(
-            clock=kind, speed=speed, seed=seed, trace=self.trace,
+            clock=kind, speed=self._speed, seed=seed, trace=self.trace,
+            ids=scheme_from_spec(config["ids"]),
             backends=[b.qpu for b in self.backends.values()],
             instances={i.name: RuntimeInstance(allocation=i.allocation,
                                                plan="open" if i.plan == "open" else "premium")
-                       for i in tenants}, **dict(settings or {}))
-        self.trace.meta["server_clock"] = clock
-        self.lock = self.service.clock.lock
-        self.jobs: dict[str, JobEntry] = {}
-        self.sessions: dict[str, SessionEntry] = {}
-        self.faults = 0
-        self._trace_file: IO[str] | None = None
-        if trace_path is not None:
-            path = Path(trace_path)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            # Line-buffered: a killed server leaves a readable prefix (SPEC §9 "nothing lost").
-            self._trace_file = open(path, "w", encoding="utf-8", buffering=1)  # noqa: SIM115
-            self.trace.stream_to(self._trace_file)
-        self._closed = threading.Event()
+                       for i in self.instances.values()}, **self._settings)
+        self.trace.meta["server_clock"] = self.clock_name
+        if resumed is None:
+            self.restarts = 0
+            self.store.attach(self.trace)
+            if self._trace_path is not None:
+                self._stream_trace(self._trace_path)
+            return
+        recovery = Recovery(self.service, resumed.trace)
+        recovery.replay(until=resumed.clock_us)
+        self.store.attach(self.trace, start=len(resumed.trace))
+        for job in recovery.waiting():
+            self._rebind(job)
+        recovery.restart()
+        self.restarts = recovery.restarts
+        log.info("qsession: resumed %s: %d records, %d job(s) queued, %d interrupted",
+                 self.store.directory, len(resumed.trace), len(recovery.waiting()),
+                 len(recovery.interrupted))
+
+    def _stream_trace(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Line-buffered: a killed server leaves a readable prefix (SPEC §9 "nothing lost").
+        self._trace_file = open(path, "w", encoding="utf-8", buffering=1)  # noqa: SIM115
+        self.trace.stream_to(self._trace_file)
+
+    def _rebind(self, job: JobRecord) -> None:
+        """Give a recovered job its inputs back by redoing its submission (nothing queued).
+
+        A job whose inputs cannot be read back keeps none: it fails as a QPU fault when it
+        runs (``runtime.recovery``).
+        """
+        from .routes.jobs import submit_request  # the route's own path, redone
+
+        body = self.store.inputs(job.id)
+        tenant = self.instances.get(job.instance)
+        if body is None or tenant is None:
+            log.warning("qsession: job %s has no stored inputs; it fails if it runs", job.id)
+            return
+        scheduler = self.service.scheduler_of(job.qpu)
+        try:
+            with scheduler.rebinding(job):
+                submit_request(self, tenant, body, recovering=True)
+        except Exception as err:  # the job fails when it runs; the others go on
+            log.warning("qsession: job %s cannot be rebuilt from its inputs (%s: %s)",
+                        job.id, type(err).__name__, err)
+
+    @property
+    def lock(self) -> threading.RLock:
+        """The service clock's lock: every state change holds it."""
+        return self.service.clock.lock
+
+    def sync(self) -> None:
+        """Make durable what the next answer reveals (called before every answer leaves)."""
+        self.store.sync(int(self.service.clock.now()))
+
+    def reset(self) -> None:
+        """Empty the platform: no session, job or record; new ids (never an old one again)."""
+        with self.lock:
+            self.service.close()
+            for served in self.backends.values():  # the new service adopts them
+                served.qpu.service = None
+            self.store.clear()
+            if self._trace_file is not None:
+                self._trace_file.close()
+                self._trace_file = None
+            self.faults = 0
+            self._build(fresh=True)
 
     # -- tenants ---------------------------------------------------------------------
 
@@ -271,21 +357,32 @@ class Emulator:
             raise IBMInputValueError(f"mode must be 'dedicated' or 'batch', not {mode!r}")
         cls = Session if mode == "dedicated" else Batch
         with self.lock:
-            session = cls(served.qpu, max_time=max_ttl, service=self.service,
-                          instance=tenant.name)
-            self.sessions[session.session_id] = SessionEntry(session, tenant)
-        return session
+            return cls(served.qpu, max_time=max_ttl, service=self.service,
+                       instance=tenant.name)
 
-    def session(self, tenant: Instance, session_id: str) -> SessionEntry:
+    def session(self, tenant: Instance, session_id: str) -> Session:
         """The tenant's session ``session_id``, or NotFound (also for another tenant's)."""
-        entry = self.sessions.get(session_id)
-        if entry is None or entry.instance is not tenant:
+        record = self._session_record(session_id)
+        if record is None or record.instance != tenant.name:
             raise NotFound(f"Session not found: no session {session_id!r} in this instance")
-        return entry
+        cls = Session if record.mode == "dedicated" else Batch
+        return cls._attach(self.service, record)
+
+    def _session_record(self, session_id: str) -> SessionRecord | None:
+        for scheduler in self.service.schedulers.values():
+            record = scheduler.sessions.get(session_id)
+            if record is not None:
+                return record
+        return None
+
+    def all_sessions(self) -> Iterator[SessionRecord]:
+        """Every session and batch of every tenant, in no particular order."""
+        for scheduler in self.service.schedulers.values():
+            yield from scheduler.sessions.values()
 
     # -- jobs ------------------------------------------------------------------------
 
-    def submit(self, tenant: Instance, body: Mapping[str, Any]) -> JobEntry:
+    def submit(self, tenant: Instance, body: Mapping[str, Any]) -> RuntimeJobV2:
         """Run a primitive job from a ``POST /jobs`` body (decoded with ``RuntimeDecoder``)."""
         program = body.get("program_id")
         backend_name = body.get("backend")
@@ -314,54 +411,97 @@ class Emulator:
         with self.lock:
             mode: Any = served.qpu
             session_id = body.get("session_id")
-            session_entry = None
             if session_id is not None:
-                session_entry = self.session(tenant, str(session_id))
-                if session_entry.session.backend() != backend_name:
+                session = self.session(tenant, str(session_id))
+                if session.backend() != backend_name:
                     raise IBMInputValueError(
-                        f"session {session_id} runs on {session_entry.session.backend()}, "
+                        f"session {session_id} runs on {session.backend()}, "
                         f"not {backend_name}")
-                mode = session_entry.session
+                mode = session
             pubs = params["pubs"]
             primitive: SamplerV2 | EstimatorV2
             if program == "sampler":
                 primitive = SamplerV2(mode, options=options, instance=tenant.name)
-                job = primitive.run([_sampler_pub(p) for p in pubs])
-            elif program == "estimator":
+                return primitive.run([_sampler_pub(p) for p in pubs])
+            if program == "estimator":
                 primitive = EstimatorV2(mode, options=options, instance=tenant.name)
-                job = primitive.run([_estimator_pub(p) for p in pubs])
-            else:
-                raise NotFound(f"Program not found: {program!r}; this service runs the "
-                               "'sampler' and 'estimator' primitives")
-            entry = JobEntry(job, tenant, params, list(tags))
-            self.jobs[job.job_id()] = entry
-            if session_entry is not None:
-                session_entry.jobs.append(job.job_id())
-        return entry
+                return primitive.run([_estimator_pub(p) for p in pubs])
+            raise NotFound(f"Program not found: {program!r}; this service runs the "
+                           "'sampler' and 'estimator' primitives")
 
-    def job(self, tenant: Instance, job_id: str) -> JobEntry:
+    def job(self, tenant: Instance, job_id: str) -> RuntimeJobV2:
         """The tenant's job ``job_id``, or NotFound (also for another tenant's or a deleted one)."""
-        entry = self.jobs.get(job_id)
-        if entry is None or entry.instance is not tenant or entry.deleted:
+        try:
+            record = self.service.job_record(job_id)
+        except RuntimeJobNotFound:
+            record = None
+        if record is None or record.instance != tenant.name:
             raise NotFound(f"Job not found: no job {job_id!r} in this instance")
-        return entry
+        return RuntimeJobV2(self.service, record)
 
-    def cancel_job(self, entry: JobEntry) -> None:
+    def all_jobs(self) -> Iterator[JobRecord]:
+        """Every job of every tenant, deleted ones included, in no particular order."""
+        for scheduler in self.service.schedulers.values():
+            yield from scheduler.jobs.values()
+
+    def params(self, job: RuntimeJobV2) -> Any:
+        """The ``params`` the job was submitted with, as the client sent them (JSON)."""
+        body = self.store.inputs(job.job_id())
+        if body is None:
+            return None
+        data = json.loads(body)
+        return data.get("params") if isinstance(data, dict) else None
+
+    def result_text(self, job: RuntimeJobV2, encode: Any) -> str:
+        """A DONE job's result as served: the text served first, kept (on disk with a
+        state folder) before it leaves; ``encode(job)`` writes it the first time.
+
+        A job that ended before a restart and whose result no client read is run on Aer
+        again from its stored inputs with its recorded seed: the same counts and values.
+        """
+        job_id = job.job_id()
+        text = self.store.result(job_id)
+        if text is not None:
+            return text
+        with self.lock:
+            record = self.service.job_record(job_id)
+            if recorded_inputs(record):
+                self._rebind(record)
+                scheduler = self.service.scheduler_of(record.qpu)
+                record.result = scheduler.executor(record.payload, record.seed)
+            text = str(encode(job))
+            self.store.put_result(job_id, text)
+        return text
+
+    def cancel_job(self, job: RuntimeJobV2) -> None:
         """Cancel a queued or running job; a final one is a Conflict (409)."""
         with self.lock:
-            if entry.job.in_final_state():
-                raise Conflict(f"Job {entry.job.job_id()} cannot be cancelled: it is already "
-                               f"{entry.job.status()}")
-            entry.job.cancel()
+            if job.in_final_state():
+                raise Conflict(f"Job {job.job_id()} cannot be cancelled: it is already "
+                               f"{job.status()}")
+            job.cancel()
 
-    def wait_step(self, entry: JobEntry) -> None:
+    def set_tags(self, job: RuntimeJobV2, tags: list[str]) -> None:
+        """Replace the job's tags (as sent; recorded in the trace)."""
+        record = self.service.job_record(job.job_id())
+        self.service.scheduler_of(record.qpu).set_tags(record, tags)
+
+    def delete_job(self, job: RuntimeJobV2) -> None:
+        """Delete a final job (recorded in the trace); a job not final is a Conflict (409)."""
+        with self.lock:
+            if not job.in_final_state():
+                raise Conflict(f"Job {job.job_id()} is {job.status()}: cancel it before "
+                               "deleting it")
+            record = self.service.job_record(job.job_id())
+            self.service.scheduler_of(record.qpu).delete_job(record)
+
+    def wait_step(self, job: RuntimeJobV2) -> None:
         """A client polls a job that is not final: on the fast clock, time jumps to the next
         event that changes the job's state (it starts or ends), firing every timer on the
         way, as ``job.result()`` jumps in process."""
         if self.clock_name != "fast":
             return
         with self.lock:
-            job = entry.job
             before = job.status()
             if before in ("DONE", "ERROR", "CANCELLED"):
                 return
@@ -398,15 +538,16 @@ class Emulator:
     # -- lifetime --------------------------------------------------------------------
 
     def close(self) -> None:
-        """Stop the service's threads and close the streamed trace."""
+        """Stop the service's threads and close the streamed trace and the store."""
         if self._closed.is_set():
             return
         self._closed.set()
         self.service.close()
-        if self._trace_file is not None:
-            with self.lock:
+        with self.lock:
+            if self._trace_file is not None:
                 self._trace_file.flush()
                 self._trace_file.close()
+            self.store.close()
 
 
 def _sampler_pub(pub: Any) -> Any:

@@ -19,13 +19,13 @@ from qsession.runtime import IBMInputValueError, RuntimeJobV2
 from qsession.runtime.executor import submit_program
 from qsession.runtime.programs import result_of_job
 
-from .emulator import Emulator, Instance, JobEntry, UnknownBackend
+from .emulator import Emulator, Instance, UnknownBackend
 
 RESULT_SCHEMA = "v2.0"
 """The result schema written back (the one the 0.51 client sends its params in)."""
 
 
-def submit(emulator: Emulator, tenant: Instance, body: Mapping[str, Any]) -> JobEntry:
+def submit(emulator: Emulator, tenant: Instance, body: Mapping[str, Any]) -> RuntimeJobV2:
     """Run an ``executor`` job from a ``POST /jobs`` body (plain JSON)."""
     from pydantic import ValidationError
     from qiskit_ibm_runtime.quantum_program.params_converters import (
@@ -65,20 +65,13 @@ def submit(emulator: Emulator, tenant: Instance, body: Mapping[str, Any]) -> Job
     served = emulator.backends[backend_name]
     with emulator.lock:
         session_id = body.get("session_id")
-        session_entry = None
         session = None
         if session_id is not None:
-            session_entry = emulator.session(tenant, str(session_id))
-            session = session_entry.session
+            session = emulator.session(tenant, str(session_id))
             if session.backend() != backend_name:
                 raise IBMInputValueError(
                     f"session {session_id} runs on {session.backend()}, not {backend_name}")
-        job = submit_program(served.qpu, session, program, options, instance=tenant.name)
-        entry = JobEntry(job, tenant, dict(params), list(tags))
-        emulator.jobs[job.job_id()] = entry
-        if session_entry is not None:
-            session_entry.jobs.append(job.job_id())
-    return entry
+        return submit_program(served.qpu, session, program, options, instance=tenant.name)
 
 
 def result_text(job: RuntimeJobV2) -> str:

@@ -214,7 +214,7 @@ def summarize(emulator: Emulator) -> dict[str, Any]:
     events = Counter(r.event for r in trace.records if r.entity == "session")
     activations = sum(1 for r in trace.records if r.entity == "session" and r.dest == "active"
                       and r.source != "active")
-    finals = Counter(e.job.status() for e in emulator.jobs.values())
+    finals = Counter(r.state for r in emulator.all_jobs())
     return {
         "clock": emulator.clock_name,
         "virtual_seconds": emulator.service.clock.now() / 1e6,
@@ -271,7 +271,9 @@ def run_command(command: Sequence[str], *, out_dir: Path, host: str = DEFAULT_HO
     queued are run to their end before the report (every accepted job ends once).
     """
     out_dir.mkdir(parents=True, exist_ok=True)
-    emulator = Emulator(trace_path=out_dir / "trace.jsonl", **emulator_options)
+    # The output folder is the platform's state folder, started afresh: a run that crashed
+    # leaves its trace, inputs and results there to inspect (or resume with serve --state).
+    emulator = Emulator(state_dir=out_dir, fresh=True, fsync="off", **emulator_options)
     server = Server(emulator, host, port).start()
     try:
         env = {**os.environ, **server.env()}

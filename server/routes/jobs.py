@@ -8,10 +8,11 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import PlainTextResponse
 
-from qsession.runtime import IBMInputValueError
+from qsession.runtime import IBMInputValueError, RuntimeJobV2
+from qsession.runtime.records import JobRecord
 
 from .. import executor, wire
-from ..emulator import Conflict, Emulator, JobEntry, NotFound
+from ..emulator import Emulator, Instance, NotFound
 from .common import decode, raw_body, tenant
 
 
@@ -43,8 +44,7 @@ def _int(value: str | None, name: str, default: int) -> int:
     return number
 
 
-def _matches(entry: JobEntry, q: dict[str, Any]) -> bool:
-    job = entry.job
+def _matches(job: RuntimeJobV2, q: dict[str, Any]) -> bool:
     if q["backend"] is not None and job.backend().name != q["backend"]:
         return False
     if q["pending"] is not None and job.in_final_state() == q["pending"]:
@@ -53,12 +53,42 @@ def _matches(entry: JobEntry, q: dict[str, Any]) -> bool:
         return False
     if q["session_id"] is not None and job.session_id != q["session_id"]:
         return False
-    if not set(q["tags"]) <= set(entry.tags):
+    if not set(q["tags"]) <= set(job.tags):
         return False
     created = job.creation_date
     if q["after"] is not None and created < q["after"]:
         return False
     return not (q["before"] is not None and created > q["before"])
+
+
+def submit_request(emulator: Emulator, owner: Instance, body: bytes, *,
+                   recovering: bool = False) -> RuntimeJobV2:
+    """Validate and queue a ``POST /jobs`` body: the route's work, also redone on recovery.
+
+    The body is the job's inputs: it is written to the store before the job's ``create``
+    record (so before any answer names the job); ``recovering`` redoes the call for a job
+    recovered from the trace, which keeps its inputs already.
+    """
+    plain = decode(body)
+    problems = wire.schema_problems(str(plain.get("program_id")), plain.get("params"))
+    if problems is not None:
+        raise IBMInputValueError(problems)
+    decoded = plain if plain.get("program_id") == "executor" else decode(body, runtime=True)
+    with emulator.lock:  # the staged body goes to this request's job, not another's
+        emulator.store.stage(None if recovering else body)
+        try:
+            if plain.get("program_id") == "executor":
+                return executor.submit(emulator, owner, decoded)
+            return emulator.submit(owner, decoded)
+        finally:
+            emulator.store.stage(None)
+
+
+def _encoded_result(job: RuntimeJobV2) -> str:
+    """A DONE job's result as the client reads it (the executor's schema, or encoded)."""
+    if job.primitive_id == "executor":
+        return executor.result_text(job)
+    return wire.encode_result(job.result())
 
 
 def router() -> APIRouter:
@@ -67,17 +97,7 @@ def router() -> APIRouter:
 
     @api.post("/jobs", summary="Run a primitive (sampler or estimator), in a session or not")
     def run(request: Request, body: bytes = Depends(raw_body)) -> dict[str, Any]:
-        owner = tenant(request)
-        emulator: Emulator = request.app.state.emulator
-        plain = decode(body)
-        problems = wire.schema_problems(str(plain.get("program_id")), plain.get("params"))
-        if problems is not None:
-            raise IBMInputValueError(problems)
-        if plain.get("program_id") == "executor":
-            entry = executor.submit(emulator, owner, plain)
-        else:
-            entry = emulator.submit(owner, decode(body, runtime=True))
-        job = entry.job
+        job = submit_request(request.app.state.emulator, tenant(request), body)
         return {"id": job.job_id(), "backend": job.backend().name,
                 "session_id": job.session_id, "private": False}
 
@@ -100,40 +120,40 @@ def router() -> APIRouter:
         limit = _int(params.get("limit"), "limit", 200)
         offset = _int(params.get("offset"), "offset", 0)
         with emulator.lock:
-            chosen = [e for e in emulator.jobs.values()
-                      if e.instance is owner and not e.deleted and _matches(e, query)]
-            # Ids are issued in submission order, so creation order is insertion order.
+            service = emulator.service
+            mine: list[JobRecord] = sorted(
+                (r for r in emulator.all_jobs() if r.instance == owner.name and not r.deleted),
+                key=lambda r: r.seq)  # submission order: the order they were created in
+            chosen = [job for job in (RuntimeJobV2(service, r) for r in mine)
+                      if _matches(job, query)]
             if sort == "DESC":
                 chosen.reverse()
             page = chosen[offset:offset + limit] if limit else chosen[offset:]
-            return {"jobs": [wire.job_json(e.job, crn=owner.crn, tags=e.tags) for e in page],
+            return {"jobs": [wire.job_json(j, crn=owner.crn, tags=j.tags) for j in page],
                     "count": len(chosen)}
 
     @api.get("/jobs/{job_id}", summary="A job's state (the client polls this while it waits)")
     def get(job_id: str, request: Request) -> Response:
         owner = tenant(request)
         emulator: Emulator = request.app.state.emulator
-        entry = emulator.job(owner, job_id)
-        emulator.wait_step(entry)
+        job = emulator.job(owner, job_id)
+        emulator.wait_step(job)
         include = request.query_params.get("exclude_params", "false") != "true"
+        params = emulator.params(job) if include else None
         with emulator.lock:
-            body = wire.job_json(entry.job, crn=owner.crn, tags=entry.tags,
-                                 params=entry.params, include_params=include)
+            body = wire.job_json(job, crn=owner.crn, tags=job.tags, params=params,
+                                 include_params=include)
         return Response(wire.encode_result(body), media_type="application/json")
 
     @api.get("/jobs/{job_id}/results", summary="A job's result (RuntimeEncoder JSON)")
     def results(job_id: str, request: Request) -> Response:
         emulator: Emulator = request.app.state.emulator
-        entry = emulator.job(tenant(request), job_id)
+        job = emulator.job(tenant(request), job_id)
         with emulator.lock:
-            job = entry.job
             status = job.status()
             if status == "DONE":
-                if entry.result_text is None:
-                    entry.result_text = (executor.result_text(job)
-                                         if job.primitive_id == "executor"
-                                         else wire.encode_result(job.result()))
-                return Response(entry.result_text, media_type="application/json")
+                text = emulator.result_text(job, _encoded_result)
+                return Response(text, media_type="application/json")
             if status in ("ERROR", "CANCELLED"):
                 return PlainTextResponse(wire.job_error_text(job))
         raise NotFound(f"Job {job_id} has no result yet: it is {status}")
@@ -141,9 +161,9 @@ def router() -> APIRouter:
     @api.get("/jobs/{job_id}/metrics", summary="A job's timestamps, usage and sizes")
     def metrics(job_id: str, request: Request) -> dict[str, Any]:
         emulator: Emulator = request.app.state.emulator
-        entry = emulator.job(tenant(request), job_id)
+        job = emulator.job(tenant(request), job_id)
         with emulator.lock:
-            return wire.job_metrics(entry.job, _qiskit_version())
+            return wire.job_metrics(job, _qiskit_version())
 
     @api.get("/jobs/{job_id}/logs", summary="A job's logs (an emulated QPU writes none)")
     def logs(job_id: str, request: Request) -> PlainTextResponse:
@@ -160,23 +180,17 @@ def router() -> APIRouter:
     @api.delete("/jobs/{job_id}", status_code=204, summary="Delete a final job")
     def delete(job_id: str, request: Request) -> Response:
         emulator: Emulator = request.app.state.emulator
-        entry = emulator.job(tenant(request), job_id)
-        with emulator.lock:
-            if not entry.job.in_final_state():
-                raise Conflict(f"Job {job_id} is {entry.job.status()}: cancel it before "
-                               "deleting it")
-            entry.deleted = True
+        emulator.delete_job(emulator.job(tenant(request), job_id))
         return Response(status_code=204)
 
     @api.put("/jobs/{job_id}/tags", status_code=204, summary="Replace a job's tags")
     def tags(job_id: str, request: Request, body: bytes = Depends(raw_body)) -> Response:
         emulator: Emulator = request.app.state.emulator
-        entry = emulator.job(tenant(request), job_id)
+        job = emulator.job(tenant(request), job_id)
         new = decode(body).get("tags")
         if not isinstance(new, list) or not all(isinstance(t, str) for t in new):
             raise IBMInputValueError("PUT /jobs/{id}/tags takes {\"tags\": [strings]}")
-        with emulator.lock:
-            entry.tags = list(new)
+        emulator.set_tags(job, list(new))
         return Response(status_code=204)
 
     return api

@@ -42,29 +42,28 @@ def router() -> APIRouter:
     @api.get("/sessions/{session_id}", summary="A session's details")
     def details(session_id: str, request: Request) -> dict[str, Any]:
         emulator: Emulator = request.app.state.emulator
-        entry = emulator.session(tenant(request), session_id)
+        session = emulator.session(tenant(request), session_id)
         with emulator.lock:
-            return wire.session_json(entry.session.details(), emulator.trace)
+            return wire.session_json(session.details(), emulator.trace)
 
     @api.patch("/sessions/{session_id}", status_code=204,
                summary="Stop accepting jobs (the client's Session.close())")
     def update(session_id: str, request: Request, body: bytes = Depends(raw_body)) -> Response:
         emulator: Emulator = request.app.state.emulator
-        entry = emulator.session(tenant(request), session_id)
+        session = emulator.session(tenant(request), session_id)
         data = decode(body)
         if data.get("accepting_jobs") is not False or set(data) - {"accepting_jobs"}:
             raise IBMInputValueError(
                 "PATCH /sessions/{id} takes {\"accepting_jobs\": false} (a session never "
                 "reopens)")
-        entry.session.close()
+        session.close()
         return Response(status_code=204)
 
     @api.delete("/sessions/{session_id}/close", status_code=204,
                 summary="Cancel the session: queued jobs are cancelled (Session.cancel())")
     def cancel(session_id: str, request: Request) -> Response:
         emulator: Emulator = request.app.state.emulator
-        entry = emulator.session(tenant(request), session_id)
-        entry.session.cancel()
+        emulator.session(tenant(request), session_id).cancel()
         return Response(status_code=204)
 
     return api
