@@ -44,6 +44,7 @@ docs: $(STAMP)
 	$(BIN)/qsession diagram --machine session --format svg --output docs/session-lifecycle.svg
 	$(BIN)/qsession diagram --machine job --format svg --output docs/job-lifecycle.svg
 	$(BIN)/python -m qsession.diagrams.markdown > docs/lifecycle.md
+	$(BIN)/python -m qsession.cli.semantics_doc docs/semantics.md
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -1,7 +1,7 @@
 """B12: Estimator pubs whose circuits end in measurements, against the same pubs without them.
 
 IBM accepts Estimator circuits with final measurements; they do not change an expectation
-value, and run as given Aer samples them shot by shot (SPEC §5: qsession removes them first).
+value, and run as given Aer samples them shot by shot (qsession removes them first).
 Subject and baseline are the same loop of estimator jobs through a qsession ``Session`` in
 virtual time, on a 4-qubit ansatz transpiled for the QPU, with and without
 ``measure_all()``; the target is that measurements cost at most 1.5x.

@@ -1,4 +1,4 @@
-"""B8: the seed's VQE through the unmodified client over HTTP, against the client's local mode.
+"""B8: the session guide's VQE over HTTP with the unmodified client, against its local mode.
 
 The same ``qiskit-ibm-runtime`` calls (``Session``, ``EstimatorV2``, ``result()``) twice:
 once against ``qsession serve --clock fast --no-noise`` on loopback (its own process, as

@@ -5,7 +5,7 @@ A stream is ``n`` jobs with Poisson arrivals and durations from the QPU timing m
 seeded RNG), at an offered load of 0.9. Jobs belong to dedicated sessions in consecutive
 blocks of ``per_session`` jobs: a session opens when its first job arrives and is closed
 right after its last job is submitted, so the next session's first job waits in the
-normal queue while the previous session drains (SPEC §2).
+normal queue while the previous session drains.
 
 With that shape the qsession schedule is FIFO, so a SimPy ``Resource(capacity=1)`` fed
 the same arrivals and durations must end at the same virtual instant: both results carry

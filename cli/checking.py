@@ -1,4 +1,4 @@
-"""``qsession check``: run every SPEC invariant over a trace file and print what broke."""
+"""``qsession check``: run every invariant over a trace file and print what broke."""
 
 from __future__ import annotations
 

@@ -5,16 +5,22 @@ from __future__ import annotations
 import math
 import os
 import shlex
+import shutil
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from qsession.cli.serving import build_emulator, emulator_options, server_options
 
+if TYPE_CHECKING:
+    _FloatParam = click.ParamType[float, Any]
+else:  # click made ParamType generic only in 8.5; older releases cannot subscript it
+    _FloatParam = click.ParamType
 
-class PositiveSeconds(click.ParamType[float, Any]):
+
+class PositiveSeconds(_FloatParam):
     """A finite number of seconds > 0 (``inf`` and ``nan`` are usage errors, exit 2)."""
 
     name = "seconds"
@@ -117,9 +123,12 @@ def diagram(machine: str, fmt: str, output: Path | None) -> None:
 )
 def timeline(trace_file: Path, output_dir: Path | None, perfetto: bool) -> None:
     """Draw a recorded trace as a timeline picture (PNG and SVG) and a Perfetto trace."""
-    from qsession.insight.timeline import draw_timeline
+    from qsession.insight.timeline import draw_timeline, plot_missing
     from qsession.runtime.trace import Trace, TraceFormatError
 
+    missing = plot_missing()
+    if missing is not None:
+        raise click.ClickException(f"the timeline picture cannot be drawn: {missing}")
     try:
         trace = Trace.read(trace_file)
     except TraceFormatError as err:
@@ -150,7 +159,7 @@ OUTPUT_DIR = Path("qsession-out")
               help="Seed of the tenants' workload, the optimiser's start and the simulator.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or tables: a one-line summary.")
 def demo(output_dir: Path, seed: int, quiet: bool) -> None:
-    """Run the seed's VQE session on a QPU shared with other tenants, in virtual time.
+    """Run a VQE session on a QPU shared with other tenants, in virtual time.
 
     Shows the first job queueing, later jobs jumping the queue, the ITTL expiring during a
     slow classical step (then reactivation through the queue) and the max TTL failing the
@@ -160,6 +169,30 @@ def demo(output_dir: Path, seed: int, quiet: bool) -> None:
     from qsession.insight.demo import DemoConfig, run_demo
 
     run_demo(output_dir, DemoConfig(seed=seed), quiet=quiet)
+
+
+@main.command()
+@click.option("--copy", "dest", type=click.Path(file_okay=False, path_type=Path), default=None,
+              callback=writable_dir, metavar="DIR",
+              help="Copy every example into DIR (its folders kept), to run or edit them.")
+@click.option("--force", is_flag=True, help="With --copy, overwrite files already in DIR.")
+def examples(dest: Path | None, force: bool) -> None:
+    """List the example programs installed with qsession, or copy them out with --copy DIR."""
+    from qsession.cli.examples import ExamplesMissing, copy_to, listing
+
+    try:
+        if dest is None:
+            for line in listing(min(shutil.get_terminal_size().columns, 100)):
+                click.echo(line)
+            click.echo("Copy them out to run them: qsession examples --copy my-examples")
+            return
+        written = copy_to(dest, force=force)
+    except (ExamplesMissing, FileExistsError) as err:
+        raise click.ClickException(str(err)) from err
+    click.echo(f"qsession: copied {len(written)} examples to {dest}")
+    click.echo(f"Run one against a local IBM Quantum Platform:\n"
+               f"  qsession run -- python {dest / 'unchanged' / 'session_sampler.py'}\n"
+               f"or in process:\n  python {dest / 'seed_vqe.py'}")
 
 
 @main.command()
@@ -206,7 +239,7 @@ def whatif(output_dir: Path, seed: int, ittls: tuple[float, ...], reps: int,
 @click.option("--settled", is_flag=True,
               help="The run was driven to idle: every job must have reached a final state.")
 def check(trace_file: Path, settled: bool) -> None:
-    """Check every SPEC invariant on a recorded trace; exit status 1 if any is violated."""
+    """Check every invariant on a recorded trace; exit status 1 if any is violated."""
     from rich.console import Console
 
     from qsession.cli.checking import check_file
@@ -252,7 +285,7 @@ def replay(trace_file: Path) -> None:
               help="Processes for the random programs.")
 def verify(profile: str, seed: int | None, with_mutants: bool, runs: int | None,
            processes: int) -> None:
-    """Check every SPEC invariant: stateful runs, the explorer, random programs, mutants."""
+    """Check every invariant: stateful runs, the explorer, random programs, mutants."""
     from rich.console import Console
 
     from qsession.cli.verify import verify as run_campaign
@@ -273,7 +306,7 @@ def verify(profile: str, seed: int | None, with_mutants: bool, runs: int | None,
               help="With --state: ack fsyncs what each answer reveals before it leaves; "
                    "off only writes it (a killed server loses nothing, a power cut may).")
 def serve(host: str, port: int, clock: str, speed: float, backends: str,
-          instances: tuple[str, ...], seed: int | None, noise: bool,
+          instances: tuple[str, ...], seed: int | None, noise: bool, control_token: str,
           trace_path: Path | None, state_dir: Path | None, fsync: str) -> None:
     """Serve IBM Quantum Platform's REST API for the unmodified client until interrupted."""
     from qsession.server import Server
@@ -287,13 +320,15 @@ def serve(host: str, port: int, clock: str, speed: float, backends: str,
     if state_dir is not None:
         options.update(state_dir=state_dir, fsync=fsync)
     emulator = build_emulator(options, trace_path)
-    server = Server(emulator, host, port)
+    server = Server(emulator, host, port, control_token=control_token)
     for key, value in server.env().items():
         click.echo(f"export {key}={shlex.quote(value)}")
+    click.echo(f"export QSESSION_CONTROL_TOKEN={shlex.quote(control_token)}")
     if emulator.restarts:
         click.echo(f"# qsession: resumed the platform in {state_dir} (restart "
                    f"{emulator.restarts})", err=True)
     click.echo(f"# qsession: serving on {server.url} ({clock} clock); Ctrl-C stops", err=True)
+    click.echo(f"# qsession: the live page: {server.page_url}", err=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:  # uvicorn re-raises the signal once it has shut down
@@ -310,14 +345,15 @@ def serve(host: str, port: int, clock: str, speed: float, backends: str,
               help="Where the trace, timeline and Perfetto export go.")
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 def run(host: str, port: int, clock: str, speed: float, backends: str,
-        instances: tuple[str, ...], seed: int | None, noise: bool, output_dir: Path,
-        command: tuple[str, ...]) -> None:
+        instances: tuple[str, ...], seed: int | None, noise: bool, control_token: str,
+        output_dir: Path, command: tuple[str, ...]) -> None:
     """Run COMMAND (after --) against a local IBM Quantum Platform; exit with its status."""
     from qsession.server.launch import run_command
 
     options = emulator_options(clock, speed, backends, instances, seed, noise)
     try:
         status = run_command(command, out_dir=output_dir, host=host, port=port,
+                             control_token=control_token,
                              echo=lambda line: click.echo(line, err=True), **options)
     except ValueError as err:
         raise click.ClickException(str(err)) from err

@@ -12,7 +12,7 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 
 
 def server_options(default_clock: str) -> Callable[[_F], _F]:
-    """The options of both commands (SPEC §9)."""
+    """The options of both commands."""
 
     def wrap(func: _F) -> _F:
         options = [
@@ -38,12 +38,29 @@ def server_options(default_clock: str) -> Callable[[_F], _F]:
             click.option("--seed", type=int, default=None, help="Seed for the simulator."),
             click.option("--noise/--no-noise", default=True, show_default=True,
                          help="Run circuits under the fake backend's noise model."),
+            click.option("--control-token", metavar="TOKEN", default=None,
+                         callback=_control_token,
+                         help="The token the /qsession/v1 routes and the live page need "
+                              "(default: a random one, printed in the page's address and as "
+                              "QSESSION_CONTROL_TOKEN)."),
         ]
         for option in reversed(options):
             func = option(func)
         return func
 
     return wrap
+
+
+def _control_token(ctx: click.Context, param: click.Parameter, value: str | None) -> str:
+    """The given token (checked), or a fresh random one."""
+    if value is None:
+        import secrets
+
+        return secrets.token_urlsafe(18)
+    if not value or len(value) > 256 or not value.isprintable() or " " in value:
+        raise click.BadParameter("give 1 to 256 printable characters without spaces", ctx,
+                                 param)
+    return value
 
 
 def emulator_options(clock: str, speed: float, backends: str, instances: tuple[str, ...],

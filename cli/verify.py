@@ -1,6 +1,6 @@
 """``qsession verify``: stateful runs, the explorer, random programs and mutants, per invariant.
 
-Every part reports per SPEC invariant; a failure prints Hypothesis' shrunk step list and
+Every part reports per invariant; a failure prints Hypothesis' shrunk step list and
 the seed that replays it (``qsession verify --seed N``).
 """
 
@@ -373,7 +373,7 @@ def mutants(console: Console, budget: int) -> tuple[Outcome, Table]:
 
 
 def summary(parts: list[Outcome]) -> Table:
-    """One row per SPEC invariant: what each part did for it, and the verdict.
+    """One row per invariant: what each part did for it, and the verdict.
 
     The verdict is ``violated`` whenever any part found a violation of it (a failed
     stateful or explorer run, or any program trace).
@@ -384,7 +384,7 @@ def summary(parts: list[Outcome]) -> Table:
     by_name = {p.name.split(" (")[0]: p for p in parts}
     ids = [*INVARIANTS, *API_INVARIANTS, "INV-DURATION"]
     table = Table(title="Invariants")
-    # The ids are what a reader looks up in SPEC: never cut them, even at 80 columns.
+    # The ids are what a reader looks up in docs/semantics.md: never cut them, even at 80 columns.
     table.add_column("invariant", no_wrap=True, min_width=max(map(len, ids)))
     for column in ("stateful runs (checks)", "explorer states", "program violations", "result"):
         table.add_column(column)

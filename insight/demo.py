@@ -1,9 +1,9 @@
-"""The demo (``qsession demo``): the seed's VQE session on a QPU shared with other tenants.
+"""The demo (``qsession demo``): a VQE session on a QPU shared with other tenants.
 
-The seed document's workload — SciPy COBYLA minimising an estimator's energy inside a
+IBM's session guide workload — SciPy COBYLA minimising an estimator's energy inside a
 ``Session`` — runs in virtual time on a QPU that seeded background tenants
 (``qsession.runtime.workload``) also use. The scenario is laid out so that every session rule of
-SPEC §2 shows: the first job queues behind tenants; later jobs jump the queue; a slow
+the session lifecycle shows: the first job queues behind tenants; later jobs jump the queue; a slow
 classical step lets the ITTL expire (the QPU is held idle meanwhile, then the session
 deactivates and its next job reactivates it through the normal queue); another tenant's
 session waits for the QPU; and final evaluations submitted just before the max TTL are
@@ -20,6 +20,7 @@ import contextlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from importlib.util import find_spec
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -113,7 +114,7 @@ class _StopOptimiser(Exception):
 def h2_problem() -> tuple[Any, Any]:
     """The H2 Hamiltonian of examples/seed_vqe.py and a 4-parameter RY ansatz for it.
 
-    The seed leaves the ansatz open; ``real_amplitudes(2, reps=1)`` reaches the ground
+    The guide leaves the ansatz open; ``real_amplitudes(2, reps=1)`` reaches the ground
     state within the demo's few dozen COBYLA evaluations, where ``efficient_su2``'s eight
     parameters would still be far off.
     """
@@ -136,7 +137,7 @@ def isa_problem(ansatz: Any, hamiltonian: Any, backend: Any) -> tuple[Any, Any]:
 
 
 def cost_func(params: Any, ansatz: Any, hamiltonian: Any, estimator: EstimatorV2) -> float:
-    """The seed document's cost function, unchanged: one estimator job per evaluation."""
+    """The session guide's cost function, unchanged: one estimator job per evaluation."""
     energy = estimator.run(ansatz, hamiltonian, parameter_values=params).result().values[0]
     return float(energy)
 
@@ -171,7 +172,7 @@ class _VQE:
         return to_seconds(self.service.clock.now())
 
     def objective(self, params: Any) -> float:
-        """The classical step, a deadline check in phase 2, then the seed's cost function."""
+        """The classical step, a deadline check in phase 2, then the guide's cost function."""
         if self.log:  # the optimiser's own classical work between two evaluations
             self.service.advance(self.config.think)
         if self.log is self.energies.phase2 and self._too_late():
@@ -286,6 +287,8 @@ class DemoResult:
     metrics: Metrics
     figures: dict[str, float]
     files: dict[str, Path]
+    skipped: dict[str, str] = field(default_factory=dict)
+    """Files not written (or written in another form), by name, and why: a missing extra."""
 
 
 def run_demo(output_dir: str | Path = "qsession-out", config: DemoConfig | None = None, *,
@@ -303,10 +306,13 @@ def run_demo(output_dir: str | Path = "qsession-out", config: DemoConfig | None 
     metrics = compute(run.trace)
     story = read_story(run.trace, run.session_id)
     numbers = figures(metrics, run.session_id)
-    files = write_outputs(run, out)
-    result = DemoResult(run, story, metrics, numbers, files)
+    skipped: dict[str, str] = {}
+    files = write_outputs(run, out, skipped)
+    result = DemoResult(run, story, metrics, numbers, files, skipped)
     if quiet:
         console.print(f"qsession demo (seed {config.seed}): wrote {len(files)} files to {out}")
+        for name, why in skipped.items():
+            console.print(f"  {name}: {why}", markup=False)
     else:
         print_report(result, console)
     return result
@@ -314,9 +320,10 @@ def run_demo(output_dir: str | Path = "qsession-out", config: DemoConfig | None 
 
 def _header(config: DemoConfig) -> str:
     w = config.workload
-    return (f"[bold]qsession demo[/] — seed {config.seed}, virtual time. The seed's VQE "
-            f"(SciPy COBYLA, EstimatorV2 in a Session, max_time {config.max_time:g} s) on one "
-            f"QPU (ITTL {config.interactive_timeout:g} s) shared with background tenants "
+    return (f"[bold]qsession demo[/] — seed {config.seed}, virtual time. A VQE loop as in "
+            f"IBM's session guide (SciPy COBYLA, EstimatorV2 in a Session, max_time "
+            f"{config.max_time:g} s) on one QPU (ITTL {config.interactive_timeout:g} s) "
+            f"shared with background tenants "
             f"(job-mode samplers, ~{w.rate * 60:.0f}/min, {w.backlog} already queued; "
             f"{len(w.session_starts)} other session).")
 
@@ -340,25 +347,37 @@ def _simulate_with_progress(config: DemoConfig, console: Console, quiet: bool) -
     return run
 
 
-def write_outputs(run: DemoRun, out: Path) -> dict[str, Path]:
-    """Write the trace, its Perfetto export, the timeline and the lifecycle diagram."""
-    from .perfetto import write_perfetto
-    from .timeline import draw_timeline
+def write_outputs(run: DemoRun, out: Path, skipped: dict[str, str] | None = None,
+                  ) -> dict[str, Path]:
+    """Write the trace, its Perfetto export, the timeline and the lifecycle diagram.
 
+    What a missing extra prevents is not written; ``skipped`` gets each such file and why.
+    """
+    from .perfetto import write_perfetto
+    from .timeline import TIMELINE_FILES, draw_timeline, plot_missing
+
+    skipped = {} if skipped is None else skipped
     files = {"trace.jsonl": run.trace.write(out / "trace.jsonl"),
              "trace.perfetto.json": write_perfetto(run.trace, out / "trace.perfetto.json")}
     title = (f"qsession demo (seed {run.config.seed}): VQE session {run.session_id} on a "
              f"shared QPU — ITTL {run.config.interactive_timeout:g} s, max TTL "
              f"{run.config.max_time:g} s")
-    draw_timeline(run.trace, out / "timeline.png", out / "timeline.svg", title=title)
-    files["timeline.png"] = out / "timeline.png"
-    files["timeline.svg"] = out / "timeline.svg"
-    files.update(write_lifecycle(out))
+    missing = plot_missing()
+    if missing is None:
+        png, svg = (out / name for name in TIMELINE_FILES)
+        draw_timeline(run.trace, png, svg, title=title)
+        files.update({png.name: png, svg.name: svg})
+    else:
+        skipped.update(dict.fromkeys(TIMELINE_FILES, missing))
+    files.update(write_lifecycle(out, skipped))
     return files
 
 
-def write_lifecycle(out: Path) -> dict[str, Path]:
-    """The session lifecycle as SVG; without pygraphviz, its Mermaid source and a note."""
+def write_lifecycle(out: Path, skipped: dict[str, str] | None = None) -> dict[str, Path]:
+    """The session lifecycle as SVG; without pygraphviz, its Mermaid source and a note.
+
+    When it falls back to Mermaid, ``skipped`` gets the SVG's name and why.
+    """
     from qsession.diagrams import DiagramError, render
 
     try:
@@ -367,5 +386,9 @@ def write_lifecycle(out: Path) -> dict[str, Path]:
     except DiagramError as err:
         path = out / "session-lifecycle.mmd"
         path.write_text(f"%% {err}\n{render('session', 'mermaid').decode()}")
+        if skipped is not None:
+            why = ("SVG needs pygraphviz, the diagrams extra (pip install 'qsession[diagrams]')"
+                   if find_spec("pygraphviz") is None else str(err))
+            skipped["session-lifecycle.svg"] = f"{why}; its Mermaid source is in {path.name}"
         return {"session-lifecycle.mmd": path}
     return {"session-lifecycle.svg": path}

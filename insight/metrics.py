@@ -1,4 +1,6 @@
-"""Metrics computed from a trace alone: per job, per session, per QPU (SPEC §8 definitions).
+"""Metrics computed from a trace alone: per job, per session, per QPU.
+
+What is billed is defined in docs/semantics.md, "Usage and billing".
 
 Because they read only the trace, they work on a recorded or hand-written trace as well
 as on a live run, and a test checks them against the scheduler's own bookkeeping.
@@ -77,7 +79,7 @@ class SessionMetrics:
 
     @property
     def usage_time(self) -> float:
-        """SPEC §8: a dedicated session's active time, each span until the latest of its
+        """A dedicated session's active time, each span until the latest of its
         deactivation, its end and the completion of its job running then; a batch's sum
         of its jobs' usage."""
         return self.active_time if self.mode == "dedicated" else self.job_usage

@@ -86,7 +86,9 @@ def print_report(result: DemoResult, console: Console) -> None:
         console.print(table)
     console.print("[bold]Files[/]")
     for name, path in result.files.items():
-        console.print(f"  {name:<22} {path}")
+        console.print(f"  {name:<22} {path}", markup=False)
+    for name, why in result.skipped.items():
+        console.print(f"  {name:<22} not written: {why}", markup=False)
 
 
 def _owner_of_sessions(story: Story) -> dict[str | None, str]:

@@ -1,6 +1,6 @@
 """The demo's story read back from its trace alone: who waited behind whom, jumps, expiry.
 
-``read_story`` turns the records of one demo run into the session behaviours of SPEC §2 as
+``read_story`` turns the records of one demo run into the session behaviours of the lifecycle as
 they happened; ``figures`` gives the headline numbers from the trace's metrics. Neither
 needs the emulator, so a recorded ``trace.jsonl`` tells the same story.
 """
@@ -45,7 +45,7 @@ class JobFacts:
 
 @dataclass
 class Story:
-    """The session behaviours of SPEC §2 as they happened in one demo trace."""
+    """The session behaviours of the lifecycle as they happened in one demo trace."""
 
     session: str
     jobs: dict[str, JobFacts]

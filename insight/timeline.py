@@ -8,6 +8,7 @@ It paints the intervals of ``spans.timeline_spans``. matplotlib is imported only
 from __future__ import annotations
 
 from collections.abc import Iterable
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,16 @@ HOLD_COLOR = "#6a1b9a"
 INACTIVE_COLOR = "#cfd8dc"
 ITTL_COLOR = "#ffe082"
 LANE_COLORS = {"qpu": "#eceff1", "session": "#ffffff", "batch": "#ffffff", "jobs": "#fafafa"}
+
+TIMELINE_FILES = ("timeline.png", "timeline.svg")
+
+
+def plot_missing() -> str | None:
+    """Why the timeline picture cannot be drawn here (matplotlib absent), or None if it can."""
+    if find_spec("matplotlib") is None:
+        return "matplotlib is not installed (the plot extra: pip install 'qsession[plot]')"
+    return None
+
 
 # Vertical layout of one lane (centre at its index; the y axis points down).
 RUN_Y, RUN_H = -0.30, 0.42

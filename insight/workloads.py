@@ -203,7 +203,7 @@ def workloads(trace: Trace | Iterable[Record], now_us: int | None = None) -> Wor
             row.activations = m.activations
             usage = m.usage_time
             # The meter still runs at the trace's end (metrics stops it there): a dedicated
-            # session that is active, or that ended while its job runs (SPEC §8), is billed
+            # session that is active, or that ended while its job runs, is billed
             # on until now.
             metered = row.state == ACTIVE or (row.is_final and any(
                 jobs[j].status == RUNNING for j in row.jobs if j in jobs))
@@ -224,7 +224,7 @@ def workloads(trace: Trace | Iterable[Record], now_us: int | None = None) -> Wor
             job.ends_at = _s(timers.finish.get(job.id))
             q = qpus[job.qpu]
             q.running, q.running_via, q.running_ends_at = job.id, job.via, job.ends_at
-    # One ledger for the service: an instance's use counts on every QPU (SPEC §5).
+    # One ledger for the service: an instance's use counts on every QPU.
     fair = FairShare({}, max(windows.values(), default=DEFAULT_WINDOW_US))
     for name in qpus:
         fair.add(allocations.get(name) or _instances(jobs, name))
@@ -386,7 +386,7 @@ def _queue_order(qpu: str, sessions: dict[str, SessionRow], jobs: dict[str, JobR
             if q and job in q:
                 q.remove(job)
         if fire(job.session, "job_started") == ACTIVE and job.session is not None:
-            # Activated: its other jobs leave the normal queue for its own (SPEC §5).
+            # Activated: its other jobs leave the normal queue for its own.
             if sessions[job.session].started_at is None:  # first activation: served last
                 order[job.session] = (float("inf"), len(out), job.session)
             for q in normal.values():

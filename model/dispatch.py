@@ -1,4 +1,4 @@
-"""The dispatch rule of SPEC §5: which job a free QPU starts next, as one pure function.
+"""The dispatch rule: which job a free QPU starts next, as one pure function.
 
 The runtime scheduler and the explorer both call ``select``; neither restates the order.
 Candidates are passed lazily (iterables), so the scheduler computes fair-share ratios
@@ -38,7 +38,7 @@ def select(
     batch_heads: Iterable[J | None],
     normal_heads: Iterable[tuple[float, int, J]],
 ) -> Decision[J]:
-    """Choose for a free QPU (SPEC §5), highest first.
+    """Choose for a free QPU (docs/semantics.md, "Scheduling and fair share"), highest first.
 
     1. ``active_dedicated``: the active dedicated session's oldest queued job
        (``session_head``), or, when it has none, *hold* the QPU idle for it;

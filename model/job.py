@@ -1,4 +1,4 @@
-"""The job lifecycle of SPEC §4 as one declarative table and the object that runs it.
+"""The job lifecycle as one declarative table and the object that runs it.
 
 The state names are the strings ``job.status()`` returns, as in ``qiskit-ibm-runtime``.
 """

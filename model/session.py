@@ -1,4 +1,4 @@
-"""The session lifecycle of SPEC §2 as one declarative table and the object that runs it.
+"""The session lifecycle as one declarative table and the object that runs it.
 
 Facts the runtime passes in: ``in_flight`` is the number of the session's jobs that are
 queued or running *after* the event took place (so for ``job_ended`` the ended job is no

@@ -1,1 +1,1 @@
-"""The property suite: SPEC invariants over traces, Hypothesis machines and the explorer."""
+"""The property suite: invariants over traces, Hypothesis machines and the explorer."""

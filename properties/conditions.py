@@ -73,7 +73,7 @@ class Condition:
     tenants: int = 0
     fault_rate: float = 0.0
     plan: str = "premium"
-    """The plan of the service's instance (SPEC §2a): on ``open`` a ``Session`` is refused
+    """The plan of the service's instance: on ``open`` a ``Session`` is refused
     and a batch lasts 600 s at most."""
 
     def __post_init__(self) -> None:

@@ -5,7 +5,7 @@ three qubits are built into circuits; the expected duration is computed from the
 *program* (not from the circuit the model reads) with the target's instruction
 durations: each instruction starts when all its wires are free, a branch lasts its longer
 block (the branch taken is unknown before running), a loop its body times its
-iterations (SPEC §5).
+iterations.
 """
 
 from __future__ import annotations
@@ -26,6 +26,10 @@ ONE_QUBIT = {"x": 35e-9, "sx": 36e-9, "rz": 0.0}
 CX_S = {(a, b): (300 + 40 * a + 7 * b) * 1e-9
         for a in range(QUBITS) for b in range(QUBITS) if a != b}
 MEASURE_S = 1.2e-6
+STATEMENT = ("a circuit's duration is its critical path from the target's instruction "
+             "durations; a branch lasts its longer block, a `for` loop its body times its "
+             "iterations")
+"""What INV-DURATION states (the catalogue's entry for this check)."""
 
 
 def target() -> Target:
@@ -110,7 +114,7 @@ def _wires(ops: list[Any]) -> set[str]:
 
 
 def expected_seconds(program: list[Any], scope: set[str] | None = None) -> float:
-    """The critical path of ``program`` from the target's durations (SPEC §5)."""
+    """The critical path of ``program`` from the target's durations."""
     everything = {f"q{q}" for q in range(QUBITS)} if scope is None else scope
     free: dict[str, float] = {}
 

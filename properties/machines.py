@@ -4,7 +4,7 @@
 the public API: open sessions and batches, submit to them, submit background job-mode
 work on two instances, let time pass (steered to just before, at and just after the
 ITTL, max-TTL and job-end instants), wait for results, close, cancel and cancel jobs.
-After every step every SPEC invariant is checked on the trace so far; at the end the run
+After every step every invariant is checked on the trace so far; at the end the run
 is driven to idle and checked once more, progress included.
 
 The timeouts are short (ITTL 2 s, max time 5–60 s, jobs 0.5–5 s on a 0.5 s grid) so that expiry,
@@ -432,7 +432,7 @@ class RuntimeMachine(RuleBasedStateMachine):
 
     @invariant()
     def invariants_hold(self) -> None:
-        """Every SPEC invariant holds on the trace so far."""
+        """Every invariant holds on the trace so far."""
         self.monitor.sync(self.service.trace, self.service.clock.now())
         self._count_new_situations()
         report = self.monitor.report()

@@ -1,7 +1,7 @@
 """Seeded semantic bugs in the scheduler, injected by patching, to prove the suite has teeth.
 
 Each mutant replaces one scheduler method (or a timer priority) with a copy that breaks
-one SPEC rule, and names the invariants expected to catch it. Nothing here is a flag in
+one rule of the semantics, and names the invariants expected to catch it. Nothing here is a flag in
 the runtime: a mutant exists only inside ``with mutant.applied():`` (tests and
 ``qsession verify --mutants``). The property suite must kill every one of them within a
 fixed example budget.
@@ -370,11 +370,10 @@ def _exit_keeps_open(self: Session, exc_type: Any, exc: Any, tb: Any) -> None:
     if exc_type is None:
         _REAL_EXIT(self, exc_type, exc, tb)
         return
-    if self._token is not None:  # BUG: leaving the block by an exception does not close
+    if self._tokens:  # BUG: leaving the block by an exception does not close
         from qsession.runtime.session import _current
 
-        _current.reset(self._token)
-        self._token = None
+        _current.reset(self._tokens.pop())
 
 
 def _active_timeout_from_creation(self: Session) -> dict[str, Any]:

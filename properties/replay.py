@@ -44,12 +44,12 @@ class SessionView:
     submitted: int = 0
     active_since: int | None = None
     meter_job: str | None = None  # ended while this job of it ran: billed until it ends
-    billed_us: int = 0  # the §8 usage meter, derived from the lifecycle records alone
+    billed_us: int = 0  # the usage meter, derived from the lifecycle records alone
     spans_closed: int = 0
 
     @property
     def idle_close_deadline(self) -> int | None:
-        """When a never-used, still pending session must close (SPEC §2, rev. 2)."""
+        """When a never-used, still pending session must close."""
         if self.idle_close_us is None or self.submitted or self.state != "pending":
             return None
         return self.created + self.idle_close_us
@@ -129,14 +129,14 @@ class QPUView:
 
 
 def expected_job_usage(started: int, ended: int, event: str, reason: str | None) -> int:
-    """SPEC §8: the time a job held the QPU, 0 when the system failed it (a QPU fault)."""
+    """The time a job held the QPU, 0 when the system failed it (a QPU fault)."""
     if event == "fail" and reason is not None and reason.startswith(QPU_FAULT):
         return 0
     return ended - started
 
 
 def charged(event: str, reason: str | None) -> bool:
-    """SPEC §5: a batch or job-mode job that ran is charged unless cancelled or failed."""
+    """A batch or job-mode job that ran is charged unless cancelled or failed."""
     return event == "finish" or (event == "fail" and reason == MAX_TIME_ERROR)
 def in_creation_order(sessions: list[SessionView]) -> list[SessionView]:
     """``sessions`` in the order the trace created them."""
@@ -199,7 +199,7 @@ class Replay:
         self.clock = "virtual"
         self.last_submit: int | None = None
         self._activations = 0
-        # Charged spans per instance across every QPU (SPEC §5); quotas.
+        # Charged spans per instance across every QPU; quotas.
         self.charges: dict[str, WindowedUse] = {}
         self.quotas: dict[str, int] = {}
         self.window_us = DEFAULT_WINDOW_US

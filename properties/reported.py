@@ -1,4 +1,4 @@
-"""What the API reports, checked against the trace: the trace is the truth (SPEC §6, §8).
+"""What the API reports, checked against the trace: the trace is the truth.
 
 A trace checker cannot see a wrong ``details()`` or a wrong stopping instant when the
 trace itself is right, so these checks take the values the API reported alongside the
@@ -24,17 +24,17 @@ API_INVARIANTS = {
     "INV-WITH-CLOSES": ("leaving a `with Session`/`with Batch` block, normally or by an "
                         "exception, closes the session (IBM's __exit__ calls close())"),
 }
-"""The catalogue ids of the checks over reported values (SPEC §7 lists them with the rest)."""
+"""The ids of the checks over reported values (docs/semantics.md, "Invariants" lists them all)."""
 
 IBM_STATE = {"pending": "open", "active": "active", "inactive": "inactive", "closed": "closed",
              "canceled": "closed", "expired": "closed"}
-"""SPEC §8's mapping of the model's six states to IBM's four words."""
+"""The mapping of the model's six states to IBM's four words."""
 
 _TOLERANCE_S = 1e-6
 
 
 def session_usage_us(state: Replay, s: SessionView, now: int) -> int | None:
-    """SPEC §8: a dedicated session's active spans so far; a batch's jobs' usage so far."""
+    """A dedicated session's active spans so far; a batch's jobs' usage so far."""
     if s.mode == "batch":
         ran = [j for j in state.jobs.values() if j.session == s.id and j.started is not None]
         if not ran:

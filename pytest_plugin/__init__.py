@@ -7,7 +7,7 @@ uses none of it. What it gives:
   from ``--qsession-seed`` and the node id), configured by ``@pytest.mark.qsession(...)``;
 - ``qsession_platform``: the HTTP server (one per module) that unmodified
   ``qiskit_ibm_runtime`` code reaches through ``QiskitRuntimeService()``;
-- at the end of the test's call: the service is run until idle, every SPEC invariant is
+- at the end of the test's call: the service is run until idle, every invariant is
   checked on its trace, and a session or batch left open fails the test;
 - on failure: the trace and a timeline picture under pytest's temporary directory, named
   in a ``qsession`` report section with the seed to replay;

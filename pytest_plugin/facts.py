@@ -24,7 +24,7 @@ class SessionFacts:
     state: str
     """The model's state: pending, active, inactive, closed, canceled or expired."""
     usage: float
-    """Seconds billed (SPEC §8): a session's active time, a batch's jobs' QPU time."""
+    """Seconds billed: a session's active time, a batch's jobs' QPU time."""
     activations: int
     deactivations: int
     """Interactive timeouts that ran out (the session went inactive)."""

@@ -1,4 +1,4 @@
-"""``qsession_platform``: the HTTP server (SPEC §9) for a test module, for unmodified client code.
+"""``qsession_platform``: the HTTP server for a test module, for unmodified client code.
 
 One server per test module (starting one costs a uvicorn thread and the client's fake
 backends), with the client's environment (``QISKIT_IBM_URL``, ``IAM_URL``, ...) set for
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 MARKER = "qsession_platform"
 DEFAULT_CLOCK = "fast"
 """Virtual time that jumps while the client waits on a job, with the time the client spends
-between requests measured (SPEC §9): exact enough for tests, and nothing to steer."""
+between requests measured: exact enough for tests, and nothing to steer."""
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """One service under test: build it, settle it when the test's code is done, and judge it.
 
-Judging means two things. Every SPEC invariant holds on the trace
+Judging means two things. Every invariant holds on the trace
 (``qsession.properties.invariants.check``), and the code under test closed what it
 opened: IBM's guides say "Always close your session, either by using a context manager or
 by specifying session.close()" (Execution modes changes, best practices:

@@ -140,7 +140,7 @@ def resolve(item: pytest.Item, service_parameters: set[str]) -> ServiceConfig:
 
 
 def _plan_as_instance(settings: dict[str, Any]) -> dict[str, Any]:
-    """``plan=`` is the plan of the service's one default instance (SPEC §2a: plans belong
+    """``plan=`` is the plan of the service's one default instance (plans belong
     to instances), so it becomes ``instances={"default": {"plan": ...}}``."""
     from qsession.runtime.settings import DEFAULT_INSTANCE
 

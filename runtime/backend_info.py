@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 MAX_SHOTS = 100_000
 """IBM QPUs' ``max_shots``."""
 DEFAULT_REP_DELAY = 250e-6
-"""IBM QPUs' default repetition delay, seconds (SPEC §5)."""
+"""IBM QPUs' default repetition delay, seconds."""
 
 
 class BackendRecord:

@@ -16,13 +16,15 @@ from typing import Any
 
 from qiskit.circuit import QuantumCircuit
 from qiskit.exceptions import QiskitError
-from qiskit.primitives.containers import EstimatorPub, SamplerPub
+from qiskit.primitives.containers.estimator_pub import EstimatorPub
+from qiskit.primitives.containers.sampler_pub import SamplerPub
 
 from .errors import IBMInputValueError
 from .executor import submit_program
 from .job import RuntimeJobV2
 from .primitives import _note_dry_run, _resolve_mode
-from .qpu import QPU, _check_shape, _diagnose
+from .pubs import check_shape, diagnose
+from .qpu import QPU
 from .session import Session
 
 
@@ -70,15 +72,15 @@ def isa_pubs(qpu: QPU, pubs: Iterable[Any], kind: str) -> list[Any]:
     out: list[Any] = []
     for index, item in enumerate(pubs):
         where = f"{kind} pub {index}"
-        _check_shape(where, item, kind)  # type: ignore[arg-type]
+        check_shape(where, item, kind)  # type: ignore[arg-type]
         try:
             pub = (SamplerPub.coerce(item, None) if kind == "sampler"
                    else EstimatorPub.coerce(item, None))
         except (ValueError, TypeError, QiskitError, AttributeError, IndexError) as exc:
             raise IBMInputValueError(
-                f"{where}: {exc} Fix: {_diagnose(item, kind)}") from exc  # type: ignore[arg-type]
-        qpu._check_width(where, pub.circuit)
-        entry = qpu._compiled(where, pub.circuit)  # refuses non-ISA circuits when strict
+                f"{where}: {exc} Fix: {diagnose(item, kind)}") from exc  # type: ignore[arg-type]
+        qpu.check_width(where, pub.circuit)
+        entry = qpu.compiled(where, pub.circuit)  # refuses non-ISA circuits when strict
         if entry.isa is not None:
             if kind == "sampler":
                 pub = SamplerPub(entry.isa, pub.parameter_values, pub.shots, validate=False)

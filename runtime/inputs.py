@@ -24,7 +24,11 @@ def seconds_us(value: object, what: str, clock: Clock, *, fix: str,
     """
     if isinstance(value, bool) or not isinstance(value, Real):
         raise IBMInputValueError(f"{what}={value!r} is not a number of seconds. Fix: {fix}")
-    seconds = float(value)
+    try:
+        seconds = float(value)
+    except OverflowError:  # an int with hundreds of digits: no float holds it
+        raise IBMInputValueError(f"{what}={value!r:.40} is too large a number of seconds. "
+                                 f"Fix: {fix}") from None
     if not math.isfinite(seconds):
         raise IBMInputValueError(f"{what}={value!r} is not finite. Fix: {fix}")
     if seconds < 0:
@@ -34,11 +38,17 @@ def seconds_us(value: object, what: str, clock: Clock, *, fix: str,
         raise IBMInputValueError(
             f"{what}={value!r} is below the clock's resolution of one microsecond (1e-06 s). "
             f"Fix: {fix}")
-    us = to_us(seconds)
-    reach = clock.now() + us if since_now else us
-    if reach > clock.limit_us:
+    # Compared in seconds first: a huge float has no integer microseconds (it is inf).
+    start_s = clock.now() / US_PER_S if since_now else 0.0
+    if start_s + seconds > clock.limit_us / US_PER_S:
         raise IBMInputValueError(
-            f"{what}={value!r} would take the clock to {reach / US_PER_S:.6g} s since the "
+            f"{what}={value!r} would take the clock to {start_s + seconds:.6g} s since the "
             f"epoch, past the last instant a datetime can show ({clock.limit_us / US_PER_S:.6g}"
             f" s, 9999-12-31). Fix: {fix}")
+    us = to_us(seconds)
+    reach = clock.now() + us if since_now else us
+    if reach > clock.limit_us:  # the seconds fitted, but rounding to a µs did not
+        raise IBMInputValueError(
+            f"{what}={value!r} would take the clock past the last instant a datetime can "
+            f"show ({clock.limit_us / US_PER_S:.6g} s since the epoch). Fix: {fix}")
     return us

@@ -26,7 +26,7 @@ from .errors import (
     RuntimeJobTimeoutError,
 )
 from .inputs import seconds_us
-from .qpu import shots_for_precision
+from .pubs import shots_for_precision
 from .records import JobRecord
 from .results import EstimatorResult
 from .scheduler import MAX_TIME_ERROR
@@ -276,7 +276,7 @@ class RuntimeJobV2:
 
 
 def _add_ibm_metadata(record: JobRecord, clock: Any) -> None:
-    """Give a result the metadata IBM's carry (SPEC §8), once: the job's execution span
+    """Give a result the metadata IBM's carry, once: the job's execution span
     and, for the estimator, each pub's shots, precision, circuit metadata and resilience."""
     result = record.result
     metadata = getattr(result, "metadata", None)
@@ -290,8 +290,14 @@ def _add_ibm_metadata(record: JobRecord, clock: Any) -> None:
         slices[i] = (shape, slice(0, math.prod(shape)))
     metadata["execution"] = {"execution_spans": _execution_spans(start, stop, slices)}
     metadata.setdefault("version", 2)
+    for pub_result in result:
+        # Aer's own timings are not part of IBM's pub metadata.
+        pub_result.metadata.pop("simulator_metadata", None)
     if record.kind != "estimator":
         return
+    from qiskit.primitives import DataBin, PubResult
+
+    pub_results = []
     for pub, pub_result in zip(pubs, result, strict=False):
         pub_result.metadata.update({
             "shots": shots_for_precision(pub.precision),
@@ -300,6 +306,13 @@ def _add_ibm_metadata(record: JobRecord, clock: Any) -> None:
             "resilience": {},
             "num_randomizations": 1,  # no twirling here: each circuit runs as written
         })
+        data = pub_result.data
+        # IBM's estimator data also carries the ensemble's standard error (over twirling
+        # randomizations); with one randomization it is the standard error itself.
+        pub_results.append(PubResult(
+            DataBin(evs=data.evs, stds=data.stds, ensemble_standard_error=data.stds.copy(),
+                    shape=data.shape), metadata=pub_result.metadata))
+    record.result = type(result)(pub_results, metadata=metadata)
 
 
 def _execution_spans(start: datetime, stop: datetime,

@@ -96,7 +96,7 @@ def instance_usage(service: LocalService) -> dict[str, Any]:
     """The default instance's QPU seconds within the fair-share window, with IBM's keys."""
     instance = str(instance_list(service)[0]["crn"])
     now = service.clock.now()
-    # One ledger for every QPU of the service (SPEC §5): the instance's charged use.
+    # One ledger for every QPU of the service : the instance's charged use.
     ledger = service.fair_share
     used_us = ledger.used(instance, now) if instance in ledger.allocations else 0
     start = max(0, now - ledger.window_us)

@@ -88,6 +88,8 @@ def _bool(owner: str, name: str, value: Any) -> Any:
 def _int(owner: str, name: str, value: Any) -> Any:
     if not _is_number(value):
         raise _Invalid("int_type", "Input should be a valid integer")
+    if isinstance(value, int):  # float() of an int with hundreds of digits overflows
+        return value
     if not float(value).is_integer():
         raise _Invalid("int_from_float",
                        "Input should be a valid integer, got a number with a fractional part")
@@ -639,7 +641,8 @@ class EstimatorOptions(_PrimitiveOptions):
         """The precision to use: 1/√``default_shots`` if set (IBM: it wins), else the default."""
         shots = self.default_shots
         if not isinstance(shots, UnsetType) and shots:
-            return 1 / math.sqrt(shots)
+            # Capped so that an int no float holds gives a (refused) tiny precision.
+            return 1 / math.sqrt(min(shots, 10**300))
         if not isinstance(self.default_precision, UnsetType):
             return float(self.default_precision)
         return 0.015625

@@ -169,7 +169,7 @@ def _note_dry_run(dry_run: bool) -> None:
 def _with_rep_delay(prepared: Any, options: _PrimitiveOptions, qpu: QPU) -> Any:
     """The job's modeled time with ``execution.rep_delay`` in place of the QPU's default.
 
-    Every shot waits one repetition delay (SPEC §5), so the job takes
+    Every shot waits one repetition delay, so the job takes
     ``shots × (rep_delay - default)`` longer (or shorter).
     """
     rep_delay = options.execution.rep_delay  # type: ignore[attr-defined]

@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 from qiskit_aer import AerSimulator
 
+from .circuits import AER_PARALLEL_QUBITS, first_unsupported, isa_refusal
 from .errors import IBMInputValueError
-from .qpu import _AER_PARALLEL_QUBITS, _first_unsupported, isa_refusal
 
 try:
     from qiskit_ibm_runtime.decoders.defaults import DEFAULT_DECODERS
@@ -38,8 +38,8 @@ try:
     )
 except ImportError as exc:  # pragma: no cover - the extra is installed for the tests
     raise ImportError(
-        "IBM's executor primitives need qiskit-ibm-runtime >= 0.50, an optional extra: "
-        "pip install 'qsession[ibm]'") from exc
+        "IBM's executor primitives need qiskit-ibm-runtime 0.50 or newer (the ibm and "
+        "server extras): pip install -U 'qsession[ibm]'") from exc
 
 if TYPE_CHECKING:
     from .job import RuntimeJobV2
@@ -60,7 +60,7 @@ class PreparedProgram:
     simulator: Any = field(repr=False)
     """The client's ``SimulatorOptions`` (``seed_simulator``, ``layer_noise_model``, ...)."""
     item_us: tuple[int, ...]
-    """Modeled QPU microseconds of each item (one sub-job per item, SPEC §5)."""
+    """Modeled QPU microseconds of each item (one sub-job per item)."""
     num_circuits: int
     """Executed circuits: the elements of every item (parameter sets × randomizations)."""
     shots: int
@@ -104,7 +104,7 @@ class _ProgramSimulator(AerSimulator):
 def _simulator(qpu: QPU, num_qubits: int) -> Any:
     """The QPU's Aer simulator for programs (one thread below Aer's parallel threshold)."""
     options: dict[str, Any] = {}
-    if num_qubits < _AER_PARALLEL_QUBITS:
+    if num_qubits < AER_PARALLEL_QUBITS:
         options["max_parallel_threads"] = 1
     if qpu.noise_model is not None:
         options["noise_model"] = qpu.noise_model
@@ -151,12 +151,12 @@ def prepare_program(qpu: QPU, program: Any, options: Any) -> PreparedProgram:
     for index, item in enumerate(program.items):
         where = f"quantum program item {index}"
         circuit = item.circuit
-        qpu._check_width(where, circuit)
-        unsupported = _first_unsupported(circuit, target,
+        qpu.check_width(where, circuit)
+        unsupported = first_unsupported(circuit, target,
                                          {q: i for i, q in enumerate(circuit.qubits)})
         if unsupported is not None:
             raise IBMInputValueError(isa_refusal(where, unsupported))
-        entry = qpu._compiled(where, circuit)
+        entry = qpu.compiled(where, circuit)
         samplex = getattr(item, "samplex", None)
         if samplex is not None and not getattr(samplex, "_finalized", True):
             # A samplex decoded from the wire (or built by hand) is not finalized yet; the

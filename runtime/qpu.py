@@ -24,31 +24,46 @@ import re
 import threading
 import warnings
 import weakref
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from numbers import Integral, Real
-from typing import Any, Literal, NamedTuple
+from typing import Any, NamedTuple
 
-import numpy as np
-from qiskit.circuit import ControlFlowOp, QuantumCircuit
+from qiskit.circuit import QuantumCircuit
 from qiskit.exceptions import QiskitError
-from qiskit.primitives import BindingsArray, PrimitiveResult
-from qiskit.primitives.containers import EstimatorPub, SamplerPub
-from qiskit.primitives.containers.observables_array import ObservablesArray
+from qiskit.primitives import PrimitiveResult
+from qiskit.primitives.containers.estimator_pub import EstimatorPub
+from qiskit.primitives.containers.sampler_pub import SamplerPub
 from qiskit.providers import BackendV2, Options
 from qiskit.providers.fake_provider import GenericBackendV2
-from qiskit.quantum_info import SparsePauliOp
 from qiskit.transpiler import Target, generate_preset_pass_manager
 from qiskit_aer import AerSimulator
 from qiskit_aer.noise import NoiseModel
 from qiskit_aer.primitives import EstimatorV2 as AerEstimatorV2
 from qiskit_aer.primitives import SamplerV2 as AerSamplerV2
 
+from .circuits import (
+    AER_PARALLEL_QUBITS,
+    aer_instructions,
+    first_unsupported,
+    isa_refusal,
+    operation_names,
+    used_qubits,
+)
 from .errors import IBMBackendValueError, IBMInputValueError
+from .pubs import (
+    MAX_EXECUTIONS,
+    PubKind,
+    check_precision,
+    check_sets,
+    coerce_pub,
+    is_int_at_least,
+    is_positive_real,
+    num_bases,
+    pauli_terms,
+    pub_list,
+    shots_for_precision,
+)
 from .timing import TimingModel
-
-PubKind = Literal["sampler", "estimator"]
-
 
 
 def _silence_aer_empty_result_warning() -> None:
@@ -58,15 +73,6 @@ def _silence_aer_empty_result_warning() -> None:
     # opened after the import; an identical filter replaces the previous one.
     warnings.filterwarnings("ignore", message=r"The \d+-th pub's circuit has no output "
                             "classical", category=UserWarning)
-
-_SAMPLER_FORM = "a sampler pub is a circuit or a tuple (circuit, parameter_values, shots)"
-_ESTIMATOR_FORM = (
-    "an estimator pub is a tuple (circuit, observables, parameter_values, precision), "
-    "the last two optional"
-)
-
-# Projector letters of SparseObservable labels are measured in the basis of their Pauli.
-_BASIS_OF = str.maketrans({"0": "Z", "1": "Z", "+": "X", "-": "X", "r": "Y", "l": "Y"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,9 +98,6 @@ class PreparedJob:
     """``options.simulator.noise_model``: when set, Aer runs the ISA pubs under it instead."""
 
 
-_AER_PARALLEL_QUBITS = 14
-"""Aer's default ``statevector_parallel_threshold``: smaller jobs run on one thread."""
-
 
 class CacheInfo(NamedTuple):
     """Counters of a QPU's transpilation cache."""
@@ -104,7 +107,7 @@ class CacheInfo(NamedTuple):
     size: int
 
 
-class _Compiled:
+class CompiledCircuit:
     """What a QPU knows about one circuit object: its ISA version, duration and traits."""
 
     __slots__ = ("aer_ok", "has_measure", "instructions", "isa", "qubits", "readout_s", "ref",
@@ -173,7 +176,7 @@ class QPU(BackendV2):
             AerSimulator(noise_model=noise_model) if noise_model is not None else AerSimulator()
         )
         self._pm: Any = None
-        self._entries: dict[int, _Compiled] = {}
+        self._entries: dict[int, CompiledCircuit] = {}
         self._lock = threading.Lock()
         self._hits = 0
         self._misses = 0
@@ -184,7 +187,7 @@ class QPU(BackendV2):
     def ideal(cls, name: str = "qsession_ideal", num_qubits: int = 16, seed: int = 0, *,
               timing: TimingModel | None = None, strict_isa: bool = False) -> QPU:
         """A noiseless QPU on Qiskit's generic target (all-to-all, with gate durations)."""
-        if not _is_int_at_least(num_qubits, 2):
+        if not is_int_at_least(num_qubits, 2):
             raise IBMInputValueError(
                 f"an ideal QPU needs an integer num_qubits >= 2, not {num_qubits!r}"
             )
@@ -294,7 +297,7 @@ class QPU(BackendV2):
 
     def prepare_sampler(self, pubs: Iterable[Any], shots: int) -> PreparedJob:
         """Validate sampler pubs, make them ISA and model their duration (``shots`` default)."""
-        if not _is_int_at_least(shots, 1):
+        if not is_int_at_least(shots, 1):
             raise IBMInputValueError(
                 f"shots={shots!r}: shots must be a positive integer, e.g. shots=4096"
             )
@@ -304,15 +307,15 @@ class QPU(BackendV2):
         executions: list[tuple[float, int]] = []
         qubits: set[int] = set()
         total_shots = 0
-        for index, item in enumerate(_pub_list(pubs, "sampler")):
+        for index, item in enumerate(pub_list(pubs, "sampler")):
             where = f"sampler pub {index}"
-            pub = _coerce(where, item, "sampler", int(shots))
+            pub = coerce_pub(where, item, "sampler", int(shots))
             circuit = pub.circuit
-            self._check_width(where, circuit)
+            self.check_width(where, circuit)
             # No classical register: IBM warns (the primitive does) and the result is empty.
             if not circuit.cregs:
                 _silence_aer_empty_result_warning()
-            entry = self._compiled(where, circuit)
+            entry = self.compiled(where, circuit)
             if circuit.cregs and not entry.has_measure:
                 raise IBMInputValueError(
                     f"{where}: the circuit has classical bits but no measurements, so every "
@@ -320,7 +323,7 @@ class QPU(BackendV2):
                 )
             isa_pub = pub if entry.isa is None else SamplerPub(
                 entry.isa, pub.parameter_values, pub.shots, validate=False)
-            sets = _check_sets(where, pub)
+            sets = check_sets(where, pub)
             executions.extend([(entry.seconds, pub.shots)] * sets)
             total_shots += sets * pub.shots
             qubits |= entry.qubits
@@ -345,7 +348,7 @@ class QPU(BackendV2):
         qubit-wise commuting Pauli terms of its observables), with ``ceil(1/precision²)``
         shots each.
         """
-        if not _is_positive_real(precision):
+        if not is_positive_real(precision):
             raise IBMInputValueError(
                 f"precision={precision!r}: the precision must be a number > 0 (the target "
                 "standard error; e.g. 0.015625 for about 4096 shots)"
@@ -356,18 +359,18 @@ class QPU(BackendV2):
         executions: list[tuple[float, int]] = []
         qubits: set[int] = set()
         total_shots = 0
-        for index, item in enumerate(_pub_list(pubs, "estimator")):
+        for index, item in enumerate(pub_list(pubs, "estimator")):
             where = f"estimator pub {index}"
-            pub = _coerce(where, item, "estimator", float(precision))
+            pub = coerce_pub(where, item, "estimator", float(precision))
             if not (math.isfinite(pub.precision) and pub.precision > 0):
                 raise IBMInputValueError(
                     f"{where}: precision {pub.precision!r} must be > 0. Fix: give a positive "
                     "precision (the target standard error), or None for the default"
                 )
-            _check_precision(where, pub.precision)
+            check_precision(where, pub.precision)
             circuit = pub.circuit
-            self._check_width(where, circuit)
-            entry = self._compiled(where, circuit)
+            self.check_width(where, circuit)
+            entry = self.compiled(where, circuit)
             if entry.isa is None:
                 isa_pub = pub
             else:
@@ -375,7 +378,7 @@ class QPU(BackendV2):
                                                            entry.isa.num_qubits)
                 isa_pub = EstimatorPub(entry.isa, observables, pub.parameter_values,
                                        pub.precision, validate=False)
-            circuits = _check_sets(where, pub) * _num_bases(*_pauli_terms(pub.observables))
+            circuits = check_sets(where, pub) * num_bases(*pauli_terms(pub.observables))
             shots_each = shots_for_precision(pub.precision)
             # An estimator circuit ends by measuring every qubit it uses.
             executions.extend([(entry.seconds + entry.readout_s, shots_each)] * circuits)
@@ -416,7 +419,7 @@ class QPU(BackendV2):
                 model = NoiseModel.from_dict(model)
             simulator = AerSimulator(noise_model=model)
             pubs = prepared.isa_pubs
-        if prepared.num_qubits < _AER_PARALLEL_QUBITS:
+        if prepared.num_qubits < AER_PARALLEL_QUBITS:
             # Below Aer's statevector-parallel threshold its threads only synchronise: on a
             # busy machine they made a 200-shot Bell job 3-6x slower (4-7 ms, not 1.2 ms).
             run_options["max_parallel_threads"] = 1
@@ -437,7 +440,9 @@ class QPU(BackendV2):
         with self._lock:
             return CacheInfo(self._hits, self._misses, len(self._entries))
 
-    def _compiled(self, where: str, circuit: QuantumCircuit) -> _Compiled:
+    def compiled(self, where: str, circuit: QuantumCircuit) -> CompiledCircuit:
+        """The circuit's cache entry (ISA version, duration, traits), compiled on a miss;
+        refuses a non-ISA circuit when ``strict_isa`` is on."""
         # Keyed on the circuit object (VQE loops pass the same ansatz hundreds of times),
         # and valid only while the circuit's instructions are those compiled: any edit in
         # place (append, measure_all, binding, an instruction replaced) is a miss. The
@@ -462,10 +467,10 @@ class QPU(BackendV2):
         return entry
 
     def _compile(self, where: str, circuit: QuantumCircuit,
-                 shape: tuple[int, ...]) -> _Compiled:
+                 shape: tuple[int, ...]) -> CompiledCircuit:
         target = self._target
         instructions = list(circuit.data)
-        unsupported = _first_unsupported(circuit, target,
+        unsupported = first_unsupported(circuit, target,
                                          {q: i for i, q in enumerate(circuit.qubits)})
         isa: QuantumCircuit | None = None
         if unsupported is not None and not self.strict_isa:
@@ -482,13 +487,13 @@ class QPU(BackendV2):
             seconds = self.timing.circuit_seconds(physical, target)
         except ValueError as exc:
             raise IBMInputValueError(f"{where}: {exc}") from exc
-        used = _used_qubits(physical)
-        names = _operation_names(circuit)
-        return _Compiled(
+        used = used_qubits(physical)
+        names = operation_names(circuit)
+        return CompiledCircuit(
             weakref.ref(circuit, functools.partial(_forget, self._entries, id(circuit))),
             shape, instructions, isa, unsupported, seconds,
             self.timing.readout_seconds(target, sorted(used)), used,
-            "measure" in names, names <= _aer_instructions(),
+            "measure" in names, names <= aer_instructions(),
         )
 
     def _pass_manager(self) -> Any:
@@ -501,7 +506,8 @@ class QPU(BackendV2):
 
     # -- helpers ---------------------------------------------------------------------
 
-    def _check_width(self, where: str, circuit: QuantumCircuit) -> None:
+    def check_width(self, where: str, circuit: QuantumCircuit) -> None:
+        """Refuse a circuit wider than the QPU, naming ``where`` it came from."""
         if circuit.num_qubits > self._target.num_qubits:
             raise IBMInputValueError(
                 f"{where}: the circuit has {circuit.num_qubits} qubits but {self.name} has "
@@ -509,7 +515,7 @@ class QPU(BackendV2):
                 "qubits, or a larger QPU"
             )
 
-    def _run_pub(self, entry: _Compiled, pub: Any, isa_pub: Any) -> Any:
+    def _run_pub(self, entry: CompiledCircuit, pub: Any, isa_pub: Any) -> Any:
         if self.noise_model is None and entry.aer_ok:
             return pub
         return isa_pub
@@ -519,24 +525,8 @@ class QPU(BackendV2):
         return f"<QPU {self.name!r} {kind} {self._target.num_qubits} qubits>"
 
 
-def isa_refusal(where: str, unsupported: str) -> str:
-    """IBM's message for a non-ISA circuit (``validate_isa_circuits``), then how to fix it."""
-    return (
-        f"{where}: {unsupported} Circuits that do not match the target hardware definition are "
-        "no longer supported after March 4, 2024. See the transpilation documentation "
-        "(https://quantum.cloud.ibm.com/docs/guides/transpile) for instructions to transform "
-        "circuits and the primitive examples "
-        "(https://quantum.cloud.ibm.com/docs/guides/primitives-examples) to see this coupled "
-        "with operator transformations. Fix: transpile first, e.g. pm = "
-        "generate_preset_pass_manager(optimization_level=1, backend=backend); isa = "
-        "pm.run(circuit); for the estimator lay the observables out too: "
-        "observable.apply_layout(isa.layout). (LocalService(strict_isa=False) transpiles for "
-        "you instead.)"
-    )
-
-
-def _without_final_measurements(entry: _Compiled, pub: Any) -> Any:
-    """An estimator pub whose circuit's final measurements are removed (SPEC §5).
+def _without_final_measurements(entry: CompiledCircuit, pub: Any) -> Any:
+    """An estimator pub whose circuit's final measurements are removed.
 
     They do not change an expectation value, and with them Aer samples shot by shot
     instead of computing the expectation from one statevector (12x to 40x slower, measured).
@@ -550,245 +540,7 @@ def _without_final_measurements(entry: _Compiled, pub: Any) -> Any:
                         validate=False)
 
 
-def _is_int_at_least(value: object, least: int) -> bool:
-    return not isinstance(value, bool) and isinstance(value, Integral) and int(value) >= least
-
-
-def _is_positive_real(value: object) -> bool:
-    return (not isinstance(value, bool) and isinstance(value, Real)
-            and math.isfinite(float(value)) and float(value) > 0)
-
-
-MAX_EXECUTIONS = 10_000_000
-"""IBM's job limit: executions (circuits x shots) per Sampler job (guide "Job limits")."""
-
-MIN_PRECISION = 1 / math.sqrt(MAX_EXECUTIONS)
-"""The finest estimator precision: ``1/precision²`` shots per circuit within ``MAX_EXECUTIONS``."""
-
-
-def _check_sets(where: str, pub: Any) -> int:
-    """The pub's number of parameter sets (observables broadcast in): at least one."""
-    size = math.prod(pub.shape)
-    if pub.parameter_values.size == 0 or size == 0:
-        raise IBMInputValueError(
-            f"{where} broadcasts to shape {tuple(pub.shape)}: it has no parameter sets (or no "
-            "observables), so nothing would run. Fix: give at least one set of parameter "
-            "values (and one observable), or leave the pub out"
-        )
-    return int(pub.parameter_values.size)
-
-
-def _check_precision(where: str, precision: float) -> None:
-    # Decision: IBM splits estimator jobs into sub-jobs, so its 10 M execution limit is
-    # not a job limit there; one circuit's shots are kept within it (1/precision² shots).
-    if precision < MIN_PRECISION:
-        raise IBMInputValueError(
-            f"{where}: precision={precision!r} asks for 1/precision² = ({1 / precision:.3g})² "
-            f"shots per circuit, over IBM's limit of {MAX_EXECUTIONS:,} executions. Fix: give "
-            f"a precision >= {MIN_PRECISION:.6f}"
-        )
-
-
-def shots_for_precision(precision: float) -> int:
-    """Shots per executed estimator circuit for a target standard error: ``ceil(1/precision²)``."""
-    # Rounding first keeps float noise (1/0.1² = 100.00000000000001) from adding a shot.
-    return max(1, math.ceil(round(1.0 / (precision * precision), 6)))
-
-
-# -- pub coercion and diagnosis --------------------------------------------------------
-
-
-def _pub_list(pubs: Iterable[Any], kind: PubKind) -> list[Any]:
-    example = "sampler.run([circuit])" if kind == "sampler" else (
-        "estimator.run([(circuit, observable)])")
-    if isinstance(pubs, QuantumCircuit | SamplerPub | EstimatorPub):
-        raise IBMInputValueError(
-            f"{kind} pubs must be a list of pubs, not a single {type(pubs).__name__}. Fix: "
-            f"wrap it in a list, e.g. {example}"
-        )
-    try:
-        items = list(pubs)
-    except TypeError:
-        raise IBMInputValueError(
-            f"{kind} pubs must be a list of pubs, not {type(pubs).__name__}. Fix: e.g. {example}"
-        ) from None
-    if not items:
-        raise IBMInputValueError(f"no {kind} pubs were given. Fix: pass at least one, e.g. "
-                                 f"{example}")
-    return items
-
-
-def _coerce(where: str, item: Any, kind: PubKind, default: float) -> Any:
-    _check_shape(where, item, kind)
-    try:
-        if kind == "sampler":
-            return SamplerPub.coerce(item, int(default))
-        return EstimatorPub.coerce(item, default)
-    except (ValueError, TypeError, QiskitError, AttributeError, IndexError, KeyError) as exc:
-        raise IBMInputValueError(f"{where}: {exc} Fix: {_diagnose(item, kind)}") from exc
-
-
-def _check_shape(where: str, item: Any, kind: PubKind) -> None:
-    form = _SAMPLER_FORM if kind == "sampler" else _ESTIMATOR_FORM
-    if isinstance(item, SamplerPub if kind == "sampler" else EstimatorPub):
-        return
-    if isinstance(item, QuantumCircuit):
-        if kind == "sampler":
-            return
-        raise IBMInputValueError(
-            f"{where} is a bare circuit, without observables. Fix: {form}, e.g. "
-            "estimator.run([(circuit, observable)]); to run one pub, wrap it in a list"
-        )
-    sizes = (1, 2, 3) if kind == "sampler" else (2, 3, 4)
-    if not isinstance(item, tuple | list):
-        raise IBMInputValueError(
-            f"{where} is a {type(item).__name__}, not a pub. Fix: {form}; pubs go in a list"
-        )
-    if len(item) not in sizes:
-        raise IBMInputValueError(f"{where} has {len(item)} elements. Fix: {form}")
-    if not isinstance(item[0], QuantumCircuit):
-        raise IBMInputValueError(
-            f"{where} starts with a {type(item[0]).__name__}, not a QuantumCircuit. Fix: {form}"
-        )
-    if kind == "sampler" and len(item) == 3 and item[2] is not None and not _is_int_at_least(
-            item[2], 1):
-        raise IBMInputValueError(
-            f"{where} asks for shots={item[2]!r}. Fix: give a positive integer (e.g. 1024), or "
-            "None for the default"
-        )
-    if kind == "estimator" and len(item) == 4 and item[3] is not None and not (
-            _is_positive_real(item[3])):
-        raise IBMInputValueError(
-            f"{where} asks for precision={item[3]!r}. Fix: give a number > 0 (the target "
-            "standard error, e.g. 0.015625), or None for the default"
-        )
-
-
-def _diagnose(item: Any, kind: PubKind) -> str:
-    """The most likely fix for a pub that qiskit refused (only ever called on failure)."""
-    if not isinstance(item, tuple | list) or not item or not isinstance(item[0], QuantumCircuit):
-        return _SAMPLER_FORM if kind == "sampler" else _ESTIMATOR_FORM
-    circuit = item[0]
-    if kind == "estimator":
-        hint = _diagnose_observables(circuit, item[1])
-        if hint:
-            return hint
-    position = 1 if kind == "sampler" else 2
-    values = item[position] if len(item) > position else None
-    return _diagnose_values(circuit, values) or (
-        _SAMPLER_FORM if kind == "sampler" else _ESTIMATOR_FORM)
-
-
-def _diagnose_observables(circuit: QuantumCircuit, observables: Any) -> str | None:
-    width = circuit.num_qubits
-    forms = (f"give a SparsePauliOp, a Pauli string such as {'Z' * width!r}, or a (nested) "
-             "list of them")
-    try:
-        array = ObservablesArray.coerce(observables)
-    except (ValueError, TypeError, QiskitError) as exc:
-        return f"the observables are not valid ({exc}); {forms}"
-    widths = {len(next(iter(obs))) for obs in array.ravel() if obs}
-    if widths - {width}:
-        return (f"the observables act on {', '.join(map(str, sorted(widths)))} qubits but the "
-                f"circuit has {width}; give observables on exactly {width} qubits (for an ISA "
-                "circuit: observable.apply_layout(isa_circuit.layout))")
-    return None
-
-
-def _diagnose_values(circuit: QuantumCircuit, values: Any) -> str | None:
-    count = circuit.num_parameters
-    names = ", ".join(p.name for p in circuit.parameters)
-    if values is None:
-        if count:
-            return (f"the circuit has {count} parameter(s) ({names}) but no values were "
-                    f"given; give {count} value(s) per parameter set")
-        return None
-    if isinstance(values, Mapping | BindingsArray):
-        return (f"the circuit has {count} parameter(s) ({names}); the bindings must give "
-                "each exactly one value per parameter set")
-    if count == 0:
-        return "the circuit has no parameters; leave the parameter values out (or None)"
-    try:
-        shape = np.asarray(values, dtype=float).shape
-    except (ValueError, TypeError):
-        return (f"parameter values must be numbers in a rectangular array whose last axis "
-                f"has length {count} (one value for each of {names})")
-    if (shape[-1] if shape else 1) != count:
-        return (f"the circuit has {count} parameter(s) ({names}); give an array whose last "
-                f"axis has length {count}: a list of {count} numbers for one set, or shape "
-                f"(k, {count}) for k sets")
-    return None
-
-
-# -- circuit traits --------------------------------------------------------------------
-
-
-def _first_unsupported(circuit: QuantumCircuit, target: Target,
-                       index: Mapping[Any, int]) -> str | None:
-    """The first instruction the target cannot run as written, described; None if ISA."""
-    for inst in circuit.data:
-        op = inst.operation
-        if op.name == "barrier":
-            continue
-        qargs = tuple(index[q] for q in inst.qubits)
-        if not target.instruction_supported(op.name, qargs):
-            return (f"The instruction {op.name} on qubits {qargs} is not supported by the "
-                    "target system.")
-        if isinstance(op, ControlFlowOp):
-            for block in op.blocks:
-                inner = {b: index[q] for b, q in zip(block.qubits, inst.qubits, strict=True)}
-                found = _first_unsupported(block, target, inner)
-                if found is not None:
-                    return found
-    return None
-
-
-def _operation_names(circuit: QuantumCircuit) -> frozenset[str]:
-    names: set[str] = set()
-    for inst in circuit.data:
-        op = inst.operation
-        names.add(op.name)
-        if isinstance(op, ControlFlowOp):
-            for block in op.blocks:
-                names |= _operation_names(block)
-    return frozenset(names)
-
-
-def _used_qubits(circuit: QuantumCircuit) -> frozenset[int]:
-    index = {q: i for i, q in enumerate(circuit.qubits)}
-    return frozenset(index[q] for inst in circuit.data
-                     if inst.operation.name not in ("barrier", "delay") for q in inst.qubits)
-
-
-@functools.cache
-def _aer_instructions() -> frozenset[str]:
-    """Instruction names Aer runs without transpilation."""
-    return frozenset(AerSimulator().configuration().basis_gates) | {"measure", "barrier"}
-
-
-def _pauli_terms(observables: Any) -> tuple[int, frozenset[tuple[str, tuple[int, ...]]]]:
-    """The width and the sparse terms (label, qubits) of all observables of a pub."""
-    # Read from the SparseObservables the array stores: going through its dict view
-    # costs ~55 µs for a 7-term Hamiltonian, this ~5 µs.
-    array = observables.sparse_observables_array()
-    terms = frozenset((label, tuple(indices)) for obs in array.flat
-                      for label, indices, _ in obs.to_sparse_list())
-    return observables.num_qubits, terms
-
-
-@functools.lru_cache(maxsize=4096)
-def _num_bases(width: int, terms: frozenset[tuple[str, tuple[int, ...]]]) -> int:
-    """Measurement bases for a set of Pauli terms: their qubit-wise commuting groups."""
-    # Cached on the term set: grouping costs ~300 µs, and a VQE loop asks for the same
-    # Hamiltonian's terms on every call.
-    if not terms:
-        return 1
-    paulis = SparsePauliOp.from_sparse_list(
-        [(label.translate(_BASIS_OF), indices, 1.0) for label, indices in sorted(terms)], width)
-    return len(paulis.group_commuting(qubit_wise=True))
-
-
-def _forget(entries: dict[int, _Compiled], key: int, ref: weakref.ref[Any]) -> None:
+def _forget(entries: dict[int, CompiledCircuit], key: int, ref: weakref.ref[Any]) -> None:
     # A weakref callback may run in any thread at any allocation, so it takes no lock: at
     # worst a racing re-insert for a reused id is dropped, which costs a cache miss.
     entry = entries.get(key)

@@ -71,7 +71,7 @@ class SessionRecord:
         self.idle_close_us = idle_close_us
         self.idle_close_timer: Timer | None = None
         # A dedicated session that ended while one of its jobs ran is billed until that
-        # job completes (SPEC §8): the job, while its active span is still open.
+        # job completes: the job, while its active span is still open.
         self.meter_job: JobRecord | None = None
         self.history: list[tuple[str, int]] = [(self.lifecycle.state, created_at)]
         self.usage_us = 0

@@ -1,4 +1,4 @@
-"""One QPU's scheduler: the queues and selection of SPEC §5, the timers of §2, driven by the model.
+"""One QPU's scheduler: its queues and selection, its timers, driven by the model.
 
 Every session and job state change goes through the model (``Lifecycle.fire``); a move
 the model refuses raises ``TransitionRefused`` — a scheduler bug, never swallowed. The
@@ -17,12 +17,12 @@ Same-instant order: max-TTL expiry before job completion before ITTL deactivatio
 the idle close of an unused session, and dispatch only after all of them; so no job starts
 at the max-TTL instant.
 
-Accounting (SPEC §5, §8): a job's usage is the time it held the QPU, 0 when the system
-failed it; a dedicated session is billed its active spans, each ending at the latest of
-its deactivation, its end and the completion of a job of it still running then. The
-service-wide ``FairShare`` is charged the session's billed spans and the QPU time of batch
-and job-mode jobs, and nothing for user-cancelled or system-failed jobs. An Open-Plan
-instance past its quota gets no job started until its use leaves the window.
+Accounting (docs/semantics.md, "Usage and billing"): a job's usage is the time it held the
+QPU, 0 when the system failed it; a dedicated session is billed its active spans, each
+ending at the latest of its deactivation, its end and the completion of a job of it still
+running then. The service-wide ``FairShare`` is charged the session's billed spans and the
+QPU time of batch and job-mode jobs, and nothing for user-cancelled or system-failed jobs.
+An Open-Plan instance past its quota gets no job started until its use leaves the window.
 """
 
 from __future__ import annotations
@@ -367,7 +367,7 @@ class Scheduler:
     # -- dispatch --------------------------------------------------------------------
 
     def dispatch(self) -> None:
-        """Start the next eligible job if the QPU is free (SPEC §5 order)."""
+        """Start the next eligible job if the QPU is free (the dispatch rule's order)."""
         if self.running is not None:
             return
         chosen = self._select()
@@ -421,7 +421,7 @@ class Scheduler:
         if used < quota:
             return False
         if instance not in self._quota_held:
-            # Its jobs wait QUEUED (SPEC §10); a timer re-dispatches when use leaves the window.
+            # Its jobs wait QUEUED (a Decision); a timer re-dispatches when use leaves the window.
             at = self.fair_share.below_at(instance, quota, now)
             timer = self.clock.call_at(at, lambda: self._quota_released(instance),
                                        priority=PRIO_QUOTA, label=f"quota {instance}")
@@ -694,7 +694,7 @@ class Scheduler:
         if s.lifecycle.reserves_qpu:
             self.active_session = s
         else:
-            # Started batches are served in the order their first jobs started (SPEC §3),
+            # Started batches are served in the order their first jobs started,
             # also after one went inactive and came back.
             self.active_batches.append(s)
             self.active_batches.sort(key=lambda b: (b.started_at or 0, b.created_at, b.id))
@@ -704,7 +704,7 @@ class Scheduler:
         if s.lifecycle.reserves_qpu:
             running = self.running
             if s.lifecycle.is_final and running is not None and running.session is s:
-                s.meter_job = running  # billed on until its job completes (SPEC §8)
+                s.meter_job = running  # billed on until its job completes
             else:
                 self._bill(s, now)
         if self.active_session is s:

@@ -64,7 +64,7 @@ class LocalService:
     ...})`` pair overriding the service-wide settings for that QPU. Without it the
     service has one ideal 16-qubit QPU, ``qsession_ideal``.
 
-    Circuits must be ISA circuits of the QPU, as on IBM's (SPEC §4): others are refused at
+    Circuits must be ISA circuits of the QPU, as on IBM's: others are refused at
     submission with IBM's message. ``strict_isa=False`` transpiles them instead.
 
     ``ids`` names sessions and jobs (default ``s1``, ``j2``; ``ids.IbmIds`` for IBM's
@@ -116,7 +116,7 @@ class LocalService:
         if instances is not None:
             self.defaults["instances"] = instances
         defaults = QPUSettings(**self.defaults)  # validate the service-wide defaults early
-        # One fair-share ledger for all QPUs: an instance's use counts across them (SPEC §5).
+        # One fair-share ledger for all QPUs: an instance's use counts across them.
         self.fair_share = FairShare(defaults.allocations, to_us(defaults.fair_share_window))
         self.trace = trace if trace is not None else Trace(epoch=self.clock.epoch)
         self.trace.meta.update({"clock": self.clock.kind, "seed": self.seed})

@@ -26,13 +26,14 @@ if TYPE_CHECKING:
 
 _current: ContextVar[Session | None] = ContextVar("qsession_current_session", default=None)
 
-_STATUS = {
+IBM_STATUS = {
     PENDING: "Pending",
     INACTIVE: "Pending",
     CLOSED: "Closed",
     CANCELED: "Closed",
     EXPIRED: "Closed",
 }
+"""``Session.status()`` of every state but active, whose text says whether it accepts jobs."""
 
 IBM_STATE = {
     PENDING: "open",
@@ -42,7 +43,7 @@ IBM_STATE = {
     CANCELED: "closed",
     EXPIRED: "closed",
 }
-"""The model's six states in the four words of IBM's ``details()["state"]`` (SPEC §8)."""
+"""The model's six states in the four words of IBM's ``details()["state"]``."""
 
 
 def iso(clock: Clock, us: int | None) -> str | None:
@@ -68,7 +69,9 @@ class Session:
                  *, create_new: bool | None = True, service: LocalService | None = None,
                  instance: str | None = None) -> None:
         self._service, self._backend = _resolve_backend(backend, service)
-        self._token: Token[Session | None] | None = None
+        # One token per ``with`` entered and not yet left: the same session may be
+        # entered again inside its own block, and each exit restores what its entry saw.
+        self._tokens: list[Token[Session | None]] = []
         if create_new is False:
             raise IBMInputValueError(
                 "create_new=False attaches to an existing session: use "
@@ -76,7 +79,7 @@ class Session:
         scheduler = self._service.scheduler_of(self._backend)
         settings = scheduler.settings
         name = settings.check_instance(instance)
-        # ITTL and max TTL belong to the instance's plan (SPEC §2a); Open refuses Session.
+        # ITTL and max TTL belong to the instance's plan; Open refuses Session.
         settings.check_mode(name, self._mode)
         ittl = settings.interactive_timeout_of(name, self._mode)
         with self._service.call(), scheduler.clock.instant():
@@ -90,7 +93,7 @@ class Session:
         obj._service = service
         obj._backend = service.backend(record.qpu)
         obj._record = record
-        obj._token = None
+        obj._tokens = []
         return obj
 
     @classmethod
@@ -138,10 +141,10 @@ class Session:
                 accepting = self._record.lifecycle.accepting_jobs
                 return ("In progress, accepting new jobs" if accepting
                         else "In progress, not accepting new jobs")
-            return _STATUS[state]
+            return IBM_STATUS[state]
 
     def details(self) -> dict[str, Any]:
-        """The session's details with IBM's keys, values and types (SPEC §8).
+        """The session's details with IBM's keys, values and types.
 
         ``state`` is IBM's word (open, active, inactive, closed; the model's own is
         ``session.state``), timestamps are ISO-8601 UTC strings ending in ``Z``, the
@@ -207,15 +210,14 @@ class Session:
             self._service.scheduler_of(self._record.qpu).cancel(self._record)
 
     def __enter__(self) -> Session:
-        self._token = _current.set(self)
+        self._tokens.append(_current.set(self))
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
-        if self._token is not None:
+        if self._tokens:
             # Unlike qiskit-ibm-runtime (which resets to None), restore an outer session.
-            _current.reset(self._token)
-            self._token = None
+            _current.reset(self._tokens.pop())
         self.close()
 
     def __repr__(self) -> str:

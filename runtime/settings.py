@@ -1,4 +1,4 @@
-"""Per-QPU settings, the instances and their plans (SPEC §2a), and parsing of ``max_time``."""
+"""Per-QPU settings, the instances and their plans, and parsing of ``max_time``."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from types import MappingProxyType
 from typing import Any, Literal
 
@@ -24,6 +25,9 @@ IDLE_CLOSE_S = 1800.0
 """IBM: "if you open a session but do not submit any jobs to it for 30 minutes, the session
 automatically closes"."""
 
+LONGEST_S = (datetime.max - datetime.min).total_seconds()
+"""The longest duration a ``datetime`` can span: a longer ``max_time`` has no deadline instant."""
+
 _UNIT_S = {"d": DAY_S, "h": 3600.0, "m": 60.0, "s": 1.0}
 _TOKEN = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([dhms])", re.IGNORECASE)
 
@@ -38,7 +42,10 @@ def parse_duration(value: float | str, what: str = "max_time") -> float:
     if isinstance(value, bool):
         raise IBMInputValueError(f"{what}={value!r} is not a duration; {forms}")
     if isinstance(value, int | float):
-        seconds = float(value)
+        try:
+            seconds = float(value)
+        except OverflowError:  # an int with hundreds of digits: no float holds it
+            raise IBMInputValueError(f"{what}={value!r:.40}... is too large; {forms}") from None
     elif isinstance(value, str):
         text = value.strip()
         try:
@@ -51,6 +58,9 @@ def parse_duration(value: float | str, what: str = "max_time") -> float:
         raise IBMInputValueError(f"{what}={value!r} is not finite; {forms}")
     if seconds <= 0:
         raise IBMInputValueError(f"{what}={value!r} must be positive; {forms}")
+    if seconds > LONGEST_S:
+        raise IBMInputValueError(f"{what}={value!r} is longer than any clock can show "
+                                 f"({LONGEST_S:.4g} s, year 1 to 9999); {forms}")
     return seconds
 
 
@@ -72,7 +82,7 @@ def _parse_units(text: str, what: str, forms: str) -> float:
 
 @dataclass(frozen=True)
 class Instance:
-    """One instance (tenant): its fair-share allocation and its plan's limits (SPEC §2a).
+    """One instance (tenant): its fair-share allocation and its plan's limits.
 
     Timeouts left as None take the QPU's (or service's) value. On ``plan="open"``
     dedicated sessions are refused, a batch's ``max_time`` defaults to and is capped at
@@ -258,12 +268,13 @@ class QPUSettings:
 def job_time_limit(requested: object, session_max_time_s: float | None) -> int:
     """A job's effective ``max_execution_time``: an int of QPU seconds, at most 10,800 s.
 
-    In a session, asking for more than the session's ``max_time`` is refused (SPEC §4).
+    In a session, asking for more than the session's ``max_time`` is refused.
     """
     if requested is None:
         return JOB_TIME_CAP_S
     if isinstance(requested, bool) or not isinstance(requested, int | float) or not (
-            math.isfinite(requested) and requested > 0 and float(requested).is_integer()):
+            requested > 0 and (isinstance(requested, int)  # float() of a huge int overflows
+                               or (math.isfinite(requested) and requested.is_integer()))):
         raise IBMInputValueError(
             f"max_execution_time={requested!r}: give a positive int of seconds (IBM's type), "
             f"at most {JOB_TIME_CAP_S}")

@@ -1,10 +1,11 @@
-"""A deterministic model of how long a job holds an emulated QPU (SPEC §5): IBM's estimate.
+"""A deterministic model of how long a job holds an emulated QPU: IBM's estimate.
 
 IBM's guide "workload usage" estimates a job's QPU time as about 2 s of overhead per
 sub-job plus, per execution (one shot of one circuit with one parameter set), the
 repetition delay and the circuit's duration (plus an initialisation time where the QPU
 has one); its quick form is ``2 + 0.00035 × executions`` seconds. This model is that
-formula with one sub-job per pub (**Decision**, SPEC §10: IBM does not document the split):
+formula with one sub-job per pub (a **Decision** of docs/semantics.md, "Decisions": IBM does
+not document the split):
 
     job seconds = sub_jobs × sub_job_overhead_s
                   + Σ over executed circuits c of shots_c × (rep_delay_s + duration_c + init_s)

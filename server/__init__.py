@@ -1,4 +1,4 @@
-"""The HTTP door (SPEC §9): IBM Quantum Platform's REST API on loopback for the unmodified client.
+"""The HTTP door: IBM Quantum Platform's REST API on loopback for the unmodified client.
 
 ``qsession serve`` and ``qsession run -- COMMAND`` start it from the shell;
 ``connect()`` from Python returns a genuine ``qiskit_ibm_runtime.QiskitRuntimeService``

@@ -20,6 +20,7 @@ from qsession.runtime import IBMError, IBMRuntimeError
 
 from . import pages, platform, wire
 from .emulator import Conflict, Emulator, Forbidden, NotFound, UnknownBackend
+from .guard import Access, BodyTooLarge, Guard
 from .routes import backends, control, jobs, sessions, usage
 from .routes.common import API_PREFIXES, Unauthorized
 
@@ -35,11 +36,14 @@ def _error(status: int, message: str, code: int | None = None) -> JSONResponse:
     return JSONResponse(wire.error_body(message, status=status, code=code), status_code=status)
 
 
-def build_app(emulator: Emulator) -> FastAPI:
-    """The ASGI app serving ``emulator``."""
+def build_app(emulator: Emulator, access: Access | None = None) -> FastAPI:
+    """The ASGI app serving ``emulator``, behind the ``Guard`` of ``access``."""
     app = FastAPI(title="qsession IBM Quantum Platform emulator", version="1",
                   description=DESCRIPTION)
     app.state.emulator = emulator
+    app.state.access = access = access if access is not None else Access()
+    # Inside Starlette's error middleware: a fault of the guard itself is counted too.
+    app.add_middleware(Guard, access=access)
     app.include_router(platform.router(emulator))
     for prefix in API_PREFIXES:
         for module in (backends, sessions, jobs, usage):
@@ -81,6 +85,10 @@ def build_app(emulator: Emulator) -> FastAPI:
     for kind in (IBMError, IBMRuntimeError, ValueError, TypeError):
         app.add_exception_handler(kind, bad_input)
 
+    @app.exception_handler(BodyTooLarge)
+    async def too_large(_request: Request, err: BodyTooLarge) -> JSONResponse:
+        return _error(413, str(err), 413)
+
     @app.exception_handler(RequestValidationError)
     async def invalid(_request: Request, err: RequestValidationError) -> JSONResponse:
         return _error(400, f"invalid request: {err.errors()}", wire.CODE_VALIDATION)
@@ -91,7 +99,7 @@ def build_app(emulator: Emulator) -> FastAPI:
 
     @app.exception_handler(Exception)
     async def fault(request: Request, err: Exception) -> JSONResponse:
-        emulator.faults += 1
+        emulator.fault()
         log.exception("server fault on %s %s", request.method, request.url.path)
         return _error(500, f"qsession server fault ({type(err).__name__}: {err}); the server "
                       "goes on, please report this", wire.CODE_INTERNAL)

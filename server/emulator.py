@@ -16,7 +16,7 @@ import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import IO, Any, ClassVar, Literal
 
 from qsession.runtime import (
     QPU,
@@ -36,7 +36,13 @@ from qsession.runtime.records import JobRecord, SessionRecord
 from qsession.runtime.recovery import Recovery, recorded_inputs
 from qsession.runtime.settings import Instance as RuntimeInstance
 
+from .errors import Conflict, Forbidden, NotFound, UnknownBackend
+from .forms import Submission
 from .store import Fsync, StateError, Store
+from .tokens import LIFETIME_S, Tokens
+
+__all__ = ["CLOCKS", "Conflict", "Emulator", "Forbidden", "Instance", "NotFound",
+           "ServedBackend", "UnknownBackend"]
 
 log = logging.getLogger("qsession.server")
 
@@ -47,22 +53,6 @@ DEFAULT_TOKEN = "qsession-local-api-key"
 DEFAULT_BACKENDS = ("ibm_brisbane", "qsession_ideal")
 DEFAULT_INSTANCE = "qsession"
 CRN_PREFIX = "crn:v1:bluemix:public:quantum-computing:us-east:a/qsession:"
-
-
-class NotFound(LookupError):
-    """The caller's instance has no object with that id (404, whoever owns it)."""
-
-
-class Conflict(RuntimeError):
-    """The object is in a state that forbids the request (409)."""
-
-
-class UnknownBackend(IBMInputValueError):
-    """A job names a backend the server does not have (400, IBM's code 1007)."""
-
-
-class Forbidden(PermissionError):
-    """The request names an instance the token does not reach (403)."""
 
 
 @dataclass(frozen=True)
@@ -171,7 +161,7 @@ class ServedBackend:
             with open(Path(fake.dirname) / fake.props_filename, encoding="utf-8") as fh:
                 props = json.load(fh)
         config["backend_name"] = name
-        config["simulator"] = False  # so Session really opens one (SPEC §9)
+        config["simulator"] = False  # so Session really opens one
         props["backend_name"] = name
         self.name = name
         self.configuration = config
@@ -191,12 +181,17 @@ class Emulator:
     on it again resumes the platform (``server/store.py``, docs/server.md "Persistence").
     """
 
+    faults_in_process: ClassVar[int] = 0
+    """Server faults (500 answers) of every emulator this process has run: a test suite
+    compares it before and after each test, whichever way the test started its servers."""
+
     def __init__(self, *, clock: ClockName = "virtual", speed: float = 1.0,
                  backends: Sequence[str] = DEFAULT_BACKENDS,
                  instances: Iterable[Instance] | None = None, seed: int | None = None,
                  token: str = DEFAULT_TOKEN, noise: bool = True,
                  trace_path: str | Path | None = None,
                  settings: Mapping[str, Any] | None = None,
+                 token_lifetime: float = LIFETIME_S,
                  state_dir: str | Path | None = None, fsync: Fsync = "ack",
                  fresh: bool = False) -> None:
         if clock not in CLOCKS:
@@ -206,6 +201,8 @@ class Emulator:
                              "; give --state or --trace, not both")
         self.clock_name: ClockName = clock
         self.token = token
+        self.tokens = Tokens(lifetime_s=token_lifetime)
+        """Signs and checks the bearer tokens of this server's IAM (a secret of its own)."""
         tenants = list(instances) if instances is not None else [Instance(DEFAULT_INSTANCE)]
         if not tenants:
             raise IBMInputValueError("the server needs at least one instance")
@@ -274,7 +271,7 @@ class Emulator:
 
     def _stream_trace(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        # Line-buffered: a killed server leaves a readable prefix (SPEC §9 "nothing lost").
+        # Line-buffered: a killed server leaves a readable prefix (nothing accepted is lost).
         self._trace_file = open(path, "w", encoding="utf-8", buffering=1)  # noqa: SIM115
         self.trace.stream_to(self._trace_file)
 
@@ -299,6 +296,15 @@ class Emulator:
             log.warning("qsession: job %s cannot be rebuilt from its inputs (%s: %s)",
                         job.id, type(err).__name__, err)
 
+    def fault(self) -> None:
+        """Count a fault of the server itself (a request answered 500).
+
+        Called on the event loop's thread only (the app's last error handler), so the
+        counts need no lock, and must not take the service's: a request may hold it.
+        """
+        self.faults += 1
+        Emulator.faults_in_process += 1
+
     @property
     def lock(self) -> threading.RLock:
         """The service clock's lock: every state change holds it."""
@@ -318,7 +324,6 @@ class Emulator:
             if self._trace_file is not None:
                 self._trace_file.close()
                 self._trace_file = None
-            self.faults = 0
             self._build(fresh=True)
 
     # -- tenants ---------------------------------------------------------------------
@@ -382,52 +387,40 @@ class Emulator:
 
     # -- jobs ------------------------------------------------------------------------
 
-    def submit(self, tenant: Instance, body: Mapping[str, Any]) -> RuntimeJobV2:
-        """Run a primitive job from a ``POST /jobs`` body (decoded with ``RuntimeDecoder``)."""
-        program = body.get("program_id")
-        backend_name = body.get("backend")
-        if not isinstance(backend_name, str):
-            raise IBMInputValueError("the job names no backend: send \"backend\": NAME")
-        if backend_name not in self.backends:
-            # A 400, not a 404: the client reads a 404 from POST /jobs as "program not found".
-            raise UnknownBackend(f"Backend not found: {backend_name!r}; this service has "
-                                 f"{', '.join(self.backends)}")
-        served = self.backends[backend_name]
-        params = body.get("params")
-        if not isinstance(params, Mapping) or not isinstance(params.get("pubs"), list):
-            raise IBMInputValueError("params must be an object with a list of pubs, "
-                                     "as the client's SamplerV2/EstimatorV2 send")
-        options = dict(params.get("options") or {})
-        tags = body.get("tags") or []
-        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
-            raise IBMInputValueError("tags must be a list of strings")
+    def qubits(self) -> dict[str, int]:
+        """Each served backend's width (what ``forms.normalise`` checks bodies against)."""
+        return {name: served.qpu.num_qubits for name, served in self.backends.items()}
+
+    def mode_of(self, tenant: Instance, submission: Submission) -> Any:
+        """Where a job runs: the tenant's session it names (on the same backend), or the QPU."""
+        served = self.backends[submission.backend]
+        if submission.session_id is None:
+            return served.qpu
+        session = self.session(tenant, submission.session_id)
+        if session.backend() != submission.backend:
+            raise IBMInputValueError(
+                f"session {submission.session_id} runs on {session.backend()}, not "
+                f"{submission.backend}")
+        return session
+
+    def submit(self, tenant: Instance, submission: Submission) -> RuntimeJobV2:
+        """Run a primitive job from a normalised ``POST /jobs`` body (``forms.normalise``)."""
+        options = dict(submission.options)
+        tags = list(submission.tags)
         if tags:
             environment = dict(options.get("environment") or {})
             environment["job_tags"] = tags
             options["environment"] = environment
-        cost = body.get("cost")
-        if cost is not None:
-            options["max_execution_time"] = cost
+        if submission.cost is not None:
+            options["max_execution_time"] = submission.cost
         with self.lock:
-            mode: Any = served.qpu
-            session_id = body.get("session_id")
-            if session_id is not None:
-                session = self.session(tenant, str(session_id))
-                if session.backend() != backend_name:
-                    raise IBMInputValueError(
-                        f"session {session_id} runs on {session.backend()}, "
-                        f"not {backend_name}")
-                mode = session
-            pubs = params["pubs"]
+            mode = self.mode_of(tenant, submission)
             primitive: SamplerV2 | EstimatorV2
-            if program == "sampler":
+            if submission.program == "sampler":
                 primitive = SamplerV2(mode, options=options, instance=tenant.name)
-                return primitive.run([_sampler_pub(p) for p in pubs])
-            if program == "estimator":
+            else:
                 primitive = EstimatorV2(mode, options=options, instance=tenant.name)
-                return primitive.run([_estimator_pub(p) for p in pubs])
-            raise NotFound(f"Program not found: {program!r}; this service runs the "
-                           "'sampler' and 'estimator' primitives")
+            return primitive.run(list(submission.pubs))
 
     def job(self, tenant: Instance, job_id: str) -> RuntimeJobV2:
         """The tenant's job ``job_id``, or NotFound (also for another tenant's or a deleted one)."""
@@ -454,7 +447,8 @@ class Emulator:
 
     def result_text(self, job: RuntimeJobV2, encode: Any) -> str:
         """A DONE job's result as served: the text served first, kept (on disk with a
-        state folder) before it leaves; ``encode(job)`` writes it the first time.
+        state folder) before it leaves; ``encode(job, params)`` writes it the first time
+        (``params``: as submitted, which say the form the caller wants).
 
         A job that ended before a restart and whose result no client read is run on Aer
         again from its stored inputs with its recorded seed: the same counts and values.
@@ -469,7 +463,7 @@ class Emulator:
                 self._rebind(record)
                 scheduler = self.service.scheduler_of(record.qpu)
                 record.result = scheduler.executor(record.payload, record.seed)
-            text = str(encode(job))
+            text = str(encode(job, self.params(job) or {}))
             self.store.put_result(job_id, text)
         return text
 
@@ -521,7 +515,7 @@ class Emulator:
             return True
 
     def usage_seconds(self, tenant: Instance) -> float:
-        """QPU seconds charged to the tenant in the fair-share window (SPEC §5: one ledger
+        """QPU seconds charged to the tenant in the fair-share window (one ledger
         for every QPU; dedicated sessions their usage_time, other jobs their QPU time)."""
         with self.lock:
             service: Any = self.service

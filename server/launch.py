@@ -2,7 +2,7 @@
 
 ``Server`` runs uvicorn on a loopback socket bound before it starts (port 0: a free
 port), so its URL is known at once. ``client_env`` is what the unmodified client reads
-(SPEC §9); ``connect()`` starts a server and returns a genuine
+(docs/semantics.md, "The HTTP door"); ``connect()`` starts a server and returns a genuine
 ``qiskit_ibm_runtime.QiskitRuntimeService`` bound to it.
 """
 
@@ -16,13 +16,16 @@ import threading
 import time
 import urllib.request
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from .emulator import Emulator, Instance
+from .guard import Access
+from .limits import Limits
 from .platform import CATALOG_PREFIX, SEARCH_PREFIX
 
 DEFAULT_HOST = "127.0.0.1"
@@ -32,7 +35,7 @@ ENV_KEYS = ("IAM_URL", "GLOBAL_SEARCH_URL", "GLOBAL_CATALOG_URL", "QISKIT_IBM_TO
 
 def client_env(base_url: str, token: str, instance: Instance,
                environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The variables qiskit-ibm-runtime reads to reach ``base_url`` (SPEC §9).
+    """The variables qiskit-ibm-runtime reads to reach ``base_url``.
 
     ``QISKIT_IBM_URL`` contains ``experimental`` so the client uses it as the runtime
     API's base as given (``api/utils.py default_runtime_url_resolver``); IAM, Global
@@ -57,12 +60,18 @@ def client_env(base_url: str, token: str, instance: Instance,
 class Server:
     """The emulator served by uvicorn on a background thread; also a handle on virtual time."""
 
-    def __init__(self, emulator: Emulator, host: str = DEFAULT_HOST, port: int = 0) -> None:
+    def __init__(self, emulator: Emulator, host: str = DEFAULT_HOST, port: int = 0, *,
+                 control_token: str | None = None, host_names: Iterable[str] = (),
+                 limits: Limits | None = None) -> None:
         import uvicorn
 
         from .app import build_app
 
         self.emulator = emulator
+        self.access = Access(control_token=control_token)
+        """Host names answered and the control token (``server/guard.py``)."""
+        self.access.allow_hosts(host_names)
+        self.limits = limits if limits is not None else Limits()
         # proto IPPROTO_TCP so asyncio sets TCP_NODELAY on accepted connections (it checks
         # the proto): without it every response waited ~40 ms for a delayed ACK.
         self._sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET,
@@ -73,8 +82,9 @@ class Server:
         self._sock.listen(2048)
         self.host = host
         self.port = int(self._sock.getsockname()[1])
-        config = uvicorn.Config(build_app(emulator), log_level="warning", access_log=False,
-                                lifespan="off", timeout_graceful_shutdown=2)
+        config = uvicorn.Config(build_app(emulator, self.access), log_level="warning",
+                                access_log=False, lifespan="off", timeout_graceful_shutdown=2,
+                                **self.limits.uvicorn_options())
         self._uvicorn = uvicorn.Server(config)
         self._thread: threading.Thread | None = None
 
@@ -135,9 +145,24 @@ class Server:
         """Virtual seconds since the epoch."""
         return float(self.emulator.service.clock.now()) / 1e6
 
+    @property
+    def page_url(self) -> str:
+        """The live page's address (with the control token, when the server has one)."""
+        token = self.access.control_token
+        return self.url + "/" + (f"?token={quote(token)}" if token is not None else "")
+
+    def control_headers(self) -> dict[str, str]:
+        """What a request to a ``/qsession/v1`` route sends: JSON, and the control token."""
+        headers = {"Content-Type": "application/json"}
+        if self.access.control_token is not None:
+            headers["Authorization"] = f"Bearer {self.access.control_token}"
+        return headers
+
     def state(self) -> dict[str, Any]:
         """``GET /qsession/v1/state`` over HTTP (exercises the route)."""
-        with urllib.request.urlopen(self.url + "/qsession/v1/state", timeout=30) as response:
+        request = urllib.request.Request(self.url + "/qsession/v1/state",
+                                         headers=self.control_headers())
+        with urllib.request.urlopen(request, timeout=30) as response:
             data: dict[str, Any] = json.loads(response.read())
         return data
 
@@ -169,17 +194,20 @@ class Connection:
 
 
 def connect(*, instance: str | None = None, host: str = DEFAULT_HOST, port: int = 0,
-            **emulator_options: Any) -> Connection:
+            control_token: str | None = None, **emulator_options: Any) -> Connection:
     """Start a server in the background and return the real client's service bound to it.
 
     The client reads ``IAM_URL`` and the Global Search/Catalog URLs from the process
     environment only, so this sets them (and the ``QISKIT_IBM_*`` variables) in
     ``os.environ``; ``Connection.close()`` restores them. ``emulator_options`` are
-    ``Emulator``'s (``clock``, ``backends``, ``instances``, ``seed``, ...).
+    ``Emulator``'s (``clock``, ``backends``, ``instances``, ``seed``, ...). A server made
+    here has no control token unless given one: the process that made it holds the
+    service anyway (``qsession serve`` and ``run`` make one).
     """
     from qiskit_ibm_runtime import QiskitRuntimeService
 
-    server = Server(Emulator(**emulator_options), host, port).start()
+    server = Server(Emulator(**emulator_options), host, port,
+                    control_token=control_token).start()
     env = server.env(instance)
     saved = {key: os.environ.get(key) for key in env}
     os.environ.update(env)
@@ -245,26 +273,38 @@ def format_summary(summary: Mapping[str, Any]) -> str:
     ])
 
 
-def write_outputs(emulator: Emulator, out_dir: Path) -> dict[str, Path]:
-    """The demo's outputs beside the streamed trace: Perfetto JSON and the timeline picture."""
+def write_outputs(emulator: Emulator, out_dir: Path) -> tuple[dict[str, Path], dict[str, str]]:
+    """The demo's outputs beside the streamed trace: Perfetto JSON and the timeline picture.
+
+    Returns the files written and, by file name, why each other one was skipped (the
+    timeline needs the ``plot`` extra; without it the run still ends with its summary).
+    """
     from qsession.insight.perfetto import write_perfetto
+    from qsession.insight.timeline import TIMELINE_FILES, plot_missing
 
     files = {"trace.perfetto.json": write_perfetto(emulator.trace,
                                                    out_dir / "trace.perfetto.json")}
-    try:
-        from qsession.insight.timeline import draw_timeline
-    except ImportError:  # matplotlib is the [plot] extra
-        return files
-    draw_timeline(emulator.trace, out_dir / "timeline.png", out_dir / "timeline.svg",
-                  title="qsession run")
-    files["timeline.png"] = out_dir / "timeline.png"
-    files["timeline.svg"] = out_dir / "timeline.svg"
-    return files
+    missing = plot_missing()
+    if missing is not None:
+        return files, dict.fromkeys(TIMELINE_FILES, missing)
+    from qsession.insight.timeline import draw_timeline
+
+    png, svg = (out_dir / name for name in TIMELINE_FILES)
+    draw_timeline(emulator.trace, png, svg, title="qsession run")
+    return {**files, png.name: png, svg.name: svg}, {}
+
+
+def skipped_lines(skipped: dict[str, str]) -> list[str]:
+    """One line per reason: the files not written because of it."""
+    by_reason: dict[str, list[str]] = {}
+    for name, why in skipped.items():
+        by_reason.setdefault(why, []).append(name)
+    return [f"qsession: skipped {', '.join(names)}: {why}" for why, names in by_reason.items()]
 
 
 def run_command(command: Sequence[str], *, out_dir: Path, host: str = DEFAULT_HOST,
                 port: int = 0, echo: Callable[[str], None] = print,
-                **emulator_options: Any) -> int:
+                control_token: str | None = None, **emulator_options: Any) -> int:
     """``qsession run -- COMMAND``: serve, run COMMAND in the client's environment, report.
 
     Returns COMMAND's exit status. On the virtual and fast clocks the jobs COMMAND left
@@ -274,7 +314,8 @@ def run_command(command: Sequence[str], *, out_dir: Path, host: str = DEFAULT_HO
     # The output folder is the platform's state folder, started afresh: a run that crashed
     # leaves its trace, inputs and results there to inspect (or resume with serve --state).
     emulator = Emulator(state_dir=out_dir, fresh=True, fsync="off", **emulator_options)
-    server = Server(emulator, host, port).start()
+    server = Server(emulator, host, port, control_token=control_token).start()
+    echo(f"qsession: serving on {server.url}; the live page: {server.page_url}")
     try:
         env = {**os.environ, **server.env()}
         try:
@@ -289,8 +330,10 @@ def run_command(command: Sequence[str], *, out_dir: Path, host: str = DEFAULT_HO
         summary = summarize(emulator)
     finally:
         server.stop()
-    files = write_outputs(emulator, out_dir)
+    files, skipped = write_outputs(emulator, out_dir)
     echo(format_summary(summary))
     written = ", ".join(str(p) for p in [out_dir / "trace.jsonl", *files.values()])
     echo(f"qsession: wrote {written}")
+    for line in skipped_lines(skipped):
+        echo(line)
     return status

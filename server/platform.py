@@ -1,7 +1,8 @@
 """The fake IBM Cloud parts the client calls before the runtime API: IAM, Global Search, Catalog.
 
 * IAM (``POST /identity/token``, ``ibm_cloud_sdk_core.IAMTokenManager``): trades the API
-  key for an unsigned JWT whose ``exp`` is in *wall* time (the SDK refreshes by the wall).
+  key for a signed JWT that expires in *wall* time (``tokens``; the SDK refreshes by the
+  wall).
 * Global Search (``POST {GLOBAL_SEARCH_URL}/v3/resources/search``): lists the account's
   quantum-computing instances (``Account.list_instances``).
 * Global Catalog (``GET {GLOBAL_CATALOG_URL}/{plan_id}``): a plan's display name and
@@ -10,53 +11,22 @@
 
 from __future__ import annotations
 
-import base64
-import json
-import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from .tokens import TokenRejected
+
 if TYPE_CHECKING:
     from .emulator import Emulator
 
-TOKEN_LIFETIME_S = 3600
 SEARCH_PREFIX = "/global-search"
 CATALOG_PREFIX = "/global-catalog/api/v1"
 _PLAN_IDS = {"premium": "qsession-plan-premium", "open": "qsession-plan-open"}
 # The client sorts instances by these pricing types (qiskit_runtime_service.py).
 _PRICING = {"premium": "paid", "open": "free"}
-
-
-def _b64(data: dict[str, Any]) -> str:
-    raw = json.dumps(data, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
-def issue_token(api_key_id: str, now: float | None = None) -> dict[str, Any]:
-    """An IAM token response: an unsigned JWT (``alg: none``) valid for an hour of wall time."""
-    issued = int(time.time() if now is None else now)
-    claims = {"iam_id": f"iam-{api_key_id}", "sub": "qsession", "iat": issued,
-              "exp": issued + TOKEN_LIFETIME_S, "iss": "qsession-iam"}
-    jwt = f"{_b64({'alg': 'none', 'typ': 'JWT'})}.{_b64(claims)}."
-    return {"access_token": jwt, "refresh_token": "not_supported", "token_type": "Bearer",
-            "expires_in": TOKEN_LIFETIME_S, "expiration": issued + TOKEN_LIFETIME_S,
-            "scope": "ibm openid"}
-
-
-def token_claims(token: str) -> dict[str, Any] | None:
-    """The claims of a token this IAM issued, or None."""
-    parts = token.split(".")
-    if len(parts) != 3:
-        return None
-    try:
-        padded = parts[1] + "=" * (-len(parts[1]) % 4)
-        claims = json.loads(base64.urlsafe_b64decode(padded))
-    except (ValueError, json.JSONDecodeError):
-        return None
-    return claims if isinstance(claims, dict) and claims.get("iss") == "qsession-iam" else None
 
 
 def iam_error(status: int, code: str, message: str) -> JSONResponse:
@@ -81,7 +51,7 @@ def router(emulator: Emulator) -> APIRouter:
                              f"not {grant!r}")
         if form.get("apikey") != emulator.token:
             return iam_error(400, "BXNIM0415E", "Provided API key could not be found.")
-        return JSONResponse(issue_token("qsession"))
+        return JSONResponse(emulator.tokens.issue("qsession"))
 
     @api.post(f"{SEARCH_PREFIX}/v3/resources/search",
               summary="Global Search: the account's quantum-computing instances")
@@ -113,8 +83,11 @@ def router(emulator: Emulator) -> APIRouter:
 
 
 def _authorized(request: Request, emulator: Emulator) -> bool:
-    header = request.headers.get("authorization", "")
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() == "bearer":
-        return token_claims(value) is not None
-    return scheme.lower() == "apikey" and value == emulator.token
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer":
+        return False
+    try:
+        emulator.tokens.check(value.strip())
+    except TokenRejected:
+        return False
+    return True

@@ -25,7 +25,7 @@ JOB_STATUS = {"QUEUED": "Queued", "RUNNING": "Running", "DONE": "Completed",
               "ERROR": "Failed", "CANCELLED": "Cancelled"}
 FINAL_JOB_STATUSES = frozenset({"DONE", "ERROR", "CANCELLED"})
 
-# Session states: the model's six names and IBM's four (SPEC §8/§9); IBM's pass through.
+# Session states: the model's six names and IBM's four; IBM's pass through.
 SESSION_STATE = {"pending": "open", "active": "active", "inactive": "inactive",
                  "closed": "closed", "canceled": "closed", "expired": "closed",
                  "open": "open"}
@@ -184,13 +184,6 @@ def encode_result(result: Any) -> str:
     return json.dumps(result, cls=RuntimeEncoder)
 
 
-def decode_payload(body: bytes) -> Any:
-    """A request body decoded with the client's own ``RuntimeDecoder``."""
-    from qiskit_ibm_runtime import RuntimeDecoder
-
-    return json.loads(body, cls=RuntimeDecoder)
-
-
 # -- sessions ------------------------------------------------------------------------
 
 
@@ -216,7 +209,7 @@ def session_json(details: Mapping[str, Any], trace: Trace | None = None) -> dict
         "closed_at": iso(details.get("closed_at")),
         "activated_at": iso(details.get("activated_at")),
         "mode": details.get("mode"),
-        # IBM: null until the session has used the QPU (SPEC §8).
+        # IBM: null until the session has used the QPU.
         "elapsed_time": None if started is None else usage,
         "timestamps": [{"status": t["status"], "timestamp": iso(t["timestamp"])}
                        for t in timestamps or []],
@@ -252,45 +245,3 @@ def usage_json(crn: str, plan: str, consumed: float, limit: float | None) -> dic
         "usage_limit_reached": limit is not None and consumed >= limit,
         "usage_period": {"start_time": None, "end_time": None},
     }
-
-
-# -- job parameters (ibm-quantum-schemas) ----------------------------------------------
-
-DEFAULT_SHOTS = 4096
-"""The sampler's shots when neither the pub nor ``default_shots`` sets them (IBM's default)."""
-
-
-def schema_problems(program: str, params: Any) -> str | None:
-    """Why ``params`` (plain JSON) do not fit IBM's ``ibm-quantum-schemas`` model, or None.
-
-    The 0.51 client sends a sampler pub's shots as null when they come from
-    ``default_shots``; the schema wants an int, so they are filled in first, as the
-    service does before running.
-    """
-    from pydantic import ValidationError
-
-    if program == "sampler":
-        from ibm_quantum_schemas.sampler.version_0_1.params import ParamsModel as Sampler
-
-        model: Any = Sampler
-    elif program == "estimator":
-        from ibm_quantum_schemas.estimator.version_0_1.params import ParamsModel as Estimator
-
-        model = Estimator
-    else:
-        return None
-    if program == "sampler" and isinstance(params, Mapping):
-        options = params.get("options")
-        shots = options.get("default_shots") if isinstance(options, Mapping) else None
-        pubs = params.get("pubs")
-        if isinstance(pubs, list):
-            filled = [[*p[:2], shots or DEFAULT_SHOTS] if isinstance(p, list) and len(p) == 3
-                      and p[2] is None else p for p in pubs]
-            params = {**params, "pubs": filled}
-    try:
-        model.model_validate(params)
-    except ValidationError as err:
-        details = "; ".join(f"{'.'.join(['params', *(str(x) for x in e['loc'])])}: {e['msg']}"
-                            for e in err.errors()[:5])
-        return f"params do not fit IBM's {program} schema (ibm-quantum-schemas): {details}"
-    return None

@@ -43,7 +43,8 @@ def router(emulator: Emulator) -> APIRouter:
     def index(request: Request) -> HTMLResponse:
         filters = Filters.of(request.query_params)
         snap = snapshot(emulator, monitor)
-        return render("index.html", poll_ms=POLL_MS,
+        guarded = request.app.state.access.control_token is not None
+        return render("index.html", poll_ms=POLL_MS, guarded=guarded,
                       **page_context(emulator, filters), **live_context(snap, emulator, filters))
 
     last: dict[tuple[int, int, Filters], dict[str, Any]] = {}

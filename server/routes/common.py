@@ -9,9 +9,8 @@ from fastapi import Request
 
 from qsession.runtime import IBMInputValueError
 
-from .. import wire
 from ..emulator import Emulator, Instance
-from ..platform import token_claims
+from ..tokens import TokenRejected
 
 API_PREFIXES = ("/api/v1", "/experimental/api/v1")
 """The client uses ``/api/v1`` on IBM's hosts and the URL as given when it says experimental."""
@@ -22,27 +21,28 @@ class Unauthorized(PermissionError):
 
 
 def tenant(request: Request) -> Instance:
-    """The instance a request acts for: a valid token and the ``Service-CRN`` header."""
+    """The instance a request acts for: a valid bearer token and the ``Service-CRN`` header."""
     emulator: Emulator = request.app.state.emulator
-    header = request.headers.get("authorization", "")
-    scheme, _, value = header.partition(" ")
-    ok = ((scheme.lower() == "bearer" and token_claims(value) is not None)
-          or (scheme.lower() == "apikey" and value == emulator.token))
-    if not ok:
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer":
         raise Unauthorized("Invalid credentials: send 'Authorization: Bearer TOKEN' with a "
                            "token from the IAM endpoint (POST /identity/token)")
+    try:
+        emulator.tokens.check(value.strip())
+    except TokenRejected as err:
+        raise Unauthorized(f"Invalid credentials: {err}") from None
     return emulator.instance_of(request.headers.get("service-crn"))
 
 
 async def raw_body(request: Request) -> bytes:
-    """The request body, unparsed (payloads are decoded with the client's RuntimeDecoder)."""
+    """The request body, unparsed (each route parses it once, with ``decode``)."""
     return await request.body()
 
 
-def decode(body: bytes, *, runtime: bool = False) -> dict[str, Any]:
-    """A JSON object body (``runtime``: through ``RuntimeDecoder``); bad JSON is a 400."""
+def decode(body: bytes) -> dict[str, Any]:
+    """A JSON object body, parsed once (typed values stay as sent); bad JSON is a 400."""
     try:
-        data = wire.decode_payload(body) if runtime else json.loads(body or b"{}")
+        data = json.loads(body or b"{}")
     except Exception as err:  # whatever fails to decode is the request's fault, never a 500
         raise IBMInputValueError(
             f"the request body cannot be decoded ({type(err).__name__}: {err}); send JSON "

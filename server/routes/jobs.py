@@ -11,8 +11,8 @@ from fastapi.responses import PlainTextResponse
 from qsession.runtime import IBMInputValueError, RuntimeJobV2
 from qsession.runtime.records import JobRecord
 
-from .. import executor, wire
-from ..emulator import Emulator, Instance, NotFound
+from .. import executor, forms, results, wire
+from ..emulator import Emulator, Instance
 from .common import decode, raw_body, tenant
 
 
@@ -61,41 +61,40 @@ def _matches(job: RuntimeJobV2, q: dict[str, Any]) -> bool:
     return not (q["before"] is not None and created > q["before"])
 
 
+def _result_text(job: RuntimeJobV2, params: Any) -> str:
+    """A DONE job's result as its caller asked (``params`` as submitted): executor schema
+    JSON in the params' schema version, plain JSON without ``support_qiskit``, or encoded."""
+    if job.primitive_id == "executor":
+        return executor.result_text(job, str(params.get("schema_version")))
+    if not params.get("support_qiskit", False):
+        return results.plain_text(job.result())
+    return results.encoded(job.result())
+
+
 def submit_request(emulator: Emulator, owner: Instance, body: bytes, *,
                    recovering: bool = False) -> RuntimeJobV2:
-    """Validate and queue a ``POST /jobs`` body: the route's work, also redone on recovery.
+    """Check, normalise and queue a ``POST /jobs`` body: the route's work, redone on recovery.
 
-    The body is the job's inputs: it is written to the store before the job's ``create``
-    record (so before any answer names the job); ``recovering`` redoes the call for a job
+    The body is the job's inputs: the store writes it before the job's ``create`` record
+    (so before any answer names the job); ``recovering`` redoes the call for a job
     recovered from the trace, which keeps its inputs already.
     """
-    plain = decode(body)
-    problems = wire.schema_problems(str(plain.get("program_id")), plain.get("params"))
-    if problems is not None:
-        raise IBMInputValueError(problems)
-    decoded = plain if plain.get("program_id") == "executor" else decode(body, runtime=True)
+    submission = forms.normalise(decode(body), emulator.qubits())
     with emulator.lock:  # the staged body goes to this request's job, not another's
         emulator.store.stage(None if recovering else body)
         try:
-            if plain.get("program_id") == "executor":
-                return executor.submit(emulator, owner, decoded)
-            return emulator.submit(owner, decoded)
+            if submission.program == "executor":
+                return executor.submit(emulator, owner, submission)
+            return emulator.submit(owner, submission)
         finally:
             emulator.store.stage(None)
-
-
-def _encoded_result(job: RuntimeJobV2) -> str:
-    """A DONE job's result as the client reads it (the executor's schema, or encoded)."""
-    if job.primitive_id == "executor":
-        return executor.result_text(job)
-    return wire.encode_result(job.result())
 
 
 def router() -> APIRouter:
     """The job routes."""
     api = APIRouter(tags=["jobs"])
 
-    @api.post("/jobs", summary="Run a primitive (sampler or estimator), in a session or not")
+    @api.post("/jobs", summary="Run a primitive (sampler or estimator) or a quantum program")
     def run(request: Request, body: bytes = Depends(raw_body)) -> dict[str, Any]:
         job = submit_request(request.app.state.emulator, tenant(request), body)
         return {"id": job.job_id(), "backend": job.backend().name,
@@ -145,18 +144,25 @@ def router() -> APIRouter:
                                  include_params=include)
         return Response(wire.encode_result(body), media_type="application/json")
 
-    @api.get("/jobs/{job_id}/results", summary="A job's result (RuntimeEncoder JSON)")
+    @api.get("/jobs/{job_id}/results",
+             summary="A job's result: plain JSON, or the client's form if it sent support_qiskit",
+             responses={204: {"description": "The job has no final result yet (IBM's answer "
+                                             "while it is queued or running)"}})
     def results(job_id: str, request: Request) -> Response:
         emulator: Emulator = request.app.state.emulator
         job = emulator.job(tenant(request), job_id)
+        # A client asking for the result of an unfinished job waits on it (the fast clock
+        # moves to its next event, as for GET /jobs/{id}).
+        emulator.wait_step(job)
         with emulator.lock:
             status = job.status()
             if status == "DONE":
-                text = emulator.result_text(job, _encoded_result)
+                text = emulator.result_text(job, _result_text)
                 return Response(text, media_type="application/json")
             if status in ("ERROR", "CANCELLED"):
                 return PlainTextResponse(wire.job_error_text(job))
-        raise NotFound(f"Job {job_id} has no result yet: it is {status}")
+        # IBM's reference: 204, "Job's final result not found", while it is not final.
+        return Response(status_code=204)
 
     @api.get("/jobs/{job_id}/metrics", summary="A job's timestamps, usage and sizes")
     def metrics(job_id: str, request: Request) -> dict[str, Any]:

@@ -30,10 +30,13 @@ def router() -> APIRouter:
         backend = data.get("backend")
         if not isinstance(backend, str):
             raise IBMInputValueError("a session needs a backend: send \"backend\": NAME")
-        if data.get("instance") not in (None, owner.crn, owner.name):
+        named = data.get("instance")
+        # IBM's execution-modes guide sends a legacy "hub/group/project" here, which names
+        # no instance of this platform: only another tenant's instance is refused.
+        if (named not in (None, owner.crn, owner.name)
+                and (named in emulator.by_crn or named in emulator.instances)):
             raise IBMInputValueError(
-                f"the body names instance {data['instance']!r} but the request is made for "
-                f"{owner.crn}")
+                f"the body names instance {named!r} but the request is made for {owner.crn}")
         session = emulator.open_session(owner, backend=backend,
                                         mode=str(data.get("mode") or "dedicated"),
                                         max_ttl=data.get("max_ttl"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -291,3 +292,30 @@ def test_cli_whatif_prints_its_table(tmp_path: Path) -> None:
     assert "ITTL sweep" in result.output and "60 s" in result.output
     saved = json.loads((tmp_path / "whatif.json").read_text())
     assert [p["ittl"] for p in saved["summary"]] == [1.0, 60.0]
+
+
+def test_without_the_plot_and_diagrams_extras_it_writes_what_it_can_and_says_so(
+        demo: tuple[DemoResult, str, Path], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # A None entry in sys.modules is how Python marks a module as not importable: both
+    # `import matplotlib` and find_spec("matplotlib") then fail as if it were not installed.
+    from qsession.insight.demo import write_outputs
+    from qsession.insight.report import print_report
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    monkeypatch.setitem(sys.modules, "pygraphviz", None)
+    skipped: dict[str, str] = {}
+    files = write_outputs(demo[0].run, tmp_path, skipped)
+    assert sorted(files) == ["session-lifecycle.mmd", "trace.jsonl", "trace.perfetto.json"]
+    assert not (tmp_path / "timeline.png").exists()
+    assert skipped["timeline.png"] == skipped["timeline.svg"] == (
+        "matplotlib is not installed (the plot extra: pip install 'qsession[plot]')")
+    assert skipped["session-lifecycle.svg"].startswith(
+        "SVG needs pygraphviz, the diagrams extra (pip install 'qsession[diagrams]')")
+    assert "stateDiagram" in (tmp_path / "session-lifecycle.mmd").read_text()
+
+    console = Console(file=io.StringIO(), width=80)
+    print_report(replace(demo[0], files=files, skipped=skipped), console)
+    text = console.file.getvalue()  # type: ignore[attr-defined]
+    assert "timeline.png           not written: matplotlib is not installed" in text
+    assert "session-lifecycle.svg  not written: SVG needs pygraphviz" in text

@@ -31,7 +31,7 @@ def test_a_session_row_counts_down_to_ittl_and_max_ttl_and_the_hold_is_shown() -
                                                                      True, 1)
     assert row.to_max_ttl == 95.0 and row.to_ittl is None  # a job in flight: no ITTL runs
     assert b.qpus["qpu"].running == job.id and b.qpus["qpu"].running_ends_at == 10.0
-    assert b.qpus["qpu"].running_via == "normal"  # a pending session's first job (SPEC §5)
+    assert b.qpus["qpu"].running_via == "normal"  # a pending session's first job
     assert b.jobs[job.id].status == "RUNNING" and b.jobs[job.id].duration == 10.0
     rig.at(30)
     b = board(rig)
@@ -68,7 +68,7 @@ def test_max_ttl_fails_the_queued_job_with_its_reason() -> None:
     assert b.sessions[s.id].state == "expired" and b.sessions[s.id].to_max_ttl is None
     assert b.jobs[queued.id].status == "ERROR" and b.jobs[queued.id].finished == 20.0
     assert "max time" in (b.jobs[queued.id].reason or "")
-    assert b.jobs[running.id].status == "RUNNING"  # the running job completes (SPEC §2)
+    assert b.jobs[running.id].status == "RUNNING"  # the running job completes
 
 
 def test_a_started_batch_goes_before_the_normal_queue() -> None:
@@ -117,7 +117,7 @@ def test_a_pending_session_activated_by_its_first_job_then_goes_first() -> None:
     other = rig.job(None, 5, instance="a")
     rig.at(1)
     queue = board(rig).qpus["qpu"].queue
-    # The first job starts from the normal queue and activates the session (SPEC §5), so
+    # The first job starts from the normal queue and activates the session, so
     # the second goes before `other` though `other` waits in the normal queue already.
     assert [(e.job, e.via) for e in queue] == [(first.id, "normal"), (second.id, "session"),
                                                (other.id, "normal")]
@@ -155,7 +155,7 @@ def test_an_expired_session_is_billed_on_while_its_job_runs_and_jobs_show_their_
     rig = Rig()
     s = rig.session(max_time=20)
     running, queued = rig.job(s, 30), rig.job(s, 5)
-    rig.at(25)  # expired at 20; its job runs until 30 (SPEC §8: billed until it completes)
+    rig.at(25)  # expired at 20; its job runs until 30 (billed until it completes)
     b = board(rig)
     assert b.sessions[s.id].state == "expired" and b.sessions[s.id].usage == 25.0
     assert b.jobs[running.id].usage is None and b.jobs[queued.id].usage == 0.0

@@ -77,7 +77,7 @@ def test_pairs_partition_the_state_event_grid() -> None:
 
 
 def test_session_rows_match_spec_section_2() -> None:
-    """The session table, restated as the SPEC §2 edge set (guards ignored)."""
+    """The session table, restated as the lifecycle's edge set (guards ignored)."""
     edges = {(s, r.event, t) for s, r, t in SESSION_TABLE.edges() if s != t}
     assert edges == {
         ("pending", "job_started", "active"),

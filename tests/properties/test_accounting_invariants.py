@@ -1,6 +1,6 @@
 """The accounting invariants fail on hand-written bad traces (tests/data) and pass good ones.
 
-Each bad trace breaks one SPEC rule the way a plausible scheduler bug would; the
+Each bad trace breaks one rule the way a plausible scheduler bug would; the
 checks over reported values (details(), usage(), run_until_idle()) are given the values
 an API would report beside a correct trace.
 """

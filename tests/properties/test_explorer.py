@@ -24,7 +24,7 @@ from qsession.properties.explorer import (
     replay,
 )
 
-SPEC_IDS = {
+CATALOGUE_IDS = {
     "INV-ACTIVE-ONE",
     "INV-MAXTTL-NOSTART",
     "INV-EXPIRE-FAILS-QUEUED",
@@ -88,7 +88,7 @@ def test_every_event_kind_occurs(default: ExplorationResult) -> None:
 
 
 def test_invariant_catalogue_is_covered_exactly() -> None:
-    assert set(APPLICABLE) | set(NOT_APPLICABLE) == SPEC_IDS
+    assert set(APPLICABLE) | set(NOT_APPLICABLE) == CATALOGUE_IDS
     assert not set(APPLICABLE) & set(NOT_APPLICABLE)
     assert set(NOT_APPLICABLE) == {"INV-FAIR-SHARE", "INV-USAGE"}
     assert all(APPLICABLE.values()) and all(NOT_APPLICABLE.values())

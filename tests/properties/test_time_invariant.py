@@ -1,4 +1,4 @@
-"""INV-TIME (SPEC §7, rev. 2): a trace whose time goes back, or whose records name objects
+"""INV-TIME: a trace whose time goes back, or whose records name objects
 no record created, is a violation of its own, and no other checker trips over it."""
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from qsession.runtime.ids import IBM_ID
 from qsession.runtime.trace import Trace
 
 # The code under test is IBM's own client code, byte for byte: it reads the environment
-# the fixture sets (SPEC §9), so nothing in it names qsession.
+# the fixture sets, so nothing in it names qsession.
 UNMODIFIED = '''
 from qiskit import QuantumCircuit
 from qiskit.transpiler import generate_preset_pass_manager

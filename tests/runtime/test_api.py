@@ -228,6 +228,23 @@ def test_nested_context_managers_restore_the_outer_session(service: LocalService
         assert current_session() is outer
 
 
+def test_a_session_entered_twice_leaves_no_current_session_after_both_exits(
+        service: LocalService) -> None:
+    """Reproduces: ``with s:`` entered again inside its own block kept one saved context
+    only, so after both exits ``current_session()`` still returned ``s``."""
+    session = Session(service.backend())
+    with session:
+        with session:
+            assert current_session() is session
+        assert current_session() is session  # the outer block is still open
+    assert current_session() is None
+    with Session(service.backend()) as outer:
+        with session, session:
+            assert current_session() is session
+        assert current_session() is outer
+    assert current_session() is None
+
+
 def test_from_id_and_mode_checks(service: LocalService) -> None:
     session = Session(service.backend())
     batch = Batch(service.backend())

@@ -74,7 +74,7 @@ def test_sampler_and_estimator_in_each_mode(service: LocalService, mode: str,
 
 
 def test_twirling_multiplies_executions_by_randomizations(service: LocalService) -> None:
-    """SPEC §5: executions = shots × parameter sets × randomizations, one sub-job per pub."""
+    """Executions = shots × parameter sets × randomizations, one sub-job per pub."""
     qpu = service.backend()
     circuit = isa(qpu, bell())
     timing = qpu.timing
@@ -128,7 +128,7 @@ def test_queued_executor_jobs_expire_at_max_ttl_and_cancel_at_once(
     assert d > 2.0
     # Cancelled while queued, at exactly 0.5 s; never ran.
     assert cancelled.status() == "CANCELLED" and times(cancelled) == (0.0, None, 0.5)
-    # SPEC §10: at max TTL (started 0 + 2 s) queued jobs fail; the running one completes.
+    # At max TTL (started 0 + 2 s) queued jobs fail; the running one completes.
     assert queued.status() == "ERROR" and times(queued) == (0.0, None, 2.0)
     assert "max time" in (queued.error_message() or "")
     assert long.status() == "DONE" and times(long) == (0.0, 0.0, d)
@@ -198,7 +198,7 @@ def test_seed_simulator_reproduces_and_rep_delay_times(service: LocalService) ->
     program = QuantumProgram(shots=1000)
     program.append_circuit_item(circuit)
     fast_s = duration(Executor(qpu).run(program))
-    # Every shot waits one repetition delay (SPEC §5): 1000 × 250 µs more.
+    # Every shot waits one repetition delay: 1000 × 250 µs more.
     assert math.isclose(duration(slow.run(program)) - fast_s, 0.25, abs_tol=2e-6)
 
 

@@ -1,5 +1,5 @@
-"""Inputs checked as IBM's client checks them (SPEC §4): ISA refusal, the sampler's
-no-classical-bits warning, and Estimator circuits with final measurements (SPEC §5)."""
+"""Inputs checked as IBM's client checks them: ISA refusal, the sampler's
+no-classical-bits warning, and Estimator circuits with final measurements."""
 
 from __future__ import annotations
 

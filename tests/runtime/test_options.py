@@ -263,7 +263,7 @@ def test_simulator_noise_model_is_honoured(service: LocalService) -> None:
 
 
 def test_rep_delay_feeds_the_timing_model(service: LocalService) -> None:
-    # Every shot waits one repetition delay (SPEC §5): 1000 shots at 500 µs instead of the
+    # Every shot waits one repetition delay: 1000 shots at 500 µs instead of the
     # QPU's 250 µs default take 1000 × 250 µs = 0.25 s longer.
     qpu = service.backend()
     assert qpu.timing.rep_delay_s == 250e-6

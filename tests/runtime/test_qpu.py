@@ -21,7 +21,8 @@ from qiskit.quantum_info import SparsePauliOp
 from qiskit.transpiler import Target, generate_preset_pass_manager
 
 from qsession.runtime.errors import IBMBackendValueError, IBMInputValueError
-from qsession.runtime.qpu import QPU, PreparedJob, shots_for_precision
+from qsession.runtime.pubs import shots_for_precision
+from qsession.runtime.qpu import QPU, PreparedJob
 from qsession.runtime.timing import TimingModel
 
 

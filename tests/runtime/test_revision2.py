@@ -1,4 +1,4 @@
-"""SPEC revision 2 on exact virtual timestamps: billing, idle close, plans, quota, fair share."""
+"""Billing, idle close, plans, quota and fair share on exact virtual timestamps."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def assert_invariants(trace: Trace) -> None:
     assert report.ok, "\n".join(map(str, report.violations))
 
 
-# -- the usage meter (SPEC §8) -------------------------------------------------------------
+# -- the usage meter ----------------------------------------------------------------------
 
 
 def test_a_session_expired_while_its_job_runs_is_billed_until_the_job_ends() -> None:
@@ -88,7 +88,7 @@ def test_a_job_failed_by_a_qpu_fault_is_billed_nothing() -> None:
     assert_invariants(trace)
 
 
-# -- unused sessions close (SPEC §2) -----------------------------------------------------
+# -- unused sessions close -----------------------------------------------------------
 
 
 def test_a_never_used_session_closes_at_1800_s_and_refuses_a_late_submit() -> None:
@@ -126,7 +126,7 @@ def test_idle_close_is_configurable_and_can_be_disabled() -> None:
         LocalService(idle_close_timeout=0)
 
 
-# -- plans (SPEC §2a) ----------------------------------------------------------------------
+# -- plans --------------------------------------------------------------------------------
 
 
 def open_plan_service(**kwargs: Any) -> LocalService:
@@ -166,7 +166,7 @@ def test_ittl_and_max_ttl_belong_to_the_instance() -> None:
 
 
 def test_the_quota_holds_jobs_queued_and_releases_them() -> None:
-    # SPEC §10: past its quota an Open-Plan instance's jobs wait QUEUED (IBM does not say).
+    # A Decision: past its quota an Open-Plan instance's jobs wait QUEUED (IBM does not say).
     rig = Rig(instances={"open": Instance(plan="open", quota=10)}, fair_share_window=100)
     j1 = rig.job(seconds=6)
     j2 = rig.job(seconds=6)      # starts at 6 with 6 s used (< 10)
@@ -184,7 +184,7 @@ def test_the_quota_holds_jobs_queued_and_releases_them() -> None:
     assert_invariants(rig.trace)
 
 
-# -- fair share across QPUs (SPEC §5) --------------------------------------------------
+# -- fair share across QPUs ---------------------------------------------------------
 
 
 def two_qpus(**settings: Any) -> tuple[VirtualClock, Trace, Scheduler, Scheduler]:

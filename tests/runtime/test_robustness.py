@@ -29,7 +29,7 @@ from qsession.runtime import (
     Session,
 )
 from qsession.runtime.clock import ReentrantCallError, VirtualClock, to_us
-from qsession.runtime.qpu import MAX_EXECUTIONS, MIN_PRECISION
+from qsession.runtime.pubs import MAX_EXECUTIONS, MIN_PRECISION
 from qsession.runtime.replay import replay
 from qsession.runtime.service import USER_PRIORITY
 from qsession.runtime.trace import Trace

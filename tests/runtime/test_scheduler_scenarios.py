@@ -1,4 +1,4 @@
-"""SPEC §2–§5 scenarios on one QPU in virtual time, with exact timestamps (null executor)."""
+"""Session, batch and queue scenarios on one QPU in virtual time, exact timestamps."""
 
 from __future__ import annotations
 

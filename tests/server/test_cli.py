@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import requests
 from helpers.server import isa_bell
 from qiskit_ibm_runtime import QiskitRuntimeService, SamplerV2
 
@@ -66,6 +67,26 @@ def test_run_exits_with_the_commands_status(tmp_path: Path) -> None:
     assert Trace.read(tmp_path / "out" / "trace.jsonl").meta["server_clock"] == "fast"
 
 
+def test_run_without_the_plot_extra_ends_with_its_summary(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A None entry in sys.modules marks matplotlib as not importable, as if the [plot] extra
+    # were not installed; the run still writes the trace and Perfetto file and reports.
+    from qsession.server.launch import run_command
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    lines: list[str] = []
+    status = run_command([sys.executable, "-c", "raise SystemExit(4)"], out_dir=tmp_path,
+                         echo=lines.append, noise=False)
+    assert status == 4
+    assert "qsession: jobs: none" in lines[0], lines
+    assert lines[-2] == (f"qsession: wrote {tmp_path / 'trace.jsonl'}, "
+                         f"{tmp_path / 'trace.perfetto.json'}")
+    assert lines[-1] == ("qsession: skipped timeline.png, timeline.svg: matplotlib is not "
+                         "installed (the plot extra: pip install 'qsession[plot]')")
+    assert not (tmp_path / "timeline.png").exists()
+    assert Trace.read(tmp_path / "trace.jsonl").meta["server_clock"] == "virtual"
+
+
 def test_run_names_a_missing_command(tmp_path: Path) -> None:
     done = qsession("run", "--no-noise", "--", "no-such-program-here", cwd=tmp_path)
     assert done.returncode == 127 and "cannot run 'no-such-program-here'" in done.stderr
@@ -88,11 +109,24 @@ def test_serve_prints_the_clients_environment_and_serves(tmp_path: Path) -> None
             exports[key] = value.strip("'")
         assert set(exports) == set(ENV_KEYS)
         assert exports["QISKIT_IBM_URL"].startswith("http://127.0.0.1:")
+        key, _, token = proc.stdout.readline()[len("export "):].strip().partition("=")
+        assert key == "QSESSION_CONTROL_TOKEN" and len(token) >= 20  # made at random
+        base = exports["IAM_URL"]
         with environment(exports):
             service = QiskitRuntimeService()
             backend = service.backend("ibm_brisbane")
             job = SamplerV2(mode=backend).run([isa_bell(backend)], shots=10)
             assert job.status() == "RUNNING"  # virtual: nothing moves until told
+        # The control routes and the page need the token; the printed page address has it.
+        assert requests.get(base + "/qsession/v1/state", timeout=30).status_code == 401
+        state = requests.get(base + "/qsession/v1/state", timeout=30,
+                             headers={"Authorization": f"Bearer {token}"})
+        assert state.json()["jobs"] == 1
+        assert requests.get(base + "/", timeout=30).status_code == 401
+        assert proc.stderr is not None
+        lines = [proc.stderr.readline(), proc.stderr.readline()]
+        assert lines[1].strip() == f"# qsession: the live page: {base}/?token={token}"
+        assert requests.get(f"{base}/?token={token}", timeout=30).status_code == 200
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=30)

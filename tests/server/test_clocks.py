@@ -1,7 +1,7 @@
 """Milestone 3: the session timers over HTTP, on the virtual, fast and wall clocks.
 
 Virtual time is steered over qsession's own routes (``/qsession/v1/advance``, ...) or
-the server handle; every timestamp is then exact. ``fast`` (SPEC §9) jumps to the next
+the server handle; every timestamp is then exact. ``fast`` jumps to the next
 event when a client polls a job that is not final and adds the wall time a client
 spends between requests, so a slow classical step still lets an ITTL run out.
 """
@@ -61,7 +61,7 @@ def test_close_drains_and_a_closed_session_refuses_jobs(conn: Connection,
     assert details is not None
     assert details["state"] == "active" and details["accepting_jobs"] is False
     assert session.status() == "In progress, not accepting new jobs"
-    # The server refuses the job (SPEC §2: "The session is closed."), creating nothing.
+    # The server refuses the job ("The session is closed."), creating nothing.
     with pytest.raises(IBMRuntimeError, match="The session is closed"):
         SamplerV2(mode=other).run([isa], shots=10)
     control(conn, "run-until-idle", {})
@@ -87,7 +87,7 @@ def test_max_ttl_fails_the_queued_job_while_the_running_one_completes(
     d = duration(running)
     assert d > 2
     control(conn, "run-until-idle", {})
-    # SPEC §2 / §10: queued jobs fail at expiry with the reason; the running job completes.
+    # Queued jobs fail at expiry with the reason; the running job completes.
     assert queued.status() == "ERROR"
     assert "max time" in (queued.error_message() or "")
     assert queued.metrics()["timestamps"] == {"created": at(0), "running": None,
@@ -109,7 +109,7 @@ def test_an_expired_session_is_billed_until_its_running_job_completes(conn: Conn
     running = SamplerV2(mode=session).run([isa_bell(backend)], shots=10_000)
     control(conn, "run-until-idle", {})
     # IBM: "usage continues to accumulate after a session ends if the QPU is still running a
-    # job" (SPEC §8).
+    # job".
     assert session.usage() == pytest.approx(duration(running))
 
 

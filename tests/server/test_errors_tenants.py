@@ -79,9 +79,15 @@ def test_bad_requests_are_4xx_in_ibms_shape(two: Connection) -> None:
                                                        "params": {"pubs": []}})),
                              400, "Backend not found")
     assert error["code"] == 1007  # IBM's registry: "Backend not found"
-    # SPEC §9: parameters are validated with IBM's own schema models (ibm-quantum-schemas).
+    # A string pub is a circuit (IBM's reference: OpenQASM 3 or base64 QPY); this one is
+    # neither, and the answer says where the parser stopped.
     assert_ibm_error(post("/jobs", json.dumps({**base, "params": {"pubs": ["no circuit"]}})),
-                     400, "sampler schema (ibm-quantum-schemas): params.pubs.0")
+                     400, "sampler pub 0: the circuit is not OpenQASM 3 that Qiskit can read "
+                     "(syntax error at line 1")
+    # Parameters are validated with IBM's own schema models (ibm-quantum-schemas).
+    assert_ibm_error(post("/jobs", json.dumps({**base, "params": {
+        "pubs": ["OPENQASM 3.0; bit[1] c;"], "transpilation": {"optimization_level": 1}}})),
+        400, "sampler schema (ibm-quantum-schemas sampler version_0_1): params.transpilation")
     assert_ibm_error(post("/jobs", json.dumps({**base, "params": {"pubs": [], "options": {
         "default_shots": -5}}})), 400, "default_shots")
     assert_ibm_error(post("/jobs", json.dumps({**base, "params": {"pubs": [], "options": {
@@ -243,6 +249,7 @@ def test_a_second_process_attaches_with_session_from_id_and_service_job(
     session.close()
 
 
+@pytest.mark.server_faults(1)
 def test_a_server_fault_is_a_500_with_a_message_and_the_server_goes_on(
         conn: Connection, monkeypatch: pytest.MonkeyPatch) -> None:
     backend = conn.service.backend("ibm_brisbane")
@@ -270,7 +277,7 @@ def test_open_plan_refuses_sessions_but_runs_batches() -> None:
         service = connection.service
         assert service.instances()[0]["plan"] == "open"
         backend = service.backend("ibm_brisbane")
-        # IBM: "Open Plan users cannot submit session jobs" (SPEC §2a).
+        # IBM: "Open Plan users cannot submit session jobs".
         with pytest.raises(Exception, match="Open Plan users cannot submit session jobs"):
             Session(backend=backend)
         from qiskit_ibm_runtime import Batch
@@ -303,7 +310,7 @@ def test_max_execution_time_stops_a_job_with_ibms_reason_code(conn: Connection) 
 
 
 def test_fair_share_and_priority_between_two_tenants_at_exact_instants(two: Connection) -> None:
-    """SPEC §5 over HTTP: the normal queue serves the smallest used/allocated share first
+    """Fair share over HTTP: the normal queue serves the smallest used/allocated share first
     (alpha 3 : beta 1, FIFO on ties); an active session holds the QPU through its ITTL."""
     alpha, beta = two.service, service_for(two, "beta")
     a_backend, b_backend = alpha.backend("ibm_brisbane"), beta.backend("ibm_brisbane")

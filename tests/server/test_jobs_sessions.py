@@ -38,7 +38,7 @@ def test_session_runs_sampler_and_estimator_with_exact_times(conn: Connection) -
         d1, d2 = duration(job1), duration(job2)
         m1, m2 = job1.metrics(), job2.metrics()
         assert m1["timestamps"] == {"created": at(0), "running": at(0), "finished": at(d1)}
-        # The session's second job starts the instant the first ends (SPEC §2 dispatch).
+        # The session's second job starts the instant the first ends (dispatch is immediate).
         assert m2["timestamps"] == {"created": at(0), "running": at(d1),
                                     "finished": at(d1 + d2)}
         assert job1.usage() == pytest.approx(d1)
@@ -49,7 +49,7 @@ def test_session_runs_sampler_and_estimator_with_exact_times(conn: Connection) -
         assert details["last_job_completed"] == at(d1 + d2)
         assert details["interactive_timeout"] == 60 and details["max_time"] == 28_800
         assert session.status() == "In progress, accepting new jobs"
-    # ``with`` closed it (never cancelled): nothing in flight, so closed now (SPEC §2).
+    # ``with`` closed it (never cancelled): nothing in flight, so closed now.
     details = session.details()
     assert details is not None and details["state"] == "closed"
     assert details["closed_at"] == at(d1 + d2) and details["accepting_jobs"] is False
@@ -97,7 +97,7 @@ def test_cancel_a_queued_and_a_running_job_then_a_final_one_is_409(conn: Connect
     queued.cancel()
     assert conn.service.job(queued.job_id()).status() == "CANCELLED"
     conn.server.advance(0.05)
-    running.cancel()  # SPEC §4: a running job is stopped and the QPU freed
+    running.cancel()  # A running job is stopped and the QPU freed
     again = conn.service.job(running.job_id())
     assert again.status() == "CANCELLED"
     assert again.metrics()["timestamps"]["finished"] == at(0.05)

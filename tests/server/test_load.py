@@ -1,7 +1,7 @@
 """Milestone 6: several client processes at once: fair share, priority, and a load test.
 
 Every job the server accepted (2xx) reaches a final state exactly once, no request gets a
-5xx, and the server's trace passes ``qsession check`` (SPEC §9 "nothing lost"); a server
+5xx, and the server's trace passes ``qsession check`` (nothing accepted is lost); a server
 killed mid-run leaves a trace prefix that ``qsession check`` still reads.
 """
 

@@ -265,7 +265,7 @@ def test_the_queue_table_explains_batch_first_and_fair_share_in_headless_chromiu
                     ".map(r => [r.cells[1].textContent, r.cells[4].textContent, "
                     "r.cells[5].textContent])")
             queue = until(driver, f"{rows}.length === 4 && {rows}", "four queued jobs")
-            # SPEC §5: the started batch first; then the normal queue, the least-served
+            # The started batch first; then the normal queue, the least-served
             # instance first (dev has used nothing, lab its first job), FIFO within lab.
             assert [(job, via) for job, via, _ in queue] == [
                 (second.job_id(), "batch"), (dev_job.job_id(), "normal"),

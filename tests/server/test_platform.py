@@ -28,7 +28,7 @@ def test_backend_configuration_properties_and_status_are_ibms(conn: Connection) 
     backend = conn.service.backend("ibm_brisbane")
     fake = FakeBrisbane()
     config = backend.configuration()
-    # SPEC §9: served under the IBM name, and not a simulator (so Session opens one).
+    # Served under the IBM name, and not a simulator (so Session opens one).
     assert backend.name == "ibm_brisbane"
     assert config.simulator is False and config.n_qubits == 127
     assert config.basis_gates == fake.configuration().basis_gates
@@ -135,7 +135,7 @@ def test_an_unknown_instance_name_is_the_clients_error(conn: Connection) -> None
 
 
 def test_the_environment_alone_reaches_the_server(tmp_path: Path) -> None:
-    """SPEC §9: a program with a bare ``QiskitRuntimeService()`` runs unchanged, by environment."""
+    """A program with a bare ``QiskitRuntimeService()`` runs unchanged, by environment."""
     server = Server(Emulator(noise=False, instances=[Instance("lab", "premium", 1.0)])).start()
     # ibm_brisbane and qsession_ideal both idle: least_busy takes the first listed
     try:

@@ -1,0 +1,63 @@
+"""The invariants as code: one named check per id, over any qsession trace.
+
+docs/semantics.md, "Invariants" states them all.
+
+Each invariant is a small ``Checker`` that watches the records of a trace as they are
+replayed (``properties.replay``) and reports the records that break it. ``check(trace)``
+runs them all; ``Monitor`` runs them incrementally on a growing trace (the stateful
+tests call it after every step). ``INVARIANTS`` is the registry: id, statement, checker.
+
+Checks happen at three moments: at a record (e.g. a job start during an active
+session), at the end of an instant (after every record at that time, when the scheduler
+has settled: work conservation, drained sessions), and when time passes a deadline with
+no record (a missed ITTL deactivation or max-TTL expiry).
+
+The checkers are grouped by family: ``lifecycle`` (session and job events, timers),
+``scheduling`` (who starts, in which order, no needless idling), ``accounting`` (billing
+and fair-share charges), ``integrity`` (states, ids, time); ``base`` holds what they
+share and ``monitor`` the registry and the runners.
+
+They are a deliberately independent reading of the semantics: they
+look only at the trace's records, keep their own ledgers and views of sessions and jobs,
+and never call the rules the runtime and the explorer execute (the model's tables and
+coupling rules, ``dispatch.select``, the runtime's fair-share ledger). A rule written
+wrongly in one place is therefore caught here rather than repeated here.
+"""
+
+from __future__ import annotations
+
+from .accounting import FairShare, Usage
+from .base import Checker, Violation
+from .integrity import Conservation, IdsUnique, Time
+from .lifecycle import (
+    ITTL,
+    ActiveOne,
+    Cancel,
+    Clock,
+    CloseDrains,
+    ClosedRejects,
+    ExpireFailsQueued,
+    Final,
+    IdleClose,
+    MaxTTLNoStart,
+    ModelConforms,
+    RunningCompletes,
+)
+from .monitor import CHECKERS, INVARIANTS, Invariant, Monitor, Report, check, check_invariant
+from .scheduling import (
+    BatchNoHold,
+    DispatchOrder,
+    FirstJobNormal,
+    Priority,
+    Progress,
+    WorkConserving,
+)
+
+__all__ = [
+    "CHECKERS", "INVARIANTS", "ITTL", "ActiveOne", "BatchNoHold", "Cancel", "Checker", "Clock",
+    "CloseDrains", "ClosedRejects", "Conservation", "DispatchOrder", "ExpireFailsQueued",
+    "FairShare", "Final", "FirstJobNormal", "IdleClose", "IdsUnique", "Invariant",
+    "MaxTTLNoStart", "ModelConforms", "Monitor", "Priority", "Progress", "Report",
+    "RunningCompletes", "Time", "Usage", "Violation", "WorkConserving", "check",
+    "check_invariant",
+]
