@@ -13,7 +13,6 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from qsession.runtime import IBMError, IBMRuntimeError
@@ -23,6 +22,7 @@ from .emulator import Conflict, Emulator, Forbidden, NotFound, UnknownBackend
 from .guard import Access, BodyTooLarge, Guard
 from .routes import backends, control, jobs, sessions, usage
 from .routes.common import API_PREFIXES, Unauthorized
+from .store import Durable
 
 log = logging.getLogger("qsession.server")
 
@@ -42,6 +42,8 @@ def build_app(emulator: Emulator, access: Access | None = None) -> FastAPI:
                   description=DESCRIPTION)
     app.state.emulator = emulator
     app.state.access = access = access if access is not None else Access()
+    # Nothing leaves before what it tells is durable (the state folder's fsync policy).
+    app.add_middleware(Durable, emulator=emulator)
     # Inside Starlette's error middleware: a fault of the guard itself is counted too.
     app.add_middleware(Guard, access=access)
     app.include_router(platform.router(emulator))
@@ -50,13 +52,6 @@ def build_app(emulator: Emulator, access: Access | None = None) -> FastAPI:
             app.include_router(module.router(), prefix=prefix)
     app.include_router(control.router())
     app.include_router(pages.router(emulator))  # the live page at /
-
-    @app.middleware("http")
-    async def durable(request: Request, call_next: Any) -> Any:
-        """Nothing leaves before what it tells is on disk (a state folder's fsync policy)."""
-        response = await call_next(request)
-        await run_in_threadpool(emulator.sync)
-        return response
 
     @app.exception_handler(NotFound)
     async def not_found(_request: Request, err: NotFound) -> JSONResponse:

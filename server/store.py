@@ -29,7 +29,7 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -302,3 +302,35 @@ def _version() -> str:
         return metadata.version("qsession")
     except metadata.PackageNotFoundError:  # pragma: no cover - a source checkout
         return "unknown"
+
+
+Message = MutableMapping[str, Any]
+ASGIApp = Callable[[Message, Callable[[], Awaitable[Message]],
+                    Callable[[Message], Awaitable[None]]], Awaitable[None]]
+
+
+class Durable:
+    """ASGI middleware: an answer starts only once what it reveals is durable.
+
+    Whatever a route changed (a job's inputs and ``create`` record, a final state, a
+    result) is synced by ``emulator.sync()`` before the answer's first byte is sent; the
+    answer itself passes through unchanged (its messages are not buffered).
+    """
+
+    def __init__(self, app: ASGIApp, emulator: Any) -> None:
+        self.app = app
+        self.emulator = emulator
+
+    async def __call__(self, scope: Message, receive: Callable[[], Awaitable[Message]],
+                       send: Callable[[Message], Awaitable[None]]) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        from starlette.concurrency import run_in_threadpool
+
+        async def durable_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                await run_in_threadpool(self.emulator.sync)
+            await send(message)
+
+        await self.app(scope, receive, durable_send)
