@@ -306,8 +306,9 @@ def verify(profile: str, seed: int | None, with_mutants: bool, runs: int | None,
               help="With --state: ack fsyncs what each answer reveals before it leaves; "
                    "off only writes it (a killed server loses nothing, a power cut may).")
 def serve(host: str, port: int, clock: str, speed: float, backends: str,
-          instances: tuple[str, ...], seed: int | None, noise: bool, control_token: str,
-          trace_path: Path | None, state_dir: Path | None, fsync: str) -> None:
+          instances: tuple[str, ...], seed: int | None, noise: bool, strict_accounts: bool,
+          control_token: str, trace_path: Path | None, state_dir: Path | None,
+          fsync: str) -> None:
     """Serve IBM Quantum Platform's REST API for the unmodified client until interrupted."""
     from qsession.server import Server
 
@@ -316,7 +317,7 @@ def serve(host: str, port: int, clock: str, speed: float, backends: str,
     if state_dir is not None and clock == "wall":
         raise click.UsageError("--state keeps a platform on the fast or virtual clock (the "
                                "wall clock's time cannot be rebuilt from a trace)")
-    options = emulator_options(clock, speed, backends, instances, seed, noise)
+    options = emulator_options(clock, speed, backends, instances, seed, noise, strict_accounts)
     if state_dir is not None:
         options.update(state_dir=state_dir, fsync=fsync)
     emulator = build_emulator(options, trace_path)
@@ -343,18 +344,28 @@ def serve(host: str, port: int, clock: str, speed: float, backends: str,
 @click.option("--output-dir", "-o", type=click.Path(file_okay=False, path_type=Path),
               default=Path("qsession-out"), show_default=True,
               help="Where the trace, timeline and Perfetto export go.")
+@click.option("--allow-host", "allow_hosts", multiple=True, metavar="HOST",
+              help="Let COMMAND reach HOST (e.g. a package index) through the proxy; every "
+                   "host that is not IBM's is refused otherwise. Repeat for several.")
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 def run(host: str, port: int, clock: str, speed: float, backends: str,
-        instances: tuple[str, ...], seed: int | None, noise: bool, control_token: str,
-        output_dir: Path, command: tuple[str, ...]) -> None:
-    """Run COMMAND (after --) against a local IBM Quantum Platform; exit with its status."""
+        instances: tuple[str, ...], seed: int | None, noise: bool, strict_accounts: bool,
+        control_token: str, output_dir: Path, allow_hosts: tuple[str, ...],
+        command: tuple[str, ...]) -> None:
+    """Run COMMAND (after --) against a local IBM Quantum Platform; exit with its status.
+
+    COMMAND runs with a proxy that answers IBM's hosts from the local server and refuses
+    every other host, so a program with any credentials reaches only the emulator.
+    """
     from qsession.server.launch import run_command
 
-    options = emulator_options(clock, speed, backends, instances, seed, noise)
+    options = emulator_options(clock, speed, backends, instances, seed, noise,
+                               strict_accounts)
     try:
         status = run_command(command, out_dir=output_dir, host=host, port=port,
                              control_token=control_token,
-                             echo=lambda line: click.echo(line, err=True), **options)
+                             echo=lambda line: click.echo(line, err=True),
+                             allow_hosts=allow_hosts, **options)
     except ValueError as err:
         raise click.ClickException(str(err)) from err
     raise SystemExit(status)

@@ -38,6 +38,11 @@ def server_options(default_clock: str) -> Callable[[_F], _F]:
             click.option("--seed", type=int, default=None, help="Seed for the simulator."),
             click.option("--noise/--no-noise", default=True, show_default=True,
                          help="Run circuits under the fake backend's noise model."),
+            click.option("--strict-accounts", is_flag=True,
+                         help="Refuse API keys other than the server's and instances not "
+                              "given with --instance, with IBM's errors. Default: any key "
+                              "gets a token, and an instance a program names becomes a "
+                              "tenant (premium plan, allocation 1) on first use."),
             click.option("--control-token", metavar="TOKEN", default=None,
                          callback=_control_token,
                          help="The token the /qsession/v1 routes and the live page need "
@@ -64,7 +69,8 @@ def _control_token(ctx: click.Context, param: click.Parameter, value: str | None
 
 
 def emulator_options(clock: str, speed: float, backends: str, instances: tuple[str, ...],
-                     seed: int | None, noise: bool) -> dict[str, Any]:
+                     seed: int | None, noise: bool,
+                     strict_accounts: bool = False) -> dict[str, Any]:
     """``Emulator`` keyword arguments from the command line (bad values: a usage error)."""
     from qsession.runtime import IBMError
     from qsession.server import Instance
@@ -77,7 +83,7 @@ def emulator_options(clock: str, speed: float, backends: str, instances: tuple[s
     except IBMError as err:
         raise click.BadParameter(str(err), param_hint="--instance") from err
     return {"clock": clock, "speed": speed, "backends": names, "instances": tenants,
-            "seed": seed, "noise": noise}
+            "seed": seed, "noise": noise, "strict_accounts": strict_accounts}
 
 
 def build_emulator(options: dict[str, Any], trace: Path | None) -> Any:

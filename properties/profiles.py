@@ -3,6 +3,12 @@
 ``ci`` extends Hypothesis' built-in ``ci`` profile (derandomized, no database), which
 Hypothesis loads by itself when the ``CI`` environment variable is set. Choose another
 with ``HYPOTHESIS_PROFILE=deep`` or ``qsession verify --profile deep``.
+
+Loading a profile also freezes Hypothesis' pool of "local constants": Hypothesis mixes into
+its draws the literals of every non-installed module loaded in the process, so a
+derandomized run explored differently depending on which modules earlier tests (or a
+campaign's other parts) had imported. Frozen, the same seed gives the same runs in any
+process, on one machine or many.
 """
 
 from __future__ import annotations
@@ -37,6 +43,27 @@ def register_profiles() -> None:
     )
 
 
+def freeze_local_constants() -> bool:
+    """Make Hypothesis draw no constants from loaded modules; False if this Hypothesis has none.
+
+    The pool is private to Hypothesis (``providers._get_local_constants``, since 6.131), so
+    this checks that the hook exists and leaves Hypothesis alone when it does not.
+    """
+    try:
+        from hypothesis.internal.conjecture import providers
+    except ImportError:  # pragma: no cover - a Hypothesis without the providers module
+        return False
+    pool = getattr(providers, "_local_constants", None)
+    if pool is None or not callable(getattr(providers, "_get_local_constants", None)):
+        return False
+    empty = type(pool)()
+    providers._get_local_constants = lambda: empty
+    cache = getattr(providers, "CONSTANTS_CACHE", None)
+    if cache is not None:
+        cache.cache.clear()
+    return True
+
+
 def load_profile(name: str | None = None) -> str:
     """Load profile ``name``, else ``$HYPOTHESIS_PROFILE``, else ``ci`` under CI, else ``dev``."""
     register_profiles()
@@ -46,4 +73,5 @@ def load_profile(name: str | None = None) -> str:
     if chosen not in PROFILES:
         raise ValueError(f"unknown Hypothesis profile {chosen!r}; choose one of {PROFILES}")
     settings.load_profile(chosen)
+    freeze_local_constants()
     return chosen

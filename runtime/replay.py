@@ -118,6 +118,10 @@ class _Replayer:
         self.failures = {r.id: str(r.data.get("reason", "")) for r in recorded
                          if r.entity == "job" and r.event == "fail"
                          and r.data.get("reason") not in (MAX_TIME_ERROR, RESTART_ERROR)}
+        self.initial = _initial_configuration(recorded)
+        """The ``configure`` records a service writes when it is built; later ones record
+        a tenant that appeared during the run, and are redone as operations."""
+        self.initial_seqs = {r.seq for r in self.initial}
 
     def execute(self, payload: Any, seed: int | None) -> Any:
         """The recorded outcome of the job the payload stands for."""
@@ -132,8 +136,7 @@ class _Replayer:
             raise TraceFormatError(f"the trace names QPU {qpu!r}, which this service does not "
                                    f"have ({', '.join(self.schedulers)})")
         if qpu not in self.schedulers:
-            configs = [r for r in self.recorded if r.entity == "qpu" and r.qpu == qpu
-                       and r.event == "configure"]
+            configs = [r for r in self.initial if r.qpu == qpu]
             if not configs:
                 raise TraceFormatError(f"the trace has no 'configure' record for QPU {qpu!r}: "
                                        "replay needs the QPU's settings")
@@ -169,6 +172,8 @@ class _Replayer:
         elif r.entity == "job" and r.event == "cancel" and str(
                 r.data.get("reason", "")).startswith(USER_CANCEL):
             act = lambda: self.scheduler(r.qpu).cancel_job(self._known(self.jobs, r.id, r))  # noqa: E731
+        elif r.entity == "qpu" and r.event == "configure" and self._added_later(r):
+            act = lambda: self._add_instance(r)  # noqa: E731
         elif r.entity == "qpu" and r.event in ("job_tags", "job_delete", "restart") \
                 and r.data.get("on_create") is not True:  # that one is the create's own
             act = lambda: self._platform(r)  # noqa: E731
@@ -233,6 +238,24 @@ class _Replayer:
                                    "ids do not follow its id scheme")
         self.jobs[r.id] = job
 
+    def _added_later(self, r: Record) -> bool:
+        """Whether a ``configure`` record shows a tenant added during the run (not built in).
+
+        A target service knows the tenants it was built with, so any other one was added;
+        on its own, a replay tells them by the records' place (``_initial_configuration``).
+        """
+        if self.target is None:
+            return r.seq not in self.initial_seqs
+        return r.instance not in self.scheduler(r.qpu).settings.instances
+
+    def _add_instance(self, r: Record) -> None:
+        """A tenant that appeared during the run: every QPU learns it (one record each)."""
+        name, spec = str(r.instance), _instance_spec(r.data)
+        if self.target is not None:
+            self.target.add_instance(name, spec)  # all QPUs at once; the later records: known
+        else:
+            self.scheduler(r.qpu).add_instance(name, spec)
+
     def _platform(self, r: Record) -> None:
         """A tag update, a deletion or a restart, as the platform recorded it."""
         scheduler = self.scheduler(r.qpu)
@@ -287,6 +310,24 @@ def replay(recorded: Trace) -> ReplayResult:
         if x != y:
             return ReplayResult(replayed, Difference(i, x, y))
     return ReplayResult(replayed, None)
+
+
+def _initial_configuration(recorded: Trace) -> list[Record]:
+    """The leading ``configure`` records a service writes when built: each QPU's in one run,
+    QPU after QPU. A QPU that appears again starts a tenant added later."""
+    initial: list[Record] = []
+    done: set[str] = set()
+    for r in recorded:
+        if r.entity != "qpu" or r.event != "configure":
+            break
+        if initial and r.qpu != initial[-1].qpu:
+            done.add(initial[-1].qpu)
+        if r.qpu in done:
+            break
+        initial.append(r)
+    if not initial:  # a hand-written trace may configure later: take each QPU's all
+        initial = [r for r in recorded if r.entity == "qpu" and r.event == "configure"]
+    return initial
 
 
 def _tag_list(r: Record) -> list[str]:

@@ -35,6 +35,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any, TypeVar, cast
 
 from qsession.model import PENDING, QUEUED, RUNNING, Mode, Step
@@ -45,7 +46,7 @@ from .errors import IBMRuntimeError, RuntimeInvalidStateError
 from .fairshare import FairShare
 from .ids import IdScheme, Kind, ShortIds
 from .records import JobKind, JobRecord, SessionRecord
-from .settings import QPUSettings
+from .settings import Instance, QPUSettings
 from .trace import Trace
 
 Executor = Callable[[Any, int | None], Any]
@@ -133,17 +134,34 @@ class Scheduler:
     def _configure_record(self) -> None:
         """Record the QPU's settings, so a trace alone can be checked (fair share, timeouts)."""
         with self.clock.instant():
-            s = self.settings
-            for instance, plan in s.instances.items():
-                extra = {} if plan.quota is None else {"quota_us": to_us(plan.quota)}
-                self.trace.emit(self.now(), self.qpu, "qpu", self.qpu, "configure",
-                                instance=instance, allocation=plan.allocation,
-                                fair_share_window_us=to_us(s.fair_share_window),
-                                interactive_timeout_us=to_us(
-                                    s.interactive_timeout_of(instance, "dedicated")),
-                                batch_interactive_timeout_us=to_us(
-                                    s.interactive_timeout_of(instance, "batch")),
-                                extra={"plan": plan.plan, **extra})
+            for instance in self.settings.instances:
+                self._record_instance(instance)
+
+    def _record_instance(self, instance: str) -> None:
+        s = self.settings
+        plan = s.instance(instance)
+        extra = {} if plan.quota is None else {"quota_us": to_us(plan.quota)}
+        self.trace.emit(self.now(), self.qpu, "qpu", self.qpu, "configure",
+                        instance=instance, allocation=plan.allocation,
+                        fair_share_window_us=to_us(s.fair_share_window),
+                        interactive_timeout_us=to_us(
+                            s.interactive_timeout_of(instance, "dedicated")),
+                        batch_interactive_timeout_us=to_us(
+                            s.interactive_timeout_of(instance, "batch")),
+                        extra={"plan": plan.plan, **extra})
+
+    def add_instance(self, name: str, plan: Instance) -> None:
+        """Know one more instance from now on (a tenant that appeared after the start), and
+        record its ``configure`` record at this instant, as the first ones were."""
+        if name in self.settings.instances:
+            return
+        self.settings = replace(self.settings, instances={**self.settings.instances, name: plan})
+        self.fair_share.add({name: plan.allocation})
+        if plan.quota is not None:
+            self._quota_us[name] = to_us(plan.quota)
+        self.normal[name] = deque()
+        with self.clock.instant():
+            self._record_instance(name)
 
     # -- queries ---------------------------------------------------------------------
 

@@ -41,7 +41,7 @@ from .inputs import seconds_us
 from .qpu import QPU
 from .records import JobRecord, SessionRecord
 from .scheduler import Scheduler
-from .settings import QPUSettings
+from .settings import Instance, QPUSettings
 from .trace import Trace
 
 if TYPE_CHECKING:
@@ -174,6 +174,19 @@ class LocalService:
         backends = self.trace.meta.get("backends")
         self.trace.meta["backends"] = f"{backends},{qpu.name}" if backends else qpu.name
         return qpu
+
+    def add_instance(self, name: str, spec: float | Mapping[str, Any] | Instance = 1.0) -> None:
+        """Add an instance (tenant) to every QPU from now on: an allocation, an ``Instance``
+        or a mapping of its fields; a name the service already has is left as it is."""
+        plan = Instance.of(spec, name)
+        with self.clock.lock:
+            instances = dict(self.defaults.get("instances") or QPUSettings().instances)
+            if name in instances:
+                return
+            instances[name] = plan
+            self.defaults["instances"] = instances
+            for scheduler in self.schedulers.values():
+                scheduler.add_instance(name, plan)
 
     def backends(self, name: str | None = None, min_num_qubits: int | None = None,
                  instance: str | None = None, dynamic_circuits: bool | None = None,

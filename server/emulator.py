@@ -14,7 +14,7 @@ import random
 import re
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import IO, Any, ClassVar, Literal
 
@@ -62,11 +62,28 @@ class Instance:
     name: str
     plan: str = "premium"
     allocation: float = 1.0
+    crn_given: str | None = None
+    """The CRN a program named, kept exactly (None: derived from the name)."""
 
     @property
     def crn(self) -> str:
         """The instance's Cloud Resource Name (region us-east, so the client's URL logic holds)."""
-        return f"{CRN_PREFIX}{self.name}::"
+        if self.crn_given is not None:
+            return self.crn_given
+        return f"{CRN_PREFIX}{re.sub(r'[^A-Za-z0-9_.-]', '-', self.name)}::"
+
+    @classmethod
+    def named(cls, locator: str) -> Instance:
+        """The tenant a program names by CRN or by name, on the default plan (premium, 1).
+
+        An IBM CRN ends ``...:a/ACCOUNT:INSTANCE::``; its instance part is the name (the
+        whole CRN when that part is empty).
+        """
+        if locator.startswith("crn:"):
+            parts = locator.split(":")
+            name = parts[7] if len(parts) > 7 and parts[7] else locator
+            return cls(name, crn_given=locator)
+        return cls(locator)
 
     @classmethod
     def parse(cls, spec: str) -> Instance:
@@ -191,7 +208,7 @@ class Emulator:
                  token: str = DEFAULT_TOKEN, noise: bool = True,
                  trace_path: str | Path | None = None,
                  settings: Mapping[str, Any] | None = None,
-                 token_lifetime: float = LIFETIME_S,
+                 token_lifetime: float = LIFETIME_S, strict_accounts: bool = False,
                  state_dir: str | Path | None = None, fsync: Fsync = "ack",
                  fresh: bool = False) -> None:
         if clock not in CLOCKS:
@@ -201,6 +218,9 @@ class Emulator:
                              "; give --state or --trace, not both")
         self.clock_name: ClockName = clock
         self.token = token
+        self.strict_accounts = strict_accounts
+        """Refuse API keys other than ``token`` and instances not configured (IBM's errors);
+        otherwise any key gets a token and a named instance becomes a tenant on first use."""
         self.tokens = Tokens(lifetime_s=token_lifetime)
         """Signs and checks the bearer tokens of this server's IAM (a secret of its own)."""
         tenants = list(instances) if instances is not None else [Instance(DEFAULT_INSTANCE)]
@@ -258,8 +278,16 @@ class Emulator:
             if self._trace_path is not None:
                 self._stream_trace(self._trace_path)
             return
+        for spec in self.store.tenants():  # tenants that came after the start, CRNs kept
+            tenant = Instance(**spec)
+            self.instances[tenant.name] = tenant
+            self.by_crn[tenant.crn] = tenant
         recovery = Recovery(self.service, resumed.trace)
         recovery.replay(until=resumed.clock_us)
+        for tenant in self.instances.values():  # one kept just before the platform stopped
+            self.service.add_instance(tenant.name, RuntimeInstance(
+                allocation=tenant.allocation, plan="open" if tenant.plan == "open"
+                else "premium"))
         self.store.attach(self.trace, start=len(resumed.trace))
         for job in recovery.waiting():
             self._rebind(job)
@@ -328,14 +356,41 @@ class Emulator:
 
     # -- tenants ---------------------------------------------------------------------
 
+    def accepts_key(self, api_key: str | None) -> bool:
+        """Whether IAM trades ``api_key`` for a token: any non-empty key, unless strict."""
+        if self.strict_accounts:
+            return api_key == self.token
+        return bool(api_key)
+
     def instance_of(self, crn: str | None) -> Instance:
-        """The tenant named by a ``Service-CRN`` header (or a plain instance name)."""
+        """The tenant named by a ``Service-CRN`` header (or a plain instance name); an
+        unknown one becomes a tenant now, unless the server is strict about accounts."""
         if crn and crn in self.by_crn:
             return self.by_crn[crn]
         if crn and crn in self.instances:
             return self.instances[crn]
+        if crn and not self.strict_accounts:
+            return self.add_tenant(crn)
         raise Forbidden(f"the instance {crn!r} is not one of this account's instances "
                         f"({', '.join(i.crn for i in self.instances.values())})")
+
+    def add_tenant(self, locator: str | Instance) -> Instance:
+        """Make the instance a program names (CRN or name) a tenant, on the default plan."""
+        tenant = locator if isinstance(locator, Instance) else Instance.named(locator)
+        with self.lock:
+            if tenant.crn in self.by_crn:
+                return self.by_crn[tenant.crn]
+            if tenant.name in self.instances:
+                if tenant.crn_given is None:
+                    return self.instances[tenant.name]
+                tenant = replace(tenant, name=tenant.crn)  # a CRN of its own, a name of its own
+            self.store.put_tenant(tenant.name, asdict(tenant))
+            self.service.add_instance(tenant.name, RuntimeInstance(
+                allocation=tenant.allocation,
+                plan="open" if tenant.plan == "open" else "premium"))
+            self.instances[tenant.name] = tenant
+            self.by_crn[tenant.crn] = tenant
+        return tenant
 
     # -- backends --------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import threading
@@ -25,6 +26,7 @@ from urllib.parse import quote
 
 from .emulator import Emulator, Instance
 from .guard import Access
+from .hosts import HostRouter
 from .limits import Limits
 from .platform import CATALOG_PREFIX, SEARCH_PREFIX
 
@@ -82,7 +84,9 @@ class Server:
         self._sock.listen(2048)
         self.host = host
         self.port = int(self._sock.getsockname()[1])
-        config = uvicorn.Config(build_app(emulator, self.access), log_level="warning",
+        self.router = HostRouter(build_app(emulator, self.access))
+        """The app behind IBM's host names; ``router.requests`` counts requests by host."""
+        config = uvicorn.Config(self.router, log_level="warning",
                                 access_log=False, lifespan="off", timeout_graceful_shutdown=2,
                                 **self.limits.uvicorn_options())
         self._uvicorn = uvicorn.Server(config)
@@ -176,9 +180,13 @@ class Connection:
     server: Server
     saved_env: dict[str, str | None] = field(default_factory=dict)
     """The variables ``connect()`` overwrote, restored by ``close()``."""
+    interception: Any = None
+    """The proxy and CA of ``connect(intercept=True)`` (``runenv.Interception``)."""
 
     def close(self) -> None:
         """Stop the server and restore the environment ``connect()`` changed."""
+        if self.interception is not None:
+            self.interception.close()
         self.server.stop()
         for key, value in self.saved_env.items():
             if value is None:
@@ -194,7 +202,8 @@ class Connection:
 
 
 def connect(*, instance: str | None = None, host: str = DEFAULT_HOST, port: int = 0,
-            control_token: str | None = None, **emulator_options: Any) -> Connection:
+            control_token: str | None = None, intercept: bool = False,
+            **emulator_options: Any) -> Connection:
     """Start a server in the background and return the real client's service bound to it.
 
     The client reads ``IAM_URL`` and the Global Search/Catalog URLs from the process
@@ -203,21 +212,34 @@ def connect(*, instance: str | None = None, host: str = DEFAULT_HOST, port: int 
     ``Emulator``'s (``clock``, ``backends``, ``instances``, ``seed``, ...). A server made
     here has no control token unless given one: the process that made it holds the
     service anyway (``qsession serve`` and ``run`` make one).
+
+    ``intercept=True`` routes this process's requests for IBM's hosts to the server as
+    ``qsession run`` does (a proxy and a CA in ``HTTPS_PROXY``/``REQUESTS_CA_BUNDLE``;
+    no URL variables), so code that passes IBM's URLs or its own token reaches it too.
     """
     from qiskit_ibm_runtime import QiskitRuntimeService
+
+    from .runenv import DROPPED_KEYS, Interception
 
     server = Server(Emulator(**emulator_options), host, port,
                     control_token=control_token).start()
     env = server.env(instance)
-    saved = {key: os.environ.get(key) for key in env}
+    interception = Interception.start(server) if intercept else None
+    if interception is not None:
+        env = {k: v for k, v in env.items() if k not in DROPPED_KEYS} | interception.env
+    removed = [k for k in DROPPED_KEYS if intercept and k in os.environ]
+    saved = {key: os.environ.get(key) for key in [*env, *removed]}
     os.environ.update(env)
+    for key in removed:
+        del os.environ[key]
     try:
         service = QiskitRuntimeService(channel="ibm_quantum_platform", token=env[
-            "QISKIT_IBM_TOKEN"], url=env["QISKIT_IBM_URL"], instance=env["QISKIT_IBM_INSTANCE"])
+            "QISKIT_IBM_TOKEN"], url=env.get("QISKIT_IBM_URL"),
+            instance=env["QISKIT_IBM_INSTANCE"])
     except BaseException:
-        server.stop()
+        Connection(None, server, saved, interception).close()
         raise
-    return Connection(service, server, saved)
+    return Connection(service, server, saved, interception)
 
 
 @contextmanager
@@ -304,36 +326,82 @@ def skipped_lines(skipped: dict[str, str]) -> list[str]:
 
 def run_command(command: Sequence[str], *, out_dir: Path, host: str = DEFAULT_HOST,
                 port: int = 0, echo: Callable[[str], None] = print,
-                control_token: str | None = None, **emulator_options: Any) -> int:
+                control_token: str | None = None, allow_hosts: Sequence[str] = (),
+                **emulator_options: Any) -> int:
     """``qsession run -- COMMAND``: serve, run COMMAND in the client's environment, report.
 
+    COMMAND's requests for IBM's hosts reach the server through the intercepting proxy
+    (``intercept.py``, ``runenv.py``); other hosts are refused unless in ``allow_hosts``.
     Returns COMMAND's exit status. On the virtual and fast clocks the jobs COMMAND left
     queued are run to their end before the report (every accepted job ends once).
     """
+    from . import runreport
+    from .intercept import Proxy, RunCA, run_folder
+    from .runenv import PrivateHome, child_env, named_instances, roots_of
+
     out_dir.mkdir(parents=True, exist_ok=True)
     # The output folder is the platform's state folder, started afresh: a run that crashed
     # leaves its trace, inputs and results there to inspect (or resume with serve --state).
     emulator = Emulator(state_dir=out_dir, fresh=True, fsync="off", **emulator_options)
+    folder = run_folder()
     server = Server(emulator, host, port, control_token=control_token).start()
     echo(f"qsession: serving on {server.url}; the live page: {server.page_url}")
+    proxy: Proxy | None = None
+    watch: runreport.StderrWatch | None = None
+    home: PrivateHome | None = None
     try:
-        env = {**os.environ, **server.env()}
+        ca = RunCA(folder)
+        bundle = ca.write_bundle(roots_of(os.environ))
+        proxy = Proxy.serving(server, ca, allow=allow_hosts).start()
+        default = next(iter(emulator.instances.values()))
+        home = PrivateHome.make(Path(os.path.expanduser("~")), folder, default.crn)
+        if not emulator.strict_accounts:
+            for locator in [*home.instances, *named_instances(command, os.environ)]:
+                emulator.add_tenant(locator)
+        env = child_env(os.environ, proxy_url=proxy.url, bundle=bundle, ca_cert=ca.cert_path,
+                        home=home.path)
         try:
-            status = subprocess.run(list(command), env=env, check=False).returncode
-        except FileNotFoundError as err:
+            child = subprocess.Popen(list(command), env=env, stderr=subprocess.PIPE)
+        except (FileNotFoundError, PermissionError) as err:
             echo(f"qsession: cannot run {command[0]!r}: {err.strerror}")
             status = 127
-        except KeyboardInterrupt:
-            status = 130
+        else:
+            assert child.stderr is not None
+            watch = runreport.StderrWatch(child.stderr, _stderr_bytes())
+            try:
+                status = child.wait()
+            except KeyboardInterrupt:
+                status = child.wait()
+                status = 130 if status >= 0 else status
+            watch.join()
         if emulator.clock_name != "wall":
             emulator.service.run_until_idle()
         summary = summarize(emulator)
     finally:
+        if proxy is not None:
+            proxy.stop()
         server.stop()
+        if home is not None:
+            home.give_back()
+        shutil.rmtree(folder, ignore_errors=True)
     files, skipped = write_outputs(emulator, out_dir)
     echo(format_summary(summary))
+    served = list(emulator.backends)
+    echo(f"qsession: backends served: {', '.join(served)}")
+    attempts = proxy.attempts if proxy is not None else []
+    for line in [*runreport.traffic_lines(attempts, server.router.requests),
+                 *runreport.nothing_emulated(attempts, server.router.requests),
+                 *runreport.backend_hint(watch, served, runreport.bundled_backends())]:
+        echo(line)
     written = ", ".join(str(p) for p in [out_dir / "trace.jsonl", *files.values()])
     echo(f"qsession: wrote {written}")
     for line in skipped_lines(skipped):
         echo(line)
     return status
+
+
+def _stderr_bytes() -> Any:
+    """This process's standard error, binary where it can be (the child's bytes unchanged)."""
+    import sys
+
+    return getattr(sys.stderr, "buffer", sys.stderr)

@@ -49,7 +49,7 @@ def router(emulator: Emulator) -> APIRouter:
             return iam_error(400, "BXNIM0109E",
                              f"Property missing or empty: grant_type must be the apikey grant, "
                              f"not {grant!r}")
-        if form.get("apikey") != emulator.token:
+        if not emulator.accepts_key(form.get("apikey")):
             return iam_error(400, "BXNIM0415E", "Provided API key could not be found.")
         return JSONResponse(emulator.tokens.issue("qsession"))
 

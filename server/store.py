@@ -9,8 +9,9 @@ replaying its trace (``runtime.recovery``). The folder holds:
 ``platform.sqlite3``
     a ``meta`` table (format version, the platform's configuration, its id key), the
     ``inputs`` each job was submitted with (the request body as received, written
-    *before* the job's ``create`` record) and the ``results`` served (written before the
-    first answer that carries them);
+    *before* the job's ``create`` record), the ``results`` served (written before the
+    first answer that carries them) and the ``tenants`` that appeared after the start
+    (with the CRN their clients send);
 ``clock``
     the clock's position when the last answer left (it moves without records when a
     client thinks, or when virtual time is advanced past every timer).
@@ -126,6 +127,7 @@ class Store:
             self._db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
             self._db.execute("CREATE TABLE inputs (job TEXT PRIMARY KEY, body BLOB NOT NULL)")
             self._db.execute("CREATE TABLE results (job TEXT PRIMARY KEY, body TEXT NOT NULL)")
+            self._db.execute("CREATE TABLE tenants (name TEXT PRIMARY KEY, spec TEXT NOT NULL)")
             self._db.executemany("INSERT INTO meta VALUES (?, ?)", [
                 ("format", json.dumps(STATE_FORMAT)), ("version", json.dumps(STATE_VERSION)),
                 ("qsession", json.dumps(_version())), ("config", json.dumps(config))])
@@ -177,6 +179,25 @@ class Store:
             trace.continue_to(self._trace_file, start)
         self._clock_fd = os.open(self.directory / CLOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
         self._synced_records = 0
+
+    # -- tenants ---------------------------------------------------------------------
+
+    def put_tenant(self, name: str, spec: Mapping[str, Any]) -> None:
+        """Keep a tenant that appeared after the start (before it is used: ``configure``
+        records name it by ``name`` only, not by the CRN a client sends)."""
+        if self._db is None:
+            return
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO tenants VALUES (?, ?)",
+                             (name, json.dumps(dict(spec))))
+
+    def tenants(self) -> list[dict[str, Any]]:
+        """The tenants kept by ``put_tenant``, in the order they came."""
+        if self._db is None:
+            return []
+        with self._lock:
+            rows = self._db.execute("SELECT spec FROM tenants ORDER BY rowid").fetchall()
+        return [json.loads(row[0]) for row in rows]
 
     # -- inputs and results ----------------------------------------------------------
 

@@ -13,6 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
+from helpers.circuits import bell
+from helpers.rest import Rest
 from helpers.server import isa_bell, start
 from qiskit_ibm_runtime import Batch, SamplerV2, Session
 from qiskit_ibm_runtime.exceptions import (
@@ -190,5 +193,35 @@ def test_submitting_to_a_session_closed_before_the_restart_is_refused(tmp_path: 
         assert resumed.details()["state"] == "closed"  # type: ignore[index]
         with pytest.raises(IBMRuntimeError, match="closed"):
             SamplerV2(mode=resumed).run([isa_bell(again.service.backend("ibm_brisbane"))])
+    finally:
+        again.close()
+
+
+def test_a_tenant_that_came_after_the_start_keeps_its_crn_and_jobs(tmp_path: Path) -> None:
+    crn = "crn:v1:bluemix:public:quantum-computing:us-east:a/acct42:lab::"
+    conn = start(state_dir=tmp_path)
+    try:
+        rest = Rest(conn)
+        rest.crn = crn  # an instance the server was not started with: a tenant on first use
+        body = {"program_id": "sampler", "backend": "ibm_brisbane",
+                "params": {"pubs": [[rest.isa_qasm(bell(), "ibm_brisbane"), None, 20]],
+                           "version": 2}}
+        job_id = rest.submit(body)
+        conn.server.run_until_idle()
+        assert rest.state(job_id)["status"] == "Completed"
+        first = rest.results(job_id)
+    finally:
+        conn.close()
+    again = start(state_dir=tmp_path)
+    try:
+        rest = Rest(again)
+        rest.crn = crn
+        assert rest.state(job_id)["status"] == "Completed"
+        assert rest.results(job_id) == first  # the same result text, read back
+        assert again.server.emulator.instances["lab"].crn == crn
+        rest.crn = again.server.env()["QISKIT_IBM_INSTANCE"]  # another tenant: not its job
+        response = requests.get(f"{rest.base}/api/v1/jobs/{job_id}", headers=rest.headers(),
+                                timeout=60)
+        assert response.status_code == 404
     finally:
         again.close()

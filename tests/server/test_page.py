@@ -313,14 +313,18 @@ def test_every_template_and_static_file_ships_in_the_package() -> None:
     import tomllib
 
     root = Path(__file__).resolve().parents[2]
-    patterns = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"][
-        "package-data"]["qsession.server"]
-    pages = root / "server"
-    files = [str(p.relative_to(pages)) for p in (pages / "pages").rglob("*")
-             if p.is_file() and p.suffix in (".html", ".css", ".js")]
+    config = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]
+    pages = root / "server" / "pages"
+    files = [p for p in pages.rglob("*") if p.is_file() and p.suffix in (".html", ".css", ".js")]
     assert files, "no page files found"
-    unshipped = [f for f in files if not any(fnmatch.fnmatch(f, pat) for pat in patterns)]
-    assert unshipped == [], "add them to [tool.setuptools.package-data] in pyproject.toml"
+    unshipped = []
+    for path in files:
+        package = "qsession.server.pages." + ".".join(path.parent.relative_to(pages).parts)
+        patterns = config["package-data"].get(package.rstrip("."), [])
+        if package.rstrip(".") not in config["packages"] or not any(
+                fnmatch.fnmatch(path.name, pat) for pat in patterns):
+            unshipped.append(str(path.relative_to(root)))
+    assert unshipped == [], "add them to [tool.setuptools] packages and package-data"
 
 
 def test_the_live_monitor_uses_now_on_virtual_clocks_and_record_times_on_the_wall() -> None:

@@ -118,20 +118,31 @@ def test_instance_by_name_resolves_to_its_crn_through_global_search(conn: Connec
     assert service.backend("ibm_brisbane").name == "ibm_brisbane"
 
 
-def test_a_wrong_api_key_is_refused_by_iam(conn: Connection) -> None:
-    env = conn.server.env()
-    with pytest.raises(InvalidAccountError):
-        QiskitRuntimeService(channel="ibm_quantum_platform", token="not-the-key",
-                             url=env["QISKIT_IBM_URL"], instance="qsession")
+def test_a_wrong_api_key_is_refused_by_iam_when_strict() -> None:
+    """``--strict-accounts``: IAM's own refusal (BXNIM0415E), which the client reports as
+    InvalidAccountError; without it any key gets a token (test_intercept.py)."""
+    conn = start(strict_accounts=True)
+    try:
+        env = conn.server.env()
+        with pytest.raises(InvalidAccountError):
+            QiskitRuntimeService(channel="ibm_quantum_platform", token="not-the-key",
+                                 url=env["QISKIT_IBM_URL"], instance="qsession")
+    finally:
+        conn.close()
 
 
-def test_an_unknown_instance_name_is_the_clients_error(conn: Connection) -> None:
+def test_an_unknown_instance_name_is_the_clients_error_when_strict() -> None:
     from qiskit_ibm_runtime.exceptions import IBMInputValueError
 
-    env = conn.server.env()
-    with pytest.raises(IBMInputValueError, match="not a valid instance name"):
-        QiskitRuntimeService(channel="ibm_quantum_platform", token=env["QISKIT_IBM_TOKEN"],
-                             url=env["QISKIT_IBM_URL"], instance="nobody")
+    conn = start(strict_accounts=True)
+    try:
+        env = conn.server.env()
+        with pytest.raises(IBMInputValueError, match="not a valid instance name"):
+            QiskitRuntimeService(channel="ibm_quantum_platform",
+                                 token=env["QISKIT_IBM_TOKEN"], url=env["QISKIT_IBM_URL"],
+                                 instance="nobody")
+    finally:
+        conn.close()
 
 
 def test_the_environment_alone_reaches_the_server(tmp_path: Path) -> None:
