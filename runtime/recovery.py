@@ -54,11 +54,13 @@ class Recovery:
         for name, scheduler in service.schedulers.items():
             self._saved[name] = scheduler.executor
             scheduler.executor = replayer.execute
+            scheduler.inline_executions = True
         try:
             replayer.run(until)
         finally:
             for name, scheduler in service.schedulers.items():
                 scheduler.executor = self._saved[name]
+                scheduler.inline_executions = False
         mine, theirs = service.trace.records, self.recorded.records
         for index, recorded in enumerate(theirs):
             replayed = mine[index] if index < len(mine) else None

@@ -153,6 +153,7 @@ class _Replayer:
             self.schedulers[qpu] = Scheduler(qpu, self.clock, self.trace, settings,
                                              self.execute, ids=self.ids,
                                              fair_share=self.fair_share, names=self.names)
+            self.schedulers[qpu].inline_executions = True
         return self.schedulers[qpu]
 
     def operation(self, index: int, r: Record) -> Callable[[], None] | None:

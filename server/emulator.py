@@ -252,8 +252,11 @@ class Emulator:
     def _build(self, *, fresh: bool) -> None:
         """A new service, or the one the state folder holds, recovered and restarted."""
         seed = self._seed if self._seed is not None else random.SystemRandom().randrange(2**31)
-        config = {**self._config(seed), "ids": IbmIds.fresh().spec()}
-        stored_wins = ("ids",) if self._seed is not None else ("ids", "seed")
+        # The id key and the token secret are the platform's own: a resumed one keeps them
+        # (so no id repeats, and the tokens its clients hold are still good).
+        config = {**self._config(seed), "ids": IbmIds.fresh().spec(),
+                  "token_secret": self.tokens.secret.hex()}
+        stored_wins = ("ids", "token_secret") + (() if self._seed is not None else ("seed",))
         resumed = self.store.open(config, stored_wins=stored_wins, fresh=fresh)
         if resumed is not None and self.clock_name == "wall":
             raise StateError(f"{self.store.directory} holds a wall-clock platform: its trace "
@@ -261,6 +264,7 @@ class Emulator:
                              "rebuilt from it, so it is not resumed. Use a new folder")
         if resumed is not None:
             seed, config = int(resumed.config["seed"]), resumed.config
+            self.tokens.secret = bytes.fromhex(str(config["token_secret"]))
         kind: Literal["virtual", "wall", "measured"] = (
             "measured" if self.clock_name == "fast" else self.clock_name)
         self.trace = Trace()
@@ -516,6 +520,10 @@ class Emulator:
             record = self.service.job_record(job_id)
             if recorded_inputs(record):
                 self._rebind(record)
+                if recorded_inputs(record):
+                    raise Conflict(f"Job {job_id} ended before the platform restarted and its "
+                                   "result was never read; its inputs could not be read back, "
+                                   "so the result cannot be computed again")
                 scheduler = self.service.scheduler_of(record.qpu)
                 record.result = scheduler.executor(record.payload, record.seed)
             text = str(encode(job, self.params(job) or {}))

@@ -100,7 +100,10 @@ class Store:
         except OSError as err:
             raise StateError(f"cannot create the state folder {str(directory)!r}: "
                              f"{err.strerror or err}") from None
-        if fresh:
+        trace_path = directory / TRACE_FILE
+        if fresh or ((directory / DB_FILE).exists() and not _has_header(trace_path)):
+            # Asked to, or the platform was stopped before its trace had begun: nothing it
+            # did was ever answered, so it starts anew.
             _remove_state_files(directory)
         db_path = directory / DB_FILE
         existed = db_path.exists()
@@ -114,6 +117,7 @@ class Store:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute(f"PRAGMA synchronous={'FULL' if self.fsync == 'ack' else 'OFF'}")
             if not existed:
+                os.chmod(db_path, 0o600)  # it holds job inputs and the token secret
                 self._create(dict(config))
                 return None
             return self._resume(dict(config), stored_wins)
@@ -179,6 +183,7 @@ class Store:
             trace.continue_to(self._trace_file, start)
         self._clock_fd = os.open(self.directory / CLOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
         self._synced_records = 0
+        self._clock_written = None
 
     # -- tenants ---------------------------------------------------------------------
 
@@ -290,6 +295,15 @@ class Store:
 def _remove_state_files(directory: Path) -> None:
     for name in STATE_FILES:
         (directory / name).unlink(missing_ok=True)
+
+
+def _has_header(path: Path) -> bool:
+    """Whether the trace file holds at least its whole first line."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.readline().endswith(b"\n")
+    except OSError:
+        return False
 
 
 def _read_trace(path: Path) -> Trace:

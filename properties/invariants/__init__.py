@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from .accounting import FairShare, Usage
 from .base import Checker, Violation
+from .durability import Durable
 from .integrity import Conservation, IdsUnique, Time
 from .lifecycle import (
     ITTL,
@@ -55,7 +56,8 @@ from .scheduling import (
 
 __all__ = [
     "CHECKERS", "INVARIANTS", "ITTL", "ActiveOne", "BatchNoHold", "Cancel", "Checker", "Clock",
-    "CloseDrains", "ClosedRejects", "Conservation", "DispatchOrder", "ExpireFailsQueued",
+    "CloseDrains", "ClosedRejects", "Conservation", "DispatchOrder", "Durable",
+    "ExpireFailsQueued",
     "FairShare", "Final", "FirstJobNormal", "IdleClose", "IdsUnique", "Invariant",
     "MaxTTLNoStart", "ModelConforms", "Monitor", "Priority", "Progress", "Report",
     "RunningCompletes", "Time", "Usage", "Violation", "WorkConserving", "check",
