@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 TYPES  := $(VENV)/typecheck
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint typecheck pytest slow docs bench clean
+.PHONY: demo test check lint typecheck pytest slow docs bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "qsession needs Python 3.11 or newer; set PYTHON=python3.11"'
@@ -23,6 +23,14 @@ demo: $(STAMP)
 	$(BIN)/qsession demo
 
 test: lint typecheck pytest
+
+# The edit-test loop: ruff and the tests that start no server, browser or side process
+# and need no wall clock, on both cores (a few minutes; `make test` runs everything).
+CHECK_TESTS := tests/model tests/diagrams tests/runtime tests/insight tests/properties \
+	tests/pytest_plugin tests/test_layout.py tests/test_semantics_doc.py \
+	tests/test_user_facing_text.py tests/test_packaging.py tests/test_readme.py
+check: lint
+	$(BIN)/pytest -m "not slow and not wall" -n 2 -q $(CHECK_TESTS) $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

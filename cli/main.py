@@ -48,6 +48,17 @@ SEED = click.IntRange(min=0, max=2**32 - 1)
 """Seeds numpy, Python's random and Aer all accept."""
 
 
+def _executor(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """``local`` or ``dask://HOST:PORT``: else a usage error saying which forms work."""
+    from qsession.runtime.campaign import check_spec
+    from qsession.runtime.errors import IBMInputValueError
+
+    try:
+        return check_spec(value)
+    except IBMInputValueError as err:
+        raise click.BadParameter(str(err), ctx, param) from None
+
+
 def writable_dir(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
     """An output folder that exists or can be made, and can be written: else a usage error."""
     if value is None:
@@ -212,9 +223,12 @@ def examples(dest: Path | None, force: bool) -> None:
               help="Seconds over which the job-mode tenants arrive [default: 900].")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=2, show_default=True,
               help="Worker processes (1: run the points serially in this process).")
+@click.option("--executor", default=None, metavar="dask://HOST:PORT", callback=_executor,
+              help="Run the points on a Dask distributed cluster (default: local processes).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def whatif(output_dir: Path, seed: int, ittls: tuple[float, ...], reps: int,
-           iterations: int | None, horizon: float | None, jobs: int, quiet: bool) -> None:
+           iterations: int | None, horizon: float | None, jobs: int, executor: str | None,
+           quiet: bool) -> None:
     """Sweep the interactive timeout: utilisation, idle holds, tenants' waits, turnaround.
 
     Each ITTL runs the same seeded mixed workload (an iterative session with random think
@@ -230,7 +244,7 @@ def whatif(output_dir: Path, seed: int, ittls: tuple[float, ...], reps: int,
         config = replace(config, iterations=iterations)
     if horizon is not None:
         config = replace(config, horizon=horizon)
-    run_whatif(output_dir, config, jobs=jobs, quiet=quiet)
+    run_whatif(output_dir, config, jobs=jobs, quiet=quiet, executor=executor)
 
 
 @main.command()
@@ -283,14 +297,18 @@ def replay(trace_file: Path) -> None:
               help="Random programs to run (default: 2,000 dev, 5,000 ci, 100,000 deep).")
 @click.option("--processes", "-j", type=click.IntRange(min=1), default=2, show_default=True,
               help="Processes for the random programs.")
+@click.option("--executor", default=None, metavar="dask://HOST:PORT", callback=_executor,
+              help="Run the random programs on a Dask distributed cluster (default: local "
+                   "processes); the same seeds give the same verdicts and counts.")
 def verify(profile: str, seed: int | None, with_mutants: bool, runs: int | None,
-           processes: int) -> None:
+           processes: int, executor: str | None) -> None:
     """Check every invariant: stateful runs, the explorer, random programs, mutants."""
     from rich.console import Console
 
     from qsession.cli.verify import verify as run_campaign
 
-    if not run_campaign(profile, seed, with_mutants, processes, runs, Console()):
+    if not run_campaign(profile, seed, with_mutants, processes, runs, Console(),
+                        executor=executor):
         raise SystemExit(1)
 
 

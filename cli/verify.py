@@ -31,6 +31,34 @@ class Outcome:
     detail: str = ""
     per_invariant: dict[str, Any] = field(default_factory=dict)
     violated: set[str] = field(default_factory=set)
+    tables: list[Table] = field(default_factory=list)
+    """Tables the part prints (the stateful runs' reach)."""
+
+
+REACH_MIN_RUNS = 100
+"""Floors are enforced from this many runs on (the ci and deep profiles): over fewer, a
+situation reached in 6% of runs may by chance be reached in none."""
+
+
+def reach_table(coverage: Any, runs: int, floors: dict[str, float]
+                ) -> tuple[Table, list[str]]:
+    """How often each situation was reached, against its floor; the ones below it."""
+    enforced = runs >= REACH_MIN_RUNS
+    table = Table(title=f"Reach of the stateful runs ({runs} runs)",
+                  caption=("a situation below its floor fails the part" if enforced else
+                           f"floors are enforced from {REACH_MIN_RUNS} runs on"))
+    for column in ("situation", "runs", "share", "floor", "result"):
+        table.add_column(column, no_wrap=column == "situation")
+    below = []
+    for name, floor in floors.items():
+        share = coverage[name] / runs if runs else 0.0
+        low = share < floor
+        if low and enforced:
+            below.append(f"{name} {share:.0%} < {floor:.0%}")
+        table.add_row(name, str(coverage[name]), f"{share:.0%}", f"{floor:.0%}",
+                      "[red]BELOW[/red]" if low and enforced else
+                      "[yellow]low[/yellow]" if low else "[green]ok[/green]")
+    return table, below
 
 
 def _progress(console: Console) -> Progress:
@@ -137,11 +165,15 @@ def stateful(profile: str, seed: int | None, console: Console) -> Outcome:
     outcome.seconds = time.perf_counter() - started
     outcome.per_invariant = {k: (machines.stats.examples_checked[k], machines.stats.checks[k])
                              for k in machines.stats.checks}
-    runs = machines.stats.examples or 1
-    reached = ", ".join(f"{name} {machines.coverage[name]} ({machines.coverage[name] / runs:.0%})"
-                        for name in machines.COVERAGE_EVENTS)
-    outcome.detail = outcome.detail or (f"{machines.stats.examples} runs; rare paths reached "
-                                        f"in: {reached}")
+    runs = machines.stats.examples
+    table, below = reach_table(machines.coverage, runs, machines.COVERAGE_FLOORS)
+    outcome.tables.append(table)
+    if below and not outcome.failed:
+        outcome.failed = True
+        outcome.detail = ("the generators no longer reach what they must: "
+                          + "; ".join(below))
+    outcome.detail = outcome.detail or (f"{runs} runs; every situation reached above its "
+                                        "floor (table above)")
     return outcome
 
 
@@ -191,17 +223,18 @@ def exploration(console: Console) -> Outcome:
 
 
 def programs(profile: str, seed: int | None, processes: int, console: Console,
-             runs: int | None = None) -> Outcome:
-    """Run random session programs across processes and check every trace."""
+             runs: int | None = None, executor: str | None = None) -> Outcome:
+    """Run random session programs across processes (or a Dask cluster); check every trace."""
     from qsession.properties.programs import campaign
+    from qsession.runtime.campaign import describe
 
     total = runs if runs is not None else CAMPAIGN_RUNS[profile]
-    outcome = Outcome(f"random programs ({total:,} runs, {processes} processes)")
+    outcome = Outcome(f"random programs ({total:,} runs, {describe(executor, processes)})")
     started = time.perf_counter()
     with _progress(console) as bar:
         task = bar.add_task("random programs", total=total)
         result = campaign(total, start=seed or 0, processes=processes,
-                          progress=lambda n: bar.advance(task, n))
+                          progress=lambda n: bar.advance(task, n), executor=executor)
     outcome.seconds = time.perf_counter() - started
     outcome.failed = bool(result.violations) or bool(result.lost) or bool(result.duplicated)
     outcome.per_invariant = dict(result.violations)
@@ -283,6 +316,100 @@ def metrics(profile: str, seed: int | None, console: Console, runs: int | None =
     return outcome
 
 
+DOORS_EXAMPLES = {"dev": 3, "ci": 8, "deep": 200}
+"""Programs run through both doors per profile (each starts a server: a few seconds)."""
+
+
+def doors(profile: str, seed: int | None, console: Console,
+          examples: int | None = None) -> Outcome:
+    """The two doors agree: random programs in process and over HTTP (server/doors.py)."""
+    total = examples if examples is not None else DOORS_EXAMPLES[profile]
+    outcome = Outcome(f"doors ({total} programs, in process and over HTTP)")
+    try:
+        from qsession.server import doors as harness
+    except ImportError as err:
+        outcome.failed = True
+        outcome.detail = (f"the doors part needs the server extra ({err}): pip install "
+                          "'qsession[server]'")
+        return outcome
+    started = time.perf_counter()
+    with _progress(console) as bar, contextlib.redirect_stdout(io.StringIO()), \
+            contextlib.redirect_stderr(io.StringIO()):
+        bar.add_task("doors: in process against over HTTP", total=None)
+        verdict = harness.campaign(total, seed)
+    outcome.seconds = time.perf_counter() - started
+    outcome.per_invariant = {"INV-DOORS": verdict.examples}
+    if verdict.ok:
+        outcome.detail = (f"{verdict.examples} programs: same trace up to ids, same details(), "
+                          "status(), metrics(), results, jobs() and usage")
+        return outcome
+    assert verdict.program is not None
+    outcome.failed = True
+    outcome.violated = {"INV-DOORS"}
+    outcome.detail = ("the doors differ on a program (shrunk):\n"
+                      + "\n".join((verdict.differences or [])[:12])
+                      + "\n\nthe program as a runnable script:\n\n"
+                      + harness.counterexample_script(verdict.program))
+    return outcome
+
+
+HTTP_EXAMPLES = {"dev": 2, "ci": 4, "deep": 100}
+"""Runs of the HTTP state machine per profile (each starts a server)."""
+HTTP_STEPS = 10
+
+
+def http(profile: str, seed: int | None, console: Console,
+         examples: int | None = None) -> Outcome:
+    """The HTTP door under random steps; every invariant on the server's trace after each."""
+    from hypothesis import HealthCheck, settings
+
+    total = examples if examples is not None else HTTP_EXAMPLES[profile]
+    outcome = Outcome(f"HTTP state machine ({total} runs of {HTTP_STEPS} steps)")
+    try:
+        from qsession.server.http_machine import HTTPMachine
+    except ImportError as err:
+        outcome.failed = True
+        outcome.detail = (f"the HTTP part needs the server extra ({err}): pip install "
+                          "'qsession[server]'")
+        return outcome
+    started = time.perf_counter()
+    output = io.StringIO()
+    steps = [0]
+
+    class Counted(HTTPMachine):
+        def teardown(self) -> None:
+            steps[0] += self.steps
+            super().teardown()
+
+    base = settings(max_examples=total, stateful_step_count=HTTP_STEPS, deadline=None,
+                    database=None, suppress_health_check=list(HealthCheck))
+    with _progress(console) as bar, contextlib.redirect_stdout(output), \
+            contextlib.redirect_stderr(io.StringIO()):
+        bar.add_task("HTTP state machine", total=None)
+        try:
+            _run_in_chunks(Counted, base, total, seed)
+        except Exception as err:
+            _record_failure(outcome, err, output)
+    outcome.seconds = time.perf_counter() - started
+    outcome.per_invariant = {"server trace checks": steps[0]}
+    outcome.detail = outcome.detail or (f"{total} runs against a real server, every invariant "
+                                        f"on its trace after each of {steps[0]} steps; every "
+                                        "job the client received ended once")
+    return outcome
+
+
+MUTANT_DOORS = 20
+"""Programs the doors part runs under each wire mutant."""
+
+
+def _mutant_doors(examples: int) -> set[str]:
+    from qsession.server import doors as harness
+
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        verdict = harness.campaign(examples, seed=0)
+    return set() if verdict.ok else {"INV-DOORS"}
+
+
 MUTANT_PROGRAMS = 400
 """Random null programs run under each mutant (four of them over 1,000 ids)."""
 
@@ -330,16 +457,27 @@ def _mutant_durations(examples: int) -> set[str]:
 
 def mutants(console: Console, budget: int) -> tuple[Outcome, Table]:
     """Run every part under every seeded bug; each must be killed, and the table says by what."""
-    from qsession.properties.mutants import MUTANTS
+    from qsession.properties.mutants import MUTANTS, Mutant
 
-    outcome = Outcome(f"mutants ({len(MUTANTS)}, ≤{budget} stateful examples, "
-                      f"{MUTANT_PROGRAMS} programs, {budget} circuits each)")
-    parts = ("stateful", "programs", "durations", "metrics")
+    wire_mutants: tuple[Mutant, ...] = ()
+    with contextlib.suppress(ImportError):  # without the server extra: no wire catalogue
+        from qsession.server import mutants as server_mutants
+
+        wire_mutants = server_mutants.WIRE_MUTANTS
+    wire = {m.name for m in wire_mutants}
+    catalogue = (*MUTANTS, *wire_mutants)
+    outcome = Outcome(f"mutants ({len(catalogue)}, ≤{budget} stateful examples, "
+                      f"{MUTANT_PROGRAMS} programs, {budget} circuits each, "
+                      f"{MUTANT_DOORS} doors programs for the wire ones)")
+    parts = ("stateful", "programs", "durations", "metrics", "doors")
     # The explorer walks the pure model, which no mutant touches (they patch the runtime):
-    # it cannot kill them, and says so rather than run for nothing.
+    # it cannot kill them, and says so rather than run for nothing. A runtime mutant acts
+    # the same behind both doors, and a wire mutant only behind the HTTP one: each runs
+    # the parts that could see it, the others say n/a.
     table = Table(title="Seeded bugs: which part of verify killed each",
                   caption="✓ the part found a violation the mutant is expected to cause; "
-                          "the explorer checks the model only (n/a for every mutant)")
+                          "n/a: the part cannot see the mutant's code (the explorer checks "
+                          "the model only)")
     table.add_column("mutant", no_wrap=True)
     for part in parts:
         table.add_column(part)
@@ -348,26 +486,30 @@ def mutants(console: Console, budget: int) -> tuple[Outcome, Table]:
     started = time.perf_counter()
     killed_count = 0
     with _progress(console) as bar:
-        task = bar.add_task("mutants", total=len(MUTANTS))
-        for mutant in MUTANTS:
+        task = bar.add_task("mutants", total=len(catalogue))
+        for mutant in catalogue:
             with mutant.applied():
-                found = {"stateful": _mutant_stateful(budget),
-                         "programs": _mutant_programs(MUTANT_PROGRAMS),
-                         "durations": _mutant_durations(budget),
-                         "metrics": {"INV-REPORTED"} if _metrics_findings(budget, 0)[1]
-                         else set()}
+                if mutant.name in wire:
+                    found = {"doors": _mutant_doors(MUTANT_DOORS)}
+                else:
+                    found = {"stateful": _mutant_stateful(budget),
+                             "programs": _mutant_programs(MUTANT_PROGRAMS),
+                             "durations": _mutant_durations(budget),
+                             "metrics": {"INV-REPORTED"} if _metrics_findings(budget, 0)[1]
+                             else set()}
             killers = [part for part, ids in found.items() if ids & mutant.expected]
             killed = bool(killers)
             killed_count += killed
             outcome.failed |= not killed
             outcome.per_invariant[mutant.name] = killers
             broken = set().union(*found.values()) & mutant.expected
-            table.add_row(mutant.name, *("✓" if p in killers else "—" for p in parts),
+            table.add_row(mutant.name, *("✓" if p in killers else "—" if p in found else "n/a"
+                                         for p in parts),
                           ", ".join(sorted(broken)) or "—",
                           "[green]killed[/green]" if killed else "[red]SURVIVED[/red]")
             bar.advance(task)
     outcome.seconds = time.perf_counter() - started
-    outcome.detail = (f"{killed_count} of {len(MUTANTS)} mutants killed"
+    outcome.detail = (f"{killed_count} of {len(catalogue)} mutants killed"
                       + ("" if not outcome.failed else ": some survived"))
     return outcome, table
 
@@ -415,8 +557,10 @@ def summary(parts: list[Outcome]) -> Table:
 
 
 def verify(profile: str, seed: int | None, with_mutants: bool, processes: int,
-           runs: int | None, console: Console) -> bool:
-    """Run the campaign; print the tables; True when everything held."""
+           runs: int | None, console: Console, *, executor: str | None = None) -> bool:
+    """Run the campaign; print the tables; True when everything held.
+
+    ``executor`` (``dask://HOST:PORT``) runs the random programs on a Dask cluster."""
     import random
 
     from qsession.properties.profiles import load_profile
@@ -426,12 +570,17 @@ def verify(profile: str, seed: int | None, with_mutants: bool, processes: int,
         seed = random.SystemRandom().randrange(2**31)
     console.print(f"qsession verify --profile {profile} --seed {seed}")
     parts = [stateful(profile, seed, console), model_walks(profile, seed, console),
-             exploration(console), programs(profile, seed, processes, console, runs),
-             durations(profile, seed, console), metrics(profile, seed, console)]
+             exploration(console),
+             programs(profile, seed, processes, console, runs, executor),
+             durations(profile, seed, console), metrics(profile, seed, console),
+             doors(profile, seed, console), http(profile, seed, console)]
     mutant_table = None
     if with_mutants:
         outcome, mutant_table = mutants(console, budget=150)
         parts.append(outcome)
+    for part in parts:
+        for table in part.tables:
+            console.print(table)
     console.print(summary(parts))
     if mutant_table is not None:
         console.print(mutant_table)

@@ -77,6 +77,13 @@ class SessionMetrics:
     _running: set[str] = field(default_factory=set)
     _meter_job: str | None = None  # ended while this job of it ran: billed until it ends
 
+    def usage_until(self, t: float) -> float:
+        """``usage_time`` with a meter still running read at ``t`` (seconds), unclosed."""
+        if self.mode != "dedicated":
+            return self.job_usage
+        running = 0.0 if self._active_since is None else max(0.0, t - self._active_since)
+        return self.active_time + running
+
     @property
     def usage_time(self) -> float:
         """A dedicated session's active time, each span until the latest of its
@@ -129,31 +136,58 @@ class Metrics:
 
 def compute(trace: Trace | Iterable[Record]) -> Metrics:
     """Metrics of a trace (records in emission order)."""
-    records = list(trace)
-    jobs: dict[str, JobMetrics] = {}
-    sessions: dict[str, SessionMetrics] = {}
-    qpus: dict[str, QPUMetrics] = {}
-    holds: dict[str, tuple[str, float]] = {}
-    for r in records:
+    fold = MetricsFold()
+    for r in trace:
+        fold.add(r)
+    return fold.finish()
+
+
+class MetricsFold:
+    """The metrics of a growing trace, record by record (``compute`` folds a whole one).
+
+    What is still open — a session's active span, a hold — is closed only by ``finish``
+    (at each QPU's last record); a live view asks ``SessionMetrics.usage_until(now)``
+    instead, without closing anything.
+    """
+
+    def __init__(self) -> None:
+        self.jobs: dict[str, JobMetrics] = {}
+        self.sessions: dict[str, SessionMetrics] = {}
+        self.qpus: dict[str, QPUMetrics] = {}
+        self._holds: dict[str, tuple[str, float]] = {}
+
+    def add(self, r: Record) -> None:
+        """Apply one record."""
         t = to_seconds(r.t)
-        q = qpus.setdefault(r.qpu, QPUMetrics(r.qpu, t, t))
+        q = self.qpus.get(r.qpu)
+        if q is None:
+            q = self.qpus[r.qpu] = QPUMetrics(r.qpu, t, t)
         q.end = max(q.end, t)
         if r.entity == "job":
-            _job_record(r, t, jobs, sessions, q)
+            _job_record(r, t, self.jobs, self.sessions, q)
         elif r.entity == "session":
-            _session_record(r, t, sessions)
+            _session_record(r, t, self.sessions)
         elif r.event == "hold" and r.session is not None:
-            holds[r.qpu] = (r.session, t)
-        elif r.event == "release" and r.qpu in holds:
-            sid, since = holds.pop(r.qpu)
-            _add_reserved(sessions, qpus, r.qpu, sid, t - since)
-    for qpu, (sid, since) in holds.items():  # still held when the trace ends
-        _add_reserved(sessions, qpus, qpu, sid, qpus[qpu].end - since)
-    for s in sessions.values():
-        if s._active_since is not None:  # still active at the end of the trace
-            s.active_time += qpus[s.qpu].end - s._active_since
-            s._active_since = None
-    return Metrics(jobs, sessions, qpus)
+            self._holds[r.qpu] = (r.session, t)
+        elif r.event == "release" and r.qpu in self._holds:
+            sid, since = self._holds.pop(r.qpu)
+            _add_reserved(self.sessions, self.qpus, r.qpu, sid, t - since)
+
+    def qpu_end(self, qpu: str) -> float:
+        """The instant of the QPU's last record (seconds), 0 before any."""
+        q = self.qpus.get(qpu)
+        return 0.0 if q is None else q.end
+
+    def finish(self) -> Metrics:
+        """The metrics with what is still open closed at each QPU's last record (once)."""
+        for qpu, (sid, since) in self._holds.items():  # still held when the trace ends
+            _add_reserved(self.sessions, self.qpus, qpu, sid, self.qpus[qpu].end - since)
+        self._holds = {}
+        for s in self.sessions.values():
+            if s._active_since is not None:  # still active at the end of the trace
+                s.active_time += self.qpus[s.qpu].end - s._active_since
+                s._active_since = None
+        return Metrics(self.jobs, self.sessions, self.qpus)
 
 
 def _job_record(r: Record, t: float, jobs: dict[str, JobMetrics],

@@ -77,18 +77,41 @@ def _ids(ids: list[str], limit: int = 6) -> str:
 
 def print_report(result: DemoResult, console: Console) -> None:
     """Print the narrative, the sessions, jobs, energies and metrics tables, and the files."""
+    from rich.table import Table
+
     console.print("\n[bold]What happened[/] (read back from trace.jsonl)")
+    bullets = Table.grid(padding=(0, 1))  # wrapped lines hang under their sentence
+    bullets.add_column(no_wrap=True)
+    bullets.add_column()
     for line in narrative(result):
-        console.print(f" • {line}")
+        bullets.add_row(" •", line)
+    console.print(bullets)
     console.print()
     for table in (sessions_table(result), jobs_table(result), key_jobs_table(result),
                   energies_table(result), metrics_table(result)):
         console.print(table)
+        console.print()
     console.print("[bold]Files[/]")
     for name, path in result.files.items():
         console.print(f"  {name:<22} {path}", markup=False)
     for name, why in result.skipped.items():
         console.print(f"  {name:<22} not written: {why}", markup=False)
+
+
+def _table(title: str, columns: list[tuple[str, str]], prose: tuple[str, ...] = ()) -> Table:
+    """A table that reads at 80 columns, as when the output is piped.
+
+    No box (two spaces between columns, the header in bold) and only the ``prose`` columns
+    wrapped: ids, states and numbers are never wrapped or cut.
+    """
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left", box=None, pad_edge=False,
+                  padding=(0, 1), header_style="bold")
+    for name, justify in columns:
+        table.add_column(name, justify=justify,  # type: ignore[arg-type]
+                         no_wrap=name not in prose, min_width=len(name))
+    return table
 
 
 def _owner_of_sessions(story: Story) -> dict[str | None, str]:
@@ -102,15 +125,12 @@ def _owner_of_sessions(story: Story) -> dict[str | None, str]:
 
 def sessions_table(result: DemoResult) -> Table:
     """Each session's state, jobs, activations and billed usage (from the metrics)."""
-    from rich.table import Table
-
     owners = _owner_of_sessions(result.story)
-    table = Table(title="Sessions (act./deact.: activations, ITTL deactivations; usage: billed "
-                        "active time; held idle: QPU reserved with no job running)",
-                  title_justify="left")
-    for col in ("session", "owner", "state", "jobs", "started", "ended", "act.", "deact.",
-                "usage s", "held idle s"):
-        table.add_column(col, justify="left" if col in ("session", "owner", "state") else "right")
+    table = _table("Sessions (act./deact.: activations, ITTL deactivations; usage: billed "
+                   "active time; held: QPU held idle for it, no job running; seconds)",
+                   [(col, "left" if col in ("session", "owner", "state") else "right")
+                    for col in ("session", "owner", "state", "jobs", "started", "ended",
+                                "act.", "deact.", "usage", "held")])
     for s in result.metrics.sessions.values():
         table.add_row(s.id, owners.get(s.id, "?"), s.state, str(len(s.jobs)), _t(s.started),
                       _t(s.ended), str(s.activations), str(s.deactivations),
@@ -120,8 +140,6 @@ def sessions_table(result: DemoResult) -> Table:
 
 def jobs_table(result: DemoResult) -> Table:
     """Jobs grouped by owner: counts per final state, waits and QPU time."""
-    from rich.table import Table
-
     owners = _owner_of_sessions(result.story)
     tenants = {j.owner for j in result.story.jobs.values() if j.session is None}
     groups: dict[str, list[JobFacts]] = {}
@@ -129,10 +147,11 @@ def jobs_table(result: DemoResult) -> Table:
         key = (f"{job.session} · {owners.get(job.session, '?')}" if job.session is not None
                else f"job mode · {len(tenants)} tenants")
         groups.setdefault(key, []).append(job)
-    table = Table(title="Jobs", title_justify="left")
-    for col in ("who", "jobs", "DONE", "ERROR", "CANCELLED", "mean wait s", "max wait s",
-                "QPU time s"):
-        table.add_column(col, justify="left" if col == "who" else "right")
+    table = _table("Jobs (wait: mean and max submission to start; QPU: their QPU time; "
+                   "seconds)",
+                   [(col, "left" if col == "who" else "right")
+                    for col in ("who", "jobs", "DONE", "ERROR", "CANCELLED", "wait",
+                                "max wait", "QPU")], prose=("who",))
     for key, members in groups.items():
         waits = [j.wait for j in members if j.wait is not None]
         usage = sum(result.metrics.jobs[j.id].usage for j in members)
@@ -146,8 +165,6 @@ def jobs_table(result: DemoResult) -> Table:
 
 def key_jobs_table(result: DemoResult) -> Table:
     """The jobs that carry the story: first, queue jumpers, reactivation, expiry."""
-    from rich.table import Table
-
     s = result.story
     rows: list[tuple[str, str]] = [(s.first_job, "first job: normal queue")]
     jumped = [job for job, waiting in s.jumps if waiting > 0]
@@ -157,10 +174,11 @@ def key_jobs_table(result: DemoResult) -> Table:
     if s.running_at_expiry is not None:
         rows.append((s.running_at_expiry, "running at max TTL: completes"))
     rows += [(job, "queued at max TTL: fails") for job in s.expired]
-    table = Table(title="Key jobs of the VQE session", title_justify="left")
-    for col in ("job", "role", "via", "submitted", "started", "ended", "wait s", "status"):
-        table.add_column(col, justify="right" if col in ("submitted", "started", "ended",
-                                                         "wait s") else "left")
+    table = _table("Key jobs of the VQE session (seconds)",
+                   [(col, "right" if col in ("submitted", "started", "ended", "wait")
+                     else "left")
+                    for col in ("job", "role", "via", "submitted", "started", "ended", "wait",
+                                "status")], prose=("role",))
     for job_id, role in rows:
         j = s.jobs[job_id]
         table.add_row(j.id, role, j.via or "—", _t(j.created), _t(j.started), _t(j.ended),
@@ -170,13 +188,11 @@ def key_jobs_table(result: DemoResult) -> Table:
 
 def energies_table(result: DemoResult) -> Table:
     """The energies reached in each phase against the exact ground-state energy."""
-    from rich.table import Table
-
     e = result.run.energies
-    table = Table(title=f"Energies (H2, exact ground state {e.exact:.6f} Ha)",
-                  title_justify="left")
-    for col in ("stage", "evaluations", "energy (Ha)", "error (mHa)"):
-        table.add_column(col, justify="left" if col == "stage" else "right")
+    table = _table(f"Energies (H2, exact ground state {e.exact:.6f} Ha)",
+                   [(col, "left" if col == "stage" else "right")
+                    for col in ("stage", "evaluations", "energy (Ha)", "error (mHa)")],
+                   prose=("stage",))
     for stage, values, best in (("phase 1 (lowest evaluation)", e.phase1, True),
                                 ("phase 2 (lowest evaluation)", e.phase2, True),
                                 ("final batch (mean of completed)", e.final, False)):
@@ -192,7 +208,6 @@ def energies_table(result: DemoResult) -> Table:
 
 def metrics_table(result: DemoResult) -> Table:
     """The headline metrics (wait, usage, utilisation, reserved idle) of ``figures``."""
-    from rich.table import Table
 
     f = result.figures
     rows = [
@@ -209,9 +224,9 @@ def metrics_table(result: DemoResult) -> Table:
         ("other tenants' mean wait", f"{f['tenant_mean_wait_s']:.1f} s",
          f"max {f['tenant_max_wait_s']:.1f} s"),
     ]
-    table = Table(title="Metrics (metrics.compute(trace))", title_justify="left")
-    for col in ("metric", "value", "detail"):
-        table.add_column(col, justify="right" if col == "value" else "left")
+    table = _table("Metrics (metrics.compute(trace))",
+                   [(col, "right" if col == "value" else "left")
+                    for col in ("metric", "value", "detail")], prose=("metric", "detail"))
     for row in rows:
         table.add_row(*row)
     return table

@@ -192,23 +192,25 @@ def _run_task(task: tuple[float, int, WhatIfConfig]) -> RunResult:
 
 
 def sweep(config: WhatIfConfig, *, jobs: int = 2,
-          on_done: Callable[[RunResult], None] | None = None) -> WhatIfResult:
-    """Run every (ITTL, seed) point — in ``jobs`` processes, or serially when 1 — and summarise."""
+          on_done: Callable[[RunResult], None] | None = None,
+          executor: str | None = None) -> WhatIfResult:
+    """Run every (ITTL, seed) point — in ``jobs`` processes, serially when 1, or on the Dask
+    cluster ``executor`` names (``dask://HOST:PORT``) — and summarise (the same wherever)."""
     tasks = [(ittl, seed, config) for ittl in config.ittls for seed in config.run_seeds()]
     done = on_done or (lambda _r: None)
     results: list[RunResult] = []
-    if jobs <= 1 or len(tasks) == 1:
+    if executor in (None, "local") and (jobs <= 1 or len(tasks) == 1):
         for task in tasks:
             results.append(_run_task(task))
             done(results[-1])
     else:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor, as_completed
+        from concurrent.futures import as_completed
+
+        from qsession.runtime.campaign import pool
 
         # spawn, not fork: the parent may hold Aer/OpenMP threads that a fork would copy.
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(min(jobs, len(tasks)), mp_context=context) as pool:
-            for future in as_completed([pool.submit(_run_task, t) for t in tasks]):
+        with pool(executor, min(jobs, len(tasks))) as points:
+            for future in as_completed([points.submit(_run_task, t) for t in tasks]):
                 results.append(future.result())
                 done(results[-1])
     results.sort(key=lambda r: (config.ittls.index(r.ittl), r.seed))
@@ -366,15 +368,19 @@ def findings(result: WhatIfResult) -> list[str]:
 
 def run_whatif(output_dir: str | Path = "qsession-out", config: WhatIfConfig | None = None, *,
                jobs: int = 2, console: Console | None = None,
-               quiet: bool = False) -> WhatIfResult:
-    """Run the sweep, write ``whatif.json`` and ``whatif.png``, and print the table."""
+               quiet: bool = False, executor: str | None = None) -> WhatIfResult:
+    """Run the sweep, write ``whatif.json`` and ``whatif.png``, and print the table.
+
+    ``executor``: ``dask://HOST:PORT`` runs the points on that Dask cluster."""
     from rich.console import Console
+
+    from qsession.runtime.campaign import describe
 
     config = config or WhatIfConfig()
     console = console or Console()
     total = len(config.ittls) * config.reps
     if quiet:
-        result = sweep(config, jobs=jobs)
+        result = sweep(config, jobs=jobs, executor=executor)
     else:
         from rich.progress import (
             BarColumn,
@@ -386,11 +392,12 @@ def run_whatif(output_dir: str | Path = "qsession-out", config: WhatIfConfig | N
 
         console.print(f"[bold]qsession whatif[/] — seed {config.seed}: ITTL "
                       f"{', '.join(f'{t:g}' for t in config.ittls)} s × {config.reps} "
-                      f"workload(s), {jobs} process(es)")
+                      f"workload(s), {describe(executor, jobs)}")
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                       TimeElapsedColumn(), console=console) as bar:
             task = bar.add_task("runs", total=total)
-            result = sweep(config, jobs=jobs, on_done=lambda _r: bar.advance(task))
+            result = sweep(config, jobs=jobs, on_done=lambda _r: bar.advance(task),
+                           executor=executor)
     write_outputs(result, Path(output_dir))
     console.print(table(result))
     for line in findings(result):

@@ -17,8 +17,9 @@ from unittest import mock
 
 from qsession.model import PENDING, QUEUED, Step
 from qsession.runtime import scheduler as sched
-from qsession.runtime.clock import Clock
+from qsession.runtime.clock import Clock, to_us
 from qsession.runtime.fairshare import FairShare
+from qsession.runtime.job import RuntimeJobV2
 from qsession.runtime.records import JobRecord, SessionRecord
 from qsession.runtime.scheduler import (
     EXPIRY_REASON,
@@ -30,6 +31,7 @@ from qsession.runtime.scheduler import (
 )
 from qsession.runtime.service import LocalService
 from qsession.runtime.session import Session
+from qsession.runtime.settings import Instance, QPUSettings
 from qsession.runtime.timing import TimingModel
 
 
@@ -533,4 +535,159 @@ MUTANTS: tuple[Mutant, ...] = (
            frozenset({"INV-REPORTED"}),
            lambda: [_metrics_patch()]),
 )
-"""The mutant catalogue (one or more per invariant family)."""
+"""The mutant catalogue (one or more per invariant family); the seam mutants join it below."""
+
+
+# -- bugs applied through seams: each wraps the real function and changes one input or output,
+# so the mutant is the bug alone, not a copy of the method it lives in -------------------------
+
+
+def _wrap(owner: Any, name: str, wrapper: Callable[..., Any]) -> Any:
+    """Patch ``owner.name`` with ``wrapper(real, *args, **kwargs)``."""
+    real = getattr(owner, name)
+
+    def patched(*args: Any, **kwargs: Any) -> Any:
+        return wrapper(real, *args, **kwargs)
+
+    return mock.patch.object(owner, name, patched)
+
+
+def _open_with(**changes: Callable[[Scheduler, dict[str, Any]], Any]) -> Any:
+    """``Scheduler.open_session`` with some keyword arguments replaced (the session's own
+    record then carries the wrong value too: only the caller's configuration tells)."""
+    def wrapper(real: Callable[..., Any], self: Scheduler, mode: Any, **kwargs: Any) -> Any:
+        for key, change in changes.items():
+            kwargs[key] = change(self, {**kwargs, "mode": mode})
+        return real(self, mode, **kwargs)
+
+    return _wrap(Scheduler, "open_session", wrapper)
+
+
+def _submit_with(**changes: Callable[[Scheduler, dict[str, Any]], Any]) -> Any:
+    """``Scheduler.submit`` with some keyword arguments replaced."""
+    def wrapper(real: Callable[..., Any], self: Scheduler, session: Any, **kwargs: Any) -> Any:
+        for key, change in changes.items():
+            kwargs[key] = change(self, {**kwargs, "session": session})
+        return real(self, session, **kwargs)
+
+    return _wrap(Scheduler, "submit", wrapper)
+
+
+def _jobs_with(change: Callable[[dict[str, Any]], dict[str, Any]]) -> Any:
+    """``joblist.select_jobs`` (what ``service.jobs()`` returns) with its filters changed."""
+    from qsession.runtime import joblist
+
+    return _wrap(joblist, "select_jobs",
+                 lambda real, service, **kwargs: real(service, **change(kwargs)))
+
+
+def _float_timeouts(real: Callable[..., Any], self: Session) -> dict[str, Any]:
+    details = dict(real(self))
+    details["interactive_timeout"] = float(details["interactive_timeout"])  # BUG: IBM's int
+    return details
+
+
+def _float_usage(real: Callable[..., Any], self: Any) -> dict[str, Any]:
+    metrics = dict(real(self))
+    usage = dict(metrics["usage"])
+    usage["quantum_seconds"] = float(usage["quantum_seconds"])  # BUG: IBM sends an int
+    return {**metrics, "usage": usage}
+
+
+def _exit_cancels(real: Callable[..., Any], self: Session, *exc: Any) -> None:
+    self.cancel()  # BUG: leaving the block cancels (queued jobs lost), then closes (a no-op)
+    real(self, *exc)
+
+
+def _job_mode_default_instance(self: Scheduler, kwargs: dict[str, Any]) -> Any:
+    # BUG: a job-mode job is accounted to the QPU's default instance, whatever it asked for
+    return kwargs["instance"] if kwargs["session"] is not None else \
+        self.settings.default_instance
+
+
+def _later_created_after(kwargs: dict[str, Any]) -> dict[str, Any]:
+    from datetime import timedelta
+
+    after = kwargs["created_after"]
+    if after is not None:  # BUG: the lower creation bound is exclusive
+        kwargs["created_after"] = after + timedelta(microseconds=1)
+    return kwargs
+
+
+def _pending_inverted(kwargs: dict[str, Any]) -> dict[str, Any]:
+    if kwargs["pending"] is not None:  # BUG: pending=True gives the final jobs
+        kwargs["pending"] = not kwargs["pending"]
+    return kwargs
+
+
+def _instance_ignored(kwargs: dict[str, Any]) -> dict[str, Any]:
+    return {**kwargs, "instance": None}  # BUG: the instance filter is dropped
+
+
+def _oldest_first(kwargs: dict[str, Any]) -> dict[str, Any]:
+    return {**kwargs, "descending": False}  # BUG: always oldest first
+
+
+def _one_sub_job(real: Callable[..., Any], self: TimingModel, executions: Any,
+                 sub_jobs: int = 1) -> int:
+    return int(real(self, executions, 1))  # BUG: one overhead per job, not per pub
+
+
+def _wait_unbounded(real: Callable[..., Any], self: Any, timeout: float | None) -> None:
+    real(self, None)  # BUG: result(timeout=...) waits until the job ends
+
+
+SEAM_MUTANTS: tuple[Mutant, ...] = (
+    Mutant("open-plan-allows-session", "the Open Plan's refusal of dedicated sessions is lost",
+           frozenset({"INV-PLAN"}),
+           lambda: [mock.patch.object(QPUSettings, "check_mode", lambda self, i, m: None)]),
+    Mutant("open-batch-uncapped", "an Open Plan batch may ask for more than the plan's limit",
+           frozenset({"INV-PLAN"}),
+           lambda: [mock.patch.object(Instance, "limit_s", property(lambda self: None))]),
+    Mutant("quota-ignored", "an instance past its Open Plan quota still gets jobs started",
+           frozenset({"INV-FAIR-SHARE"}),
+           lambda: [_on("_over_quota", lambda self, instance, now: False)]),
+    Mutant("idle-close-after-ittl", "an unused session closes after its ITTL, not the "
+           "idle-close timeout (and records that value)",
+           frozenset({"INV-IDLE-CLOSE"}),
+           lambda: [_open_with(idle_close_us=lambda self, kw: kw["ittl_us"])]),
+    Mutant("max-time-default", "a session gets the plan's default max_time, not the one asked "
+           "for (and records it)",
+           frozenset({"INV-CLOCK", "INV-MAXTTL-NOSTART", "INV-EXPIRE-FAILS-QUEUED",
+                      "INV-REPORTED"}),
+           lambda: [_open_with(max_time_us=lambda self, kw: to_us(self.settings.max_time))]),
+    Mutant("job-mode-default-instance", "a job-mode job is accounted to the default instance",
+           frozenset({"INV-FAIR-SHARE", "INV-REPORTED"}),
+           lambda: [_submit_with(instance=_job_mode_default_instance)]),
+    Mutant("one-sub-job-per-job", "a job pays one sub-job overhead, however many pubs",
+           frozenset({"INV-DURATION"}),
+           lambda: [_wrap(TimingModel, "job_microseconds", _one_sub_job)]),
+    Mutant("execution-limit-ignored", "max_execution_time never stops a job",
+           frozenset({"INV-DURATION"}),
+           lambda: [_submit_with(time_limit_us=lambda self, kw: None)]),
+    Mutant("wait-ignores-timeout", "result(timeout=...) waits until the job ends",
+           frozenset({"INV-WAIT"}),
+           lambda: [_wrap(RuntimeJobV2, "_wait", _wait_unbounded)]),
+    Mutant("jobs-created-after-exclusive", "jobs(created_after=t) leaves out jobs created at t",
+           frozenset({"INV-JOBS-QUERY"}), lambda: [_jobs_with(_later_created_after)]),
+    Mutant("jobs-pending-inverted", "jobs(pending=True) gives the final jobs",
+           frozenset({"INV-JOBS-QUERY"}), lambda: [_jobs_with(_pending_inverted)]),
+    Mutant("jobs-instance-ignored", "jobs(instance=...) returns every instance's jobs",
+           frozenset({"INV-JOBS-QUERY"}), lambda: [_jobs_with(_instance_ignored)]),
+    Mutant("jobs-oldest-first", "jobs() lists the oldest first",
+           frozenset({"INV-JOBS-QUERY"}), lambda: [_jobs_with(_oldest_first)]),
+    Mutant("details-timeout-float", "details() gives interactive_timeout as a float",
+           frozenset({"INV-REPORTED"}),
+           lambda: [_wrap(Session, "details", _float_timeouts)]),
+    Mutant("metrics-usage-float", "metrics() gives quantum_seconds as a float",
+           frozenset({"INV-REPORTED"}),
+           lambda: [_wrap(RuntimeJobV2, "metrics", _float_usage)]),
+    Mutant("with-cancels", "leaving a with-block cancels the session instead of closing it",
+           frozenset({"INV-WITH-CLOSES"}),
+           lambda: [_wrap(Session, "__exit__", _exit_cancels)]),
+)
+"""Bugs in plans and quota, idle close, the timing model, waits, ``jobs()`` filters and the
+reported types: the code the stateful machine's generators reach since they open several
+QPUs and instances, an Open Plan instance, multi-pub jobs, execution limits and timed waits."""
+
+MUTANTS = MUTANTS + SEAM_MUTANTS

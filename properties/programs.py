@@ -21,11 +21,11 @@ import contextlib
 import random
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from qsession.model import Mode
+from qsession.runtime.campaign import pool
 from qsession.runtime.clock import ReentrantCallError, VirtualClock, to_us
 from qsession.runtime.errors import IBMRuntimeError, RuntimeInvalidStateError
 from qsession.runtime.scheduler import Scheduler
@@ -263,18 +263,24 @@ def _chunk(seeds: range) -> CampaignResult:
 
 
 def campaign(runs: int, *, start: int = 0, processes: int = 2, chunk: int = 500,
-             progress: Callable[[int], None] | None = None) -> CampaignResult:
-    """Run ``runs`` random programs (seeds ``start``…) split across processes; check each."""
+             progress: Callable[[int], None] | None = None,
+             executor: str | None = None) -> CampaignResult:
+    """Run ``runs`` random programs (seeds ``start``…) in shards of ``chunk`` seeds; check each.
+
+    The shards run in this process (``processes`` 1), in local processes, or on the Dask
+    cluster ``executor`` names (``dask://HOST:PORT``, ``runtime.campaign``); they are merged
+    in seed order, so the result is the same wherever they ran.
+    """
     chunks = [range(s, min(s + chunk, start + runs)) for s in range(start, start + runs, chunk)]
     total = CampaignResult()
-    if processes <= 1:
+    if processes <= 1 and executor in (None, "local"):
         for seeds in chunks:
             total.merge(_chunk(seeds))
             if progress:
                 progress(len(seeds))
         return total
-    with ProcessPoolExecutor(processes) as pool:
-        for seeds, part in zip(chunks, pool.map(_chunk, chunks), strict=True):
+    with pool(executor, processes, start="fork") as shards:
+        for seeds, part in zip(chunks, shards.map(_chunk, chunks), strict=True):
             total.merge(part)
             if progress:
                 progress(len(seeds))

@@ -13,10 +13,14 @@ from __future__ import annotations
 
 import heapq
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from qsession.model import ACTIVE, FINAL_STATUSES, QUEUED, RUNNING, SESSION_TABLE
 from qsession.runtime.scheduler import MAX_TIME_ERROR, QPU_FAULT
 from qsession.runtime.trace import Record
+
+if TYPE_CHECKING:
+    from .oracle import Expected
 
 DEFAULT_WINDOW_US = 28 * 86_400 * 1_000_000
 SESSION_FINAL = SESSION_TABLE.final_states
@@ -189,9 +193,15 @@ class WindowedUse:
 
 
 class Replay:
-    """Sessions, jobs and QPUs after each record of a trace."""
+    """Sessions, jobs and QPUs after each record of a trace.
 
-    def __init__(self) -> None:
+    ``expected``: what the caller configured (``properties.oracle``); where it names a
+    session's timeouts, a job's instance or an instance's quota, those values are used in
+    place of the records' (a record that disagrees is the oracle's to report).
+    """
+
+    def __init__(self, expected: Expected | None = None) -> None:
+        self.expected = expected
         self.sessions: dict[str, SessionView] = {}
         self.jobs: dict[str, JobView] = {}
         self.qpus: dict[str, QPUView] = {}
@@ -292,9 +302,13 @@ class Replay:
         if r.event == "configure" and r.instance is not None:
             q.allocations[r.instance] = float(r.data.get("allocation", 1.0) or 1.0)
             window = r.data.get("fair_share_window_us")
+            if self.expected is not None and self.expected.window_us is not None:
+                window = self.expected.window_us
             if isinstance(window, int):
                 self.window_us = window
             quota = r.data.get("quota_us")
+            if self.expected is not None and r.instance in self.expected.quotas:
+                quota = self.expected.quotas[r.instance]
             if isinstance(quota, int):
                 self.quotas[r.instance] = quota
         elif r.event == "hold":
@@ -306,12 +320,14 @@ class Replay:
 
     def _apply_session(self, r: Record) -> None:
         if r.event == "create":
+            chosen = {} if self.expected is None else self.expected.session_fields(r)
             created = self.sessions[r.id] = SessionView(
-                r.id, r.qpu, str(r.data.get("mode", "dedicated")), r.instance,
-                int(r.data.get("interactive_timeout_us", 0) or 0),
-                int(r.data.get("max_time_us", 0) or 0), r.t,
+                r.id, r.qpu, str(chosen.get("mode", r.data.get("mode", "dedicated"))),
+                chosen.get("instance", r.instance),
+                int(chosen.get("ittl_us", r.data.get("interactive_timeout_us", 0)) or 0),
+                int(chosen.get("max_time_us", r.data.get("max_time_us", 0)) or 0), r.t,
                 state=r.dest or "pending", order=len(self.sessions))
-            idle = r.data.get("idle_close_timeout_us")
+            idle = chosen.get("idle_close_us", r.data.get("idle_close_timeout_us"))
             created.idle_close_us = idle if isinstance(idle, int) else None
             self._index(created)
             return
@@ -360,12 +376,17 @@ class Replay:
     def _apply_job(self, r: Record) -> None:
         if r.event == "create":
             duration = r.data.get("duration_us")
-            new = self.jobs[r.id] = JobView(r.id, r.qpu, r.session, r.instance or "default",
+            chosen = None if self.expected is None else self.expected.jobs.get(r.id)
+            session, instance = (r.session, r.instance) if chosen is None else \
+                (chosen.session, chosen.instance)
+            if chosen is not None and chosen.duration_us is not None:
+                duration = chosen.duration_us
+            new = self.jobs[r.id] = JobView(r.id, r.qpu, session, instance or "default",
                                             len(self.jobs), r.t,
                                             duration if isinstance(duration, int) else None)
             self._queued.setdefault(r.qpu, {})[r.id] = new
             self.last_submit = r.t
-            s = self.sessions.get(r.session) if r.session else None
+            s = self.sessions.get(session) if session else None
             if s is not None:
                 s.queued.add(r.id)
                 s.idle_since = None

@@ -10,6 +10,7 @@ the replayed records, never from the runtime's own bookkeeping.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,12 +18,24 @@ from .invariants import Violation
 from .replay import Replay, SessionView
 
 API_INVARIANTS = {
-    "INV-REPORTED": ("details(), usage() and metrics() report what the trace shows: usage, "
-                     "state, active_timeout, job timestamps"),
+    "INV-REPORTED": ("details(), usage(), status() and metrics() report what the trace shows "
+                     "and what the caller chose (usage, state, timeouts, instance, job "
+                     "timestamps), in IBM's types: an int where IBM sends an int"),
     "INV-RUN-UNTIL-IDLE": ("run_until_idle() stops at the instant the last queued or running "
                            "job ended (or at once when none is), firing no later timer"),
     "INV-WITH-CLOSES": ("leaving a `with Session`/`with Batch` block, normally or by an "
-                        "exception, closes the session (IBM's __exit__ calls close())"),
+                        "exception, closes the session (IBM's __exit__ calls close(), never "
+                        "cancel())"),
+    "INV-PLAN": ("an Open Plan instance refuses a dedicated session and a batch max_time "
+                 "above its limit, creating nothing"),
+    "INV-WAIT": ("result(timeout=t) and wait_for_final_state(timeout=t) return when the job "
+                 "ends within t seconds, else raise RuntimeJobTimeoutError exactly t seconds "
+                 "later"),
+    "INV-JOBS-QUERY": ("service.jobs() returns exactly the jobs matching every filter given, "
+                       "newest first unless descending=False, skip and limit after filtering"),
+    "INV-DOORS": ("a program run in process and through the HTTP door with IBM's client gives "
+                  "the same trace up to identifiers and the same values and types through "
+                  "details(), status(), metrics(), results, jobs() and usage"),
 }
 """The ids of the checks over reported values (docs/semantics.md, "Invariants" lists them all)."""
 
@@ -31,6 +44,53 @@ IBM_STATE = {"pending": "open", "active": "active", "inactive": "inactive", "clo
 """The mapping of the model's six states to IBM's four words."""
 
 _TOLERANCE_S = 1e-6
+_ISO_Z = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z")
+
+_INT, _NUMBER, _BOOL, _STR, _STAMP = "int", "number", "bool", "str", "timestamp"
+DETAILS_TYPES: dict[str, tuple[str, bool]] = {
+    "id": (_STR, False), "backend_name": (_STR, False), "interactive_timeout": (_INT, False),
+    "max_time": (_INT, False), "active_timeout": (_INT, True), "state": (_STR, False),
+    "accepting_jobs": (_BOOL, False), "last_job_started": (_STAMP, True),
+    "last_job_completed": (_STAMP, True), "started_at": (_STAMP, True),
+    "closed_at": (_STAMP, True), "activated_at": (_STAMP, True), "mode": (_STR, False),
+    "usage_time": (_NUMBER, True),
+}
+"""``details()``'s keys with IBM's JSON types (name, None allowed): the REST session's
+``interactive_ttl``, ``max_ttl`` and ``active_ttl`` are integers of seconds, its
+``elapsed_time`` a number, its instants ISO-8601 strings (qiskit_ibm_runtime/session.py,
+``Session.details`` maps them one to one)."""
+METRICS_TYPES: dict[str, tuple[str, bool]] = {
+    "created": (_STAMP, False), "running": (_STAMP, True), "finished": (_STAMP, True),
+    "quantum_seconds": (_INT, False), "seconds": (_INT, False),
+}
+"""``job.metrics()``'s timestamps and usage with IBM's types (its usage is whole seconds)."""
+
+
+def type_errors(values: Mapping[str, Any], types: Mapping[str, tuple[str, bool]]
+                ) -> list[str]:
+    """Each key of ``values`` whose value is not of IBM's JSON type (a float is no int)."""
+    out = []
+    for key, (kind, nullable) in types.items():
+        if key not in values:
+            continue
+        value = values[key]
+        if value is None:
+            ok = nullable
+        elif kind == _INT:
+            ok = type(value) is int
+        elif kind == _NUMBER:
+            ok = isinstance(value, int | float) and not isinstance(value, bool)
+        elif kind == _BOOL:
+            ok = isinstance(value, bool)
+        elif kind == _STR:
+            ok = isinstance(value, str)
+        else:
+            ok = isinstance(value, str) and _ISO_Z.fullmatch(value) is not None
+        if not ok:
+            out.append(f"{key}={value!r} ({type(value).__name__}; IBM sends "
+                       f"{'an ISO-8601 string ending in Z' if kind == _STAMP else kind}"
+                       f"{' or null' if nullable else ''})")
+    return out
 
 
 def session_usage_us(state: Replay, s: SessionView, now: int) -> int | None:
@@ -51,7 +111,10 @@ def reported(state: Replay, now: int, sessions: Mapping[str, Mapping[str, Any]],
              jobs: Mapping[str, Mapping[str, Any]]) -> list[Violation]:
     """Violations of INV-REPORTED: ``sessions`` maps a session id to its ``details()`` plus
     ``"usage"`` (``Session.usage()``); ``jobs`` maps a job id to ``{"usage": job.usage(),
-    "partial": job.usage(partial=True)}``."""
+    "partial": job.usage(partial=True)}`` and optionally ``"metrics"`` (``job.metrics()``,
+    types checked too), ``"timestamps"``, ``"status"``, ``"instance"``, ``"session_id"``.
+
+    Values and IBM's types are compared: a float where IBM sends an int is a violation."""
     out: list[Violation] = []
 
     def fail(message: str) -> None:
@@ -72,6 +135,17 @@ def reported(state: Replay, now: int, sessions: Mapping[str, Mapping[str, Any]],
                 want = "None" if expected is None else f"{expected / 1e6:g}s"
                 fail(f"session {sid} reports {key}={got!r}; the trace shows {want} (active "
                      "spans until the latest of deactivation, end and its running job's end)")
+        for wrong in type_errors(details, DETAILS_TYPES):
+            fail(f"session {sid} details() has {wrong}")
+        # The caller's own choices (the replay takes them from the test where it made them).
+        chosen: tuple[tuple[str, object], ...] = (
+            ("interactive_timeout", round(s.ittl_us / 1e6)),
+            ("max_time", round(s.max_time_us / 1e6)), ("mode", s.mode),
+            ("backend_name", s.qpu), ("id", sid))
+        for key, value in chosen:
+            if key in details and details[key] != value:
+                fail(f"session {sid} details() reports {key}={details[key]!r}; it was "
+                     f"opened with {value!r}")
         if "state" in details and details["state"] != IBM_STATE.get(s.state):
             fail(f"session {sid} reports state {details['state']!r}; the trace shows "
                  f"{s.state} ({IBM_STATE.get(s.state)!r})")
@@ -81,7 +155,8 @@ def reported(state: Replay, now: int, sessions: Mapping[str, Mapping[str, Any]],
             if details["active_timeout"] != round(left / 1e6):
                 fail(f"session {sid} reports active_timeout={details['active_timeout']!r}; "
                      f"the trace gives {round(left / 1e6)} s (max_time from the first start)")
-    for jid, values in jobs.items():
+    for jid, given in jobs.items():
+        values = dict(given)
         job = state.jobs.get(jid)
         if job is None:
             fail(f"the API reports job {jid}, which the trace never created")
@@ -96,6 +171,20 @@ def reported(state: Replay, now: int, sessions: Mapping[str, Mapping[str, Any]],
         if "partial" in values and abs(values["partial"] - held / 1e6) > _TOLERANCE_S:
             fail(f"job {jid} reports usage(partial=True) {values['partial']!r}; the trace "
                  f"shows {held / 1e6:g}s held on the QPU")
+        metrics = values.get("metrics")
+        if isinstance(metrics, Mapping):
+            flat = {**(metrics.get("timestamps") or {}), **(metrics.get("usage") or {})}
+            for wrong in type_errors(flat, METRICS_TYPES):
+                fail(f"job {jid} metrics() has {wrong}")
+            values["timestamps"] = metrics.get("timestamps")
+        if "status" in values and values["status"] != job.state:
+            fail(f"job {jid} status() is {values['status']!r}; the trace shows {job.state}")
+        if "instance" in values and values["instance"] != job.instance:
+            fail(f"job {jid} reports instance {values['instance']!r}; it was submitted on "
+                 f"{job.instance!r}")
+        if "session_id" in values and values["session_id"] != job.session:
+            fail(f"job {jid} reports session {values['session_id']!r}; it was submitted to "
+                 f"{job.session!r}")
         stamps = values.get("timestamps")
         if isinstance(stamps, Mapping):
             seen = {"created": job.created, "running": job.started, "finished": job.finished}

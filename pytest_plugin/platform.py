@@ -19,7 +19,7 @@ import pytest
 
 from .hooks import PLATFORM_RUN
 from .run import Run
-from .settings import MarkerError, derive_seed, seed_option
+from .settings import MarkerError, derive_seed, did_you_mean, seed_option
 
 if TYPE_CHECKING:
     from qsession.runtime.service import LocalService
@@ -84,7 +84,8 @@ def _settings(node: pytest.Module | pytest.Item, nodeid: str, base: int) -> dict
     unknown = sorted(set(settings) - accepted)
     if unknown:
         raise MarkerError(f"@pytest.mark.qsession_platform got unknown keyword(s) {unknown}; "
-                          f"it takes {', '.join(sorted(accepted))}")
+                          f"it takes {', '.join(sorted(accepted))}"
+                          f"{did_you_mean(unknown, accepted)}")
     settings.setdefault("clock", DEFAULT_CLOCK)
     settings.setdefault("seed", derive_seed(base, nodeid))
     return settings

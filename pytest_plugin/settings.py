@@ -9,6 +9,7 @@ module or class apply to its tests; the marker closest to the test wins per keyw
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import inspect
 from dataclasses import dataclass, field
@@ -33,6 +34,13 @@ PLATFORM_MARKER_HELP = (
 
 class MarkerError(TypeError):
     """A ``@pytest.mark.qsession`` marker the plugin cannot apply (says what to change)."""
+
+
+def did_you_mean(unknown: list[str], known: set[str] | list[str]) -> str:
+    """``"; did you mean max_time (not max_tme)?"`` for the unknown names close to a known one."""
+    hints = [f"{match[0]} (not {name})" for name in unknown
+             if (match := difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6))]
+    return f"; did you mean {', '.join(hints)}?" if hints else ""
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -115,7 +123,8 @@ def resolve(item: pytest.Item, service_parameters: set[str]) -> ServiceConfig:
     if unknown:
         raise MarkerError(
             f"@pytest.mark.qsession got unknown keyword(s) {unknown}; it takes "
-            f"{', '.join(OWN_KEYWORDS)}, plan and LocalService's {', '.join(sorted(passable))}")
+            f"{', '.join(OWN_KEYWORDS)}, plan and LocalService's {', '.join(sorted(passable))}"
+            f"{did_you_mean(unknown, {*OWN_KEYWORDS, 'plan', *passable})}")
     config = item.config
     base = seed_option(config)
     if "seed" in settings:

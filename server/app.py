@@ -51,7 +51,8 @@ def build_app(emulator: Emulator, access: Access | None = None) -> FastAPI:
         for module in (backends, sessions, jobs, usage):
             app.include_router(module.router(), prefix=prefix)
     app.include_router(control.router())
-    app.include_router(pages.router(emulator))  # the live page at /
+    app.state.page_view = view = pages.LiveView(emulator)
+    app.include_router(pages.router(view))  # the live page at /
 
     @app.exception_handler(NotFound)
     async def not_found(_request: Request, err: NotFound) -> JSONResponse:

@@ -55,6 +55,12 @@ def is_loopback(host: str) -> bool:
 
 def refusal(host: str) -> str:
     """What a refused request is told (also the reason phrase the client shows)."""
+    name = host.lower().rstrip(".")
+    if name == "quantum.ibm.com" or name.endswith(".quantum.ibm.com"):
+        # auth.quantum.ibm.com: the old "ibm_quantum" channel's platform, which IBM retired.
+        return (f"qsession refused {host}: it served IBM Quantum Platform Classic (channel "
+                f"'ibm_quantum'), which IBM has retired; use channel='ibm_quantum_platform', "
+                f"whose hosts qsession run answers")
     return (f"qsession refused {host}: not one of IBM's hosts; nothing leaves the machine "
             f"under qsession run (allow it with --allow-host {host})")
 

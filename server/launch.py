@@ -84,7 +84,9 @@ class Server:
         self._sock.listen(2048)
         self.host = host
         self.port = int(self._sock.getsockname()[1])
-        self.router = HostRouter(build_app(emulator, self.access))
+        self.app = build_app(emulator, self.access)
+        """The ASGI app served (FastAPI; ``app.state`` holds the emulator and the page's view)."""
+        self.router = HostRouter(self.app)
         """The app behind IBM's host names; ``router.requests`` counts requests by host."""
         config = uvicorn.Config(self.router, log_level="warning",
                                 access_log=False, lifespan="off", timeout_graceful_shutdown=2,

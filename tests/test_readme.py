@@ -9,7 +9,7 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 
 
 def python_blocks() -> list[str]:
-    return re.findall(r"```python\n(.*?)```", README.read_text(), re.DOTALL)
+    return re.findall(r"```python[^\n]*\n(.*?)```", README.read_text(), re.DOTALL)
 
 
 def test_the_ibm_session_example_runs(capsys: object) -> None:

@@ -37,7 +37,7 @@ class FairShare(Checker):
         self.longest = 0
         self.open_span: dict[str, int] = {}  # dedicated session id -> activation instant
         self.meter: dict[str, str] = {}  # job id -> its ended session, billed until it ends
-        self.window: int | None = None
+        self.window = 28 * 86_400 * 1_000_000
         self.allocations: dict[str, dict[str, float]] = {}  # qpu -> instance -> allocation
         self.quota: dict[str, int] = {}
         self.mode: dict[str, str] = {}
@@ -45,8 +45,7 @@ class FairShare(Checker):
 
     def _used(self, instance: str, now: int) -> int:
         """Charged time inside ``(now - window, now]``; a span across the edge counts from it."""
-        window = self.window if self.window is not None else 28 * 86_400 * 1_000_000
-        edge = now - window
+        edge = now - self.window
         spans = self.ledger.get(instance, [])
         k = self.first.get(instance, 0)
         while k < len(spans) and spans[k][1] <= edge:  # wholly left the window, for good
@@ -75,10 +74,6 @@ class FairShare(Checker):
             alloc = r.data.get("allocation", 1.0)
             self.allocations.setdefault(r.qpu, {})[r.instance] = \
                 float(alloc) if isinstance(alloc, int | float) and alloc else 1.0
-            if isinstance(r.data.get("fair_share_window_us"), int):
-                self.window = int(r.data["fair_share_window_us"])  # type: ignore[arg-type]
-            if isinstance(r.data.get("quota_us"), int):
-                self.quota[r.instance] = int(r.data["quota_us"])  # type: ignore[arg-type]
         elif r.entity == "session":
             self._session(r, state)
         elif r.entity == "job" and r.event == "start":
@@ -97,10 +92,17 @@ class FairShare(Checker):
             if session_mode != "dedicated" and paid:
                 self._charge(job.instance, job.started, r.t)
 
+    def after(self, r: Record, state: Replay) -> None:
+        # The window and quotas as the replay took them (the caller's, where it chose them).
+        if r.entity == "qpu" and r.event == "configure":
+            self.window = state.window_us
+            self.quota = dict(state.quotas)
+        elif r.entity == "session" and r.event == "create" and r.id in state.sessions:
+            self.mode[r.id] = state.sessions[r.id].mode
+            self.instance[r.id] = state.sessions[r.id].instance
+
     def _session(self, r: Record, state: Replay) -> None:
         if r.event == "create":
-            self.mode[r.id] = str(r.data.get("mode", "dedicated"))
-            self.instance[r.id] = r.instance
             return
         s = state.sessions.get(r.id)
         if s is None or r.dest is None or self.mode.get(r.id) != "dedicated":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from qsession.runtime.trace import Record, Trace
 
@@ -34,6 +35,9 @@ from .scheduling import (
     Progress,
     WorkConserving,
 )
+
+if TYPE_CHECKING:
+    from ..oracle import Expected
 
 
 @dataclass(frozen=True)
@@ -71,14 +75,19 @@ class Report:
         """Violations grouped by invariant id (every id present)."""
         out: dict[str, list[Violation]] = {i: [] for i in INVARIANTS}
         for v in self.violations:
-            out[v.invariant].append(v)
+            out.setdefault(v.invariant, []).append(v)
         return out
 
 
 class Monitor:
-    """Checks invariants on a trace as it grows (feed it the new records after each step)."""
+    """Checks invariants on a trace as it grows (feed it the new records after each step).
 
-    def __init__(self, ids: Iterable[str] | None = None, *, clock: str = "virtual") -> None:
+    ``expected``: the caller's own configuration (``properties.oracle.Expected``): the
+    checkers then hold the runtime to it, and a record that disagrees with it is reported.
+    """
+
+    def __init__(self, ids: Iterable[str] | None = None, *, clock: str = "virtual",
+                 expected: Expected | None = None) -> None:
         chosen = list(INVARIANTS) if ids is None else list(ids)
         unknown = [i for i in chosen if i not in INVARIANTS]
         if unknown:
@@ -87,8 +96,11 @@ class Monitor:
         # A record naming an object no record created is INV-TIME's to report; the other
         # checkers look objects up by id and are not shown it.
         self._dangling_checkers = [c for c in self.checkers if isinstance(c, Time)]
-        self.state = Replay()
+        self.state = Replay(expected)
         self.state.clock = clock
+        self.expected = expected
+        self.configured: list[Violation] = []
+        """Records that disagree with ``expected``."""
         self._instant: int | None = None
         self.fed = 0
 
@@ -96,6 +108,8 @@ class Monitor:
         """Replay ``records`` (the ones not fed yet, in order)."""
         for r in records:
             self._reach(r.t)
+            if self.expected is not None:
+                self.configured.extend(self.expected.record_violations(r))
             checkers = self._dangling_checkers if Time.dangling(r, self.state) else \
                 self.checkers
             for c in checkers:
@@ -134,8 +148,11 @@ class Monitor:
 
     def report(self) -> Report:
         """Violations and check counts so far."""
-        return Report([v for c in self.checkers for v in c.violations],
-                      {c.id: c.checks for c in self.checkers})
+        checks = {c.id: c.checks for c in self.checkers}
+        if self.expected is not None:
+            checks["configuration"] = self.expected.checks
+        return Report([*self.configured, *(v for c in self.checkers for v in c.violations)],
+                      checks)
 
 
 def check(trace: Trace | Iterable[Record], *, settled: bool = False,

@@ -28,7 +28,10 @@ class FirstJobNormal(Checker):
         if older:
             self.fail(r.t, f"job {r.id} of {s.state} session {s.id} started ahead of older "
                       f"normal-queue job(s) {[j.id for j in older]}", r)
-        waiting = [b.id for b in state.active_batches(r.qpu) if b.queued and b.id != s.id]
+        # A batch of an instance past its quota waits too: docs/semantics.md,
+        # "Plans and defaults". Its queued jobs have no priority meanwhile.
+        waiting = [b.id for b in state.active_batches(r.qpu) if b.queued and b.id != s.id
+                   and not state.over_quota(b.instance or "default", r.t)]
         if waiting:
             self.fail(r.t, f"job {r.id} of {s.state} session {s.id} started while active "
                       f"batch(es) {waiting} had queued jobs", r)

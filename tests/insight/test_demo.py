@@ -180,7 +180,8 @@ def test_printed_metrics_equal_metrics_of_the_trace(demo: tuple[DemoResult, str,
         assert shown in flat
     metrics = compute(trace)
     session = metrics.sessions[session_id]
-    assert f"│ {session.id} " in text and f"{session.usage_time:.1f}" in text
+    row = next(line for line in text.splitlines() if line.startswith(f"{session.id} "))
+    assert f"{session.usage_time:.1f}" in row.split(), row
 
 
 def test_timeline_spans_agree_with_the_trace(trace: Trace, session_id: str) -> None:
@@ -319,3 +320,19 @@ def test_without_the_plot_and_diagrams_extras_it_writes_what_it_can_and_says_so(
     text = console.file.getvalue()  # type: ignore[attr-defined]
     assert "timeline.png           not written: matplotlib is not installed" in text
     assert "session-lifecycle.svg  not written: SVG needs pygraphviz" in text
+
+
+def test_the_report_reads_at_80_columns(demo: tuple[DemoResult, str, Path]) -> None:
+    # Piped output gets rich's default of 80 columns: nothing may be cut or run over.
+    from qsession.insight.report import print_report
+
+    console = Console(file=io.StringIO(), width=80)
+    print_report(demo[0], console)
+    text = console.file.getvalue()  # type: ignore[attr-defined]
+    assert "…" not in text
+    assert max(len(line) for line in text.splitlines()) <= 80
+    result = demo[0]
+    for s in result.metrics.sessions.values():
+        row = next(line for line in text.splitlines() if line.startswith(f"{s.id} "))
+        assert s.state in row.split(), row
+    assert "job mode · 4 tenants" in text

@@ -29,7 +29,12 @@ def test_verify_runs_a_small_campaign_and_reports_every_invariant() -> None:
     for inv in INVARIANTS:
         assert inv in text
     assert "lost 0, duplicated 0" in text
-    assert "states" in text and "rare paths reached" in text
+    assert "states" in text and "Reach of the stateful runs" in text and "floor" in text
+    # the doors part: programs in process and over HTTP, compared
+    assert "doors" in text and "same trace up to ids" in text
+    for situation in ("Open Plan session refused", "multi-pub job", "timed wait timed out",
+                      "jobs() query matched some", "second QPU"):
+        assert situation in text
 
 
 class _Draws(RuleBasedStateMachine):

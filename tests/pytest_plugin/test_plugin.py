@@ -443,6 +443,17 @@ def test_a_marker_mistake_is_a_setup_error_that_says_what_to_change(
         assert message in block, (test, block)
     assert "unknown keyword(s) ['max_tme']; it takes seed, clock, tenants, " \
            "allow_open_sessions, plan and LocalService's" in out
+    assert "; did you mean max_time (not max_tme)?" in out
+
+
+def test_a_typo_hint_names_the_nearest_keyword_only_when_one_is_near() -> None:
+    from qsession.pytest_plugin.settings import did_you_mean
+
+    known = {"max_time", "interactive_timeout", "tenants", "seed"}
+    assert did_you_mean(["max_tme"], known) == "; did you mean max_time (not max_tme)?"
+    assert did_you_mean(["tenant", "interactive_timout"], known) == (
+        "; did you mean tenants (not tenant), interactive_timeout (not interactive_timout)?")
+    assert did_you_mean(["colour"], known) == ""
 
 
 UNUSED = '''

@@ -191,6 +191,7 @@ def test_which_hosts_are_ibms() -> None:
                                         "globalcatalog.cloud.ibm.com", "QUANTUM.cloud.ibm.com."))
     assert not any(is_ibm_host(h) for h in ("example.com", "cloud.ibm.com.evil.net",
                                             "notcloud.ibm.com", "pypi.org"))
+    assert "channel='ibm_quantum_platform'" in refusal("auth.quantum.ibm.com")
     assert prefix_for("api.global-search-tagging.cloud.ibm.com") == "/global-search"
     assert prefix_for("globalcatalog.cloud.ibm.com") == "/global-catalog"
     assert prefix_for("quantum.cloud.ibm.com") == ""
