@@ -10,8 +10,8 @@ replaying its trace (``runtime.recovery``). The folder holds:
     a ``meta`` table (format version, the platform's configuration, its id key), the
     ``inputs`` each job was submitted with (the request body as received, written
     *before* the job's ``create`` record), the ``results`` served (written before the
-    first answer that carries them) and the ``tenants`` that appeared after the start
-    (with the CRN their clients send);
+    first answer that carries them), the ``tenants`` that appeared after the start
+    (with the CRN their clients send) and the instances' usage limits;
 ``clock``
     the clock's position when the last answer left (it moves without records when a
     client thinks, or when virtual time is advanced past every timer).
@@ -203,6 +203,24 @@ class Store:
         with self._lock:
             rows = self._db.execute("SELECT spec FROM tenants ORDER BY rowid").fetchall()
         return [json.loads(row[0]) for row in rows]
+
+    def put_instance_limit(self, name: str, limit: float | None) -> None:
+        """Keep an instance's usage limit (``PUT /instances/configuration``)."""
+        limits = {**self.instance_limits(), name: limit}
+        if self._db is None:
+            return
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES ('instance_limits', ?)",
+                             (json.dumps(limits),))
+
+    def instance_limits(self) -> dict[str, float | None]:
+        """The usage limits kept by ``put_instance_limit``."""
+        if self._db is None:
+            return {}
+        with self._lock:
+            row = self._db.execute(
+                "SELECT value FROM meta WHERE key = 'instance_limits'").fetchone()
+        return {} if row is None else dict(json.loads(row[0]))
 
     # -- inputs and results ----------------------------------------------------------
 
