@@ -391,7 +391,8 @@ def run_command(command: Sequence[str], *, out_dir: Path, host: str = DEFAULT_HO
     served = list(emulator.backends)
     echo(f"qsession: backends served: {', '.join(served)}")
     attempts = proxy.attempts if proxy is not None else []
-    for line in [*runreport.traffic_lines(attempts, server.router.requests),
+    untrusted = proxy.untrusted if proxy is not None else []
+    for line in [*runreport.traffic_lines(attempts, server.router.requests, untrusted),
                  *runreport.nothing_emulated(attempts, server.router.requests),
                  *runreport.backend_hint(watch, served, runreport.bundled_backends())]:
         echo(line)

@@ -136,6 +136,16 @@ class ReplaceTags(BaseModel):
     tags: list[TagText] = Field(max_length=MAX_TAGS)
 
 
+MAX_TAGS_FOUND = 5
+"""IBM's tag search answers at most five tags (its response schema's ``maxItems``)."""
+
+
+class TagsFound(BaseModel):
+    """``GET /tags``: the job tags that contain the search string, newest job's first."""
+
+    tags: list[TagText] = Field(max_length=MAX_TAGS_FOUND)
+
+
 class Timestamps(BaseModel):
     """A job's ``created``, ``running`` and ``finished`` instants (null until reached)."""
 

@@ -57,7 +57,7 @@ def _result_text(job: RuntimeJobV2, params: Any) -> str:
         return executor.result_text(job, str(params.get("schema_version")))
     if not params.get("support_qiskit", False):
         return results.plain_text(job.result())
-    return results.encoded(job.result())
+    return results.encoded(job.result(), job.primitive_id)
 
 
 def submit_request(emulator: Emulator, owner: Instance, body: bytes, *,
