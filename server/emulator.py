@@ -525,10 +525,12 @@ class Emulator:
         data = json.loads(body)
         return data.get("params") if isinstance(data, dict) else None
 
-    def result_text(self, job: RuntimeJobV2, encode: Any) -> str:
+    def result_text(self, job: RuntimeJobV2, encode: Any) -> str | None:
         """A DONE job's result as served: the text served first, kept (on disk with a
         state folder) before it leaves; ``encode(job, params)`` writes it the first time
-        (``params``: as submitted, which say the form the caller wants).
+        (``params``: as submitted, which say the form the caller wants). A private job's
+        results are served once: IBM's reference says they are deleted after the first
+        read, so later reads get None (the store keeps only that they were read).
 
         A job that ended before a restart and whose result no client read is run on Aer
         again from its stored inputs with its recorded seed: the same counts and values.
@@ -536,7 +538,7 @@ class Emulator:
         job_id = job.job_id()
         text = self.store.result(job_id)
         if text is not None:
-            return text
+            return None if job.private else text
         with self.lock:
             record = self.service.job_record(job_id)
             if recorded_inputs(record):
@@ -548,7 +550,7 @@ class Emulator:
                 scheduler = self.service.scheduler_of(record.qpu)
                 record.result = scheduler.executor(record.payload, record.seed)
             text = str(encode(job, self.params(job) or {}))
-            self.store.put_result(job_id, text)
+            self.store.put_result(job_id, "" if job.private else text)
         return text
 
     def cancel_job(self, job: RuntimeJobV2) -> None:

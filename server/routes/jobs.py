@@ -165,6 +165,8 @@ def router() -> APIRouter:
             status = job.status()
             if status == "DONE":
                 text = emulator.result_text(job, _result_text)
+                if text is None:  # a private job's results, read once already (IBM)
+                    return Response(status_code=204)
                 return Response(text, media_type="application/json")
             if status in ("ERROR", "CANCELLED"):
                 return PlainTextResponse(wire.job_error_text(job))

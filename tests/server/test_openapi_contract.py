@@ -33,6 +33,7 @@ STATEFUL_RUNS = 10
 """Scenarios of the stateful run, each up to six linked steps."""
 
 FUZZED = ("/api/v1/", "/qsession/v1/")
+RESET = "/qsession/v1/reset"
 """The runtime API (once: /experimental/api/v1 serves the same routes) and the control
 routes. IAM, Global Search and Global Catalog answer in IBM Cloud's own shapes."""
 
@@ -78,7 +79,9 @@ def served() -> Iterator[tuple[Connection, Any, dict[str, str], dict[str, str]]]
 
 def _operations(schema: Any) -> list[Any]:
     found = [result.ok() for result in schema.get_all_operations()]
-    return [op for op in found if op.path.startswith(FUZZED)]
+    # Reset empties the platform whose seeded jobs the other checks read (test_durable.py
+    # checks what it answers).
+    return [op for op in found if op.path.startswith(FUZZED) and op.path != RESET]
 
 
 def _excluded(method: str, path: str) -> list[Any]:
