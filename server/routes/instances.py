@@ -67,7 +67,7 @@ def router() -> APIRouter:
                     f"Usage exceeds instance limit: the instance has used {used:g} s in its "
                     f"usage period, more than {limit} s; set a limit of at least "
                     f"{math.ceil(used)} s, or null to remove it (GET /instances/usage)")
-            emulator.instance_limits[owner.name] = None if limit is None else float(limit)
+            emulator.set_instance_limit(owner, None if limit is None else float(limit))
         return Response(status_code=204)
 
     @api.get("/instances/usage", summary="QPU usage of the instance over its usage period",
