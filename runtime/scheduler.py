@@ -21,7 +21,7 @@ What a session event does to its jobs, which session event a job's start or end 
 its session, and the order of started batches are the model's coupling rules
 (``qsession.model.coupling``), executed here as data (``Scheduler.coupling``).
 
-Accounting (docs/semantics.md, "Usage and billing"): what a job's end bills and charges
+Accounting (``qsession docs semantics "Usage and billing"``): what a job's end bills and charges
 is the model's ``job_charge``; a dedicated session is billed its active spans, each
 ending at the latest of its deactivation, its end and the completion of a job of it still
 running then. The service-wide ``FairShare`` is charged the session's billed spans and
