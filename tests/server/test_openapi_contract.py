@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 import requests
 import schemathesis
+from helpers.hypothesis_state import restored
 from helpers.server import isa_bell, start
 from hypothesis import HealthCheck, given, settings
 from qiskit_ibm_runtime import SamplerV2, Session
@@ -33,8 +34,16 @@ STATEFUL_RUNS = 10
 """Scenarios of the stateful run, each up to six linked steps."""
 
 FUZZED = ("/api/v1/", "/qsession/v1/")
+RESET = "/qsession/v1/reset"
 """The runtime API (once: /experimental/api/v1 serves the same routes) and the control
 routes. IAM, Global Search and Global Catalog answer in IBM Cloud's own shapes."""
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _hypothesis_unpatched_afterwards() -> Iterator[None]:
+    """Schemathesis patches Hypothesis for the whole process; later tests get it back whole."""
+    with restored():
+        yield
 
 
 JOB_KINDS = ("done", "cancelled", "stopped at its limit", "in a session", "failed at expiry")
@@ -78,7 +87,9 @@ def served() -> Iterator[tuple[Connection, Any, dict[str, str], dict[str, str]]]
 
 def _operations(schema: Any) -> list[Any]:
     found = [result.ok() for result in schema.get_all_operations()]
-    return [op for op in found if op.path.startswith(FUZZED)]
+    # Reset empties the platform whose seeded jobs the other checks read (test_durable.py
+    # checks what it answers).
+    return [op for op in found if op.path.startswith(FUZZED) and op.path != RESET]
 
 
 def _excluded(method: str, path: str) -> list[Any]:
@@ -150,11 +161,11 @@ def test_stateful_through_the_documents_links(
                                    excluded_checks=_excluded(case.method.lower(),
                                                              case.path))
 
-    before = len(connection.server.emulator.sessions)
+    before = sum(1 for _ in connection.server.emulator.all_sessions())
     Workflow.run(settings=settings(max_examples=STATEFUL_RUNS, stateful_step_count=6,
                                    deadline=None, database=None, derandomize=True,
                                    suppress_health_check=list(HealthCheck)))
-    assert len(connection.server.emulator.sessions) > before  # sessions were created
+    assert sum(1 for _ in connection.server.emulator.all_sessions()) > before  # sessions made
     assert connection.server.emulator.faults == 0
 
 
