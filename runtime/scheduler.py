@@ -83,7 +83,8 @@ QPU_FAULT = "QPU fault:"
 """How the reasons of jobs failed by the system (not by their circuits) begin."""
 RESTART_CODE = 5203
 """IBM's code for a job the service failed to run ("Failed to run job. Try to run the job
-again."): how a job running when the platform stopped ends (docs/server.md, "Recovery")."""
+again."): how a job running when the platform stopped ends
+(``qsession docs server "Persistence and recovery"``)."""
 RESTART_ERROR = (f"{QPU_FAULT} error code {RESTART_CODE}; Failed to run job: the platform "
                  "stopped while the job was running; run the job again")
 
