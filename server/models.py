@@ -373,7 +373,7 @@ class BackendConfiguration(BaseModel):
     Required here: every field IBM requires except ``coords`` and ``u_channel_lo``, which
     38 and 15 of IBM's 68 recorded configurations (the fake backends') lack: a check
     stricter than IBM's own answers would refuse IBM. The ideal QPU's configuration has
-    them too (tests/server/test_rest_endpoints.py holds it to IBM's full list).
+    them too, and the REST endpoint tests hold it to IBM's full list.
     """
 
     model_config = ConfigDict(extra="allow")
