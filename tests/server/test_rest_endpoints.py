@@ -224,12 +224,15 @@ def test_post_jobs_refuses_ibms_limits_and_honours_private(conn: Connection) -> 
 
 def test_delete_and_cancel_answer_ibms_status_codes(conn: Connection) -> None:
     # DELETE /jobs/{id}: "Job must be in a terminal state" (400 otherwise, 204 when final);
-    # POST /jobs/{id}/cancel: 409 "Job is in non cancellable status".
+    # POST /jobs/{id}/cancel: 409 "Job is in non cancellable status." (IBM's jobs OpenAPI,
+    # cancel_job_jid); the message says IBM's words, then the status the job is in.
     job = run_sampler(conn)
     ibm_error(call(conn, "DELETE", f"/jobs/{job.job_id()}"), 400, "only a final job", 1002)
     assert call(conn, "POST", f"/jobs/{job.job_id()}/cancel").status_code == 204
-    ibm_error(call(conn, "POST", f"/jobs/{job.job_id()}/cancel"), 409,
-              f"Job {job.job_id()} cannot be cancelled: it is already Cancelled")
+    error = ibm_error(call(conn, "POST", f"/jobs/{job.job_id()}/cancel"), 409,
+                      "Job is in non cancellable status")
+    assert error["message"] == (f"Job is in non cancellable status: job {job.job_id()} "
+                                "cannot be cancelled, it is already Cancelled")
     assert call(conn, "DELETE", f"/jobs/{job.job_id()}").status_code == 204
     ibm_error(call(conn, "GET", f"/jobs/{job.job_id()}"), 404, "not found", 1291)
     ibm_error(call(conn, "GET", "/jobs/" + "j" * 1001), 400, "job_id", 1002)  # id length
