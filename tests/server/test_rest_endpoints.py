@@ -311,6 +311,23 @@ def test_cancelled_and_expired_sessions_say_why(conn: Connection) -> None:
     session.cancel()
     body = call(conn, "GET", f"/sessions/{session.session_id}").json()
     assert body["state"] == "closed" and "cancelled" in body["state_reason"]
+    # The same over plain HTTP: DELETE /sessions/{id}/close (the client's Session.cancel())
+    # cancels the queued job; the running one completes (IBM's "Close job session": "jobs
+    # ... queued are cancelled").
+    conn.server.advance(60)  # the first session's running job completes
+    cancelled = Session(backend=backend)
+    running, queued = (SamplerV2(mode=cancelled).run([isa_bell(backend)], shots=10)
+                       for _ in range(2))
+    assert [call(conn, "GET", f"/jobs/{job.job_id()}").json()["status"]
+            for job in (running, queued)] == ["Running", "Queued"]
+    close = call(conn, "DELETE", f"/sessions/{cancelled.session_id}/close")
+    assert close.status_code == 204 and close.content == b""
+    conn.server.advance(60)
+    assert [call(conn, "GET", f"/jobs/{job.job_id()}").json()["status"]
+            for job in (running, queued)] == ["Completed", "Cancelled"]
+    body = call(conn, "GET", f"/sessions/{cancelled.session_id}").json()
+    assert body["state"] == "closed" and "cancelled" in body["state_reason"]
+    ibm_error(call(conn, "DELETE", "/sessions/nope/close"), 404, "not found", 1291)
     # Expiry: max_ttl 10 s, three jobs of about 7 s each; at 10 s the second is running
     # (it completes) and the third still queued (it fails, with the reason).
     ideal = conn.service.backend("qsession_ideal")
