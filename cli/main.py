@@ -312,53 +312,94 @@ def verify(profile: str, seed: int | None, with_mutants: bool, runs: int | None,
         raise SystemExit(1)
 
 
+class StartFailed(click.ClickException):
+    """The server cannot start (a busy port, an output folder in use): one line, exit 2."""
+
+    exit_code = 2
+
+
+OUTPUT_HELP = ("Folder for the trace (written as the run goes), the timeline and the "
+               "Perfetto export; one that holds an earlier run's is refused unless --force.")
+FORCE_HELP = "Replace the outputs of an earlier run in the output folder."
+
+
 @main.command()
 @server_options(default_clock="fast")
+@click.option("--output-dir", "-o", type=click.Path(file_okay=False, path_type=Path),
+              default=OUTPUT_DIR, show_default=True, help=OUTPUT_HELP)
 @click.option("--trace", "trace_path", type=click.Path(dir_okay=False, path_type=Path),
-              default=None, help="Write the trace (JSON lines) here as the run goes.")
+              default=None, help="Write the trace (JSON lines) here instead, as the run goes.")
+@click.option("--force", is_flag=True, help=FORCE_HELP)
 def serve(host: str, port: int, clock: str, speed: float, backends: str,
           instances: tuple[str, ...], seed: int | None, noise: bool, strict_accounts: bool,
-          control_token: str,
-          trace_path: Path | None) -> None:
-    """Serve IBM Quantum Platform's REST API for the unmodified client until interrupted."""
-    from qsession.server import Server
+          control_token: str, output_dir: Path, trace_path: Path | None, force: bool) -> None:
+    """Serve IBM Quantum Platform's REST API for the unmodified client until stopped.
 
-    emulator = build_emulator(emulator_options(clock, speed, backends, instances, seed, noise,
-                                               strict_accounts), trace_path)
-    server = Server(emulator, host, port, control_token=control_token)
-    for key, value in server.env().items():
-        click.echo(f"export {key}={shlex.quote(value)}")
-    click.echo(f"export QSESSION_CONTROL_TOKEN={shlex.quote(control_token)}")
-    click.echo(f"# qsession: serving on {server.url} ({clock} clock); Ctrl-C stops", err=True)
-    click.echo(f"# qsession: the live page: {server.page_url}", err=True)
+    Ctrl-C or SIGTERM stops it; then it prints what happened and writes the timeline and
+    the Perfetto export beside the trace.
+    """
+    from qsession.server import Server
+    from qsession.server.launch import format_summary, summarize, write_outputs
+    from qsession.server.stopping import StartError, claim_outputs, interrupts, listening_socket
+
+    trace = trace_path if trace_path is not None else output_dir / "trace.jsonl"
     try:
-        server.serve_forever()
-    except KeyboardInterrupt:  # uvicorn re-raises the signal once it has shut down
-        pass
-    finally:
-        emulator.close()
+        sock = listening_socket(host, port)
+    except StartError as err:
+        raise StartFailed(str(err)) from None
+    try:
+        claim_outputs(output_dir, force=force, also=[] if trace_path is None else [trace])
+    except StartError as err:
+        sock.close()
+        raise StartFailed(str(err)) from None
+    emulator = build_emulator(emulator_options(clock, speed, backends, instances, seed, noise,
+                                               strict_accounts), trace)
+    server = Server(emulator, host, port, control_token=control_token, sock=sock)
+    with interrupts():  # SIGTERM stops it as Ctrl-C does
+        try:
+            for key, value in server.env().items():
+                click.echo(f"export {key}={shlex.quote(value)}")
+            click.echo(f"export QSESSION_CONTROL_TOKEN={shlex.quote(control_token)}")
+            click.echo(f"# qsession: serving on {server.url} ({clock} clock); Ctrl-C stops",
+                       err=True)
+            click.echo(f"# qsession: the live page: {server.page_url}", err=True)
+            server.serve_forever()
+        except KeyboardInterrupt:  # uvicorn re-raises the signal once it has shut down
+            pass
+        finally:
+            emulator.close()
+        click.echo(format_summary(summarize(emulator)), err=True)
+        files, _skipped = write_outputs(emulator, output_dir)
+        written = ", ".join(str(p) for p in [trace, *files.values()])
+        click.echo(f"qsession: wrote {written}", err=True)
     click.echo("# qsession: stopped", err=True)
 
 
-@main.command(context_settings={"ignore_unknown_options": True})
+# Options after COMMAND's first word are COMMAND's own (no -- needed; -- still works).
+@main.command(context_settings={"ignore_unknown_options": True,
+                                "allow_interspersed_args": False})
 @server_options(default_clock="fast")
 @click.option("--output-dir", "-o", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("qsession-out"), show_default=True,
-              help="Where the trace, timeline and Perfetto export go.")
+              default=OUTPUT_DIR, show_default=True, help=OUTPUT_HELP)
+@click.option("--force", is_flag=True, help=FORCE_HELP)
 @click.option("--allow-host", "allow_hosts", multiple=True, metavar="HOST",
               help="Let COMMAND reach HOST (e.g. a package index) through the proxy; every "
                    "host that is not IBM's is refused otherwise. Repeat for several.")
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 def run(host: str, port: int, clock: str, speed: float, backends: str,
         instances: tuple[str, ...], seed: int | None, noise: bool, strict_accounts: bool,
-        control_token: str, output_dir: Path, allow_hosts: tuple[str, ...],
+        control_token: str, output_dir: Path, force: bool, allow_hosts: tuple[str, ...],
         command: tuple[str, ...]) -> None:
-    """Run COMMAND (after --) against a local IBM Quantum Platform; exit with its status.
+    """Run COMMAND against a local IBM Quantum Platform; exit with its status.
 
-    COMMAND runs with a proxy that answers IBM's hosts from the local server and refuses
-    every other host, so a program with any credentials reaches only the emulator.
+    qsession's options come before COMMAND; everything from COMMAND's first word on is
+    COMMAND's (``--`` before it is accepted too). COMMAND runs with a proxy that answers
+    IBM's hosts from the local server and refuses every other host, so a program with any
+    credentials reaches only the emulator. Ctrl-C or SIGTERM stops COMMAND first; the
+    summary and the outputs are written after.
     """
     from qsession.server.launch import run_command
+    from qsession.server.stopping import StartError
 
     options = emulator_options(clock, speed, backends, instances, seed, noise,
                                strict_accounts)
@@ -366,7 +407,9 @@ def run(host: str, port: int, clock: str, speed: float, backends: str,
         status = run_command(command, out_dir=output_dir, host=host, port=port,
                              control_token=control_token,
                              echo=lambda line: click.echo(line, err=True),
-                             allow_hosts=allow_hosts, **options)
+                             allow_hosts=allow_hosts, force=force, **options)
+    except StartError as err:
+        raise StartFailed(str(err)) from None
     except ValueError as err:
         raise click.ClickException(str(err)) from err
     raise SystemExit(status)
