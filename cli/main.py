@@ -393,7 +393,7 @@ def run(host: str, port: int, clock: str, speed: float, backends: str,
     """Run COMMAND against a local IBM Quantum Platform; exit with its status.
 
     qsession's options come before COMMAND; everything from COMMAND's first word on is
-    COMMAND's (``--`` before it is accepted too). COMMAND runs with a proxy that answers
+    COMMAND's ("--" before it is accepted too). COMMAND runs with a proxy that answers
     IBM's hosts from the local server and refuses every other host, so a program with any
     credentials reaches only the emulator. Ctrl-C or SIGTERM stops COMMAND first; the
     summary and the outputs are written after.
