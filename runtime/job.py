@@ -103,6 +103,12 @@ class RuntimeJobV2:
         return {**copy.deepcopy(self._record.inputs), "version": 2, "support_qiskit": True}
 
     @property
+    def max_execution_time(self) -> int | None:
+        """The job's effective limit in QPU seconds: its own, capped by the service's."""
+        limit = self._record.time_limit_us
+        return None if limit is None else int(to_seconds(limit))
+
+    @property
     def private(self) -> bool:
         """``options.environment.private`` (an emulator keeps every input anyway)."""
         env = self._record.inputs.get("options", {}).get("environment", {})

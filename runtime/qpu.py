@@ -199,18 +199,26 @@ class QPU(BackendV2):
 
     @classmethod
     def from_fake_backend(cls, fake: str | BackendV2, *, timing: TimingModel | None = None,
-                          strict_isa: bool = False) -> QPU:
-        """A noisy copy of a ``qiskit-ibm-runtime`` fake backend, by name or instance."""
+                          strict_isa: bool = False, name: str | None = None,
+                          noise: bool = True) -> QPU:
+        """A copy of a ``qiskit-ibm-runtime`` fake backend, by name or instance.
+
+        ``fake`` may be ``fake_brisbane``, ``FakeBrisbaneV2`` or IBM's ``ibm_brisbane``;
+        ``name`` renames the QPU (the server serves IBM's names); ``noise=False`` keeps
+        the fake backend's data but runs Aer without its noise model.
+        """
         backend = _fake_backend(fake) if isinstance(fake, str) else fake
         if not isinstance(backend, BackendV2):
             raise IBMBackendValueError(
                 f"from_fake_backend takes a fake backend name such as 'fake_manila' or a "
                 f"BackendV2 instance, not {type(fake).__name__}"
             )
-        noise = NoiseModel.from_backend(backend)
-        qpu = cls(backend.name, backend.target, timing=timing, noise_model=noise,
+        model = NoiseModel.from_backend(backend) if noise else None
+        label = name or backend.name
+        qpu = cls(label, backend.target, timing=timing, noise_model=model,
                   strict_isa=strict_isa,
-                  description=f"qsession noisy emulation of {backend.name}")
+                  description=f"qsession {'noisy' if noise else 'noiseless'} emulation of "
+                              f"{label}")
         qpu.fake_backend = backend
         return qpu
 
@@ -552,8 +560,9 @@ def _forget(entries: dict[int, CompiledCircuit], key: int, ref: weakref.ref[Any]
 
 
 def _normal_name(name: str) -> str:
-    text = re.sub(r"[^a-z0-9]", "", name.lower())
-    text = text.removeprefix("fake")
+    """``fake_brisbane``, ``FakeBrisbaneV2``, ``ibm_brisbane`` and ``ibmq_brisbane`` alike."""
+    text = re.sub(r"[^a-z0-9_]", "", name.lower())
+    text = re.sub(r"^(fake_?|ibmq_|ibm_)", "", text).replace("_", "")
     return text.removesuffix("v2")
 
 

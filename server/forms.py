@@ -31,6 +31,7 @@ from qiskit.circuit import QuantumCircuit
 from qsession.runtime import IBMInputValueError
 
 from .errors import NotFound, UnknownBackend
+from .wire import CODE_TAG_TOO_LONG, CODE_TOO_MANY_TAGS, LimitError
 
 PRIMITIVES = ("sampler", "estimator")
 PROGRAMS = (*PRIMITIVES, "executor")
@@ -117,13 +118,14 @@ def check_tags(value: Any, where: str = "tags") -> list[str]:
     if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
         raise IBMInputValueError(f"{where} must be a list of strings, e.g. [\"experiment-a\"]")
     if len(value) > MAX_TAGS:
-        raise IBMInputValueError(
-            f"{where}: {len(value)} tags; IBM allows at most {MAX_TAGS} tags per job")
+        raise LimitError(
+            f"{where}: {len(value)} tags; IBM allows at most {MAX_TAGS} tags per job",
+            CODE_TOO_MANY_TAGS)
     for tag in value:
         if len(tag) > MAX_TAG_LENGTH:
-            raise IBMInputValueError(
+            raise LimitError(
                 f"{where}: the tag {tag[:20]!r}... has {len(tag)} characters; IBM allows at "
-                f"most {MAX_TAG_LENGTH}")
+                f"most {MAX_TAG_LENGTH}", CODE_TAG_TOO_LONG)
     return list(value)
 
 
