@@ -12,6 +12,7 @@ from qsession.runtime import IBMInputValueError
 
 from .. import executor, forms, models, results, wire
 from ..emulator import Emulator, JobEntry
+from ..inflation import budget, check_inflation
 from .common import decode, errors, page_bounds, parse, raw_body, request_body, tenant
 
 
@@ -71,7 +72,9 @@ def router() -> APIRouter:
     def run(request: Request, body: bytes = Depends(raw_body)) -> dict[str, Any]:
         owner = tenant(request)
         emulator: Emulator = request.app.state.emulator
-        submission = forms.normalise(decode(body), emulator.qubits())
+        data = decode(body)
+        check_inflation(data, budget(len(body)))  # before any circuit or array inflates
+        submission = forms.normalise(data, emulator.qubits())
         emulator.check_instance_limit(owner)
         if submission.program == "executor":
             entry = executor.submit(emulator, owner, submission)

@@ -202,3 +202,16 @@ def test_serve_writes_its_trace_under_its_output_folder_and_stops_cleanly_on_sig
     assert proc.returncode == 0, err
     assert (tmp_path / "elsewhere.jsonl").is_file()
     assert not (tmp_path / "other" / "trace.jsonl").exists()
+
+
+def test_other_binding_mistakes_name_the_fix() -> None:
+    """The same one-line refusals for a host this machine does not have, or cannot name."""
+    from qsession.server.stopping import StartError, listening_socket
+
+    with pytest.raises(StartError, match="this machine has no such address; leave --host out"):
+        listening_socket("192.0.2.1", 0)  # TEST-NET-1: never this machine's
+    with pytest.raises(StartError, match="not an address or name this machine can bind"):
+        listening_socket("no-such-host.invalid", 0)
+    if os.geteuid() != 0:  # root may bind any port
+        with pytest.raises(StartError, match="needs privileges this user lacks"):
+            listening_socket("127.0.0.1", 1)
