@@ -1,11 +1,13 @@
 """The platform's workloads at one instant, read from a trace: sessions, jobs and QPU queues.
 
 This is the view model of the live page (``qsession serve`` at ``/``). Every value comes
-from the trace's records: states from their ``dest``, timers from ``timer_set`` /
-``timer_cancel`` / ``timer_fire``, durations from the job ``create`` records. The order
-of a QPU's queue is found by asking the model's own dispatch rule
-(``qsession.model.dispatch.select``) again and again, taking out each job it picks, with
-fair-share ratios from the runtime's ``FairShare`` fed with the trace's finished runs.
+from the trace's one reading (``insight.reading``): states, timers, durations, and what
+was billed and charged as the runtime recorded it. The order of a QPU's queue is found by
+asking the model's own rules again and again — the dispatch rule
+(``qsession.model.dispatch.select``) picks a job, the coupling rules
+(``qsession.model.coupling``) say what its start and end tell its session and in which
+order started batches go — with fair-share ratios from the runtime's ``FairShare`` fed
+with the spans the trace records as charged.
 """
 
 from __future__ import annotations
@@ -16,17 +18,24 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from qsession.model import ACTIVE, FINAL_STATUSES, QUEUED, RUNNING, SESSION_TABLE
-from qsession.model.dispatch import in_normal_queue, select
-from qsession.model.lifecycle import TransitionRefused
-from qsession.model.session import SessionLifecycle
+from qsession.model import (
+    ACTIVE,
+    COUPLING,
+    FINAL_STATUSES,
+    QUEUED,
+    RUNNING,
+    SESSION_TABLE,
+    SessionLifecycle,
+    TransitionRefused,
+    in_normal_queue,
+    select,
+)
 from qsession.runtime.fairshare import FairShare
 from qsession.runtime.trace import Record, Trace
 
-from .metrics import MetricsFold
+from .reading import Reading, TracedJob, TracedSession
 
 _SESSION_FINAL = SESSION_TABLE.final_states
-DEFAULT_WINDOW_US = 28 * 86_400 * 1_000_000
 
 
 @dataclass
@@ -140,26 +149,6 @@ def _s(us: int | None) -> float | None:
     return None if us is None else us / 1e6
 
 
-@dataclass
-class _Timers:
-    ittl: dict[str, int] = field(default_factory=dict)
-    max_ttl: dict[str, int] = field(default_factory=dict)
-    finish: dict[str, int] = field(default_factory=dict)
-
-    def apply(self, r: Record) -> None:
-        kind = r.data.get("timer")
-        at = r.data.get("at_us")
-        key = r.session if kind in ("ittl", "max_ttl") else r.data.get("job")
-        table = {"ittl": self.ittl, "max_ttl": self.max_ttl, "finish": self.finish}.get(
-            str(kind))
-        if table is None or not isinstance(key, str):
-            return
-        if r.event == "timer_set" and isinstance(at, int):
-            table[key] = at
-        else:  # timer_cancel, timer_fire
-            table.pop(key, None)
-
-
 def workloads(trace: Trace | Iterable[Record], now_us: int | None = None) -> Workloads:
     """The workloads after every record of ``trace``, at ``now_us`` (default: the last record)."""
     feed = WorkloadsFeed().feed(trace)
@@ -171,10 +160,12 @@ class WorkloadsFeed:
 
     ``workloads()`` reads a whole trace once; a live view feeds the new records on each
     look (``feed``) and asks only for what it shows: a page of rows (``page``), each
-    QPU with the head of its queue (``qpu_rows``). Everything a row needs is kept as the
-    records arrive — states, timers, holds, the billing meter (``MetricsFold``), the
-    fair-share ledger, each QPU's queued jobs per session and per instance — so a look
-    costs what it shows, not the length of the trace.
+    QPU with the head of its queue (``qpu_rows``). The records are folded once, into the
+    trace's reading (``insight.reading``: states, timers, holds, what was billed and
+    charged); beside it the feed keeps only what a look needs to be cheap — the rows as
+    shown, counts per state, the order of the tables, each QPU's queued jobs per session
+    and per instance, and the fair-share ledger fed with the charged spans as they are
+    recorded — so a look costs what it shows, not the length of the trace.
     """
 
     def __init__(self) -> None:
@@ -186,14 +177,11 @@ class WorkloadsFeed:
         """Sessions per (instance, state): what a filtered table's total is summed from."""
         self.job_counts: Counter[tuple[str | None, str]] = Counter()
         """Jobs per (instance, status)."""
-        self._metrics = MetricsFold()
+        self.reading = Reading()
+        """The trace's one reading, kept up to date."""
         self._names: dict[str, None] = {}  # QPUs in order of first appearance
-        self._timers = _Timers()
-        self._allocations: dict[str, dict[str, float]] = {}
-        self._windows: dict[str, int] = {}
-        self._holds: dict[str, tuple[str | None, int]] = {}
-        self._charges: list[tuple[str, int, int]] = []  # fair-share spans, in end order
-        self._fair = FairShare({}, DEFAULT_WINDOW_US)
+        self._charged = 0  # the reading's charged spans already in ``_fair``
+        self._fair = FairShare({}, self.reading.window_us)
         self._session_order: dict[str | None, list[str]] = {None: []}
         self._job_order: dict[str | None, list[str]] = {None: []}
         self._live: dict[str, dict[str, SessionRow]] = {}  # non-final sessions per QPU
@@ -211,108 +199,79 @@ class WorkloadsFeed:
         return self
 
     def add(self, r: Record) -> None:
-        """Apply one record."""
+        """Apply one record: fold it into the reading, then bring the indexes along."""
         self.records += 1
         self.last_t = max(self.last_t, r.t)
-        self._metrics.add(r)
+        reading = self.reading
+        reading.apply(r)
         if r.qpu not in self._names:
             self._names[r.qpu] = None
             self._live[r.qpu] = {}
             self._queued[r.qpu] = {}
-        if r.entity == "qpu":
-            self._qpu_record(r)
-        elif r.entity == "session":
-            self._session(r)
-        else:
-            self._job(r)
-
-    def _qpu_record(self, r: Record) -> None:
-        if r.event == "configure" and r.instance is not None:
-            allocation = float(r.data.get("allocation", 1.0) or 1.0)
-            self._allocations.setdefault(r.qpu, {})[r.instance] = allocation
-            window = r.data.get("fair_share_window_us")
-            if isinstance(window, int):
-                self._windows[r.qpu] = window
-                self._fair.window_us = max(self._windows.values())
-            self._fair.add({r.instance: allocation})
-        elif r.event == "dispatch" and isinstance(r.data.get("job"), str):
-            job = self.jobs.get(str(r.data["job"]))
+        if r.entity == "session":
+            self._session(reading.sessions[r.id])
+        elif r.entity == "job":
+            self._job(reading.jobs[r.id])
+        elif r.event == "configure" and r.instance is not None:
+            q = reading.qpus[r.qpu]
+            self._fair.window_us = reading.window_us
+            self._fair.add({r.instance: q.allocations[r.instance]})
+        elif r.event == "dispatch":
+            job = self.jobs.get(str(r.data.get("job")))
             if job is not None:
-                job.via = str(r.data.get("via") or "") or None
-        elif r.event == "hold":
-            self._holds.setdefault(r.qpu, (r.session, r.t))
-        elif r.event == "release":
-            self._holds.pop(r.qpu, None)
-        elif r.event.startswith("timer_"):
-            self._timers.apply(r)
-        elif r.event == "bill" and r.instance is not None:
-            since = r.data.get("from_us")
-            if isinstance(since, int):  # a dedicated session's billed active span
-                self._charge((r.instance, since, r.t))
+                job.via = reading.jobs[job.id].via
+        charges = reading.charges  # what the runtime recorded as charged, as it ends
+        for span in charges[self._charged:]:
+            if span.instance in self._fair.allocations:
+                self._fair.record(span.instance, span.start, span.end)
+        self._charged = len(charges)
 
-    def _charge(self, charge: tuple[str, int, int]) -> None:
-        self._charges.append(charge)
-        if charge[0] in self._fair.allocations:
-            self._fair.record(*charge)
-
-    def _session(self, r: Record) -> None:
-        row = self.sessions.get(r.id)
+    def _session(self, traced: TracedSession) -> None:
+        row = self.sessions.get(traced.id)
         if row is None:
-            row = self.sessions[r.id] = SessionRow(r.id, r.qpu, r.instance,
-                                                   str(r.data.get("mode", "dedicated")),
-                                                   r.dest or "pending", True, r.t / 1e6)
-            self._session_order[None].append(r.id)
-            self._session_order.setdefault(r.instance, []).append(r.id)
+            row = self.sessions[traced.id] = SessionRow(
+                traced.id, traced.qpu, traced.instance, traced.mode, traced.state,
+                traced.accepting, traced.created / 1e6)
+            self._session_order[None].append(row.id)
+            self._session_order.setdefault(row.instance, []).append(row.id)
             self.session_counts[(row.instance, row.state)] += 1
-            self._live[r.qpu][r.id] = row
-        if r.dest is not None and r.dest != row.state:
+            self._live[row.qpu][row.id] = row
+        if traced.state != row.state:
             self.session_counts[(row.instance, row.state)] -= 1
-            self.session_counts[(row.instance, r.dest)] += 1
-            row.state = r.dest
+            self.session_counts[(row.instance, traced.state)] += 1
+            row.state = traced.state
             if row.is_final:
                 self._live[row.qpu].pop(row.id, None)
-        accepting = r.data.get("accepting_jobs")
-        if isinstance(accepting, bool):
-            row.accepting = accepting
+        row.accepting = traced.accepting
 
-    def _job(self, r: Record) -> None:
-        job = self.jobs.get(r.id)
+    def _job(self, traced: TracedJob) -> None:
+        job = self.jobs.get(traced.id)
         if job is None:
-            duration = r.data.get("duration_us")
-            limit = r.data.get("time_limit_us")
-            runs = duration if isinstance(duration, int) else None
-            if runs is not None and isinstance(limit, int):
-                runs = min(runs, limit)
-            job = self.jobs[r.id] = JobRow(r.id, r.qpu, r.session, r.instance,
-                                           r.dest or QUEUED, len(self.jobs), r.t / 1e6,
-                                           _s(runs))
-            if r.session in self.sessions:
-                self.sessions[r.session].jobs.append(r.id)
-            self._job_order[None].append(r.id)
-            self._job_order.setdefault(r.instance, []).append(r.id)
+            job = self.jobs[traced.id] = JobRow(
+                traced.id, traced.qpu, traced.session, traced.instance, traced.status,
+                traced.order, traced.created / 1e6, _s(traced.runs_for_us))
+            if job.session in self.sessions:
+                self.sessions[job.session].jobs.append(job.id)
+            self._job_order[None].append(job.id)
+            self._job_order.setdefault(job.instance, []).append(job.id)
             self.job_counts[(job.instance, job.status)] += 1
             if job.status == QUEUED:
                 self._enqueue(job)
-        if r.event == "start":
-            job.started = r.t / 1e6
-        if r.dest is not None:
-            if r.dest == RUNNING:
-                self._running[job.qpu] = job.id
-            elif job.status == RUNNING and self._running.get(job.qpu) == job.id:
-                del self._running[job.qpu]
-            if r.dest != job.status:
-                self.job_counts[(job.instance, job.status)] -= 1
-                self.job_counts[(job.instance, r.dest)] += 1
-                if job.status == QUEUED:
-                    self._dequeue(job)
-            job.status = r.dest
-            if r.dest in FINAL_STATUSES and job.finished is None:
-                job.finished = r.t / 1e6
-                reason = r.data.get("reason")
-                job.reason = str(reason) if reason else _ended(r.event, job)
-        charge = _charge(r, job, self.sessions)
-        if charge is not None:
-            self._charge(charge)
+        job.started = _s(traced.started)
+        status = traced.status
+        if status == RUNNING:
+            self._running[job.qpu] = job.id
+        elif job.status == RUNNING and self._running.get(job.qpu) == job.id:
+            del self._running[job.qpu]
+        if status != job.status:
+            self.job_counts[(job.instance, job.status)] -= 1
+            self.job_counts[(job.instance, status)] += 1
+            if job.status == QUEUED:
+                self._dequeue(job)
+            job.status = status
+        if traced.is_final and job.finished is None:
+            job.finished = _s(traced.finished)
+            job.reason = traced.reason or _ended(traced.ended_by, traced.status)
 
     def _enqueue(self, job: JobRow) -> None:
         self._queued[job.qpu][job.id] = job
@@ -333,17 +292,17 @@ class WorkloadsFeed:
     def session_row(self, sid: str, now_us: int) -> SessionRow:
         """Session ``sid`` with its meter, activations and countdowns brought to ``now_us``."""
         row = self.sessions[sid]
-        m = self._metrics.sessions.get(sid)
-        if m is not None:
-            row.activations = m.activations
-            end = max(now_us, round(self._metrics.qpu_end(row.qpu) * 1e6))
-            row.usage = m.usage_until(end / 1e6)
-            row.started_at = m.started
+        traced = self.reading.sessions[sid]
+        row.activations = traced.activations
+        end = max(now_us, self.reading.qpus[row.qpu].last)
+        row.usage = traced.usage_us(end) / 1e6  # as billed; an open span until now
+        row.started_at = _s(traced.started_at)
+        timers = self.reading.timers
         if row.is_final:  # no countdown runs for an ended session
             row.ittl_at = row.max_ttl_at = row.to_ittl = row.to_max_ttl = None
         else:
-            row.ittl_at = _s(self._timers.ittl.get(sid))
-            row.max_ttl_at = _s(self._timers.max_ttl.get(sid))
+            row.ittl_at = _s(timers["ittl"].get(sid))
+            row.max_ttl_at = _s(timers["max_ttl"].get(sid))
             row.to_ittl = (None if row.ittl_at is None
                            else max(0.0, row.ittl_at - now_us / 1e6))
             row.to_max_ttl = (None if row.max_ttl_at is None
@@ -353,10 +312,10 @@ class WorkloadsFeed:
     def job_row(self, jid: str) -> JobRow:
         """Job ``jid`` with its billed usage (once final) and when a running one ends."""
         job = self.jobs[jid]
-        m = self._metrics.jobs.get(jid)
-        if job.is_final and m is not None:
-            job.usage = m.usage  # what the runtime billed (0: failed by it)
-        job.ends_at = _s(self._timers.finish.get(job.id)) if job.status == RUNNING else None
+        if job.is_final:  # what the runtime billed (0: failed by it, or never ran)
+            job.usage = (self.reading.jobs[jid].usage_us or 0) / 1e6
+        finish = self.reading.timers["finish"].get(job.id)
+        job.ends_at = _s(finish) if job.status == RUNNING else None
         return job
 
     def page(self, kind: Literal["sessions", "jobs"], keep: Callable[[Any], bool], *,
@@ -397,8 +356,9 @@ class WorkloadsFeed:
             q = qpus[name]
             q.running, q.running_via, q.running_ends_at = job.id, job.via, job.ends_at
         for name, q in qpus.items():
-            if name in self._holds:
-                holder, since = self._holds[name]
+            holding = self.reading.qpus[name].holding
+            if holding is not None:
+                holder, since = holding
                 q.holder, q.held_since = holder, since / 1e6
                 if holder in self.sessions:
                     row = self.session_row(holder, now_us)
@@ -416,15 +376,16 @@ class WorkloadsFeed:
 
     def _fair_share(self) -> FairShare:
         """The one ledger for the service (an instance's use counts on every QPU)."""
-        if all(self._allocations.get(name) for name in self._names):
+        qpus = self.reading.qpus
+        if all(qpus[name].allocations for name in self._names):
             return self._fair
         # A hand-written trace that configures no allocation: equal ones, from its jobs.
-        fair = FairShare({}, max(self._windows.values(), default=DEFAULT_WINDOW_US))
+        fair = FairShare({}, self.reading.window_us)
         for name in self._names:
-            fair.add(self._allocations.get(name) or _instances(self.jobs, name))
-        for instance, start, end in self._charges:
-            if instance in fair.allocations:
-                fair.record(instance, start, end)
+            fair.add(qpus[name].allocations or _instances(self.jobs, name))
+        for span in self.reading.charges:
+            if span.instance in fair.allocations:
+                fair.record(span.instance, span.start, span.end)
         return fair
 
     def workloads(self, now_us: int) -> Workloads:
@@ -450,8 +411,9 @@ class WorkloadsFeed:
         activated: set[str] = set()  # left the normal queue on the way
         own = {s.id: _Head(iter(self._session_queued.get(s.id, {}).values()),
                            lambda j: j.id not in taken) for s in here}
-        # Started batches in the order their first jobs started (as the scheduler does).
-        order = {s.id: (s.started_at or 0.0, s.created, s.id) for s in here}
+        # Started batches in the model's batch order (as the scheduler keeps them).
+        order = {s.id: COUPLING.batch_order(_us(s.started_at), _us(s.created), s.id)
+                 for s in here}
         waiting: dict[str | None, list[Iterable[JobRow]]] = {}
         for (name, instance), loose in self._loose_queued.items():
             if name == qpu and loose:
@@ -480,9 +442,16 @@ class WorkloadsFeed:
                 lives.pop(step.ident)
             return step.dest if step.changed else None
 
+        def told(job: JobRow, job_event: str) -> str | None:
+            """Tell the job's session what the coupling rules say ``job_event`` tells it."""
+            event = COUPLING.session_event_of(job_event)
+            if job.session is None or job.session not in own or event is None:
+                return None
+            facts = {"in_flight": own[job.session].left()} if event == "job_ended" else {}
+            return fire(job.session, event, **facts)
+
         def ran(job: JobRow) -> None:
-            if job.session is not None and job.session in own:
-                fire(job.session, "job_ended", in_flight=own[job.session].left())
+            told(job, "finish")
 
         running = self.jobs.get(row.running or "")
         if running is not None:
@@ -491,8 +460,8 @@ class WorkloadsFeed:
         held: str | None = None
         while limit is None or len(out) < limit:
             active = [s for s in here if s.id in lives and lives[s.id].state == ACTIVE]
-            dedicated = next((s for s in active if s.mode == "dedicated"), None)
-            batches = sorted((s for s in active if s.mode == "batch"),
+            dedicated = next((s for s in active if lives[s.id].reserves_qpu), None)
+            batches = sorted((s for s in active if not lives[s.id].reserves_qpu),
                              key=lambda s: order[s.id])
             heads = ((row.ratios.get(i or "", 0.0), head.seq, head)
                      for i, q in normal.items() if (head := q.peek()) is not None)
@@ -513,10 +482,10 @@ class WorkloadsFeed:
                                   decision.via or "", _reason(decision.via, job, row, held),
                                   held is not None))
             taken.add(job.id)
-            if fire(job.session, "job_started") == ACTIVE and job.session is not None:
+            if told(job, "start") == ACTIVE and job.session is not None:
                 # Activated: its other jobs leave the normal queue for its own.
-                if self.sessions[job.session].started_at is None:  # first activation: last
-                    order[job.session] = (float("inf"), len(out), job.session)
+                if self.sessions[job.session].started_at is None:  # first starts from now on
+                    order[job.session] = COUPLING.batch_order(_LATER + len(out), 0, job.session)
                 activated.add(job.session)
             ran(job)
         return out
@@ -559,31 +528,18 @@ def _instances(jobs: dict[str, JobRow], qpu: str) -> dict[str, float]:
     return dict.fromkeys(sorted(names), 1.0) or {"-": 1.0}
 
 
-def _charge(r: Record, job: JobRow, sessions: dict[str, SessionRow]
-            ) -> tuple[str, int, int] | None:
-    """The fair-share span a job's end record charges, if any (read from the record).
-
-    A job that ran and ended billed (``usage_us`` > 0; a system failure bills 0) charges
-    its instance the time it held the QPU, unless a user cancelled it or it ran in a
-    dedicated session (the session's ``bill`` records charge its active spans instead).
-    """
-    if r.source != RUNNING or r.dest not in FINAL_STATUSES or r.event == "cancel":
-        return None
-    if job.started is None or job.instance is None:
-        return None
-    if job.session is not None and job.session in sessions and (
-            sessions[job.session].mode == "dedicated"):
-        return None
-    usage = r.data.get("usage_us")
-    if isinstance(usage, int) and usage <= 0:
-        return None
-    return job.instance, round(job.started * 1e6), r.t
-
-
-def _ended(event: str, job: JobRow) -> str:
-    if event == "finish" and job.status == "DONE":
+def _ended(event: str | None, status: str) -> str:
+    if event == "finish" and status == "DONE":
         return "completed"
-    return event
+    return event or status
+
+
+_LATER = 2**62
+"""A first start the prediction makes: later than any instant a trace has."""
+
+
+def _us(seconds: float | None) -> int:
+    return 0 if seconds is None else round(seconds * 1e6)
 
 
 def _lifecycle(row: SessionRow) -> SessionLifecycle:

@@ -43,6 +43,7 @@ from qiskit_aer.primitives import SamplerV2 as AerSamplerV2
 
 from .circuits import (
     AER_PARALLEL_QUBITS,
+    STATEVECTOR_QUBITS,
     aer_instructions,
     first_unsupported,
     isa_refusal,
@@ -431,6 +432,8 @@ class QPU(BackendV2):
             # Below Aer's statevector-parallel threshold its threads only synchronise: on a
             # busy machine they made a 200-shot Bell job 3-6x slower (4-7 ms, not 1.2 ms).
             run_options["max_parallel_threads"] = 1
+        if prepared.num_qubits > STATEVECTOR_QUBITS:
+            run_options["method"] = "matrix_product_state"
         if prepared.kind == "sampler":
             sampler = AerSamplerV2.from_backend(simulator, seed=seed,
                                                 options={"run_options": run_options})

@@ -28,6 +28,7 @@ from .routes import (
     instances,
     jobs,
     sessions,
+    tags,
     versions,
     workloads,
 )
@@ -56,7 +57,8 @@ def build_app(emulator: Emulator, access: Access | None = None) -> FastAPI:
     app.add_middleware(Guard, access=access)
     app.include_router(platform.router(emulator))
     for prefix in API_PREFIXES:
-        for module in (backends, sessions, jobs, instances, workloads, analytics, accounts):
+        for module in (backends, sessions, jobs, tags, instances, workloads, analytics,
+                       accounts):
             app.include_router(module.router(), prefix=prefix,
                                dependencies=[Depends(api_version)])
         app.include_router(versions.router(), prefix=prefix)

@@ -255,16 +255,17 @@ def _validate(model: Any, schema: str, program: str, data: Any) -> None:
     try:
         model.model_validate(data)
     except ValidationError as err:
-        details = []
-        hints = []
-        for error in err.errors()[:5]:
-            loc = [str(x) for x in error["loc"]]
-            details.append(f"{'.'.join(['params', *loc])}: {error['msg']}")
+        details: list[str] = []
+        hints: list[str] = []
+        for loc, msg in _errors(err.errors()):
+            details.append(f"{'.'.join(['params', *loc])}: {msg}")
             for key in loc:
                 hint = _HINTS.get(key)
                 if hint and hint not in hints and (key != "resilience_level"
                                                    or program == "sampler"):
                     hints.append(hint)
+            if "qpy_version" in msg and _QPY_HINT not in hints:
+                hints.append(_QPY_HINT)
         text = (f"params do not fit IBM's {program} schema (ibm-quantum-schemas {schema}): "
                 + "; ".join(details))
         if hints:
@@ -278,6 +279,26 @@ def _validate(model: Any, schema: str, program: str, data: Any) -> None:
             f"params cannot be decoded while checking them against IBM's {program} schema "
             f"(ibm-quantum-schemas {schema}; {type(err).__name__}: {_reason(err)}); send "
             "circuits as the client's RuntimeEncoder or IBM's schema writes them") from None
+
+
+_QPY_HINT = ("IBM reads QPY versions 13 to 17: write the circuit with "
+             "qiskit.qpy.dump(circuit, file, version=17), as the client does")
+_UNION_TAG = re.compile(r"^(function-[a-z]+\[.*\]|str|int|float|bool|list\[.*\]|dict\[.*\]|"
+                        r"[A-Z][A-Za-z0-9]*Model[A-Za-z0-9]*)$")
+
+
+def _errors(raw: list[Any]) -> list[tuple[list[str], str]]:
+    """Pydantic's errors, at most five, their locations without the union branches'
+    tags (``function-after[...]``, ``str``), and one message per location: the branch that
+    says the most (a wrong QPY version, not that a circuit is "not a valid string")."""
+    chosen: dict[tuple[str, ...], str] = {}
+    for error in raw:
+        loc = tuple(str(x) for x in error["loc"] if not _UNION_TAG.match(str(x)))
+        msg = str(error["msg"])
+        known = chosen.get(loc)
+        if known is None or known.startswith("Input should be a valid"):
+            chosen[loc] = msg
+    return [(list(loc), msg) for loc, msg in list(chosen.items())[:5]]
 
 
 def _schema_view(program: str, canonical: dict[str, Any]) -> dict[str, Any]:
@@ -599,6 +620,8 @@ def _decoded(where: str, node: Any) -> Any:
 
     try:
         return walk(node)
+    except RecursionError:
+        raise
     except Exception as err:  # a damaged encoded value is the request's fault
         raise IBMInputValueError(
             f"{where} cannot be decoded ({type(err).__name__}: {err}); encode them as "

@@ -421,7 +421,8 @@ def _run(command: Sequence[str], received: list[int], *, out_dir: Path, host: st
     served = list(emulator.backends)
     echo(f"qsession: backends served: {', '.join(served)}")
     attempts = proxy.attempts if proxy is not None else []
-    for line in [*runreport.traffic_lines(attempts, server.router.requests),
+    untrusted = proxy.untrusted if proxy is not None else []
+    for line in [*runreport.traffic_lines(attempts, server.router.requests, untrusted),
                  *runreport.nothing_emulated(attempts, server.router.requests),
                  *runreport.backend_hint(watch, served, runreport.bundled_backends())]:
         echo(line)

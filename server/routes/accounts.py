@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Query, Request
 from .. import models
 from ..emulator import CRN_PREFIX, Emulator, NotFound
 from ..platform import plan_id
+from .analytics import subscription_id
 from .common import errors, tenant
 
 ACCOUNT_ID = CRN_PREFIX.split(":a/")[1].rstrip(":")
@@ -39,7 +40,7 @@ def router() -> APIRouter:
             pid = plan_id(instance)
             quota = emulator.quota_seconds(instance)
             plans.setdefault(pid, {
-                "plan_id": pid, "subscription_id": f"qsession-{instance.plan}",
+                "plan_id": pid, "subscription_id": subscription_id(instance.plan),
                 "subscription_name": instance.plan.capitalize(),
                 "backends": list(emulator.backends),
                 "max_ttl": int(settings.max_time) if instance.plan != "open" else None,

@@ -9,6 +9,8 @@ start of each job that started). The figures cover the caller's instance (Servic
 
 from __future__ import annotations
 
+import hashlib
+import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -22,11 +24,15 @@ from ..emulator import Emulator, Instance
 from ..platform import plan_id
 from .common import errors, tenant
 
-SUBSCRIPTION_ID = "00000000-0000-4000-8000-000000000000"
-"""The emulator's one subscription (IBM's contracts have UUIDs)."""
 
-Subscription = Query(None, description="subscription UUIDs (the emulator has one)",
-                     max_length=200)
+def subscription_id(plan: str) -> str:
+    """The subscription of a plan: a stable UUID shaped as IBM's (version 4).
+
+    An emulator has no contracts; each plan stands for one subscription, and
+    ``GET /accounts/{id}`` and the analytics name it alike.
+    """
+    digest = hashlib.sha256(f"qsession subscription {plan}".encode()).digest()[:16]
+    return str(uuid.UUID(bytes=digest, version=4))
 
 
 @dataclass
@@ -111,6 +117,7 @@ class Filters:
     backend: list[str]
     user_id: list[str]
     plan: list[str]
+    subscription_id: list[str]
 
 
 def _chosen(emulator: Emulator, owner: Instance, f: Filters) -> list[Item]:
@@ -119,6 +126,8 @@ def _chosen(emulator: Emulator, owner: Instance, f: Filters) -> list[Item]:
     if f.user_id and emulator.user_id not in f.user_id:
         return []
     if f.plan and owner.plan not in f.plan and plan_id(owner) not in f.plan:
+        return []
+    if f.subscription_id and subscription_id(owner.plan) not in f.subscription_id:
         return []
     with emulator.lock:
         items = _items(emulator, owner)
@@ -134,14 +143,17 @@ def router() -> APIRouter:
 
     def filters(instance: list[str] = Query([]), interval_start: datetime | None = None,
                 interval_end: datetime | None = None, backend: list[str] = Query([]),
-                user_id: list[str] = Query([]), plan: list[str] = Query([])) -> Filters:
+                user_id: list[str] = Query([]), plan: list[str] = Query([]),
+                subscription_id: list[str] = Query(
+                    [], description="subscription UUIDs (GET /analytics/filters lists them)"),
+                ) -> Filters:
         return Filters(instance, _utc(interval_start), _utc(interval_end), backend, user_id,
-                       plan)
+                       plan, subscription_id)
 
     @api.get("/analytics/usage", summary="Usage totals of the instance (milliseconds)",
              response_model=models.UsageFigures, responses=errors(401, 403, 404))
-    def usage(request: Request, f: Filters = Depends(filters), simulators: bool = True,
-              subscription_id: list[str] | None = Subscription) -> dict[str, Any]:
+    def usage(request: Request, f: Filters = Depends(filters),
+              simulators: bool = True) -> dict[str, Any]:
         emulator: Emulator = request.app.state.emulator
         return _figures(_chosen(emulator, tenant(request), f))
 
@@ -150,8 +162,7 @@ def router() -> APIRouter:
              responses=errors(401, 403, 404))
     def grouped(request: Request,
                 group_by: Literal["instance", "backend", "user_id", "plan", "subscription_id"],
-                f: Filters = Depends(filters), simulators: bool = True,
-                subscription_id: list[str] | None = Subscription) -> dict[str, Any]:
+                f: Filters = Depends(filters), simulators: bool = True) -> dict[str, Any]:
         owner = tenant(request)
         emulator: Emulator = request.app.state.emulator
         items = _chosen(emulator, owner, f)
@@ -162,15 +173,14 @@ def router() -> APIRouter:
             data = [{"key": k, **_figures(v)} for k, v in sorted(groups.items())]
         else:
             key = {"instance": owner.crn, "user_id": emulator.user_id, "plan": owner.plan,
-                   "subscription_id": SUBSCRIPTION_ID}[group_by]
+                   "subscription_id": subscription_id(owner.plan)}[group_by]
             data = [{"key": key, **_figures(items)}] if items else []
         return {"data": data}
 
     @api.get("/analytics/usage_grouped_by_date", summary="Usage per day, grouped by instance",
              response_model=models.UsageByDate, responses=errors(400, 401, 403, 404))
     def by_date(request: Request, group_by: Literal["instance"],
-                f: Filters = Depends(filters), simulators: bool = True,
-                subscription_id: list[str] | None = Subscription) -> dict[str, Any]:
+                f: Filters = Depends(filters), simulators: bool = True) -> dict[str, Any]:
         owner = tenant(request)
         emulator: Emulator = request.app.state.emulator
         items = _chosen(emulator, owner, f)
@@ -197,6 +207,6 @@ def router() -> APIRouter:
                 "instances": [{"id": owner.crn, "deleted": False}],
                 "users": [{"id": emulator.user_id}],
                 "plans": [{"name": owner.plan}],
-                "subscriptions": [{"id": SUBSCRIPTION_ID, "name": owner.plan}]}
+                "subscriptions": [{"id": subscription_id(owner.plan), "name": owner.plan}]}
 
     return api

@@ -58,7 +58,7 @@ def _result_text(entry: JobEntry) -> str:
         return executor.result_text(job, entry.schema_version)
     if entry.plain_results:
         return results.plain_text(job.result())
-    return results.encoded(job.result())
+    return results.encoded(job.result(), job.primitive_id)
 
 
 def router() -> APIRouter:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 from pathlib import Path
 
-from helpers.server import isa_bell, start
-from qiskit_ibm_runtime import SamplerV2
+from helpers.server import start
 
 from qsession.server.app import openapi_document
 
@@ -43,21 +43,27 @@ def test_every_endpoint_has_a_row_and_every_row_names_real_tests() -> None:
 
 
 def test_the_curl_lines_work_against_a_server() -> None:
+    # As a reader follows the page: `qsession serve --clock virtual` (its backends, a control
+    # token in QSESSION_CONTROL_TOKEN, as its export lines give), then the lines in order,
+    # the first of which submits the job the others look at.
     blocks = re.findall(r"```sh[^\n]*\n(.*?)```", DOC, flags=re.S)
-    setup, lines = blocks[1], blocks[2]
-    assert setup.startswith("QS=") and lines.count("curl ") >= 28
-    connection = start(backends=("ibm_brisbane",))
+    serve, setup, lines = blocks[0], blocks[1], blocks[2]
+    assert "--clock virtual" in serve and setup.startswith("QS=")
+    assert lines.startswith("JOB=") and lines.count("curl ") >= 30
+    token = "curl-lines-control-token"
+    connection = start(backends=("ibm_brisbane", "qsession_ideal"), control_token=token)
     try:
-        backend = connection.service.backend("ibm_brisbane")
-        SamplerV2(mode=backend).run([isa_bell(backend)], shots=10)  # "run a program first"
-        connection.server.run_until_idle()
         port = connection.server.url.rsplit(":", 1)[1]
         script = "set -euo pipefail\n" + (setup + lines).replace("8290", port)
         done = subprocess.run(["bash", "-c", script], capture_output=True, text=True,
-                              timeout=300, check=False)
+                              timeout=300, check=False,
+                              env={**os.environ, "QSESSION_CONTROL_TOKEN": token})
         assert done.returncode == 0, done.stderr + done.stdout
+        assert '"samples"' in done.stdout  # the job's plain-JSON result
         assert '"versions"' in done.stdout and '"devices"' in done.stdout
         assert '"workloads"' in done.stdout and "409: the job is final" in done.stdout
+        (job,) = connection.server.emulator.jobs.values()
+        assert job.deleted and job.job.status() == "DONE" and job.tags == ["sweep", "run-1"]
         assert connection.server.emulator.faults == 0
     finally:
         connection.close()

@@ -8,6 +8,7 @@ the rows of docs/rest-api.md's table name these tests.
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,6 +16,8 @@ import pytest
 import requests
 from helpers.server import at, isa_bell, start, zz
 from qiskit_ibm_runtime import EstimatorV2, SamplerV2, Session
+from qiskit_ibm_runtime.utils.backend_converter import convert_to_target
+from qiskit_ibm_runtime.utils.backend_decoder import configuration_from_server_data
 
 from qsession.server import Connection
 
@@ -113,6 +116,9 @@ def test_a_job_stopped_at_its_limit_has_ibms_reason_code_and_solution(
     state = call(conn, "GET", f"/jobs/{job.job_id()}").json()["state"]
     assert state["status"] == "Cancelled" and state["reason_code"] == 1305
     assert "max_execution_time" in state["reason_solution"]
+    # The Workloads list says the same of it: canceled, with the same reason.
+    (row,) = call(conn, "GET", "/workloads").json()["workloads"]
+    assert (row["status"], row["status_reason"]) == ("canceled", state["reason"])
 
 
 def test_list_jobs_pages_with_ibms_limit_offset_and_count(conn: Connection) -> None:
@@ -142,6 +148,26 @@ def test_tags_are_limited_to_8_of_86_characters(conn: Connection) -> None:
     ibm_error(call(conn, "PUT", path, json={}), 400, "tags", 1002)
     assert call(conn, "PUT", path, json={"tags": []}).status_code == 204  # clears them
     assert call(conn, "GET", f"/jobs/{job.job_id()}").json()["tags"] == []
+
+
+def test_tag_search_finds_the_instance_job_tags(conn: Connection) -> None:
+    # IBM's "List tags" (GET /tags): type=job, search 3..100 characters, at most 5 tags.
+    run_sampler(conn, job_tags=["sweep-a", "keep"])
+    second = run_sampler(conn, job_tags=["sweep-b"])
+    gone = run_sampler(conn, job_tags=["sweep-gone"])
+    conn.server.run_until_idle()
+    assert call(conn, "DELETE", f"/jobs/{gone.job_id()}").status_code == 204
+    found = lambda **q: call(conn, "GET", "/tags", params=q)  # noqa: E731
+    # newest job first, each tag once, a deleted job's tags gone, case-sensitive
+    assert found(type="job", search="swe").json() == {"tags": ["sweep-b", "sweep-a"]}
+    assert found(search="Swe").json() == {"tags": []}
+    assert call(conn, "PUT", f"/jobs/{second.job_id()}/tags",
+                json={"tags": [f"sweep-{i}" for i in range(7)]}).status_code == 204
+    assert found(search="swe").json()["tags"] == [f"sweep-{i}" for i in range(5)]
+    assert found(search="kee").json() == {"tags": ["keep"]}  # the first job's
+    ibm_error(found(search="sw"), 400, "search", 1002)
+    ibm_error(found(search="swe", type="program"), 400, "type", 1002)
+    ibm_error(call(conn, "GET", "/tags"), 400, "search", 1002)
 
 
 def test_post_jobs_refuses_ibms_limits_and_honours_private(conn: Connection) -> None:
@@ -221,6 +247,19 @@ def test_cancelled_and_expired_sessions_say_why(conn: Connection) -> None:
     session.cancel()
     body = call(conn, "GET", f"/sessions/{session.session_id}").json()
     assert body["state"] == "closed" and "cancelled" in body["state_reason"]
+    # Expiry: max_ttl 10 s, three jobs of about 7 s each; at 10 s the second is running
+    # (it completes) and the third still queued (it fails, with the reason).
+    ideal = conn.service.backend("qsession_ideal")
+    expiring = Session(backend=ideal, max_time=10)
+    sampler = SamplerV2(mode=expiring)
+    jobs = [sampler.run([isa_bell(ideal)], shots=20_000) for _ in range(3)]
+    conn.server.advance(60)
+    body = call(conn, "GET", f"/sessions/{expiring.session_id}").json()
+    assert body["state"] == "closed" and body["accepting_jobs"] is False
+    assert "maximum time" in body["state_reason"]
+    states = [call(conn, "GET", f"/jobs/{job.job_id()}").json()["state"] for job in jobs]
+    assert [s["status"] for s in states] == ["Completed", "Completed", "Failed"]
+    assert "session max time reached" in states[2]["reason"]
 
 
 # -- backends -------------------------------------------------------------------------
@@ -239,6 +278,12 @@ def test_backends_are_typed_as_ibm_types_them(conn: Connection) -> None:
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", config["online_date"])
     ideal = call(conn, "GET", "/backends/qsession_ideal/configuration").json()
     assert re.fullmatch(r"\d+\.\d+\.\d+", ideal["backend_version"])
+    # The client builds its target from it without a warning (it has no definition for
+    # Qiskit's `box`, which no IBM configuration lists), keeping the control flow.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        target = convert_to_target(configuration_from_server_data(ideal))
+    assert {"if_else", "for_loop", "cx", "measure"} <= set(target.operation_names)
     assert ideal["processor_type"] == {"family": "qsession ideal", "revision": "1.0"}
     status = call(conn, "GET", "/backends/ibm_brisbane/status").json()
     assert set(status) == {"state", "status", "message", "length_queue", "backend_version"}
@@ -394,6 +439,17 @@ def test_analytics_from_the_trace(conn: Connection) -> None:
                 ).json()["jobs"] == 0
     filters = call(conn, "GET", "/analytics/filters").json()
     assert filters["backends"] == [{"name": "ibm_brisbane"}, {"name": "qsession_ideal"}]
+    # The plan's subscription: a UUID (IBM's subscription_id pattern), the same one
+    # GET /accounts/{id} names, and a filter that selects (another selects nothing).
+    (subscription,) = filters["subscriptions"]
+    assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}",
+                        subscription["id"])
+    (plan,) = call(conn, "GET", "/accounts/qsession").json()["plans"]
+    assert plan["subscription_id"] == subscription["id"]
+    assert call(conn, "GET", "/analytics/usage", params={"subscription_id": subscription["id"]}
+                ).json()["jobs"] == 3
+    assert call(conn, "GET", "/analytics/usage", params={
+        "subscription_id": "91b2c828-2952-4f05-aed8-bedf92c6c480"}).json()["jobs"] == 0
     assert filters["users"] == [{"id": call(conn, "GET", f"/jobs/{job.job_id()}"
                                             ).json()["user_id"]}]
     ibm_error(call(conn, "GET", "/analytics/usage_grouped", params={"group_by": "color"}),
