@@ -338,9 +338,8 @@ def serve(host: str, port: int, clock: str, speed: float, backends: str,
     Ctrl-C or SIGTERM stops it; then it prints what happened and writes the timeline and
     the Perfetto export beside the trace.
     """
-    from qsession.server import Server
+    from qsession.server import Server, StartError, claim_outputs, interrupts, listening_socket
     from qsession.server.launch import format_summary, summarize, write_outputs
-    from qsession.server.stopping import StartError, claim_outputs, interrupts, listening_socket
 
     trace = trace_path if trace_path is not None else output_dir / "trace.jsonl"
     try:
@@ -398,8 +397,8 @@ def run(host: str, port: int, clock: str, speed: float, backends: str,
     credentials reaches only the emulator. Ctrl-C or SIGTERM stops COMMAND first; the
     summary and the outputs are written after.
     """
+    from qsession.server import StartError
     from qsession.server.launch import run_command
-    from qsession.server.stopping import StartError
 
     options = emulator_options(clock, speed, backends, instances, seed, noise,
                                strict_accounts)
