@@ -109,6 +109,8 @@ class JobEntry:
     """The job was submitted without ``support_qiskit``: its results are IBM's plain JSON."""
     schema_version: str | None = None
     """An executor job's params schema version: its result is written in the same version."""
+    results_read: bool = False
+    """A private job's results were read: IBM deletes them after the first read."""
 
 
 @dataclass

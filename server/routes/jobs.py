@@ -151,9 +151,14 @@ def router() -> APIRouter:
             job = entry.job
             status = job.status()
             if status == "DONE":
-                if entry.result_text is None:
-                    entry.result_text = _result_text(entry)
-                return Response(entry.result_text, media_type="application/json")
+                # IBM's reference, "private": "the results can only be read once ... After
+                # the results are read, they are deleted from the service" (then: not found).
+                if job.private and entry.results_read:
+                    return Response(status_code=204)
+                text = entry.result_text or _result_text(entry)
+                entry.result_text = None if job.private else text
+                entry.results_read = True
+                return Response(text, media_type="application/json")
             if status in ("ERROR", "CANCELLED"):
                 return PlainTextResponse(wire.job_error_text(job))
         # IBM's reference: 204, "Job's final result not found", while it is not final.
