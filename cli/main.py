@@ -326,13 +326,24 @@ FORCE_HELP = "Replace the outputs of an earlier run in the output folder."
 @main.command()
 @server_options(default_clock="fast")
 @click.option("--output-dir", "-o", type=click.Path(file_okay=False, path_type=Path),
-              default=OUTPUT_DIR, show_default=True, help=OUTPUT_HELP)
+              default=None,
+              help="Folder for the trace (written as the run goes), the timeline and the "
+                   "Perfetto export (default: qsession-out, or the --state folder); one that "
+                   "holds an earlier run's is refused unless --force.")
 @click.option("--trace", "trace_path", type=click.Path(dir_okay=False, path_type=Path),
               default=None, help="Write the trace (JSON lines) here instead, as the run goes.")
 @click.option("--force", is_flag=True, help=FORCE_HELP)
+@click.option("--state", "state_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=None,
+              help="Keep the platform in this folder: it survives a kill and a restart "
+                   "on the same folder resumes it (its trace is DIR/trace.jsonl).")
+@click.option("--fsync", type=click.Choice(["ack", "off"]), default="ack", show_default=True,
+              help="With --state: ack fsyncs what each answer reveals before it leaves; "
+                   "off only writes it (a killed server loses nothing, a power cut may).")
 def serve(host: str, port: int, clock: str, speed: float, backends: str,
           instances: tuple[str, ...], seed: int | None, noise: bool, strict_accounts: bool,
-          control_token: str, output_dir: Path, trace_path: Path | None, force: bool) -> None:
+          control_token: str, output_dir: Path | None, trace_path: Path | None, force: bool,
+          state_dir: Path | None, fsync: str) -> None:
     """Serve IBM Quantum Platform's REST API for the unmodified client until stopped.
 
     Ctrl-C or SIGTERM stops it; then it prints what happened and writes the timeline and
@@ -341,24 +352,40 @@ def serve(host: str, port: int, clock: str, speed: float, backends: str,
     from qsession.server import Server, StartError, claim_outputs, interrupts, listening_socket
     from qsession.server.launch import format_summary, summarize, write_outputs
 
-    trace = trace_path if trace_path is not None else output_dir / "trace.jsonl"
+    if state_dir is not None and trace_path is not None:
+        raise click.UsageError("with --state the trace is DIR/trace.jsonl: drop --trace")
+    if state_dir is not None and clock == "wall":
+        raise click.UsageError("--state keeps a platform on the fast or virtual clock (the "
+                               "wall clock's time cannot be rebuilt from a trace)")
+    out = output_dir if output_dir is not None else (state_dir or OUTPUT_DIR)
+    trace = (state_dir / "trace.jsonl" if state_dir is not None
+             else trace_path if trace_path is not None else out / "trace.jsonl")
     try:
         sock = listening_socket(host, port)
     except StartError as err:
         raise StartFailed(str(err)) from None
     try:
-        claim_outputs(output_dir, force=force, also=[] if trace_path is None else [trace])
+        # A --state folder is resumed, not replaced: its outputs are the same platform's.
+        if out != state_dir:
+            claim_outputs(out, force=force, also=[] if trace_path is None else [trace])
+        else:
+            out.mkdir(parents=True, exist_ok=True)
     except StartError as err:
         sock.close()
         raise StartFailed(str(err)) from None
-    emulator = build_emulator(emulator_options(clock, speed, backends, instances, seed, noise,
-                                               strict_accounts), trace)
+    options = emulator_options(clock, speed, backends, instances, seed, noise, strict_accounts)
+    if state_dir is not None:
+        options.update(state_dir=state_dir, fsync=fsync)
+    emulator = build_emulator(options, None if state_dir is not None else trace)
     server = Server(emulator, host, port, control_token=control_token, sock=sock)
     with interrupts():  # SIGTERM stops it as Ctrl-C does
         try:
             for key, value in server.env().items():
                 click.echo(f"export {key}={shlex.quote(value)}")
             click.echo(f"export QSESSION_CONTROL_TOKEN={shlex.quote(control_token)}")
+            if emulator.restarts:
+                click.echo(f"# qsession: resumed the platform in {state_dir} (restart "
+                           f"{emulator.restarts})", err=True)
             click.echo(f"# qsession: serving on {server.url} ({clock} clock); Ctrl-C stops",
                        err=True)
             click.echo(f"# qsession: the live page: {server.page_url}", err=True)
@@ -368,7 +395,7 @@ def serve(host: str, port: int, clock: str, speed: float, backends: str,
         finally:
             emulator.close()
         click.echo(format_summary(summarize(emulator)), err=True)
-        files, _skipped = write_outputs(emulator, output_dir)
+        files, _skipped = write_outputs(emulator, out)
         written = ", ".join(str(p) for p in [trace, *files.values()])
         click.echo(f"qsession: wrote {written}", err=True)
     click.echo("# qsession: stopped", err=True)

@@ -27,16 +27,15 @@ SESSION_STATUS = {"pending": "pending", "active": "in_progress", "inactive": "in
 def workloads_of(emulator: Emulator, owner: Instance) -> list[dict[str, Any]]:
     """Every workload of ``owner``: its jobs in job mode, its sessions and batches."""
     out: list[dict[str, Any]] = []
-    for entry in emulator.jobs.values():
-        job = entry.job
-        if entry.instance is not owner or entry.deleted or job.session_id is not None:
+    for job in emulator.jobs_of(owner):
+        if job.session_id is not None:
             continue
         state = wire.job_state(job)
         row: dict[str, Any] = {
             "id": job.job_id(), "created": wire.iso(job.creation_date),
             "backend": job.backend().name, "instance": owner.crn,
             "user_id": emulator.user_id, "mode": "job", "status": JOB_STATUS[state["status"]],
-            "tags": list(entry.tags), "usage": wire.job_usage(job),
+            "tags": job.tags, "usage": wire.job_usage(job),
             "usage_seconds": float(job.usage(partial=True)),
             "estimated_running_time_seconds": job.usage_estimation.get("quantum_seconds"),
         }
@@ -46,10 +45,7 @@ def workloads_of(emulator: Emulator, owner: Instance) -> list[dict[str, Any]]:
         if "reason" in state:  # IBM: "Jobs only, status reason for the job"
             row["status_reason"] = state["reason"]
         out.append(row)
-    for sentry in emulator.sessions.values():
-        if sentry.instance is not owner:
-            continue
-        session = sentry.session
+    for session in emulator.sessions_of(owner):
         details = session.details()
         used = details.get("usage_time")
         row = {

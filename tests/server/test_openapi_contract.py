@@ -33,6 +33,7 @@ STATEFUL_RUNS = 10
 """Scenarios of the stateful run, each up to six linked steps."""
 
 FUZZED = ("/api/v1/", "/qsession/v1/")
+RESET = "/qsession/v1/reset"
 """The runtime API (once: /experimental/api/v1 serves the same routes) and the control
 routes. IAM, Global Search and Global Catalog answer in IBM Cloud's own shapes."""
 
@@ -78,7 +79,9 @@ def served() -> Iterator[tuple[Connection, Any, dict[str, str], dict[str, str]]]
 
 def _operations(schema: Any) -> list[Any]:
     found = [result.ok() for result in schema.get_all_operations()]
-    return [op for op in found if op.path.startswith(FUZZED)]
+    # Reset empties the platform whose seeded jobs the other checks read (test_durable.py
+    # checks what it answers).
+    return [op for op in found if op.path.startswith(FUZZED) and op.path != RESET]
 
 
 def _excluded(method: str, path: str) -> list[Any]:
@@ -150,11 +153,11 @@ def test_stateful_through_the_documents_links(
                                    excluded_checks=_excluded(case.method.lower(),
                                                              case.path))
 
-    before = len(connection.server.emulator.sessions)
+    before = sum(1 for _ in connection.server.emulator.all_sessions())
     Workflow.run(settings=settings(max_examples=STATEFUL_RUNS, stateful_step_count=6,
                                    deadline=None, database=None, derandomize=True,
                                    suppress_health_check=list(HealthCheck)))
-    assert len(connection.server.emulator.sessions) > before  # sessions were created
+    assert sum(1 for _ in connection.server.emulator.all_sessions()) > before  # sessions made
     assert connection.server.emulator.faults == 0
 
 
