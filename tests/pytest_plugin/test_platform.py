@@ -61,7 +61,7 @@ def test_the_next_test_is_judged_on_its_own(qsession_platform):
 
 def test_unmodified_client_code_runs_against_the_platform(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(ibm_code=UNMODIFIED, test_user=SUITE)
-    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-p", "no:schemathesis")
     result.assert_outcomes(passed=2, failed=1)
     out = result.stdout.str()
     result.stdout.fnmatch_lines(["FAILED test_user.py::test_a_session_left_open_over_http - *"])

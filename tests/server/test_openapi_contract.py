@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 import requests
 import schemathesis
+from helpers.hypothesis_state import restored
 from helpers.server import isa_bell, start
 from hypothesis import HealthCheck, given, settings
 from qiskit_ibm_runtime import SamplerV2, Session
@@ -36,6 +37,13 @@ FUZZED = ("/api/v1/", "/qsession/v1/")
 RESET = "/qsession/v1/reset"
 """The runtime API (once: /experimental/api/v1 serves the same routes) and the control
 routes. IAM, Global Search and Global Catalog answer in IBM Cloud's own shapes."""
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _hypothesis_unpatched_afterwards() -> Iterator[None]:
+    """Schemathesis patches Hypothesis for the whole process; later tests get it back whole."""
+    with restored():
+        yield
 
 
 JOB_KINDS = ("done", "cancelled", "stopped at its limit", "in a session", "failed at expiry")
