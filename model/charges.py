@@ -1,7 +1,7 @@
 """What a job's end bills and charges, by why it ended: the charged-span rule, as data.
 
-Two amounts come out of every job that ran (docs/semantics.md, "Usage and billing" and
-"Scheduling and fair share"):
+Two amounts come out of every job that ran (``qsession docs semantics "Usage and billing"``
+and ``qsession docs semantics "Scheduling and fair share"``):
 
 - its **usage**, what ``job.usage()`` and IBM's metrics report: the time it held the QPU,
   or 0 when the system failed it (a QPU fault), as IBM reports it;
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from .job import JOB_TABLE
 from .session import Mode
@@ -65,8 +65,7 @@ for _rule in CHARGE_RULES:
         raise TableError(f"{_rule}: {_rule.event!r} is not a job event")
 
 
-@dataclass(frozen=True, slots=True)
-class Charge:
+class Charge(NamedTuple):
     """What one job's end bills (``usage_us``) and charges its instance (``charged_us``)."""
 
     usage_us: int
