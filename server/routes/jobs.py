@@ -13,6 +13,7 @@ from qsession.runtime.records import JobRecord
 
 from .. import executor, forms, models, results, wire
 from ..emulator import Emulator, Instance
+from ..inflation import budget, check_inflation
 from .common import (
     api_version,
     decode,
@@ -77,7 +78,9 @@ def submit_request(emulator: Emulator, owner: Instance, body: bytes, *,
     (so before any answer names the job); ``recovering`` redoes the call for a job
     recovered from the trace, which keeps its inputs already (and was admitted then).
     """
-    submission = forms.normalise(decode(body), emulator.qubits())
+    data = decode(body)
+    check_inflation(data, budget(len(body)))  # before any circuit or array inflates
+    submission = forms.normalise(data, emulator.qubits())
     if not recovering:
         emulator.check_instance_limit(owner)
     with emulator.lock:  # the staged body goes to this request's job, not another's
