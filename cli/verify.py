@@ -398,6 +398,49 @@ def http(profile: str, seed: int | None, console: Console,
     return outcome
 
 
+REST_EXAMPLES = {"dev": 2, "ci": 4, "deep": 50}
+"""Examples of each REST property per profile (the host rule gets 20 times as many)."""
+
+
+def rest(profile: str, seed: int | None, console: Console,
+         examples: int | None = None) -> Outcome:
+    """REST-level properties against a real server (server/rest_properties.py)."""
+    total = examples if examples is not None else REST_EXAMPLES[profile]
+    outcome = Outcome(f"REST properties ({total} examples each)")
+    try:
+        from qsession.server import rest_properties
+    except ImportError as err:
+        outcome.failed = True
+        outcome.detail = (f"the REST part needs the server extra ({err}): pip install "
+                          "'qsession[server]'")
+        return outcome
+    started = time.perf_counter()
+    with _progress(console) as bar, contextlib.redirect_stdout(io.StringIO()), \
+            contextlib.redirect_stderr(io.StringIO()):
+        bar.add_task("REST properties", total=None)
+        verdict = rest_properties.check(total, seed)
+    outcome.seconds = time.perf_counter() - started
+    outcome.per_invariant = {"INV-REST": sum(verdict.examples.values())}
+    checked = ", ".join(f"{name} {n}" for name, n in verdict.examples.items())
+    if verdict.ok:
+        outcome.detail = f"held on every example: {checked}"
+    else:
+        outcome.failed = True
+        outcome.violated = {"INV-REST"}
+        outcome.detail = "\n".join(verdict.failures) + f"\n(examples: {checked})"
+    return outcome
+
+
+def _mutant_rest(examples: int) -> set[str]:
+    from qsession.server import rest_properties
+
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        verdict = rest_properties.check(examples, seed=0)
+    return set() if verdict.ok else {"INV-REST"}
+
+
+MUTANT_REST = 6
+"""Examples of each REST property under each REST mutant."""
 MUTANT_DOORS = 20
 """Programs the doors part runs under each wire mutant."""
 
@@ -463,13 +506,15 @@ def mutants(console: Console, budget: int) -> tuple[Outcome, Table]:
     with contextlib.suppress(ImportError):  # without the server extra: no wire catalogue
         from qsession.server import mutants as server_mutants
 
-        wire_mutants = server_mutants.WIRE_MUTANTS
+        wire_mutants = server_mutants.WIRE_MUTANTS + server_mutants.REST_MUTANTS
     wire = {m.name for m in wire_mutants}
+    rest_bugs = {m.name for m in wire_mutants if m.expected == {"INV-REST"}}
     catalogue = (*MUTANTS, *wire_mutants)
     outcome = Outcome(f"mutants ({len(catalogue)}, ≤{budget} stateful examples, "
                       f"{MUTANT_PROGRAMS} programs, {budget} circuits each, "
-                      f"{MUTANT_DOORS} doors programs for the wire ones)")
-    parts = ("stateful", "programs", "durations", "metrics", "doors")
+                      f"{MUTANT_DOORS} doors programs or {MUTANT_REST} REST examples for "
+                      "the server's)")
+    parts = ("stateful", "programs", "durations", "metrics", "doors", "rest")
     # The explorer walks the pure model, which no mutant touches (they patch the runtime):
     # it cannot kill them, and says so rather than run for nothing. A runtime mutant acts
     # the same behind both doors, and a wire mutant only behind the HTTP one: each runs
@@ -489,7 +534,9 @@ def mutants(console: Console, budget: int) -> tuple[Outcome, Table]:
         task = bar.add_task("mutants", total=len(catalogue))
         for mutant in catalogue:
             with mutant.applied():
-                if mutant.name in wire:
+                if mutant.name in rest_bugs:
+                    found = {"rest": _mutant_rest(MUTANT_REST)}
+                elif mutant.name in wire:
                     found = {"doors": _mutant_doors(MUTANT_DOORS)}
                 else:
                     found = {"stateful": _mutant_stateful(budget),
@@ -573,7 +620,8 @@ def verify(profile: str, seed: int | None, with_mutants: bool, processes: int,
              exploration(console),
              programs(profile, seed, processes, console, runs, executor),
              durations(profile, seed, console), metrics(profile, seed, console),
-             doors(profile, seed, console), http(profile, seed, console)]
+             doors(profile, seed, console), http(profile, seed, console),
+             rest(profile, seed, console)]
     mutant_table = None
     if with_mutants:
         outcome, mutant_table = mutants(console, budget=150)

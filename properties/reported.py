@@ -33,6 +33,9 @@ API_INVARIANTS = {
                  "later"),
     "INV-JOBS-QUERY": ("service.jobs() returns exactly the jobs matching every filter given, "
                        "newest first unless descending=False, skip and limit after filtering"),
+    "INV-REST": ("over HTTP, request forms IBM documents as equivalent give the same result; "
+                 "another tenant's job is a 404; a token the server did not sign is a 401; "
+                 "the proxy answers exactly IBM's hosts"),
     "INV-DOORS": ("a program run in process and through the HTTP door with IBM's client gives "
                   "the same trace up to identifiers and the same values and types through "
                   "details(), status(), metrics(), results, jobs() and usage"),

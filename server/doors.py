@@ -149,7 +149,7 @@ class Observed:
     trace: list[dict[str, Any]]
     sessions: list[dict[str, Any]]
     jobs: list[dict[str, Any]]
-    queries: dict[str, list[str]]
+    queries: dict[str, list[Any]]
     usage: dict[str, float]
     session_ids: list[str]
     job_ids: list[str]
@@ -271,15 +271,19 @@ def run(door: _Door, program: Sequence[Step]) -> Observed:
         session_values.append({"details": details, "status": session.status()})
     job_values = [_job_values(job) for job in jobs]
     session_ids = [s.session_id for s, _ in sessions]
-    queries: dict[str, list[str]] = {}
+    # Listed jobs come with the status the door holds now (a client's own handle keeps
+    # the status it last saw once it is final; a listing reads the platform's).
+    queries: dict[str, list[Any]] = {}
     for sid in session_ids:
         tenant = next(t for s, t in sessions if s.session_id == sid)
         queries[f"jobs(session_id={sid})"] = [
-            j.job_id() for j in door.jobs(tenant, session_id=sid, limit=None)]
+            (j.job_id(), str(j.status()))
+            for j in door.jobs(tenant, session_id=sid, limit=None)]
     for tenant in TENANTS:
         for pending in (None, True, False):
             queries[f"jobs({tenant}, pending={pending})"] = [
-                j.job_id() for j in door.jobs(tenant, pending=pending, limit=None)]
+                (j.job_id(), str(j.status()))
+                for j in door.jobs(tenant, pending=pending, limit=None)]
     return Observed(outcomes, door.trace(), session_values, job_values, queries,
                     {t: round(door.usage(t), 6) for t in TENANTS}, session_ids,
                     [j.job_id() for j in jobs])

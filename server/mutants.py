@@ -1,17 +1,23 @@
-"""Seeded bugs in the HTTP door's wire mapping, for ``qsession verify --mutants``.
+"""Seeded bugs in the HTTP door, for ``qsession verify --mutants``.
 
-Each patches one entry or one function of ``server/wire.py`` (the one mapping between the
-runtime and IBM's JSON) for the duration of ``with mutant.applied():``; the doors part
-(``server/doors.py``) must see the HTTP door disagree with the in-process one.
+``WIRE_MUTANTS`` patch one entry or one function of ``server/wire.py`` (the one mapping
+between the runtime and IBM's JSON): the doors part (``server/doors.py``) must see the HTTP
+door disagree with the in-process one. ``REST_MUTANTS`` wrap one function of the request
+forms, tenancy, tokens or the proxy's host rule: the REST part
+(``server/rest_properties.py``) must see a property fail.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from typing import Any
 from unittest import mock
 
 from qsession.properties.mutants import Mutant
 
-from . import wire
+from . import forms, intercept, wire
+from .emulator import Emulator
+from .tokens import Tokens
 
 
 def _float_seconds(value: float | int | None) -> float | int | None:
@@ -32,3 +38,53 @@ WIRE_MUTANTS: tuple[Mutant, ...] = (
 )
 """The wire-mapping catalogue (the doors part kills each)."""
 
+
+
+def _values_in_key_order(real: Callable[..., Any], where: str, value: Any,
+                         circuit: Any) -> Any:
+    if isinstance(value, Mapping) and len(value) > 1:
+        value = list(value.values())  # BUG: bound in the dict's order, not by name
+    return real(where, value, circuit)
+
+
+def _any_tenant(real: Callable[..., Any], self: Any, tenant: Any, job_id: str) -> Any:
+    entry = self.jobs.get(job_id)  # BUG: the job is looked up whoever owns it
+    return real(self, tenant if entry is None else entry.instance, job_id)
+
+
+def _unsigned(self: Any, token: str) -> dict[str, Any]:
+    import jwt
+
+    from .tokens import TokenRejected
+
+    try:
+        claims: dict[str, Any] = jwt.decode(  # BUG: the signature is not checked
+            token, options={"verify_signature": False})
+    except (jwt.InvalidTokenError, ValueError) as err:
+        raise TokenRejected(f"not a token: {err}") from None
+    return claims
+
+
+def _suffix_without_dot(host: str) -> bool:
+    return host.lower().rstrip(".").endswith(intercept.IBM_DOMAIN)  # BUG: evilcloud.ibm.com
+
+
+def _wrap(owner: Any, name: str, wrapper: Callable[..., Any]) -> Any:
+    real = getattr(owner, name)
+    return mock.patch.object(owner, name, lambda *a, **k: wrapper(real, *a, **k))
+
+
+REST_MUTANTS: tuple[Mutant, ...] = (
+    Mutant("forms-values-in-key-order", "parameter values by name are bound in the body's "
+           "key order", frozenset({"INV-REST"}),
+           lambda: [_wrap(forms, "_values", _values_in_key_order)]),
+    Mutant("tenancy-any-owner", "a job is found whichever tenant asks",
+           frozenset({"INV-REST"}), lambda: [_wrap(Emulator, "job", _any_tenant)]),
+    Mutant("tokens-unsigned", "a bearer token's signature is not checked",
+           frozenset({"INV-REST"}), lambda: [mock.patch.object(Tokens, "check", _unsigned)]),
+    Mutant("proxy-suffix-without-dot", "the proxy answers any host ending in cloud.ibm.com",
+           frozenset({"INV-REST"}),
+           lambda: [mock.patch.object(intercept, "is_ibm_host", _suffix_without_dot)]),
+)
+"""Bugs in request forms, tenancy, tokens and the proxy's host rule (the REST part kills
+each)."""
