@@ -102,8 +102,9 @@ def session_usage_us(state: Replay, s: SessionView, now: int) -> int | None:
         ran = [j for j in state.jobs.values() if j.session == s.id and j.started is not None]
         if not ran:
             return None
-        return sum(j.usage_us if j.finished is not None else now - (j.started or now)
-                   for j in ran)
+        # (A job that started at instant 0 has started == 0: not "no start".)
+        return sum(j.usage_us if j.finished is not None or j.started is None
+                   else now - j.started for j in ran)
     if s.started_at is None:
         return None
     open_span = 0 if s.active_since is None else now - s.active_since
