@@ -1,4 +1,4 @@
-"""Benchmarks B1–B12: each prints a ratio against a baseline measured in the same run.
+"""Benchmarks B1–B14: each prints a ratio against a baseline measured in the same run.
 
 Run them with ``make bench`` (``python -m bench`` from the repository root). Absolute
 times on these machines are not stable, so every figure that has a baseline is a ratio
@@ -12,5 +12,5 @@ They are not timed tests: ``make test`` only runs each benchmark's ``quick`` var
 from __future__ import annotations
 
 BENCHMARKS: tuple[str, ...] = ("B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B9", "B10", "B11",
-                               "B12")
+                               "B12", "B14")
 """Every benchmark id, in table order."""

@@ -1,14 +1,16 @@
 """``python -m bench``: run the benchmarks, print each row, write ``docs/performance.md``.
 
 Options: ``--only B1,B3`` runs a subset (the table still has every row; the others say
-"not run"), ``--quick`` runs tiny sizes as a smoke test (it writes nothing unless
-``--output`` is given), ``--output FILE`` chooses where the Markdown goes.
+"not run", or, with ``--keep``, what the output file said of them, noted as kept),
+``--quick`` runs tiny sizes as a smoke test (it writes nothing unless ``--output`` is
+given), ``--output FILE`` chooses where the Markdown goes.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
 import time
 import traceback
@@ -31,6 +33,7 @@ MODULES: dict[str, str] = {
     "B10": "bench.b10_check",
     "B11": "bench.b11_executor",
     "B12": "bench.b12_measured_estimator",
+    "B14": "bench.b14_page",
 }
 """The module that measures each benchmark (each has ``run(quick=..., previous=...)``)."""
 
@@ -70,6 +73,28 @@ def not_run(ident: str) -> Result:
     return Result(ident, "—", "—", "—", "—", "—", "not run")
 
 
+def earlier(path: Path) -> dict[str, Result]:
+    """The rows (and notes) of an earlier ``docs/performance.md``, by id, each noted as
+    kept from that run (its commit and date), for ``--keep``."""
+    if not path.is_file():
+        return {}
+    text = path.read_text()
+    stamp = ", ".join(m.group(1) + " " + m.group(2) for m in re.finditer(
+        r"^- \*\*(commit|date)\*\*: (.+)$", text, re.MULTILINE))
+    rows: dict[str, Result] = {}
+    for line in text.splitlines():
+        cells = [c.strip().replace("\\|", "|") for c in re.split(r"(?<!\\)\|", line)[1:-1]]
+        if len(cells) == 7 and re.fullmatch(r"B\d+", cells[0]) and cells[6] != "not run":
+            ident, figure, subject, baseline, ratio, target, verdict = cells
+            rows[ident] = Result(ident, figure, subject, baseline, ratio, target,
+                                 verdict,  # type: ignore[arg-type]
+                                 notes=[f"kept from an earlier run ({stamp})"])
+    for block in re.finditer(r"^\*\*(B\d+)\*\* .*?\n\n((?:- .*\n)+)", text, re.MULTILINE):
+        if block.group(1) in rows:
+            rows[block.group(1)].notes += [n[2:] for n in block.group(2).splitlines()]
+    return rows
+
+
 def run_all(ids: Sequence[str], *, quick: bool,
             echo: Callable[[str], None] = print) -> list[Result]:
     """Run the benchmarks ``ids`` in order; one row per id in BENCHMARKS order."""
@@ -96,6 +121,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--only", help="comma-separated ids, e.g. B1,B3 (default: all)")
     parser.add_argument("--quick", action="store_true",
                         help="tiny sizes, a smoke run (figures are not meaningful)")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the output file's rows of the benchmarks not run now "
+                             "(each noted with the commit and date it was measured at)")
     parser.add_argument("--output", type=Path, default=None,
                         help=f"Markdown file to write (default: {DEFAULT_OUTPUT.relative_to(REPO)}"
                              "; none with --quick)")
@@ -105,6 +133,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     info = machine_info()
     print("machine: " + "; ".join(f"{k} {v}" for k, v in info.items()))
     results = run_all(ids, quick=args.quick)
+    if args.keep and output is not None:
+        kept = earlier(output)
+        results = [kept.get(r.id, r) if r.verdict == "not run" else r for r in results]
     command = "python -m bench" + (f" --only {args.only}" if args.only else "") + (
         " --quick" if args.quick else "")
     if output is not None:

@@ -131,6 +131,36 @@ def _invariants() -> str:
     return "\n".join(lines)
 
 
+def _coupling() -> str:
+    from qsession.model import JOB_SESSION_RULES, SESSION_JOB_RULES
+
+    def job_event(name: str | None, ending: str) -> str:
+        return ending if name is None else f"`{name}` each"
+
+    lines = ["| session event | its queued jobs | its running job | note |", "|---|---|---|---|"]
+    lines += [f"| `{r.event}` | {job_event(r.queued, 'stay queued')} | "
+              f"{job_event(r.running, 'runs to completion')} | {r.note} |"
+              for r in SESSION_JOB_RULES]
+    lines += ["", "| job event | tells its session (unless the session has ended) | note |",
+              "|---|---|---|"]
+    lines += [f"| `{r.job_event}` | `{r.session_event}` | {r.note} |" for r in JOB_SESSION_RULES]
+    return "\n".join(lines)
+
+
+def _charges() -> str:
+    from qsession.model import CHARGE_RULES
+
+    def yes(flag: bool, what: str) -> str:
+        return what if flag else "0"
+
+    lines = ["| a job that ran, ending | by | its usage | charged to its instance | note |",
+             "|---|---|---|---|---|"]
+    lines += [f"| {r.cause.replace('_', ' ')} | `{r.event}` | {yes(r.usage, 'time held')} | "
+              f"{yes(r.fair_share, 'time held (not in a dedicated session)')} | {r.note} |"
+              for r in CHARGE_RULES]
+    return "\n".join(lines)
+
+
 BLOCKS: dict[str, Callable[[], str]] = {
     "session-states": lambda: _states(SESSION_TABLE),
     "session-events": lambda: _events(SESSION_TABLE),
@@ -142,6 +172,8 @@ BLOCKS: dict[str, Callable[[], str]] = {
     "ibm-job-words": _job_words,
     "defaults": _defaults,
     "invariants": _invariants,
+    "session-job-coupling": _coupling,
+    "job-charges": _charges,
 }
 """Every generated block of ``docs/semantics.md`` by name, and how to render it."""
 

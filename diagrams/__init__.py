@@ -16,8 +16,11 @@ import tempfile
 from collections.abc import Iterator
 from typing import Any, Literal, cast
 
-from qsession.model import TABLES, LifecycleTable
-from qsession.model.lifecycle import machine_arguments
+from qsession.model import (
+    TABLES,
+    LifecycleTable,
+    machine_arguments,
+)
 
 Format = Literal["mermaid", "dot", "svg", "png"]
 FORMATS: tuple[Format, ...] = ("mermaid", "dot", "svg", "png")

@@ -1,6 +1,7 @@
 """Metrics computed from a trace alone: per job, per session, per QPU.
 
-What is billed is defined in docs/semantics.md, "Usage and billing".
+What is billed is defined in docs/semantics.md, "Usage and billing"; the metrics take it
+from what the runtime recorded (``insight.reading``) and never work it out again.
 
 Because they read only the trace, they work on a recorded or hand-written trace as well
 as on a live run, and a test checks them against the scheduler's own bookkeeping.
@@ -11,11 +12,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from qsession.model import FINAL_STATUSES, SESSION_TABLE
 from qsession.runtime.clock import to_seconds
 from qsession.runtime.trace import Record, Trace
 
-_SESSION_FINAL = SESSION_TABLE.final_states
+from .reading import Reading, read
 
 
 @dataclass
@@ -49,10 +49,9 @@ class JobMetrics:
 
     @property
     def usage(self) -> float:
-        """Quantum seconds billed: the time it held the QPU, 0 if the system failed it."""
-        if self.billed is not None:
-            return self.billed
-        return self.run or 0.0
+        """Quantum seconds billed, as the runtime recorded it on the job's end (0 until then,
+        and for a job that never ran)."""
+        return self.billed or 0.0
 
 
 @dataclass
@@ -70,19 +69,12 @@ class SessionMetrics:
     jobs: list[str] = field(default_factory=list)
     activations: int = 0
     deactivations: int = 0
-    active_time: float = 0.0
+    usage_time: float = 0.0
+    """Its usage time, as the runtime billed it: a dedicated session's active spans (the
+    ``bill`` records, an open span counted to the end of the trace), a batch's sum of its
+    jobs' usage."""
     reserved_idle: float = 0.0
     job_usage: float = 0.0
-    _active_since: float | None = None
-    _running: set[str] = field(default_factory=set)
-    _meter_job: str | None = None  # ended while this job of it ran: billed until it ends
-
-    @property
-    def usage_time(self) -> float:
-        """A dedicated session's active time, each span until the latest of its
-        deactivation, its end and the completion of its job running then; a batch's sum
-        of its jobs' usage."""
-        return self.active_time if self.mode == "dedicated" else self.job_usage
 
 
 @dataclass
@@ -128,94 +120,34 @@ class Metrics:
 
 
 def compute(trace: Trace | Iterable[Record]) -> Metrics:
-    """Metrics of a trace (records in emission order)."""
-    records = list(trace)
-    jobs: dict[str, JobMetrics] = {}
-    sessions: dict[str, SessionMetrics] = {}
-    qpus: dict[str, QPUMetrics] = {}
-    holds: dict[str, tuple[str, float]] = {}
-    for r in records:
-        t = to_seconds(r.t)
-        q = qpus.setdefault(r.qpu, QPUMetrics(r.qpu, t, t))
-        q.end = max(q.end, t)
-        if r.entity == "job":
-            _job_record(r, t, jobs, sessions, q)
-        elif r.entity == "session":
-            _session_record(r, t, sessions)
-        elif r.event == "hold" and r.session is not None:
-            holds[r.qpu] = (r.session, t)
-        elif r.event == "release" and r.qpu in holds:
-            sid, since = holds.pop(r.qpu)
-            _add_reserved(sessions, qpus, r.qpu, sid, t - since)
-    for qpu, (sid, since) in holds.items():  # still held when the trace ends
-        _add_reserved(sessions, qpus, qpu, sid, qpus[qpu].end - since)
-    for s in sessions.values():
-        if s._active_since is not None:  # still active at the end of the trace
-            s.active_time += qpus[s.qpu].end - s._active_since
-            s._active_since = None
+    """Metrics of a trace (records in emission order), from its one reading."""
+    return metrics_of(read(trace))
+
+
+def metrics_of(reading: Reading) -> Metrics:
+    """The metrics of a trace already read (``insight.reading``)."""
+    # Holds still open when the trace ends count until their QPU's last record.
+    held = {sid: s.reserved_idle_us for sid, s in reading.sessions.items()}
+    qpus = {}
+    for name, q in reading.qpus.items():
+        still = 0 if q.holding is None else q.last - q.holding[1]
+        if q.holding is not None and q.holding[0] in held:
+            held[str(q.holding[0])] += still
+        qpus[name] = QPUMetrics(name, to_seconds(q.first), to_seconds(q.last),
+                                to_seconds(q.busy_us), to_seconds(q.reserved_idle_us + still),
+                                q.jobs)
+    jobs = {jid: JobMetrics(jid, j.qpu, j.session, j.instance, to_seconds(j.created),
+                            _s(j.started), _s(j.finished), j.status, _s(j.usage_us), j.ended_by)
+            for jid, j in reading.jobs.items()}
+    sessions = {}
+    for sid, s in reading.sessions.items():
+        end = reading.qpus[s.qpu].last
+        sessions[sid] = SessionMetrics(
+            sid, s.qpu, s.mode, s.instance, to_seconds(s.created), _s(s.started_at),
+            _s(s.ended), s.state, list(s.jobs), s.activations, s.deactivations,
+            to_seconds(s.usage_us(end)), to_seconds(held[sid]), to_seconds(s.job_usage_us))
     return Metrics(jobs, sessions, qpus)
 
 
-def _job_record(r: Record, t: float, jobs: dict[str, JobMetrics],
-                sessions: dict[str, SessionMetrics], q: QPUMetrics) -> None:
-    if r.event == "create":
-        jobs[r.id] = JobMetrics(r.id, r.qpu, r.session, r.instance, t)
-        q.jobs += 1
-        if r.session in sessions:
-            sessions[r.session].jobs.append(r.id)
-        return
-    job = jobs[r.id]
-    s = sessions.get(job.session) if job.session is not None else None
-    if r.event == "start":
-        job.started = t
-        if s is not None:
-            s._running.add(job.id)
-    if r.dest is not None:
-        job.status = r.dest
-    if r.dest in FINAL_STATUSES:
-        job.finished = t
-        job.ended_by = r.event
-        billed = r.data.get("usage_us")
-        if isinstance(billed, int):
-            job.billed = to_seconds(billed)
-        if job.started is not None:
-            q.busy += t - job.started
-            if s is not None:
-                s.job_usage += job.usage
-                s._running.discard(job.id)
-                if s._meter_job == job.id and s._active_since is not None:
-                    s.active_time += t - s._active_since
-                    s._active_since = s._meter_job = None
-
-
-def _session_record(r: Record, t: float, sessions: dict[str, SessionMetrics]) -> None:
-    if r.event == "create":
-        mode = str(r.data.get("mode", "dedicated"))
-        sessions[r.id] = SessionMetrics(r.id, r.qpu, mode, r.instance, t)
-        return
-    s = sessions[r.id]
-    if r.dest is None:
-        return
-    s.state = r.dest
-    if r.dest == "active" and r.source != "active":
-        s.activations += 1
-        s._active_since = t
-        if s.started is None:
-            s.started = t
-    elif r.source == "active" and r.dest != "active" and s._active_since is not None:
-        if r.dest in _SESSION_FINAL and s._running and s.mode == "dedicated":
-            s._meter_job = next(iter(s._running))  # one job runs at a time on its QPU
-        else:
-            s.active_time += t - s._active_since
-            s._active_since = None
-    if r.event == "ittl_elapsed":
-        s.deactivations += 1
-    if r.dest in _SESSION_FINAL and r.source not in _SESSION_FINAL:
-        s.ended = t
-
-
-def _add_reserved(sessions: dict[str, SessionMetrics], qpus: dict[str, QPUMetrics], qpu: str,
-                  sid: str, seconds: float) -> None:
-    qpus[qpu].reserved_idle += seconds
-    if sid in sessions:
-        sessions[sid].reserved_idle += seconds
+def _s(us: int | None) -> float | None:
+    return None if us is None else to_seconds(us)

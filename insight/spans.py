@@ -10,7 +10,8 @@ cancel marks), and one lane per instance for job-mode jobs.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import bisect
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
@@ -162,6 +163,31 @@ def timeline_spans(trace: Trace | Iterable[Record], epoch: datetime | None = Non
     return builder.finish(epoch)
 
 
+class TimelineFeed:
+    """The timeline of a growing trace: fed record by record, looked at through a window.
+
+    ``timeline_spans`` reads a whole trace; a live view feeds the new records on each look
+    and draws only a window of time (``window``), whose cost is what it shows.
+    """
+
+    def __init__(self, epoch: datetime) -> None:
+        self.epoch = epoch
+        self._builder = _Builder()
+
+    def feed(self, records: Iterable[Record]) -> TimelineFeed:
+        """Apply ``records`` (the trace's next ones, in order); returns itself."""
+        for record in records:
+            self._builder.add(record)
+        return self
+
+    def window(self, since: int, until: int, *, lanes: int = 40,
+               jobs: int = 200) -> TimelineSpans:
+        """The lanes and spans of ``[since, until]``: every QPU lane, at most ``lanes``
+        other lanes (the latest active) and ``jobs`` jobs a lane (the latest)."""
+        start = max(since, self._builder.start if self._builder.start is not None else since)
+        return self._builder.window(self.epoch, start, until, lanes=lanes, jobs=jobs)
+
+
 # -- deriving spans from records ---------------------------------------------------------
 
 
@@ -184,6 +210,12 @@ class _JobTrack:
     started: int | None = None
     ended: int | None = None
     state: str = QUEUED
+    job_id: str = ""
+
+    def span(self, job: str, end: int) -> JobSpan:
+        """The job as drawn, ending at ``end`` (its final instant, or now while open)."""
+        return JobSpan(job, self.qpu, self.session, self.instance, self.created,
+                       self.started, end, self.state)
 
 
 class _Builder:
@@ -199,8 +231,18 @@ class _Builder:
         self.qpu_end: dict[str, int] = {}
         self.start: int | None = None
         self.end = 0
+        # For windows of a live trace: what ended, in end order, and what is still open.
+        self.ended: dict[str, list[JobSpan]] = {}  # lane key -> its jobs that ended
+        self.ended_runs: dict[str, list[JobSpan]] = {}  # QPU -> runs that ended
+        self.open_jobs: dict[str, dict[str, _JobTrack]] = {}  # lane key -> open jobs
+        self.open_on: dict[str, dict[str, _JobTrack]] = {}  # QPU -> its open jobs
+        self.open_sessions: dict[str, _SessionTrack] = {}
+        self.touched: dict[str, int] = {}  # lane key -> last instant something happened
+        self.lanes: dict[str, Lane] = {}
+        self.position: dict[str, tuple[int, int, int]] = {}  # lane key -> its place
 
     def add(self, r: Record) -> None:
+        """Apply one record."""
         self.start = r.t if self.start is None else min(self.start, r.t)
         self.end = max(self.end, r.t)
         self._qpu_lane(r.qpu)
@@ -214,14 +256,27 @@ class _Builder:
         elif r.event == "release" and r.qpu in self.holds:
             since, sid = self.holds.pop(r.qpu)
             _append_span(self.qpu_lanes[r.qpu].holds, since, r.t, sid)
+            self._touch(f"qpu:{r.qpu}", r.t)
+
+    def _place(self, lane: Lane, qpu: int, group: int) -> None:
+        # The timeline's order: by QPU, its lane first, then sessions, then job-mode lanes.
+        self.lanes[lane.key] = lane
+        self.position[lane.key] = (qpu, group, len(self.position))
+
+    def _touch(self, key: str, t: int) -> None:
+        # Most recently touched last, so a window walks back from the end.
+        self.touched.pop(key, None)
+        self.touched[key] = t
 
     # lanes
 
     def _qpu_lane(self, qpu: str) -> Lane:
         if qpu not in self.qpu_lanes:
-            self.qpu_lanes[qpu] = Lane(f"qpu:{qpu}", "qpu", qpu, f"QPU {qpu}")
+            lane = self.qpu_lanes[qpu] = Lane(f"qpu:{qpu}", "qpu", qpu, f"QPU {qpu}")
+            self._place(lane, len(self.qpu_lanes) - 1, -1)
             self.session_lanes[qpu] = []
             self.job_lanes[qpu] = []
+            self.ended_runs[qpu] = []
         return self.qpu_lanes[qpu]
 
     def _session_track(self, sid: str, r: Record, mode: str = "dedicated") -> _SessionTrack:
@@ -231,7 +286,9 @@ class _Builder:
             label = f"{sid} · {kind}" + ("" if r.instance is None else f" · {r.instance}")
             lane = Lane(f"session:{sid}", kind, r.qpu, label, r.instance)
             self.session_lanes[r.qpu].append(lane)
+            self._place(lane, self.position[f"qpu:{r.qpu}"][0], 0)
             track = self.sessions[sid] = _SessionTrack(lane, PENDING, r.t)
+            self.open_sessions[sid] = track
         return track
 
     def _job_lane(self, r: Record) -> Lane:
@@ -244,6 +301,7 @@ class _Builder:
         label = "job mode" + ("" if r.instance is None else f" · {r.instance}")
         lane = Lane(key, "jobs", r.qpu, label, r.instance)
         self.job_lanes[r.qpu].append(lane)
+        self._place(lane, self.position[f"qpu:{r.qpu}"][0], 1)
         return lane
 
     # records
@@ -252,7 +310,9 @@ class _Builder:
         job = self.jobs.get(r.id)
         if job is None:  # create, or a job whose create record is missing
             job = self.jobs[r.id] = _JobTrack(self._job_lane(r), r.qpu, r.session, r.instance,
-                                              r.t)
+                                              r.t, job_id=r.id)
+            self.open_jobs.setdefault(job.lane.key, {})[r.id] = job
+            self.open_on.setdefault(job.qpu, {})[r.id] = job
             self._count(job.session, +1)
         if r.event == "start":
             job.started = r.t
@@ -261,6 +321,18 @@ class _Builder:
             if r.dest in FINAL_STATUSES:
                 job.ended = r.t
                 self._count(job.session, -1)
+                lane_open = self.open_jobs[job.lane.key]
+                lane_open.pop(r.id, None)
+                if not lane_open:  # only lanes with open jobs stay, so a window finds them
+                    del self.open_jobs[job.lane.key]
+                self.open_on[job.qpu].pop(r.id, None)
+                span = job.span(r.id, r.t)
+                self.ended.setdefault(job.lane.key, []).append(span)
+                if span.started is not None:
+                    self.ended_runs[job.qpu].append(span)
+        self._touch(job.lane.key, r.t)
+        if job.started is not None:
+            self._touch(f"qpu:{job.qpu}", r.t)
         if job.session is not None:
             self._update_ittl(self.sessions[job.session], r.t)
 
@@ -281,7 +353,9 @@ class _Builder:
             track.state, track.since = r.dest, r.t
             if r.dest in _SESSION_FINAL:
                 track.lane.final_state = r.dest
+                self.open_sessions.pop(r.id, None)
         self._update_ittl(track, r.t)
+        self._touch(track.lane.key, r.t)
 
     @staticmethod
     def _marks(lane: Lane, r: Record) -> None:
@@ -319,9 +393,7 @@ class _Builder:
             if track.ittl_since is not None:
                 _append_span(track.lane.ittl, track.ittl_since, end)
         for jid, job in self.jobs.items():
-            span = JobSpan(jid, job.qpu, job.session, job.instance, job.created, job.started,
-                           self.qpu_end[job.qpu] if job.ended is None else job.ended,
-                           job.state)
+            span = job.span(jid, self.qpu_end[job.qpu] if job.ended is None else job.ended)
             job.lane.jobs.append(span)
             if span.started is not None:
                 self.qpu_lanes[job.qpu].jobs.append(span)
@@ -331,6 +403,73 @@ class _Builder:
         for lane in lanes:
             lane.jobs.sort(key=lambda j: (j.created, j.job))
         return TimelineSpans(epoch, self.start or 0, self.end, lanes)
+
+
+    def window(self, epoch: datetime, since: int, until: int, *, lanes: int,
+               jobs: int) -> TimelineSpans:
+        """What happened in ``[since, until]``, without closing anything: every QPU lane,
+        at most ``lanes`` other lanes (the latest active first, kept in the timeline's
+        order) and at most ``jobs`` jobs a lane (the latest). Spans keep their true
+        instants (a drawing clips them at ``since``); what is open ends at ``until``.
+
+        Lanes are found from the most recently touched backwards and from what is still
+        open, so a window costs what it shows, not the length of the trace.
+        """
+        wanted: dict[str, None] = {}
+        for key in reversed(self.touched):
+            if self.touched[key] < since or len(wanted) >= lanes:
+                break
+            if not key.startswith("qpu:"):
+                wanted[key] = None
+        for key in [*(t.lane.key for t in self.open_sessions.values()), *self.open_jobs]:
+            if len(wanted) >= lanes:
+                break
+            wanted.setdefault(key, None)
+        keys = sorted([*(lane.key for lane in self.qpu_lanes.values()), *wanted],
+                      key=self.position.__getitem__)
+        out = [self._lane_window(self.lanes[key], since, until, jobs) for key in keys]
+        return TimelineSpans(epoch, since, until, out)
+
+    def _lane_window(self, lane: Lane, since: int, until: int, limit: int) -> Lane:
+        copy = Lane(lane.key, lane.kind, lane.qpu, lane.label, lane.instance,
+                    final_state=lane.final_state)
+        copy.holds = _since(lane.holds, since)
+        copy.states = _since(lane.states, since)
+        copy.ittl = _since(lane.ittl, since)
+        first = bisect.bisect_left(lane.marks, since, key=lambda m: m.t)
+        copy.marks = lane.marks[first:]
+        if lane.kind == "qpu":
+            if lane.qpu in self.holds:
+                start, sid = self.holds[lane.qpu]
+                _append_span(copy.holds, start, until, sid)
+            ended = self.ended_runs[lane.qpu]
+            opened = [j for j in self.open_on.get(lane.qpu, {}).values()
+                      if j.started is not None]
+        else:
+            ended = self.ended.get(lane.key, [])
+            opened = list(self.open_jobs.get(lane.key, {}).values())
+            track = self.sessions.get(lane.key.removeprefix("session:"))
+            if track is not None and track.lane is lane:
+                if track.state not in _SESSION_FINAL:
+                    _append_span(copy.states, track.since, until, track.state)
+                if track.ittl_since is not None:
+                    _append_span(copy.ittl, track.ittl_since, until)
+        first = bisect.bisect_right(ended, since, key=lambda j: j.end)
+        spans = [*ended[max(first, len(ended) - limit):],
+                 *(j.span(j_id, until) for j_id, j in _ids(opened))]
+        spans.sort(key=lambda j: (j.created, j.job))
+        copy.jobs = spans[-limit:]
+        return copy
+
+
+def _ids(tracks: Iterable[_JobTrack]) -> Iterator[tuple[str, _JobTrack]]:
+    for track in tracks:
+        yield track.job_id, track
+
+
+def _since(spans: list[Span], since: int) -> list[Span]:
+    """The spans (in end order) that end after ``since``."""
+    return spans[bisect.bisect_right(spans, since, key=lambda s: s.end):]
 
 
 def _append_span(spans: list[Span], start: int, end: int, label: str | None = None) -> None:

@@ -14,6 +14,7 @@ from qsession.runtime.clock import to_seconds
 from qsession.runtime.trace import Record, Trace
 
 from .metrics import Metrics
+from .reading import read
 
 
 @dataclass
@@ -112,22 +113,15 @@ def read_story(trace: Trace | Iterable[Record], session_id: str) -> Story:
 
 
 def _job_facts(records: list[Record]) -> dict[str, JobFacts]:
-    jobs: dict[str, JobFacts] = {}
-    for r in records:
-        if r.entity == "job" and r.event == "create":
-            owner = str(r.data.get("tags") or "?")
-            jobs[r.id] = JobFacts(r.id, r.session, owner, to_seconds(r.t), r.seq)
-        elif r.entity == "job" and r.id in jobs:
-            job = jobs[r.id]
-            if r.event == "start":
-                job.started, job.started_seq = to_seconds(r.t), r.seq
-            if r.dest is not None:
-                job.status = r.dest
-            if r.event in ("finish", "fail", "expire", "cancel"):
-                job.ended, job.ended_seq = to_seconds(r.t), r.seq
-        elif r.event == "dispatch" and r.data.get("job") in jobs:
-            jobs[str(r.data["job"])].via = str(r.data.get("via"))
-    return jobs
+    """Every job's facts, from the trace's one reading (its tags name its owner)."""
+    return {j.id: JobFacts(j.id, j.session, j.tags or "?", to_seconds(j.created), j.created_seq,
+                           _s(j.started), j.started_seq, _s(j.finished), j.finished_seq,
+                           j.status, j.via)
+            for j in read(records).jobs.values()}
+
+
+def _s(us: int | None) -> float | None:
+    return None if us is None else to_seconds(us)
 
 
 def _session_ittl(records: list[Record], session_id: str) -> float:

@@ -32,6 +32,13 @@ def in_normal_queue(session_state: str | None) -> bool:
     return session_state is None or session_state in (PENDING, INACTIVE)
 
 
+def batch_order(started_at: int, created_at: int, ident: str) -> tuple[int, int, str]:
+    """The key that orders started batches: by when their first job started (then by
+    creation and id), also after one went inactive and came back. ``started_at`` may be
+    any increasing measure (an instant, or the explorer's rank of first starts)."""
+    return started_at, created_at, ident
+
+
 def select(
     active_dedicated: bool,
     session_head: J | None,
@@ -42,7 +49,7 @@ def select(
 
     1. ``active_dedicated``: the active dedicated session's oldest queued job
        (``session_head``), or, when it has none, *hold* the QPU idle for it;
-    2. the first active batch (in activation order) with a queued job;
+    2. the first active batch (in ``batch_order``) with a queued job;
     3. the normal queue: the smallest ``(share ratio, submission seq)`` among the heads of
        each instance's FIFO — the least-served instance first, FIFO on ties.
     """

@@ -3,6 +3,12 @@
 The invariants read this state; it is derived from the records alone (never from the
 scheduler), so a recorded or hand-written trace is checked exactly like a live one.
 
+This is the invariants' own reading of a trace, kept apart on purpose from the one the
+readers share (``qsession.insight.reading``) and from the rules the runtime executes
+(``qsession.model``): what a job's end bills and charges (``expected_job_usage``,
+``charged``) and how a session's spans are metered are restated here in the semantics'
+words, so that a wrong rule in the runtime shows up as a disagreement.
+
 Every question the invariants ask at each record or instant is answered from an index
 kept up to date as records are applied (queued jobs per QPU, active sessions per QPU,
 sessions with a running deadline, closing sessions, windowed use per instance), so the
@@ -16,13 +22,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from qsession.model import ACTIVE, FINAL_STATUSES, QUEUED, RUNNING, SESSION_TABLE
+from qsession.runtime.fairshare import DEFAULT_WINDOW_US
 from qsession.runtime.scheduler import MAX_TIME_ERROR, QPU_FAULT
 from qsession.runtime.trace import Record
 
 if TYPE_CHECKING:
     from .oracle import Expected
 
-DEFAULT_WINDOW_US = 28 * 86_400 * 1_000_000
 SESSION_FINAL = SESSION_TABLE.final_states
 
 
@@ -107,6 +113,8 @@ class JobView:
     ended_by: str | None = None
     reason: str | None = None
     usage_us: int = 0
+    charged_us: int = 0
+    """What its end charged its instance's fair share (this reading's own account)."""
 
     @property
     def is_final(self) -> bool:
@@ -142,6 +150,8 @@ def expected_job_usage(started: int, ended: int, event: str, reason: str | None)
 def charged(event: str, reason: str | None) -> bool:
     """A batch or job-mode job that ran is charged unless cancelled or failed."""
     return event == "finish" or (event == "fail" and reason == MAX_TIME_ERROR)
+
+
 def in_creation_order(sessions: list[SessionView]) -> list[SessionView]:
     """``sessions`` in the order the trace created them."""
     return sorted(sessions, key=lambda s: s.order)
@@ -415,6 +425,7 @@ class Replay:
                 assert job.started is not None
                 job.usage_us = expected_job_usage(job.started, r.t, r.event, job.reason)
                 if (s is None or s.mode != "dedicated") and charged(r.event, job.reason):
+                    job.charged_us = r.t - job.started
                     self._charge(job.instance, job.started, r.t)
             if s is not None:
                 s.queued.discard(job.id)

@@ -19,6 +19,10 @@ MAX_SHOTS = 100_000
 """IBM QPUs' ``max_shots``."""
 DEFAULT_REP_DELAY = 250e-6
 """IBM QPUs' default repetition delay, seconds."""
+MAX_EXPERIMENTS = 300
+"""IBM QPUs' ``max_experiments`` (circuits per job)."""
+ONLINE_DATE = "2025-01-01T00:00:00.000Z"
+"""When an ideal QPU "went online": the virtual clock's default epoch."""
 
 
 class BackendRecord:
@@ -60,21 +64,41 @@ def configuration(qpu: QPU) -> Any:
     fake = qpu.fake_backend
     if fake is not None and hasattr(fake, "configuration"):
         return fake.configuration()
+    return BackendRecord("BackendConfiguration", **_target_configuration(qpu))
+
+
+def _target_configuration(qpu: QPU) -> dict[str, Any]:
+    """IBM's configuration keys for a QPU without a fake backend, from its target.
+
+    Each gate lists the qubits it acts on (``gates[].coupling_map``): that is how IBM's
+    client places instructions when a backend has no calibration data, so a client that
+    rebuilds the target from this JSON gets the QPU's gates and connectivity.
+    """
+    from qiskit.circuit import Gate
+
     target = qpu.target
     coupling = target.build_coupling_map()
     edges = [list(e) for e in coupling.get_edges()] if coupling is not None else []
     instructions = sorted(target.operation_names)
     gates = [n for n in instructions if n not in ("measure", "reset", "delay", "barrier")
              and n not in _CONTROL_FLOW]
-    return BackendRecord(
-        "BackendConfiguration",
+    gate_defs = []
+    for name in gates:
+        op = target.operation_from_name(name)
+        if not isinstance(op, Gate):
+            continue
+        qargs = target.qargs_for_operation_name(name) or []
+        gate_defs.append({"name": name, "parameters": [str(p) for p in op.params],
+                          "qasm_def": "", "coupling_map": [list(q) for q in qargs]})
+    return dict(
         backend_name=qpu.name,
         backend_version=qpu.backend_version,
         n_qubits=target.num_qubits,
         basis_gates=gates,
+        gates=gate_defs,
         supported_instructions=instructions,
         coupling_map=edges,
-        local=True,
+        local=False,  # it plays a remote IBM QPU
         simulator=False,  # it plays a QPU: IBM's guides filter on simulator=False
         conditional=True,
         open_pulse=False,
@@ -87,9 +111,89 @@ def configuration(qpu: QPU) -> Any:
         dynamic_reprate_enabled=True,
         supported_features=["qasm3", "dynamic_circuits"] if set(instructions) & _CONTROL_FLOW
         else ["qasm3"],
-        processor_type={"family": "qsession ideal", "revision": 1},
+        processor_type={"family": "qsession ideal", "revision": "1.0"},
         description=qpu.description,
+        online_date=ONLINE_DATE,
     )
+
+
+def configuration_json(qpu: QPU) -> dict[str, Any]:
+    """The configuration as IBM's REST API serves it (``GET /backends/{id}/configuration``).
+
+    A fake backend's is its bundled JSON file, which is IBM's own answer recorded, renamed
+    to the QPU's name; an ideal QPU's is built from its target with IBM's units (``dt``
+    in nanoseconds, ``rep_delay_range`` and ``default_rep_delay`` in microseconds).
+    """
+    raw = _fake_file(qpu, "conf_filename")
+    if raw is None:
+        config = _target_configuration(qpu)
+        dt = config["dt"]
+        config["dt"] = None if dt is None else dt * 1e9
+        config["rep_delay_range"] = [v * 1e6 for v in config["rep_delay_range"]]
+        config["default_rep_delay"] = config["default_rep_delay"] * 1e6
+        config["max_experiments"] = MAX_EXPERIMENTS
+        version = str(config["backend_version"])
+        config["backend_version"] = ".".join([*version.split("."), "0", "0"][:3])
+        return config
+    raw["backend_name"] = qpu.name
+    raw["simulator"] = False  # so a Session really opens one
+    raw["online_date"] = rest_timestamp(raw.get("online_date")) or ONLINE_DATE
+    return raw
+
+
+def properties_json(qpu: QPU) -> dict[str, Any] | None:
+    """Calibration data as IBM's REST API serves it, or None for a QPU without any."""
+    raw = _fake_file(qpu, "props_filename")
+    if raw is None:
+        return None
+    raw["backend_name"] = qpu.name
+    raw["last_update_date"] = rest_timestamp(raw.get("last_update_date"))
+    return raw
+
+
+def defaults_json(qpu: QPU) -> dict[str, Any] | None:
+    """IBM's backend defaults (``qubit_freq_est``, ``meas_freq_est`` in GHz), or None.
+
+    Pulse-level defaults left Qiskit 2 and the fake backends ship none; the estimated
+    drive frequencies are the calibration data's qubit frequencies and the readout ones
+    the middle of each qubit's measurement LO range. A QPU without calibration has none.
+    """
+    props = properties_json(qpu)
+    config = _fake_file(qpu, "conf_filename")
+    if props is None or config is None:
+        return None
+    freqs = [next((float(p["value"]) for p in qubit if p.get("name") == "frequency"), 0.0)
+             for qubit in props.get("qubits", [])]
+    meas = [sum(r) / 2 for r in config.get("meas_lo_range", [])]
+    return {"qubit_freq_est": freqs, "meas_freq_est": meas, "buffer": 0,
+            "pulse_library": [], "cmd_def": []}
+
+
+def rest_timestamp(value: Any) -> str | None:
+    """A timestamp as IBM's REST API writes dates: ``2023-01-23T05:00:00.000Z``."""
+    from datetime import UTC, datetime
+
+    if value is None:
+        return None
+    when = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + \
+        f"{when.microsecond // 1000:03d}Z"
+
+
+def _fake_file(qpu: QPU, attr: str) -> dict[str, Any] | None:
+    """A fake backend's bundled JSON file (``conf_filename``, ``props_filename``), or None."""
+    import json
+    from pathlib import Path
+
+    fake = qpu.fake_backend
+    name = getattr(fake, attr, None) if fake is not None else None
+    if not name:
+        return None
+    with open(Path(fake.dirname) / name, encoding="utf-8") as fh:  # type: ignore[union-attr]
+        data: dict[str, Any] = json.load(fh)
+    return data
 
 
 def properties(qpu: QPU) -> Any:

@@ -17,6 +17,12 @@ from qiskit_aer import AerSimulator
 AER_PARALLEL_QUBITS = 14
 """Aer's default ``statevector_parallel_threshold``: smaller jobs run on one thread."""
 
+STATEVECTOR_QUBITS = 26
+"""Above this many used qubits a job runs on Aer's matrix-product-state method: a statevector
+of 27 qubits needs 2 GiB and one of 127 cannot exist, while the wide circuits users send
+(an ISA circuit measured on every QPU qubit, as ``measure_all()`` after transpiling does)
+entangle few of them, which MPS simulates in memory linear in the qubits."""
+
 
 def isa_refusal(where: str, unsupported: str) -> str:
     """IBM's message for a non-ISA circuit (``validate_isa_circuits``), then how to fix it."""

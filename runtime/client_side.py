@@ -22,10 +22,10 @@ from qiskit.primitives.containers.sampler_pub import SamplerPub
 from .errors import IBMInputValueError
 from .executor import submit_program
 from .job import RuntimeJobV2
-from .primitives import _note_dry_run, _resolve_mode
 from .pubs import check_shape, diagnose
 from .qpu import QPU
 from .session import Session
+from .submission import note_dry_run, resolve_mode
 
 
 class ClientSidePrimitive:
@@ -38,7 +38,7 @@ class ClientSidePrimitive:
     _role: str
 
     def _init_mode(self, mode: Session | QPU | None) -> None:
-        session, backend = _resolve_mode(mode)
+        session, backend = resolve_mode(mode)
         self._session = session
         self._backend = backend
 
@@ -52,7 +52,7 @@ class ClientSidePrimitive:
         return self._session
 
     def _submit(self, pubs: Iterable[Any], default: Any, dry_run: bool) -> RuntimeJobV2:
-        _note_dry_run(dry_run)
+        note_dry_run(dry_run)
         qpu = self.backend()
         isa = isa_pubs(qpu, pubs, self._kind)
         # add_tags=False as IBM's client does for its cloud service: the tags only steer

@@ -7,16 +7,13 @@ session, batch or job mode given, scheduled and timed like every other job.
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
-from .clock import to_seconds, to_us
 from .job import RuntimeJobV2
-from .primitives import _note_dry_run, _resolve_mode
 from .programs import ExecutorOptions, QuantumProgram, prepare_program
 from .qpu import QPU
 from .session import Session
-from .settings import job_time_limit
+from .submission import note_dry_run, resolve_mode, submit_job
 
 __all__ = ["Executor"]
 
@@ -32,7 +29,7 @@ class Executor:
     def __init__(self, mode: Session | QPU | None = None,
                  options: Any = None) -> None:
         self.options = options if options is not None else ExecutorOptions()
-        self._session, self._backend = _resolve_mode(mode)
+        self._session, self._backend = resolve_mode(mode)
 
     def __setattr__(self, name: str, value: Any) -> None:
         # IBM's Executor coerces options on every assignment (a dict becomes ExecutorOptions).
@@ -57,7 +54,7 @@ class Executor:
 
         ``dry_run=True`` runs the job as usual, with a warning (as the other primitives).
         """
-        _note_dry_run(dry_run)
+        note_dry_run(dry_run)
         if not isinstance(program, QuantumProgram) and hasattr(program, "items"):
             program = QuantumProgram.from_(program)
         return submit_program(self._backend, self._session, program, self.options,
@@ -66,32 +63,17 @@ class Executor:
 
 def submit_program(qpu: QPU, session: Session | None, program: Any, options: Any, *,
                    instance: str | None) -> RuntimeJobV2:
-    """Queue an executor job for ``program`` on ``qpu`` (in ``session``, or job mode)."""
-    service = qpu.service
-    scheduler = service.scheduler_of(qpu)
+    """Check ``program`` against ``qpu`` and queue it as an executor job (in ``session``,
+    or job mode) through the one submission door."""
     prepared = prepare_program(qpu, program, options)
-    limit = _time_limit(options, session)
-    tags = list(options.environment.job_tags)
-    not_emulated = _not_emulated(options)
-    _report_not_emulated(service, not_emulated)
-    with service.call(), scheduler.clock.instant():
-        record = scheduler.submit(
-            None if session is None else session._record,
-            instance=scheduler.settings.check_instance(instance),
-            kind="executor",
-            payload=prepared,
-            duration_us=prepared.duration_us,
-            seed=service.next_seed(),
-            time_limit_us=to_us(limit),
-            circuits=prepared.num_circuits,
-            shots=prepared.shots,
-            tags=",".join(tags) or None,
-        )
-        record.tags = tuple(tags)
-        record.inputs = {"quantum_program": program,
-                         "options": options.model_dump(exclude={"simulator"}),
-                         "not_emulated": not_emulated}
-    return RuntimeJobV2(service, record)
+    # As IBM's Executor: the top-level value wins over the deprecated environment one.
+    requested = options.max_execution_time or options.environment.max_execution_time
+    return submit_job(
+        qpu, session, kind="executor", prepared=prepared, instance=instance, seed=None,
+        max_execution_time=requested, tags=list(options.environment.job_tags),
+        inputs={"quantum_program": program,
+                "options": options.model_dump(exclude={"simulator"})},
+        not_emulated=_not_emulated(options))
 
 
 _NOT_EMULATED = {
@@ -118,21 +100,3 @@ def _not_emulated(options: Any) -> list[str]:
 def _field(options: Any, path: str) -> Any:
     group, name = path.split(".")
     return getattr(getattr(options, group), name)
-
-
-def _report_not_emulated(service: Any, names: list[str]) -> None:
-    """Warn once per service and option name, as for the other primitives' options."""
-    reported = service._not_emulated_reported
-    fresh = [name for name in names if name not in reported]
-    if fresh:
-        reported.update(fresh)
-        warnings.warn(
-            f"options accepted, not emulated (an emulated QPU has no hardware for them; they "
-            f"are kept in job.inputs): {', '.join(fresh)}", UserWarning, stacklevel=4)
-
-
-def _time_limit(options: Any, session: Session | None) -> int:
-    # As IBM's Executor: the top-level value wins over the deprecated environment one.
-    requested = options.max_execution_time or options.environment.max_execution_time
-    return job_time_limit(requested, None if session is None
-                          else to_seconds(session._record.max_time_us))

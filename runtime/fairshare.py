@@ -14,6 +14,11 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Mapping
 
+DEFAULT_WINDOW_S = 28 * 86_400.0
+"""The rolling window fair share and Open-Plan quotas count use over: 28 days, as IBM's."""
+DEFAULT_WINDOW_US = round(DEFAULT_WINDOW_S * 1_000_000)
+"""``DEFAULT_WINDOW_S`` in microseconds (a trace that configures no window uses it)."""
+
 
 class FairShare:
     """Rolling-window charged time per instance and the share ratio the normal queue sorts on."""
@@ -46,6 +51,10 @@ class FairShare:
             self._spans[instance].append((start, end))
             self._sum[instance] += end - start
             self._longest = max(self._longest, end - start)
+
+    def spans(self, instance: str) -> list[tuple[int, int]]:
+        """The spans charged to ``instance`` that may still count, in the order they ended."""
+        return list(self._spans[instance])
 
     def used(self, instance: str, now: int) -> int:
         """Microseconds charged to ``instance`` within ``[now - window, now]``."""

@@ -103,6 +103,12 @@ class RuntimeJobV2:
         return {**copy.deepcopy(self._record.inputs), "version": 2, "support_qiskit": True}
 
     @property
+    def max_execution_time(self) -> int | None:
+        """The job's effective limit in QPU seconds: its own, capped by the service's."""
+        limit = self._record.time_limit_us
+        return None if limit is None else int(to_seconds(limit))
+
+    @property
     def private(self) -> bool:
         """``options.environment.private`` (an emulator keeps every input anyway)."""
         env = self._record.inputs.get("options", {}).get("environment", {})
@@ -283,10 +289,15 @@ def _add_ibm_metadata(record: JobRecord, clock: Any) -> None:
         return
     pubs = getattr(record.payload, "pubs", ())
     start, stop = clock.datetime(record.running), clock.datetime(record.finished)
-    slices = {}
+    slices: dict[int, tuple[Any, ...]] = {}
     for i, pub in enumerate(pubs):
-        shape = tuple(pub.shape) + ((pub.shots,) if record.kind == "sampler" else ())
-        slices[i] = (shape, slice(0, math.prod(shape)))
+        if record.kind == "sampler":
+            # IBM's sampler spans are DoubleSliceSpans: (shape with shots, the flattened
+            # parameter sets, the shots), as its recorded results and result schema show.
+            slices[i] = ((*tuple(pub.shape), pub.shots), slice(0, math.prod(pub.shape)),
+                         slice(0, pub.shots))
+        else:
+            slices[i] = (tuple(pub.shape), slice(0, math.prod(pub.shape)))
     metadata["execution"] = {"execution_spans": _execution_spans(start, stop, slices)}
     metadata.setdefault("version", 2)
     for pub_result in result:
@@ -315,13 +326,16 @@ def _add_ibm_metadata(record: JobRecord, clock: Any) -> None:
 
 
 def _execution_spans(start: datetime, stop: datetime,
-                     slices: dict[int, tuple[tuple[int, ...], slice]]) -> Any:
-    """IBM's ``ExecutionSpans`` when qiskit-ibm-runtime is installed, else plain dicts."""
+                     slices: dict[int, tuple[Any, ...]]) -> Any:
+    """IBM's ``ExecutionSpans`` when qiskit-ibm-runtime is installed, else plain dicts: one
+    ``DoubleSliceSpan`` (sampler: shape, parameter-set slice, shot slice) or ``SliceSpan``."""
     try:
-        from qiskit_ibm_runtime.execution_span import ExecutionSpans, SliceSpan
+        from qiskit_ibm_runtime.execution_span import DoubleSliceSpan, ExecutionSpans, SliceSpan
     except ImportError:
         return [{"start": start, "stop": stop, "pubs": sorted(slices)}]
-    return ExecutionSpans([SliceSpan(start, stop, slices)])
+    double = any(len(value) == 3 for value in slices.values())
+    span = DoubleSliceSpan(start, stop, slices) if double else SliceSpan(start, stop, slices)
+    return ExecutionSpans([span])
 
 
 def _decode(result: Any, decoder: Any) -> Any:

@@ -497,7 +497,7 @@ class ResilienceOptionsV2(OptionGroup):
     zne_mitigation: Any
 
 
-class _PrimitiveOptions(OptionGroup):
+class PrimitiveOptions(OptionGroup):
     """What both primitives' options share (IBM's ``OptionsV2``): ``update``, the runtime part."""
 
     _fields: ClassVar[dict[str, tuple[Any, Check]]] = {
@@ -527,7 +527,7 @@ class _PrimitiveOptions(OptionGroup):
                 setattr(self, name, value)
 
     @classmethod
-    def build(cls, options: Mapping[str, Any] | _PrimitiveOptions | None) -> Any:
+    def build(cls, options: Mapping[str, Any] | PrimitiveOptions | None) -> Any:
         """The primitive's options from a dict, an options object (copied) or None."""
         if options is None:
             return cls()
@@ -579,21 +579,21 @@ def _merge(old: dict[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
     return merged
 
 
-class SamplerOptions(_PrimitiveOptions):
+class SamplerOptions(PrimitiveOptions):
     """Options of ``SamplerV2``; ``default_shots`` unset means 4096, IBM's documented default."""
 
     _fields: ClassVar[dict[str, tuple[Any, Check]]] = {
-        "max_execution_time": _PrimitiveOptions._fields["max_execution_time"],
+        "max_execution_time": PrimitiveOptions._fields["max_execution_time"],
         "default_shots": (Unset, _bound(_int, ge=1)),
-        "experimental": _PrimitiveOptions._fields["experimental"],
+        "experimental": PrimitiveOptions._fields["experimental"],
     }
     _groups: ClassVar[dict[str, type[OptionGroup]]] = {
-        **_PrimitiveOptions._groups,
+        **PrimitiveOptions._groups,
         "dynamical_decoupling": DynamicalDecouplingOptions,
         "execution": SamplerExecutionOptionsV2,
         "twirling": TwirlingOptions,
     }
-    _emulated = _PrimitiveOptions._emulated | {"default_shots"}
+    _emulated = PrimitiveOptions._emulated | {"default_shots"}
 
     default_shots: Any
 
@@ -613,25 +613,25 @@ class SamplerOptions(_PrimitiveOptions):
         return 4096 if isinstance(self.default_shots, UnsetType) else int(self.default_shots)
 
 
-class EstimatorOptions(_PrimitiveOptions):
+class EstimatorOptions(PrimitiveOptions):
     """Options of ``EstimatorV2``; precision 0.015625 unless set (or given by ``default_shots``)."""
 
     _fields: ClassVar[dict[str, tuple[Any, Check]]] = {
-        "max_execution_time": _PrimitiveOptions._fields["max_execution_time"],
+        "max_execution_time": PrimitiveOptions._fields["max_execution_time"],
         "default_precision": (Unset, _bound(_float, gt=0)),
         "default_shots": (Unset, _bound(_either(_none, _int), ge=0)),
         "resilience_level": (Unset, _bound(_int, ge=0, le=2)),
         "seed_estimator": (Unset, _int),
-        "experimental": _PrimitiveOptions._fields["experimental"],
+        "experimental": PrimitiveOptions._fields["experimental"],
     }
     _groups: ClassVar[dict[str, type[OptionGroup]]] = {
-        **_PrimitiveOptions._groups,
+        **PrimitiveOptions._groups,
         "dynamical_decoupling": DynamicalDecouplingOptions,
         "resilience": ResilienceOptionsV2,
         "execution": ExecutionOptionsV2,
         "twirling": TwirlingOptions,
     }
-    _emulated = _PrimitiveOptions._emulated | {"default_precision", "default_shots"}
+    _emulated = PrimitiveOptions._emulated | {"default_precision", "default_shots"}
 
     default_precision: Any
     default_shots: Any
@@ -648,5 +648,5 @@ class EstimatorOptions(_PrimitiveOptions):
         return 0.015625
 
 
-OptionsV2 = _PrimitiveOptions
+OptionsV2 = PrimitiveOptions
 """IBM's name for the options both primitives share."""

@@ -14,32 +14,30 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 from qiskit.circuit import QuantumCircuit
-from qiskit.providers import BackendV2
 
-from .clock import to_seconds, to_us
 from .errors import IBMInputValueError
 from .job import RuntimeJobV2
-from .options import EstimatorOptions, SamplerOptions, UnsetType, _PrimitiveOptions
+from .options import EstimatorOptions, PrimitiveOptions, SamplerOptions, UnsetType
 from .qpu import QPU
 from .records import JobKind
-from .session import Session, current_session
-from .settings import job_time_limit
+from .session import Session
+from .submission import note_dry_run, resolve_mode, submit_job
 
 if TYPE_CHECKING:
-    from .service import LocalService
+    pass
 
 
 class _Primitive:
     """What both primitives share: mode resolution, options and submission."""
 
     _kind: ClassVar[JobKind]
-    _options_class: ClassVar[type[_PrimitiveOptions]]
+    _options_class: ClassVar[type[PrimitiveOptions]]
     version = 2
 
     def __init__(self, mode: Session | QPU | None = None,
-                 options: Mapping[str, Any] | _PrimitiveOptions | None = None, *,
+                 options: Mapping[str, Any] | PrimitiveOptions | None = None, *,
                  instance: str | None = None) -> None:
-        self._session, self._backend = _resolve_mode(mode)
+        self._session, self._backend = resolve_mode(mode)
         if self._backend.service is None:
             raise IBMInputValueError(
                 f"backend {self._backend.name!r} belongs to no service. Fix: get QPUs from "
@@ -64,38 +62,19 @@ class _Primitive:
         return self._backend
 
     def _submit(self, prepared: Any) -> RuntimeJobV2:
-        service: LocalService = self._backend.service
-        noise = self._options.simulator.noise_model
+        options = self._options
+        noise = options.simulator.noise_model
         if noise is not None and not isinstance(noise, UnsetType):
             prepared = dataclasses.replace(prepared, noise_model=noise)
-        prepared = _with_rep_delay(prepared, self._options, self._backend)
-        scheduler = service.scheduler_of(self._backend)
-        options = self._options
-        owner = None if self._session is None else self._session._record
+        prepared = _with_rep_delay(prepared, options, self._backend)
         requested = options.max_execution_time
-        limit = job_time_limit(None if isinstance(requested, UnsetType) else requested,
-                               None if owner is None else to_seconds(owner.max_time_us))
-        _report_not_emulated(service, options)
-        with service.call(), scheduler.clock.instant():
-            seed = options.seed
-            if seed is None:
-                seed = service.next_seed()
-            record = scheduler.submit(
-                owner,
-                instance=self._instance,
-                kind=self._kind,
-                payload=prepared,
-                duration_us=prepared.duration_us,
-                seed=seed,
-                time_limit_us=to_us(limit),
-                circuits=prepared.num_circuits,
-                shots=prepared.shots,
-                tags=",".join(options.job_tags) or None,
-            )
-            record.tags = tuple(options.job_tags)
-            record.inputs = {"pubs": list(prepared.pubs), "options": options.to_dict(unset=False),
-                             "not_emulated": options.not_emulated()}
-        return RuntimeJobV2(service, record)
+        return submit_job(
+            self._backend, self._session, kind=self._kind, prepared=prepared,
+            instance=self._instance, seed=options.seed,
+            max_execution_time=None if isinstance(requested, UnsetType) else requested,
+            tags=list(options.job_tags),
+            inputs={"pubs": list(prepared.pubs), "options": options.to_dict(unset=False)},
+            not_emulated=options.not_emulated())
 
 
 class SamplerV2(_Primitive):
@@ -108,9 +87,9 @@ class SamplerV2(_Primitive):
             dry_run: bool = False) -> RuntimeJobV2:
         """Submit sampler pubs (``circuit`` or ``(circuit, values[, shots])``); returns a job.
 
-        ``dry_run=True`` runs the job as usual (see ``_note_dry_run``).
+        ``dry_run=True`` runs the job as usual (see ``submission.note_dry_run``).
         """
-        _note_dry_run(dry_run)
+        note_dry_run(dry_run)
         pubs = _as_pub_list(pubs, "SamplerV2", "sampler.run([circuit])")
         if shots is None:
             shots = self._options.shots
@@ -141,7 +120,7 @@ class EstimatorV2(_Primitive):
         session guide) is accepted too: it becomes one pub, and the result's ``.values``
         holds its expectation values.
         """
-        _note_dry_run(dry_run)
+        note_dry_run(dry_run)
         if observables is not None or parameter_values is not None:
             pubs = _v1_pubs(pubs, observables, parameter_values)
         pubs = _as_pub_list(pubs, "EstimatorV2", "estimator.run([(circuit, observable)])")
@@ -156,18 +135,7 @@ class EstimatorV2(_Primitive):
         return self._submit(prepared)
 
 
-def _note_dry_run(dry_run: bool) -> None:
-    """IBM's ``dry_run`` returns random mock data from a mock device; here the job runs."""
-    if not isinstance(dry_run, bool):
-        raise IBMInputValueError(f"dry_run must be True or False, not {dry_run!r}")
-    if dry_run:
-        warnings.warn(
-            "dry_run=True is accepted, not emulated: the job runs on the emulated QPU as "
-            "usual (its results are simulated, not random mock data, and it takes QPU time)",
-            UserWarning, stacklevel=3)
-
-
-def _with_rep_delay(prepared: Any, options: _PrimitiveOptions, qpu: QPU) -> Any:
+def _with_rep_delay(prepared: Any, options: PrimitiveOptions, qpu: QPU) -> Any:
     """The job's modeled time with ``execution.rep_delay`` in place of the QPU's default.
 
     Every shot waits one repetition delay, so the job takes
@@ -182,43 +150,6 @@ def _with_rep_delay(prepared: Any, options: _PrimitiveOptions, qpu: QPU) -> Any:
             f"(IBM QPUs take 0 to 500e-6; the default is {qpu.timing.rep_delay_s!r})")
     change = round(prepared.shots * (rep_delay - qpu.timing.rep_delay_s) * 1e6)
     return dataclasses.replace(prepared, duration_us=max(1, prepared.duration_us + change))
-
-
-def _report_not_emulated(service: LocalService, options: _PrimitiveOptions) -> None:
-    """Warn once per service and option name about options that only hardware honours."""
-    reported = service._not_emulated_reported
-    fresh = [name for name in options.not_emulated() if name not in reported]
-    if fresh:
-        reported.update(fresh)
-        warnings.warn(
-            f"options accepted, not emulated (an emulated QPU has no hardware for them; they "
-            f"are kept in job.inputs): {', '.join(fresh)}", UserWarning, stacklevel=4)
-
-
-def _resolve_mode(mode: Session | QPU | None) -> tuple[Session | None, QPU]:
-    context = current_session()
-    if isinstance(mode, BackendV2) and not isinstance(mode, QPU):
-        # IBM's local mode: a fake backend object runs on the QPU copied from it.
-        from .local_mode import qpu_for
-
-        mode = qpu_for(mode)
-    if isinstance(mode, Session):
-        return mode, mode.qpu
-    if isinstance(mode, QPU):
-        if context is None:
-            return None, mode
-        if context.qpu is not mode:
-            raise ValueError(
-                "The backend passed in to the primitive is different from the session "
-                "backend. Please check which backend you intend to use or leave the mode "
-                "parameter empty to use the session backend.")
-        return context, mode
-    if mode is None:
-        if context is None:
-            raise ValueError("A backend or session must be specified.")
-        return context, context.qpu
-    raise ValueError(f"mode must be of type Backend, Session, Batch or None, not "
-                     f"{type(mode).__name__}")
 
 
 def _as_pub_list(pubs: Any, primitive: str, example: str) -> list[Any]:

@@ -43,6 +43,7 @@ from qiskit_aer.primitives import SamplerV2 as AerSamplerV2
 
 from .circuits import (
     AER_PARALLEL_QUBITS,
+    STATEVECTOR_QUBITS,
     aer_instructions,
     first_unsupported,
     isa_refusal,
@@ -199,18 +200,26 @@ class QPU(BackendV2):
 
     @classmethod
     def from_fake_backend(cls, fake: str | BackendV2, *, timing: TimingModel | None = None,
-                          strict_isa: bool = False) -> QPU:
-        """A noisy copy of a ``qiskit-ibm-runtime`` fake backend, by name or instance."""
+                          strict_isa: bool = False, name: str | None = None,
+                          noise: bool = True) -> QPU:
+        """A copy of a ``qiskit-ibm-runtime`` fake backend, by name or instance.
+
+        ``fake`` may be ``fake_brisbane``, ``FakeBrisbaneV2`` or IBM's ``ibm_brisbane``;
+        ``name`` renames the QPU (the server serves IBM's names); ``noise=False`` keeps
+        the fake backend's data but runs Aer without its noise model.
+        """
         backend = _fake_backend(fake) if isinstance(fake, str) else fake
         if not isinstance(backend, BackendV2):
             raise IBMBackendValueError(
                 f"from_fake_backend takes a fake backend name such as 'fake_manila' or a "
                 f"BackendV2 instance, not {type(fake).__name__}"
             )
-        noise = NoiseModel.from_backend(backend)
-        qpu = cls(backend.name, backend.target, timing=timing, noise_model=noise,
+        model = NoiseModel.from_backend(backend) if noise else None
+        label = name or backend.name
+        qpu = cls(label, backend.target, timing=timing, noise_model=model,
                   strict_isa=strict_isa,
-                  description=f"qsession noisy emulation of {backend.name}")
+                  description=f"qsession {'noisy' if noise else 'noiseless'} emulation of "
+                              f"{label}")
         qpu.fake_backend = backend
         return qpu
 
@@ -423,6 +432,8 @@ class QPU(BackendV2):
             # Below Aer's statevector-parallel threshold its threads only synchronise: on a
             # busy machine they made a 200-shot Bell job 3-6x slower (4-7 ms, not 1.2 ms).
             run_options["max_parallel_threads"] = 1
+        if prepared.num_qubits > STATEVECTOR_QUBITS:
+            run_options["method"] = "matrix_product_state"
         if prepared.kind == "sampler":
             sampler = AerSamplerV2.from_backend(simulator, seed=seed,
                                                 options={"run_options": run_options})
@@ -552,8 +563,9 @@ def _forget(entries: dict[int, CompiledCircuit], key: int, ref: weakref.ref[Any]
 
 
 def _normal_name(name: str) -> str:
-    text = re.sub(r"[^a-z0-9]", "", name.lower())
-    text = text.removeprefix("fake")
+    """``fake_brisbane``, ``FakeBrisbaneV2``, ``ibm_brisbane`` and ``ibmq_brisbane`` alike."""
+    text = re.sub(r"[^a-z0-9_]", "", name.lower())
+    text = re.sub(r"^(fake_?|ibmq_|ibm_)", "", text).replace("_", "")
     return text.removesuffix("v2")
 
 

@@ -9,8 +9,14 @@ from __future__ import annotations
 from collections import deque
 from typing import Any, Literal
 
-from qsession.model import ACTIVE, QUEUED, JobLifecycle, Mode, SessionLifecycle
-from qsession.model.job import FINAL_STATUSES
+from qsession.model import (
+    ACTIVE,
+    FINAL_STATUSES,
+    QUEUED,
+    JobLifecycle,
+    Mode,
+    SessionLifecycle,
+)
 
 from .clock import Timer
 

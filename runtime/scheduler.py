@@ -17,12 +17,18 @@ Same-instant order: max-TTL expiry before job completion before ITTL deactivatio
 the idle close of an unused session, and dispatch only after all of them; so no job starts
 at the max-TTL instant.
 
-Accounting (docs/semantics.md, "Usage and billing"): a job's usage is the time it held the
-QPU, 0 when the system failed it; a dedicated session is billed its active spans, each
+What a session event does to its jobs, which session event a job's start or end tells
+its session, and the order of started batches are the model's coupling rules
+(``qsession.model.coupling``), executed here as data (``Scheduler.coupling``).
+
+Accounting (docs/semantics.md, "Usage and billing"): what a job's end bills and charges
+is the model's ``job_charge``; a dedicated session is billed its active spans, each
 ending at the latest of its deactivation, its end and the completion of a job of it still
-running then. The service-wide ``FairShare`` is charged the session's billed spans and the
-QPU time of batch and job-mode jobs, and nothing for user-cancelled or system-failed jobs.
-An Open-Plan instance past its quota gets no job started until its use leaves the window.
+running then. The service-wide ``FairShare`` is charged the session's billed spans and
+what each job end charges, and the trace records both (``bill`` records, and
+``usage_us``/``charged_us`` on each end of a job that ran), so readers take them from
+there. An Open-Plan instance past its quota gets no job started until its use leaves the
+window.
 """
 
 from __future__ import annotations
@@ -36,8 +42,24 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import replace
 from typing import Any, TypeVar, cast
 
-from qsession.model import PENDING, QUEUED, RUNNING, Mode, Step
-from qsession.model.dispatch import in_normal_queue, select
+from qsession.model import (
+    COUPLING,
+    PENDING,
+    QUEUED,
+    RUNNING,
+    SESSION_TABLE,
+    Coupling,
+    EndCause,
+    Mode,
+    SessionJobRule,
+    Step,
+    TransitionRefused,
+    bills_active_spans,
+    in_normal_queue,
+    job_charge,
+    select,
+    span_runs_on,
+)
 
 from .clock import Clock, Timer, VirtualClock, to_us
 from .errors import IBMRuntimeError, RuntimeInvalidStateError
@@ -53,10 +75,23 @@ Executor = Callable[[Any, int | None], Any]
 PRIO_EXPIRE, PRIO_FINISH, PRIO_ITTL, PRIO_IDLE_CLOSE, PRIO_QUOTA = 0, 1, 2, 3, 4
 
 USER_CANCEL = "cancelled by the user"
-EXPIRY_REASON = "session max time reached: the job was still queued when its session expired"
 MAX_TIME_ERROR = "Error code 1305; the job ran longer than its max_execution_time and was stopped"
 QPU_FAULT = "QPU fault:"
 """How the reasons of jobs failed by the system (not by their circuits) begin."""
+
+
+def end_cause(event: str, reason: str | None) -> EndCause:
+    """Why a job that ran ended, from its end event and the scheduler's own reason text
+    (the one place that reads them; a replayed failure carries the recorded text)."""
+    if event == "finish":
+        return "completed"
+    if event == "cancel":
+        return "user_cancel"
+    if reason == MAX_TIME_ERROR:
+        return "time_limit"
+    if reason is not None and reason.startswith(QPU_FAULT):
+        return "system_fault"
+    return "execution_error"
 
 
 class SessionClosedError(IBMRuntimeError):
@@ -83,6 +118,9 @@ def _null_executor(payload: Any, seed: int | None) -> Any:
 
 class Scheduler:
     """The scheduler of one QPU: queues, dispatch, ITTL and max-TTL timers, accounting."""
+
+    coupling: Coupling = COUPLING
+    """The model's coupling rules this scheduler executes (a changed copy plants a bug)."""
 
     def __init__(self, qpu: str, clock: Clock, trace: Trace, settings: QPUSettings,
                  executor: Executor | None = None, *, ids: Iterator[int] | None = None,
@@ -207,8 +245,7 @@ class Scheduler:
         """Stop accepting jobs; closed now if nothing is queued or running (final: no-op)."""
         if s.lifecycle.is_final:
             return
-        step = s.lifecycle.fire("close", in_flight=s.in_flight)
-        self._session_step(s, step, **self._origin())
+        step = self._session_event(s, "close", self._origin())
         if step.changed:
             self._session_ended(s)
         self.dispatch()
@@ -218,13 +255,7 @@ class Scheduler:
         """Cancel the session: queued jobs CANCELLED now, a running job completes."""
         if s.lifecycle.is_final:
             return
-        now = self.now()
-        step = s.lifecycle.fire("cancel")
-        self._session_step(s, step, **self._origin())
-        for job in list(s.queue):
-            if job.state == QUEUED:
-                self._end_queued(job, "cancel", now, reason="session cancelled")
-        s.queue.clear()
+        self._session_event(s, "cancel", self._origin())
         self._session_ended(s)
         self.dispatch()
 
@@ -249,11 +280,13 @@ class Scheduler:
             if session.qpu != self.qpu:
                 raise IBMRuntimeError(f"session {session.id} runs on {session.qpu}, not "
                                       f"{self.qpu}: submit through its own backend")
-            if session.lifecycle.is_final or not session.lifecycle.accepting_jobs:
+            try:  # the model decides whether the session takes it
+                step = session.lifecycle.fire("submit")
+            except TransitionRefused:
                 raise SessionClosedError(
                     f"The session is closed: session {session.id} is {session.state} and "
                     "does not accept jobs. Open a new Session (or Batch) to submit more."
-                )
+                ) from None
             instance = session.instance
         seq = next(self._ids)
         job = JobRecord(f"j{seq}", seq, self.qpu, session, instance, kind, payload, duration_us,
@@ -266,7 +299,6 @@ class Scheduler:
                         session=job.session_id, instance=instance, kind=kind,
                         duration_us=duration_us, extra={**data, **self._origin()})
         if session is not None:
-            step = session.lifecycle.fire("submit")
             session.jobs.append(job)
             session.queue.append(job)
             session.queued += 1
@@ -291,7 +323,7 @@ class Scheduler:
         origin = " (from a timer callback)" if by else ""
         if job.state == QUEUED:
             self._end_queued(job, "cancel", now, reason=USER_CANCEL + origin, **by)
-            self._after_job_left(job, now)
+            self._after_job_left(job, "cancel", now)
         else:
             assert job is self.running
             if job.finish_timer is not None:
@@ -320,7 +352,7 @@ class Scheduler:
 
         def normal_heads() -> Iterator[tuple[float, int, JobRecord]]:
             for instance, queue in self.normal.items():
-                while queue and not _normal_eligible(queue[0]):
+                while queue and not normal_eligible(queue[0]):
                     queue.popleft()
                 if queue and not self._over_quota(instance, now):
                     shares[instance] = self.fair_share.ratio(instance, now)
@@ -392,10 +424,11 @@ class Scheduler:
             s.queued -= 1
             s.running += 1
             s.last_job_started = now
-            step = s.lifecycle.fire("job_started")
-            self._session_step(s, step)
-            if step.changed:
-                self._activated(s, step, now)
+            told = self.coupling.session_event_of("start")
+            if told is not None:
+                step = self._session_event(s, told)
+                if step.changed:
+                    self._activated(s, step, now)
         self._release_hold(now)
         run_for = job.duration_us
         limited = job.time_limit_us is not None and job.duration_us > job.time_limit_us
@@ -532,24 +565,27 @@ class Scheduler:
         assert job.running is not None
         job.finished = now
         job.held_us = now - job.running
-        # IBM reports usage 0 for a job the system failed; a user-cancelled job, or one
-        # stopped at its max_execution_time, is billed the time it held the QPU.
-        system_failed = event == "fail" and reason is not None and reason.startswith(QPU_FAULT)
-        job.usage_us = 0 if system_failed else job.held_us
-        self._job_step(job, job.lifecycle.fire(event), reason=reason,
-                       usage_us=job.usage_us, **origin)
+        s = job.session
+        # What the end bills and charges is the model's rule; the trace records both, and
+        # the span charged (from the job's start), so that no reader works them out again.
+        charge = job_charge(end_cause(event, reason), job.held_us,
+                            None if s is None else s.mode)
+        job.usage_us = charge.usage_us
+        charged: dict[str, Any] = {"usage_us": charge.usage_us,
+                                   "charged_us": charge.charged_us}
+        if charge.charged_us:
+            charged["from_us"] = job.running
+        self._job_step(job, job.lifecycle.fire(event), reason=reason, **charged, **origin)
         self.running = None
         self.busy_us += job.held_us
-        s = job.session
-        charged = event == "finish" or (event == "fail" and reason == MAX_TIME_ERROR)
-        if charged and (s is None or not s.lifecycle.reserves_qpu):
-            self.fair_share.record(job.instance, job.running, now)
+        if charge.charged_us:
+            self.fair_share.record(job.instance, job.running, job.running + charge.charged_us)
         if s is not None:
             s.running -= 1
             if s.meter_job is job:  # the session ended while this job ran: its span ends now
                 s.meter_job = None
                 self._bill(s, now)
-        self._after_job_left(job, now)
+        self._after_job_left(job, event, now)
 
     def _end_queued(self, job: JobRecord, event: str, now: int, reason: str,
                     **origin: Any) -> None:
@@ -560,20 +596,20 @@ class Scheduler:
         if job.session is not None:
             job.session.queued -= 1
 
-    def _after_job_left(self, job: JobRecord, now: int) -> None:
+    def _after_job_left(self, job: JobRecord, event: str, now: int) -> None:
         s = job.session
         if s is None:
             return
         s.last_job_completed = now
-        if s.lifecycle.is_final:  # a job that ran on after its session expired or was cancelled
-            return
-        step = s.lifecycle.fire("job_ended", in_flight=s.in_flight)
-        self._session_step(s, step)
+        told = self.coupling.session_event_of(event)
+        if s.lifecycle.is_final or told is None:
+            return  # a job that ran on after its session expired or was cancelled
+        step = self._session_event(s, told)
         if step.changed:  # drained after close(): closed at once, no ITTL wait
             self._session_ended(s)
         elif s.is_active and s.in_flight == 0:
             s.ittl_timer = self.clock.call_at(
-                now + s.ittl_us, lambda: self._on_ittl(s), priority=PRIO_ITTL,
+                self._ittl_deadline(s, job, now), lambda: self._on_ittl(s), priority=PRIO_ITTL,
                 label=f"ittl {s.id}",
             )
             self._trace_timer("timer_set", s.ittl_timer, session=s.id)
@@ -584,28 +620,20 @@ class Scheduler:
         self._trace_timer("timer_fire", s.ittl_timer, session=s.id)
         s.ittl_timer = None
         now = self.now()
-        step = s.lifecycle.fire("ittl_elapsed", in_flight=s.in_flight)
-        self._session_step(s, step)
+        self._session_event(s, "ittl_elapsed")
         s.deactivations += 1
         self._deactivated(s, now)
 
     def _on_max_ttl(self, s: SessionRecord) -> None:
         self._trace_timer("timer_fire", s.maxttl_timer, session=s.id)
         s.maxttl_timer = None
-        now = self.now()
-        step = s.lifecycle.fire("max_time_reached")
-        self._session_step(s, step)
-        for job in list(s.queue):
-            if job.state == QUEUED:
-                self._end_queued(job, "expire", now, reason=EXPIRY_REASON)
-        s.queue.clear()
+        self._session_event(s, "max_time_reached")
         self._session_ended(s)
 
     def _on_idle_close(self, s: SessionRecord) -> None:
         self._trace_timer("timer_fire", s.idle_close_timer, session=s.id)
         s.idle_close_timer = None
-        step = s.lifecycle.fire("idle_close_elapsed", submitted=len(s.jobs))
-        self._session_step(s, step, submitted=len(s.jobs))
+        self._session_event(s, "idle_close_elapsed", {"submitted": len(s.jobs)})
         self._session_ended(s)
 
     def _cancel_timer(self, s: SessionRecord, which: str) -> None:
@@ -624,23 +652,33 @@ class Scheduler:
         if step.source == PENDING:
             s.started_at = now
             s.maxttl_timer = self.clock.call_at(
-                now + s.max_time_us, lambda: self._on_max_ttl(s), priority=PRIO_EXPIRE,
+                self._max_ttl_deadline(s), lambda: self._on_max_ttl(s), priority=PRIO_EXPIRE,
                 label=f"max_ttl {s.id}",
             )
             self._trace_timer("timer_set", s.maxttl_timer, session=s.id)
         if s.lifecycle.reserves_qpu:
             self.active_session = s
         else:
-            # Started batches are served in the order their first jobs started,
-            # also after one went inactive and came back.
+            # Started batches are served in the model's batch order.
             self.active_batches.append(s)
-            self.active_batches.sort(key=lambda b: (b.started_at or 0, b.created_at, b.id))
+            order = self.coupling.batch_order
+            self.active_batches.sort(key=lambda b: order(b.started_at or 0, b.created_at, b.id))
+
+    def _max_ttl_deadline(self, s: SessionRecord) -> int:
+        """When a started session expires: its first job's start plus its max time."""
+        assert s.started_at is not None
+        return s.started_at + s.max_time_us
+
+    def _ittl_deadline(self, s: SessionRecord, job: JobRecord, now: int) -> int:
+        """When an active session left idle at ``now`` by ``job`` deactivates: a full ITTL
+        from the moment nothing of it is queued or running."""
+        return now + s.ittl_us
 
     def _deactivated(self, s: SessionRecord, now: int) -> None:
         """``s`` left the active state (ITTL, or it ended while active)."""
-        if s.lifecycle.reserves_qpu:
+        if bills_active_spans(s.mode):
             running = self.running
-            if s.lifecycle.is_final and running is not None and running.session is s:
+            if span_runs_on(s.lifecycle.is_final, running is not None and running.session is s):
                 s.meter_job = running  # billed on until its job completes
             else:
                 self._bill(s, now)
@@ -679,6 +717,37 @@ class Scheduler:
                             session=self.active_session.id,
                             held_us=now - self._hold_since)
             self._hold_since = None
+
+    # -- the coupling rules ----------------------------------------------------------
+
+    def _session_event(self, s: SessionRecord, event: str,
+                       extra: dict[str, Any] | None = None) -> Step:
+        """Fire a session event with the facts it takes, record it, and do to the
+        session's jobs what the coupling rules say that event does."""
+        known = {"in_flight": s.in_flight, "submitted": len(s.jobs)}
+        facts = {name: known[name] for name in SESSION_TABLE.event(event).facts}
+        step = s.lifecycle.fire(event, **facts)
+        self._session_step(s, step, **(extra or {}))
+        rule = self.coupling.session_rule(event)
+        if rule.queued is not None or rule.running is not None:
+            self._end_session_jobs(s, rule)
+        return step
+
+    def _end_session_jobs(self, s: SessionRecord, rule: SessionJobRule) -> None:
+        now = self.now()
+        reason = rule.reason or f"session {rule.event}"
+        if rule.queued is not None:
+            for job in list(s.queue):
+                if job.state == QUEUED:
+                    self._end_queued(job, rule.queued, now, reason=reason)
+            s.queue.clear()
+        running = self.running
+        if rule.running is not None and running is not None and running.session is s:
+            if running.finish_timer is not None:
+                self._trace_timer("timer_cancel", running.finish_timer, job=running.id)
+                running.finish_timer.cancel()
+                running.finish_timer = None
+            self._end_running(running, rule.running, now, reason=reason)
 
     # -- trace helpers ---------------------------------------------------------------
 
@@ -727,7 +796,7 @@ def _describe(err: BaseException) -> str:
     return own if isinstance(own, str) else f"{type(err).__name__}: {err}"
 
 
-def _normal_eligible(job: JobRecord) -> bool:
+def normal_eligible(job: JobRecord) -> bool:
     """A job at the head of the normal queue may still be taken from it."""
     # Once its session is active, the job is served from the session's own queue.
     if job.state != QUEUED:

@@ -11,7 +11,7 @@ import itertools
 import math
 import random
 import weakref
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -35,7 +35,7 @@ from .errors import (
     IBMRuntimeError,
     RuntimeJobNotFound,
 )
-from .fairshare import FairShare
+from .fairshare import DEFAULT_WINDOW_S, FairShare
 from .inputs import seconds_us
 from .qpu import QPU
 from .records import SessionRecord
@@ -82,7 +82,7 @@ class LocalService:
         max_time: float | str = 8 * 3600.0,
         max_time_limit: float | str | None = None,
         instances: Mapping[str, Any] | None = None,
-        fair_share_window: float = 28 * 86_400.0,
+        fair_share_window: float = DEFAULT_WINDOW_S,
         idle_close_timeout: float | None = 1800.0,
         speed: float = 1.0,
         scale: float = 1.0,
@@ -223,6 +223,13 @@ class LocalService:
         if not candidates:
             raise BackendNotFoundError("No backend matches the criteria.")
         return min(candidates, key=lambda q: q.status().pending_jobs)
+
+    def first_reports_of(self, names: Iterable[str]) -> list[str]:
+        """Those of ``names`` this service has not reported as "accepted, not emulated"
+        yet; they count as reported from now on (each is reported once per service)."""
+        fresh = [name for name in dict.fromkeys(names) if name not in self._not_emulated_reported]
+        self._not_emulated_reported.update(fresh)
+        return fresh
 
     def scheduler_of(self, qpu: QPU | str) -> Scheduler:
         """The scheduler of one of this service's QPUs."""

@@ -122,6 +122,11 @@ class Session:
         return str(self._backend.name)
 
     @property
+    def record(self) -> SessionRecord:
+        """The scheduler's record of this session (the runtime's own bookkeeping)."""
+        return self._record
+
+    @property
     def qpu(self) -> QPU:
         """The session's QPU object."""
         return self._backend

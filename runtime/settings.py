@@ -11,6 +11,7 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 from .errors import IBMInputValueError, IBMRuntimeError
+from .fairshare import DEFAULT_WINDOW_S
 
 DAY_S = 86_400.0
 DEFAULT_INSTANCE = "default"
@@ -168,7 +169,7 @@ class QPUSettings:
     instances: Mapping[str, Any] = field(
         default_factory=lambda: MappingProxyType({DEFAULT_INSTANCE: Instance()})
     )
-    fair_share_window: float = 28 * DAY_S
+    fair_share_window: float = DEFAULT_WINDOW_S
     idle_close_timeout: float | None = IDLE_CLOSE_S
 
     def __post_init__(self) -> None:

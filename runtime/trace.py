@@ -2,10 +2,13 @@
 
 A trace is what the invariants (``qsession.properties``), the timeline picture and the
 metrics read, so it is complete and its format is stable. On disk it is JSON lines: a
-header line (``{"format": "qsession-trace", "version": 1, ...}``) and one object per
+header line (``{"format": "qsession-trace", "version": 2, ...}``) and one object per
 record, with time ``t`` in seconds since the header's ``epoch`` (six decimals, exact for
 the microsecond clock). ``Trace.read`` accepts exactly what ``Trace.write`` produces, and
-hand-written files in the same format (see docs/trace-format.md).
+hand-written files in the same format (see docs/trace-format.md). Version 2 records on the
+end of every job that ran what it charged its instance's fair share (``charged_us``);
+version 1 traces are still read and checked, and a reader that needs the charges says
+clearly that a version-1 trace does not have them.
 """
 
 from __future__ import annotations
@@ -23,7 +26,10 @@ from qsession.model import JOB_TABLE, SESSION_TABLE
 from .clock import DEFAULT_EPOCH, US_PER_S
 
 FORMAT = "qsession-trace"
-VERSION = 1
+VERSION = 2
+"""The version ``Trace.write`` writes."""
+READABLE_VERSIONS = (1, 2)
+"""The versions ``Trace.read`` reads (version 1 lacks ``charged_us`` on job ends)."""
 
 Entity = Literal["session", "job", "qpu"]
 ENTITIES: tuple[Entity, ...] = ("session", "job", "qpu")
@@ -44,7 +50,7 @@ _POSITIVE_INT = ("duration_us", "time_limit_us", "max_time_us", "interactive_tim
                  "batch_interactive_timeout_us", "fair_share_window_us",
                  "idle_close_timeout_us")
 _COUNT = ("at_us", "held_us", "in_flight", "circuits", "shots", "usage_us", "used_us",
-          "quota_us", "from_us", "until_us", "span_us")
+          "quota_us", "from_us", "until_us", "span_us", "charged_us")
 _TEXT = ("reason", "timer", "job", "via", "kind", "tags")
 _CHOICES = {"mode": ("dedicated", "batch"), "by": ("callback",)}
 
@@ -146,6 +152,8 @@ class Trace:
         self.epoch = epoch.astimezone(UTC)
         self.meta: dict[str, JSONScalar] = dict(meta or {})
         self.keep = keep
+        self.version = VERSION
+        """The format version: what this trace was read as (a new trace: ``VERSION``)."""
         self.records: list[Record] = []
         self.count = 0
         self._stream: IO[str] | None = None
@@ -184,7 +192,7 @@ class Trace:
 
     def header(self) -> dict[str, Any]:
         """The first JSON line: format, version, epoch and run metadata."""
-        return {"format": FORMAT, "version": VERSION, "epoch": self.epoch.isoformat(),
+        return {"format": FORMAT, "version": self.version, "epoch": self.epoch.isoformat(),
                 **self.meta}
 
     def stream_to(self, fh: IO[str]) -> None:
@@ -220,9 +228,11 @@ class Trace:
                 f"{source}:{lines[0][0]} is not a qsession trace header: expected "
                 f'"format": "{FORMAT}" (got {header.get("format")!r})'
             )
-        if header.get("version") != VERSION:
-            raise TraceFormatError(f"{source}: unsupported trace version "
-                                   f"{header.get('version')!r} (this qsession reads {VERSION})")
+        version = header.get("version")
+        if version not in READABLE_VERSIONS:
+            raise TraceFormatError(
+                f"{source}: unsupported trace version {version!r} (this qsession reads "
+                f"{', '.join(map(str, READABLE_VERSIONS))})")
         where = f"{source}:{lines[0][0]}"
         raw_epoch = header.get("epoch", DEFAULT_EPOCH.isoformat())
         try:
@@ -238,6 +248,7 @@ class Trace:
                 raise TraceFormatError(f"{where}: header field {key!r} must be a JSON scalar "
                                        f"(string, number, true/false or null), not {value!r}")
         trace = cls(epoch=epoch if epoch.tzinfo else epoch.replace(tzinfo=UTC), meta=meta)
+        trace.version = int(version)
         limit_us = (datetime.max.replace(tzinfo=UTC) - trace.epoch) // timedelta(microseconds=1)
         trace.source = source
         previous: Record | None = None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -20,15 +20,27 @@ from qsession.runtime import IBMError, IBMRuntimeError
 from . import pages, platform, wire
 from .emulator import Conflict, Emulator, Forbidden, NotFound, UnknownBackend
 from .guard import Access, BodyTooLarge, Guard
-from .routes import backends, control, jobs, sessions, usage
-from .routes.common import API_PREFIXES, Unauthorized
+from .routes import (
+    accounts,
+    analytics,
+    backends,
+    control,
+    instances,
+    jobs,
+    sessions,
+    tags,
+    versions,
+    workloads,
+)
+from .routes.common import API_PREFIXES, Unauthorized, UnsupportedVersion, api_version
 
 log = logging.getLogger("qsession.server")
 
 DESCRIPTION = (
-    "qsession's emulation of the IBM Quantum Platform REST API that qiskit-ibm-runtime "
-    "0.49-0.51 calls (runtime API, IAM, Global Search, Global Catalog), plus qsession's "
-    "own /qsession/v1 control routes. Served under /api/v1 and /experimental/api/v1.")
+    "qsession's emulation of IBM Quantum Platform's Qiskit Runtime REST API (jobs, "
+    "sessions, backends, instances, workloads, analytics, accounts, versions; IAM, Global "
+    "Search, Global Catalog), served under /api/v1 and /experimental/api/v1, plus "
+    "qsession's own /qsession/v1 control routes. docs/rest-api.md lists every endpoint.")
 
 
 def _error(status: int, message: str, code: int | None = None) -> JSONResponse:
@@ -45,15 +57,28 @@ def build_app(emulator: Emulator, access: Access | None = None) -> FastAPI:
     app.add_middleware(Guard, access=access)
     app.include_router(platform.router(emulator))
     for prefix in API_PREFIXES:
-        for module in (backends, sessions, jobs, usage):
-            app.include_router(module.router(), prefix=prefix)
+        for module in (backends, sessions, jobs, tags, instances, workloads, analytics,
+                       accounts):
+            app.include_router(module.router(), prefix=prefix,
+                               dependencies=[Depends(api_version)])
+        app.include_router(versions.router(), prefix=prefix)
     app.include_router(control.router())
-    app.include_router(pages.router(emulator))  # the live page at /
+    app.openapi = lambda: _with_links(app)  # type: ignore[method-assign]
+    app.state.page_view = view = pages.LiveView(emulator)
+    app.include_router(pages.router(view))  # the live page at /
 
     @app.exception_handler(NotFound)
     async def not_found(_request: Request, err: NotFound) -> JSONResponse:
         code = wire.CODE_BACKEND_NOT_FOUND if str(err).startswith("Backend") else None
         return _error(404, str(err), code)
+
+    @app.exception_handler(wire.LimitError)
+    async def over_limit(_request: Request, err: wire.LimitError) -> JSONResponse:
+        return _error(400, str(err), err.code)
+
+    @app.exception_handler(UnsupportedVersion)
+    async def bad_version(_request: Request, err: UnsupportedVersion) -> JSONResponse:
+        return _error(400, str(err), wire.CODE_VALIDATION)
 
     @app.exception_handler(Conflict)
     async def conflict(_request: Request, err: Conflict) -> JSONResponse:
@@ -83,11 +108,14 @@ def build_app(emulator: Emulator, access: Access | None = None) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_request: Request, err: RequestValidationError) -> JSONResponse:
-        return _error(400, f"invalid request: {err.errors()}", wire.CODE_VALIDATION)
+        return _error(400, *wire.validation_message(err.errors()))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, err: StarletteHTTPException) -> JSONResponse:
-        return _error(err.status_code, str(err.detail))
+        response = _error(err.status_code, str(err.detail))
+        for name, value in (err.headers or {}).items():
+            response.headers[name] = value  # e.g. Allow on a 405
+        return response
 
     @app.exception_handler(Exception)
     async def fault(request: Request, err: Exception) -> JSONResponse:
@@ -97,6 +125,53 @@ def build_app(emulator: Emulator, access: Access | None = None) -> FastAPI:
                       "goes on, please report this", wire.CODE_INTERNAL)
 
     return app
+
+
+LINKS = {
+    ("/sessions", "post"): ("session_id", "/id", [
+        ("/sessions/{session_id}", "get"), ("/sessions/{session_id}", "patch"),
+        ("/sessions/{session_id}/close", "delete")]),
+    ("/jobs", "post"): ("job_id", "/id", [
+        ("/jobs/{job_id}", "get"), ("/jobs/{job_id}", "delete"),
+        ("/jobs/{job_id}/metrics", "get"), ("/jobs/{job_id}/logs", "get"),
+        ("/jobs/{job_id}/cancel", "post"), ("/jobs/{job_id}/tags", "put")]),
+}
+"""OpenAPI links: the id a creation returns names the object of the follow-up operations
+(a generic client, or Schemathesis's stateful tests, walks them)."""
+
+
+def _with_links(app: FastAPI) -> dict[str, Any]:
+    """The app's OpenAPI document, built once, with ``LINKS`` under both API prefixes."""
+    if app.openapi_schema is not None:
+        return app.openapi_schema
+    from fastapi.openapi.utils import get_openapi
+
+    document = get_openapi(title=app.title, version=app.version,
+                           description=app.description, routes=app.routes)
+    paths = document["paths"]
+    # Bad input is a 400 in IBM's body (never FastAPI's 422): drop what FastAPI declares.
+    for operations in paths.values():
+        for operation in operations.values():
+            operation.get("responses", {}).pop("422", None)
+    for name in ("HTTPValidationError", "ValidationError"):
+        document.get("components", {}).get("schemas", {}).pop(name, None)
+    for prefix in API_PREFIXES:
+        for (source, method), (param, pointer, targets) in LINKS.items():
+            answer = paths.get(prefix + source, {}).get(method, {}).get("responses", {})
+            if "200" not in answer:
+                continue
+            links = {}
+            for path, verb in targets:
+                target = paths.get(prefix + path, {}).get(verb)
+                if target is None:
+                    continue
+                name = target["operationId"].split("_")[0].capitalize()
+                links[name] = {
+                    "operationId": target["operationId"],
+                    "parameters": {param: f"$response.body#{pointer}"}}
+            answer["200"]["links"] = links
+    app.openapi_schema = document
+    return document
 
 
 def openapi_document(emulator: Emulator | None = None) -> dict[str, Any]:

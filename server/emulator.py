@@ -8,11 +8,11 @@ requests (several client processes) act one at a time, each at one instant.
 
 from __future__ import annotations
 
-import json
 import re
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, ClassVar, Literal
 
@@ -20,16 +20,19 @@ from qsession.runtime import (
     QPU,
     Batch,
     EstimatorV2,
+    IBMBackendValueError,
     IBMInputValueError,
     LocalService,
     RuntimeJobV2,
     SamplerV2,
     Session,
     Trace,
+    backend_info,
 )
-from qsession.runtime.clock import ClockError
+from qsession.runtime.clock import DEFAULT_EPOCH, ClockError
 from qsession.runtime.settings import Instance as RuntimeInstance
 
+from . import wire
 from .errors import Conflict, Forbidden, NotFound, UnknownBackend
 from .forms import Submission
 from .tokens import LIFETIME_S, Tokens
@@ -117,92 +120,33 @@ class SessionEntry:
     jobs: list[str] = field(default_factory=list)
 
 
-def _fake_backend(name: str) -> Any:
-    """The qiskit-ibm-runtime fake backend serving IBM name ``name`` (``ibm_brisbane``...)."""
-    from qiskit_ibm_runtime import fake_provider
-
-    wanted = re.sub(r"[^a-z0-9]", "", name.lower().removeprefix("ibm_"))
-    for attr in dir(fake_provider):
-        if not attr.startswith("Fake") or attr.startswith("FakeProvider"):
-            continue
-        if re.sub(r"[^a-z0-9]", "", attr.lower().removeprefix("fake")).removesuffix("v2") == wanted:
-            return getattr(fake_provider, attr)()
-    raise IBMInputValueError(
-        f"no bundled fake backend for {name!r}; use IBM names such as ibm_brisbane, "
-        "ibm_torino, ibm_sherbrooke, ibm_kyiv")
-
-
 IDEAL = "qsession_ideal"
 """The name of the ideal QPU (the runtime's ``QPU.ideal()``), served beside IBM's backends."""
 
 
-def ideal_configuration(qpu: QPU) -> dict[str, Any]:
-    """A configuration JSON the client turns back into ``qpu``'s gates and connectivity.
-
-    Each gate lists the qubits it acts on (``gates[].coupling_map``), which is how the
-    client's ``convert_to_target`` places instructions when a backend has no properties;
-    the ideal QPU has none (no errors to report), so its target on the client is ideal.
-    """
-    from qiskit.circuit import Gate
-
-    target = qpu.target
-    gates = []
-    basis = []
-    for name in sorted(target.operation_names):
-        op = target.operation_from_name(name)
-        if not isinstance(op, Gate) or name in ("delay",):
-            continue
-        qargs = target.qargs_for_operation_name(name) or []
-        gates.append({"name": name, "parameters": [str(p) for p in op.params],
-                      "qasm_def": "", "coupling_map": [list(q) for q in qargs]})
-        basis.append(name)
-    pairs = sorted({tuple(q) for g in gates for q in g["coupling_map"] if len(q) == 2})
-    return {
-        "backend_name": qpu.name, "backend_version": "1.0.0", "n_qubits": qpu.num_qubits,
-        "basis_gates": basis, "gates": gates, "local": False, "simulator": False,
-        "conditional": False, "open_pulse": False, "memory": True, "max_shots": 100_000,
-        "max_experiments": 300, "coupling_map": [list(p) for p in pairs],
-        # Only what the client's converter maps (it warns on box, break and continue).
-        "supported_instructions": sorted(set(basis) | (set(target.operation_names) & {
-            "measure", "reset", "delay", "if_else", "while_loop", "for_loop",
-            "switch_case"})),
-        "dt": target.dt, "description": qpu.description, "online_date":
-            "2025-01-01T00:00:00Z", "processor_type": {"family": "qsession ideal"},
-        "rep_delay_range": [0.0, 500.0], "default_rep_delay": 250.0,
-        "dynamic_reprate_enabled": True, "supported_features": ["qasm3"],
-    }
-
-
 class ServedBackend:
-    """One QPU as IBM serves it: the runtime QPU plus its configuration and properties JSON."""
+    """One QPU as IBM serves it: the runtime's QPU and its REST JSON (``backend_info``).
+
+    The QPU comes from the runtime's own constructors (``QPU.ideal`` or
+    ``QPU.from_fake_backend`` under IBM's name), and every JSON body from the runtime's
+    ``backend_info``: one lookup and one configuration builder for both doors.
+    """
 
     def __init__(self, name: str, *, noise: bool) -> None:
-        from qiskit_aer.noise import NoiseModel
-
         if name == IDEAL:
-            self.name = name
             self.qpu = QPU.ideal(name)
-            self.configuration = ideal_configuration(self.qpu)
-            self.properties: dict[str, Any] = {}  # noiseless: no errors, durations or T1
-            self.version = "1.0.0"
-            return
-        fake = _fake_backend(name)
-        with open(Path(fake.dirname) / fake.conf_filename, encoding="utf-8") as fh:
-            config = json.load(fh)
-        props = {}
-        if getattr(fake, "props_filename", None):
-            with open(Path(fake.dirname) / fake.props_filename, encoding="utf-8") as fh:
-                props = json.load(fh)
-        config["backend_name"] = name
-        config["simulator"] = False  # so Session really opens one
-        props["backend_name"] = name
+        else:
+            try:
+                self.qpu = QPU.from_fake_backend(name, name=name, noise=noise)
+            except IBMBackendValueError as err:
+                raise IBMInputValueError(
+                    f"no bundled fake backend for {name!r}; use IBM names such as "
+                    f"ibm_brisbane, ibm_torino, ibm_sherbrooke, ibm_kyiv ({err})") from None
         self.name = name
-        self.configuration = config
-        self.properties = props
-        self.version = str(config.get("backend_version", "1.0.0"))
-        self.qpu = QPU(name, fake.target,
-                       noise_model=NoiseModel.from_backend(fake) if noise else None,
-                       description=f"qsession emulation of {name}")
+        self.configuration = backend_info.configuration_json(self.qpu)
+        self.properties = backend_info.properties_json(self.qpu)
+        self.defaults = backend_info.defaults_json(self.qpu)
+        self.version = str(self.configuration.get("backend_version", "1.0.0"))
 
 
 class Emulator:
@@ -236,9 +180,17 @@ class Emulator:
         self.backends = {name: ServedBackend(name, noise=noise) for name in backends}
         kind: Literal["virtual", "wall", "measured"] = (
             "measured" if clock == "fast" else clock)
-        self.trace = Trace()
+        # Virtual time starts at the documented epoch; fast and wall time at the wall
+        # clock's now, so the timestamps a client reads are today's (docs/rest-api.md).
+        epoch = DEFAULT_EPOCH if clock == "virtual" else datetime.now(UTC).replace(
+            microsecond=0)
+        self.trace = Trace(epoch=epoch)
+        self.user_id = wire.user_id(token)
+        """The id of the user the API key stands for (jobs' and sessions' ``user_id``)."""
+        self.instance_limits: dict[str, float | None] = {}
+        """Per instance, the usage limit set by ``PUT /instances/configuration``."""
         self.service = LocalService(
-            clock=kind, speed=speed, seed=seed, trace=self.trace,
+            clock=kind, speed=speed, seed=seed, trace=self.trace, epoch=epoch,
             backends=[b.qpu for b in self.backends.values()],
             instances={i.name: RuntimeInstance(allocation=i.allocation,
                                                plan="open" if i.plan == "open" else "premium")
@@ -313,6 +265,34 @@ class Emulator:
             raise NotFound(f"Backend not found: {name!r}; this service has "
                            f"{', '.join(self.backends)}") from None
 
+    def calibration_id(self, name: str) -> str | None:
+        """The id of the backend's calibration data (None for the ideal QPU)."""
+        backend = self.backends.get(name)
+        if backend is None or backend.properties is None:
+            return None
+        return wire.calibration_id(name, backend.properties)
+
+    def wait_times(self, name: str) -> dict[str, int]:
+        """Whole seconds jobs waited on the backend before they ran: average, p50, p95.
+
+        From the jobs that started (creation to start), as IBM's ``wait_time_seconds``;
+        zeros before any job started.
+        """
+        with self.lock:
+            waits = sorted(
+                (wire.parse_time(job.metrics()["timestamps"]["running"])
+                 - job.creation_date).total_seconds()
+                for job in (e.job for e in self.jobs.values())
+                if job.backend().name == name
+                and job.metrics()["timestamps"].get("running") is not None)
+        if not waits:
+            return {"average": 0, "p50": 0, "p95": 0}
+
+        def rank(q: float) -> int:
+            return round(waits[min(len(waits) - 1, int(q * len(waits)))])
+
+        return {"average": round(sum(waits) / len(waits)), "p50": rank(0.5), "p95": rank(0.95)}
+
     def queue_length(self, name: str) -> int:
         """Jobs queued on the backend now (what ``least_busy`` sorts on)."""
         with self.lock:
@@ -342,6 +322,20 @@ class Emulator:
 
     # -- jobs ------------------------------------------------------------------------
 
+    def job_json(self, entry: JobEntry, *, params: bool = False) -> dict[str, Any]:
+        """IBM's JSON of an accepted job (``GET /jobs/{id}``, one entry of ``GET /jobs``)."""
+        job = entry.job
+        return wire.job_json(job, crn=entry.instance.crn, tags=entry.tags, user=self.user_id,
+                             calibration=self.calibration_id(job.backend().name),
+                             params=entry.params, include_params=params)
+
+    def check_instance_limit(self, tenant: Instance) -> None:
+        """Refuse a job (409) when the instance's usage reached its limit (IBM's rule)."""
+        limit = self.instance_limits.get(tenant.name)
+        if limit is not None and self.usage_seconds(tenant) >= limit:
+            raise Conflict(f"Usage exceeds instance limit: {self.usage_seconds(tenant):g} s "
+                           f"used of {limit:g} s; raise it with PUT /instances/configuration")
+
     def qubits(self) -> dict[str, int]:
         """Each served backend's width (what ``forms.normalise`` checks bodies against)."""
         return {name: served.qpu.num_qubits for name, served in self.backends.items()}
@@ -368,6 +362,10 @@ class Emulator:
             options["environment"] = environment
         if submission.cost is not None:
             options["max_execution_time"] = submission.cost
+        if submission.private:  # IBM's private: true (its params are never returned)
+            environment = dict(options.get("environment") or {})
+            environment["private"] = True
+            options["environment"] = environment
         with self.lock:
             mode, session_entry = self.mode_of(tenant, submission)
             primitive: SamplerV2 | EstimatorV2

@@ -31,6 +31,7 @@ from qiskit.circuit import QuantumCircuit
 from qsession.runtime import IBMInputValueError
 
 from .errors import NotFound, UnknownBackend
+from .wire import CODE_TAG_TOO_LONG, CODE_TOO_MANY_TAGS, LimitError
 
 PRIMITIVES = ("sampler", "estimator")
 PROGRAMS = (*PRIMITIVES, "executor")
@@ -117,13 +118,14 @@ def check_tags(value: Any, where: str = "tags") -> list[str]:
     if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
         raise IBMInputValueError(f"{where} must be a list of strings, e.g. [\"experiment-a\"]")
     if len(value) > MAX_TAGS:
-        raise IBMInputValueError(
-            f"{where}: {len(value)} tags; IBM allows at most {MAX_TAGS} tags per job")
+        raise LimitError(
+            f"{where}: {len(value)} tags; IBM allows at most {MAX_TAGS} tags per job",
+            CODE_TOO_MANY_TAGS)
     for tag in value:
         if len(tag) > MAX_TAG_LENGTH:
-            raise IBMInputValueError(
+            raise LimitError(
                 f"{where}: the tag {tag[:20]!r}... has {len(tag)} characters; IBM allows at "
-                f"most {MAX_TAG_LENGTH}")
+                f"most {MAX_TAG_LENGTH}", CODE_TAG_TOO_LONG)
     return list(value)
 
 
@@ -253,16 +255,17 @@ def _validate(model: Any, schema: str, program: str, data: Any) -> None:
     try:
         model.model_validate(data)
     except ValidationError as err:
-        details = []
-        hints = []
-        for error in err.errors()[:5]:
-            loc = [str(x) for x in error["loc"]]
-            details.append(f"{'.'.join(['params', *loc])}: {error['msg']}")
+        details: list[str] = []
+        hints: list[str] = []
+        for loc, msg in _errors(err.errors()):
+            details.append(f"{'.'.join(['params', *loc])}: {msg}")
             for key in loc:
                 hint = _HINTS.get(key)
                 if hint and hint not in hints and (key != "resilience_level"
                                                    or program == "sampler"):
                     hints.append(hint)
+            if "qpy_version" in msg and _QPY_HINT not in hints:
+                hints.append(_QPY_HINT)
         text = (f"params do not fit IBM's {program} schema (ibm-quantum-schemas {schema}): "
                 + "; ".join(details))
         if hints:
@@ -276,6 +279,26 @@ def _validate(model: Any, schema: str, program: str, data: Any) -> None:
             f"params cannot be decoded while checking them against IBM's {program} schema "
             f"(ibm-quantum-schemas {schema}; {type(err).__name__}: {_reason(err)}); send "
             "circuits as the client's RuntimeEncoder or IBM's schema writes them") from None
+
+
+_QPY_HINT = ("IBM reads QPY versions 13 to 17: write the circuit with "
+             "qiskit.qpy.dump(circuit, file, version=17), as the client does")
+_UNION_TAG = re.compile(r"^(function-[a-z]+\[.*\]|str|int|float|bool|list\[.*\]|dict\[.*\]|"
+                        r"[A-Z][A-Za-z0-9]*Model[A-Za-z0-9]*)$")
+
+
+def _errors(raw: list[Any]) -> list[tuple[list[str], str]]:
+    """Pydantic's errors, at most five, their locations without the union branches'
+    tags (``function-after[...]``, ``str``), and one message per location: the branch that
+    says the most (a wrong QPY version, not that a circuit is "not a valid string")."""
+    chosen: dict[tuple[str, ...], str] = {}
+    for error in raw:
+        loc = tuple(str(x) for x in error["loc"] if not _UNION_TAG.match(str(x)))
+        msg = str(error["msg"])
+        known = chosen.get(loc)
+        if known is None or known.startswith("Input should be a valid"):
+            chosen[loc] = msg
+    return [(list(loc), msg) for loc, msg in list(chosen.items())[:5]]
 
 
 def _schema_view(program: str, canonical: dict[str, Any]) -> dict[str, Any]:
@@ -597,6 +620,8 @@ def _decoded(where: str, node: Any) -> Any:
 
     try:
         return walk(node)
+    except RecursionError:
+        raise
     except Exception as err:  # a damaged encoded value is the request's fault
         raise IBMInputValueError(
             f"{where} cannot be decoded ({type(err).__name__}: {err}); encode them as "

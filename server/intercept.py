@@ -55,6 +55,12 @@ def is_loopback(host: str) -> bool:
 
 def refusal(host: str) -> str:
     """What a refused request is told (also the reason phrase the client shows)."""
+    name = host.lower().rstrip(".")
+    if name == "quantum.ibm.com" or name.endswith(".quantum.ibm.com"):
+        # auth.quantum.ibm.com: the old "ibm_quantum" channel's platform, which IBM retired.
+        return (f"qsession refused {host}: it served IBM Quantum Platform Classic (channel "
+                f"'ibm_quantum'), which IBM has retired; use channel='ibm_quantum_platform', "
+                f"whose hosts qsession run answers")
     return (f"qsession refused {host}: not one of IBM's hosts; nothing leaves the machine "
             f"under qsession run (allow it with --allow-host {host})")
 
@@ -182,6 +188,9 @@ class Proxy:
         self.host = host
         self.port = 0
         self.attempts: list[Attempt] = []
+        self.untrusted: list[str] = []
+        """IBM hosts whose TLS handshake the child broke off: it does not trust the run's
+        CA (it pins certificates, or ignores ``REQUESTS_CA_BUNDLE``/``SSL_CERT_FILE``)."""
         self._loop = asyncio.new_event_loop()
         self._server: asyncio.Server | None = None
         self._thread: threading.Thread | None = None
@@ -256,9 +265,17 @@ class Proxy:
     def _shutdown(self) -> None:
         if self._server is not None:
             self._server.close()
+        self._loop.create_task(self._finish())
+
+    async def _finish(self) -> None:
+        # Connections of a child that has exited end at once; give them a moment to finish
+        # (a broken-off handshake is recorded then), then end whatever is left.
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=0.5)
         for task in list(self._tasks):
             task.cancel()
-        self._loop.call_later(0.05, self._loop.stop)
+        await asyncio.sleep(0.05)
+        self._loop.stop()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
@@ -299,7 +316,12 @@ class Proxy:
             await _answer(writer, 403, refusal(host), refusal(host) + "\n")
             return
         if verdict == "allowed":
-            up_reader, up_writer = await asyncio.open_connection(host, port)
+            try:
+                up_reader, up_writer = await asyncio.open_connection(host, port)
+            except OSError as err:
+                await _answer(writer, 502, "Bad Gateway", f"qsession could not reach {host}:"
+                              f"{port} for --allow-host: {err}\n")
+                return
             writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
             await writer.drain()
             await _pipe_both(reader, writer, up_reader, up_writer)
@@ -307,7 +329,11 @@ class Proxy:
         self._answering(host)
         writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
         await writer.drain()
-        await writer.start_tls(self.ca.context_for(host.lower().rstrip(".")))
+        try:
+            await writer.start_tls(self.ca.context_for(host.lower().rstrip(".")))
+        except (ssl.SSLError, ConnectionError):
+            self.untrusted.append(host)
+            return
         up_reader, up_writer = await asyncio.open_connection(*self.upstream)
         await _pipe_both(reader, writer, up_reader, up_writer)
 
@@ -328,13 +354,18 @@ class Proxy:
         if verdict == "answered":
             self._answering(host)
         upstream = self.upstream if verdict == "answered" else (host, port)
+        try:
+            up_reader, up_writer = await asyncio.open_connection(*upstream)
+        except OSError as err:
+            await _answer(writer, 502, "Bad Gateway", f"qsession could not reach {host}:{port}:"
+                          f" {err}\n")
+            return
         # One request per connection (Connection: close), so a second request on it
         # cannot name another host without passing through this check again.
         headers = [h for h in rest.split(b"\r\n") if h and not h.lower().startswith(
             (b"connection:", b"proxy-connection:", b"keep-alive:"))]
         request = (f"{method} {slash}{path} {version}\r\n".encode("latin-1")
                    + b"".join(h + b"\r\n" for h in headers) + b"Connection: close\r\n\r\n")
-        up_reader, up_writer = await asyncio.open_connection(*upstream)
         up_writer.write(request)
         await up_writer.drain()
         await _pipe_both(reader, writer, up_reader, up_writer)

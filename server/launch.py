@@ -84,7 +84,9 @@ class Server:
         self._sock.listen(2048)
         self.host = host
         self.port = int(self._sock.getsockname()[1])
-        self.router = HostRouter(build_app(emulator, self.access))
+        self.app = build_app(emulator, self.access)
+        """The ASGI app served (FastAPI; ``app.state`` holds the emulator and the page's view)."""
+        self.router = HostRouter(self.app)
         """The app behind IBM's host names; ``router.requests`` counts requests by host."""
         config = uvicorn.Config(self.router, log_level="warning",
                                 access_log=False, lifespan="off", timeout_graceful_shutdown=2,
@@ -387,7 +389,8 @@ def run_command(command: Sequence[str], *, out_dir: Path, host: str = DEFAULT_HO
     served = list(emulator.backends)
     echo(f"qsession: backends served: {', '.join(served)}")
     attempts = proxy.attempts if proxy is not None else []
-    for line in [*runreport.traffic_lines(attempts, server.router.requests),
+    untrusted = proxy.untrusted if proxy is not None else []
+    for line in [*runreport.traffic_lines(attempts, server.router.requests, untrusted),
                  *runreport.nothing_emulated(attempts, server.router.requests),
                  *runreport.backend_hint(watch, served, runreport.bundled_backends())]:
         echo(line)

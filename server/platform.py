@@ -20,13 +20,18 @@ from fastapi.responses import JSONResponse
 from .tokens import TokenRejected
 
 if TYPE_CHECKING:
-    from .emulator import Emulator
+    from .emulator import Emulator, Instance
 
 SEARCH_PREFIX = "/global-search"
 CATALOG_PREFIX = "/global-catalog/api/v1"
 _PLAN_IDS = {"premium": "qsession-plan-premium", "open": "qsession-plan-open"}
 # The client sorts instances by these pricing types (qiskit_runtime_service.py).
 _PRICING = {"premium": "paid", "open": "free"}
+
+
+def plan_id(instance: Instance) -> str:
+    """The Global Catalog id of the instance's plan (``GET /instance``'s ``plan_id``)."""
+    return _PLAN_IDS.get(instance.plan, _PLAN_IDS["premium"])
 
 
 def iam_error(status: int, code: str, message: str) -> JSONResponse:

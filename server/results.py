@@ -2,14 +2,15 @@
 
 IBM's job-create schema: ``support_qiskit`` "If True, returns a Qiskit-style output, meant to
 be parsed using the runtime result decoder, or resort to returning pure JSON results". The
-Python client sends ``true`` and gets ``RuntimeEncoder`` JSON (``encoded``); a caller
+Python client sends ``true`` and gets the typed JSON of IBM's result models (``encoded``); a
+caller
 without it (IBM's REST guides) gets plain JSON (``plain``), which its guides read as
 ``results[i]["data"][register]["samples"]`` (hex strings, with ``num_bits``) and
 ``results[i]["data"]["evs"]``, ``stds``, ``ensemble_standard_error``, with each pub's
 ``metadata`` beside its data and the job's ``metadata`` beside the results.
 
 No ``ibm-quantum-schemas`` model describes the plain form (its result models are the
-encoded one), so it is written here: arrays as nested lists, numbers as JSON numbers,
+typed one), so it is written here: arrays as nested lists, numbers as JSON numbers,
 timestamps as ISO 8601 strings.
 """
 
@@ -24,11 +25,31 @@ from typing import Any
 import numpy as np
 
 
-def encoded(result: Any) -> str:
-    """The result as the client's ``ResultDecoder`` reads it (``RuntimeEncoder`` JSON)."""
+def encoded(result: Any, program: str) -> str:
+    """The result as IBM's result model writes it and the client's ``ResultDecoder`` reads it.
+
+    The client's ``RuntimeEncoder`` gives the typed JSON; IBM's model of the program's
+    result (``ibm-quantum-schemas`` sampler or estimator ``version_0_1``
+    ``PrimitiveResultWrapperModel``) validates it and writes it, with what the model has
+    that the client's encoder leaves out (each data bin's ``field_types``) and without what
+    it has not (an estimator's execution spans).
+    """
     from qiskit_ibm_runtime import RuntimeEncoder
 
-    return json.dumps(result, cls=RuntimeEncoder)
+    if program == "sampler":
+        from ibm_quantum_schemas.sampler.version_0_1.primitive_result import (
+            PrimitiveResultWrapperModel as Model,
+        )
+    else:
+        from ibm_quantum_schemas.estimator.version_0_1.primitive_result import (
+            PrimitiveResultWrapperModel as Model,
+        )
+    document = json.loads(json.dumps(result, cls=RuntimeEncoder))
+    for pub in document["__value__"]["pub_results"]:
+        data = pub["__value__"]["data"]["__value__"]
+        data["field_types"] = [field.get("__type__", "ndarray") if isinstance(field, dict)
+                               else type(field).__name__ for field in data["fields"].values()]
+    return str(Model.model_validate(document).model_dump_json(by_alias=True, exclude_unset=True))
 
 
 def plain(result: Any) -> dict[str, Any]:

@@ -109,6 +109,8 @@ class PrivateHome:
         """Move what the child created in the private home to the real one (never over an
         existing file); the private account file stays behind. Returns what was moved."""
         moved: list[Path] = []
+        if not self.real.is_dir():  # no home to give back to (HOME unset or missing)
+            return moved
         pairs = [(self.path, self.real, self.linked | {".qiskit"}),
                  (self.path / ".qiskit", self.real / ".qiskit",
                   self.linked_qiskit | {ACCOUNT_FILE.name})]

@@ -52,8 +52,10 @@ class StderrWatch:
         self._thread.join(timeout=30)
 
 
-def traffic_lines(attempts: Sequence[Attempt], requests: Mapping[str, int]) -> list[str]:
-    """What the proxy answered, refused and let out; how many requests the server served."""
+def traffic_lines(attempts: Sequence[Attempt], requests: Mapping[str, int],
+                  untrusted: Sequence[str] = ()) -> list[str]:
+    """What the proxy answered, refused and let out; how many requests the server served;
+    the hosts whose TLS handshake the program broke off."""
     lines = []
     served = {h: n for h, n in requests.items() if n}
     if served:
@@ -72,6 +74,12 @@ def traffic_lines(attempts: Sequence[Attempt], requests: Mapping[str, int]) -> l
     allowed = sorted({f"{a.host}:{a.port}" for a in attempts if a.verdict == "allowed"})
     if allowed:
         lines.append(f"qsession: let out, as --allow-host asked: {', '.join(allowed)}")
+    if untrusted:
+        lines.append(f"qsession: the program did not trust the run's certificate for "
+                     f"{', '.join(sorted(set(untrusted)))}, so those requests were not "
+                     "answered: it pins certificates or ignores REQUESTS_CA_BUNDLE and "
+                     "SSL_CERT_FILE; let it trust the CA they name (docs/server.md, "
+                     "'Other HTTP clients')")
     return lines
 
 

@@ -8,11 +8,14 @@ vocabulary lands in this module only. Shapes follow what qiskit-ibm-runtime 0.51
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+
+from qsession.runtime import IBMInputValueError
 
 if TYPE_CHECKING:
     from qsession.runtime import RuntimeJobV2, Trace
@@ -28,6 +31,9 @@ SESSION_STATE = {"pending": "open", "active": "active", "inactive": "inactive",
                  "closed": "closed", "canceled": "closed", "expired": "closed",
                  "open": "open"}
 
+MAX_COST = 10_800
+"""IBM's largest job ``cost`` (its ``JobCost`` schema; the service's execution-time cap)."""
+
 MAX_TIME_CODE = 1305
 """IBM's reason code of a job stopped at its ``max_execution_time`` (the client raises
 ``RuntimeJobMaxTimeoutError`` for a Cancelled job with this code)."""
@@ -39,6 +45,36 @@ CODE_VALIDATION = 1002
 CODE_BACKEND_NOT_FOUND = 1007
 CODE_NOT_AUTHORIZED = 1200
 CODE_INVALID_CREDENTIALS = 1201
+CODE_TOO_MANY_TAGS = 1204
+CODE_TAG_TOO_LONG = 1205
+CODE_NOT_FOUND = 1291
+"""IBM's "Job not found"; the registry has no other not-found code, so every missing
+runtime object (job, session) answers with it."""
+MORE_INFO = "https://cloud.ibm.com/apidocs/quantum-computing#error-handling"
+SOLUTIONS = {
+    CODE_INTERNAL: "Retry the action; if it happens again, report it with the trace id.",
+    CODE_VALIDATION: "Check the request against IBM's REST reference and send it again.",
+    CODE_BACKEND_NOT_FOUND: "Verify the backend name: GET /backends lists the backends.",
+    CODE_NOT_AUTHORIZED: "Use a token and a Service-CRN of an instance you can reach.",
+    CODE_INVALID_CREDENTIALS: "Check your credentials and try again.",
+    CODE_TOO_MANY_TAGS: "Remove some tags (at most 8) and try again.",
+    CODE_TAG_TOO_LONG: "Shorten the tag (at most 86 characters) and try again.",
+    CODE_NOT_FOUND: "Verify the id is correct and that you have the correct access permissions.",
+}
+"""The ``solution`` IBM's error bodies carry beside each code."""
+
+USER_ID_PREFIX = "IBMid-"
+"""IBM Cloud user ids look like ``IBMid-<digits><letters>``; see :func:`user_id`."""
+
+
+def user_id(api_key: str) -> str:
+    """The id of the user who owns ``api_key``: stable per key, shaped like IBM Cloud's.
+
+    An emulator has no user directory; one API key stands for one user, so every
+    workload created with the same key shows the same ``user_id`` (docs/rest-api.md).
+    """
+    digest = hashlib.sha256(api_key.encode("utf-8")).hexdigest().upper()
+    return f"{USER_ID_PREFIX}{int(digest[:8], 16) % 10**9:09d}{digest[8:12]}"
 
 
 def iso(value: datetime | str | None) -> str | None:
@@ -46,6 +82,13 @@ def iso(value: datetime | str | None) -> str | None:
     if value is None or isinstance(value, str):
         return value
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_time(value: datetime | str) -> datetime:
+    """A timestamp the runtime gave (a datetime or an ISO string ending in ``Z``)."""
+    if isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
 def seconds_out(value: float | int | None) -> float | int | None:
@@ -59,37 +102,61 @@ def seconds_out(value: float | int | None) -> float | int | None:
 
 
 def error_body(message: str, *, status: int, code: int | None = None) -> dict[str, Any]:
-    """IBM's error body: ``{"errors": [{"message", "code", "more_info"}], "trace", ...}``."""
+    """IBM's error body, ``{"errors": [{"code", "message", "solution", "more_info"}], "trace"}``.
+
+    Nothing more (IBM's ``ErrorContainer``); ``code`` is IBM's numeric registry code, the
+    HTTP status's family code when none fits.
+    """
+    if code is None:
+        code = {401: CODE_INVALID_CREDENTIALS, 403: CODE_NOT_AUTHORIZED,
+                404: CODE_NOT_FOUND}.get(status, CODE_INTERNAL if status >= 500
+                                         else CODE_VALIDATION)
     return {
-        "errors": [{"message": message, "code": code if code is not None else status,
-                    "more_info": "https://quantum.cloud.ibm.com/docs/errors"}],
-        "trace": uuid.uuid4().hex,
-        "status_code": status,
+        "errors": [{"code": code, "message": message,
+                    "solution": SOLUTIONS.get(code, SOLUTIONS[CODE_VALIDATION]),
+                    "more_info": MORE_INFO}],
+        "trace": str(uuid.uuid4()),
     }
 
 
 # -- backends ------------------------------------------------------------------------
 
 
-def backend_device(name: str, *, qubits: int, queue_length: int, processor_type: Any,
+def processor_type(value: Any) -> dict[str, str] | None:
+    """IBM's ``processor_type``: ``family`` and ``revision`` as strings (``"1.0"``)."""
+    if not isinstance(value, Mapping):
+        return None
+    out = {k: str(v) for k, v in value.items() if k in ("family", "revision", "segment")
+           and v is not None}
+    revision = out.get("revision")
+    if revision is not None and "." not in revision:
+        out["revision"] = f"{revision}.0"  # IBM: a version without its patch part
+    return out
+
+
+def backend_device(name: str, *, qubits: int, queue_length: int, processor: Any,
                    clops: Any) -> dict[str, Any]:
     """One entry of ``GET /backends`` ``devices`` (read by ``least_busy`` and ``backends``)."""
-    return {
+    device: dict[str, Any] = {
         "name": name,
         "status": {"name": "online", "reason": "available"},
+        "is_simulator": False,
         "queue_length": queue_length,
         "qubits": qubits,
-        "processor_type": processor_type,
-        "clops": clops,
         "performance_metrics": {},
-        "wait_time_seconds": None,
     }
+    kind = processor_type(processor)
+    if kind:
+        device["processor_type"] = kind
+    if isinstance(clops, Mapping) and isinstance(clops.get("value"), int):
+        device["clops"] = {"type": clops.get("type", "hardware"), "value": clops["value"]}
+    return device
 
 
 def backend_status(name: str, version: str, queue_length: int) -> dict[str, Any]:
     """``GET /backends/{name}/status``: the client reads ``state``, ``status``, ``length_queue``."""
-    return {"backend_name": name, "backend_version": version, "state": True,
-            "status": "active", "message": "", "length_queue": queue_length}
+    return {"state": True, "status": "active", "message": "available",
+            "length_queue": queue_length, "backend_version": version}
 
 
 # -- jobs ----------------------------------------------------------------------------
@@ -104,14 +171,40 @@ def job_state(job: RuntimeJobV2) -> dict[str, Any]:
         if reason.startswith(_MAX_TIME_PREFIX):
             # IBM reports a job stopped at its limit as Cancelled with reason code 1305.
             return {"status": "Cancelled", "reason": reason[len(_MAX_TIME_PREFIX):],
-                    "reason_code": MAX_TIME_CODE}
+                    "reason_code": MAX_TIME_CODE,
+                    "reason_solution": "Raise the job's max_execution_time (the job's cost) "
+                                       "or split the work into smaller jobs."}
         state["reason"] = reason
     return state
 
 
-def job_json(job: RuntimeJobV2, *, crn: str, tags: list[str], params: Any = None,
+def job_usage(job: RuntimeJobV2) -> dict[str, Any]:
+    """IBM's ``usage`` of a job: the QPU seconds charged so far; complete once it is final."""
+    final = job.status() in FINAL_JOB_STATUSES
+    return {"qpu_charge_time_seconds": float(job.usage(partial=True)),
+            "status": "complete" if final else "pending"}
+
+
+def calibration_id(backend: str, properties: Mapping[str, Any]) -> str | None:
+    """A stable id of a backend's calibration data (None for a QPU without calibration).
+
+    IBM names each calibration set; an emulated QPU's calibration never changes, so its id
+    is derived from the backend's name and the data's ``last_update_date``.
+    """
+    stamp = properties.get("last_update_date")
+    if not properties or stamp is None:
+        return None
+    return hashlib.sha256(f"{backend}|{stamp}".encode()).hexdigest()[:20]
+
+
+def job_json(job: RuntimeJobV2, *, crn: str, tags: list[str], user: str,
+             calibration: str | None = None, params: Any = None,
              include_params: bool = False) -> dict[str, Any]:
-    """``GET /jobs/{id}`` and one entry of ``GET /jobs``."""
+    """``GET /jobs/{id}`` and one entry of ``GET /jobs`` (IBM's ``JobResponseV3``).
+
+    Optional fields are omitted, never null (IBM types them as strings); a private job's
+    params are never returned (IBM: "input parameters are not returned").
+    """
     state = job_state(job)
     body: dict[str, Any] = {
         "id": job.job_id(),
@@ -120,15 +213,21 @@ def job_json(job: RuntimeJobV2, *, crn: str, tags: list[str], params: Any = None
         "status": state["status"],
         "created": iso(job.creation_date),
         "program": {"id": job.primitive_id},
-        "session_id": job.session_id,
-        "tags": list(tags),
-        "private": False,
         "runtime": "",
-        "user_id": "qsession",
+        "cost": min(int(job.max_execution_time or MAX_COST), MAX_COST),
+        "tags": list(tags),
+        "user_id": user,
+        "usage": job_usage(job),
         "instance": crn,
         "estimated_running_time_seconds": job.usage_estimation.get("quantum_seconds"),
     }
-    if include_params:
+    if job.session_id is not None:
+        body["session_id"] = job.session_id
+    if calibration is not None:
+        body["calibration_id"] = calibration
+    if job.private:
+        body["private"] = True
+    elif include_params:
         body["params"] = params
     return body
 
@@ -176,36 +275,87 @@ def encode_result(result: Any) -> str:
     return json.dumps(result, cls=RuntimeEncoder)
 
 
+class LimitError(IBMInputValueError):
+    """A request over one of IBM's limits (400 with IBM's code for that limit)."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def validation_message(problems: Any) -> tuple[str, int]:
+    """A request that does not fit the published schema: one clear message, IBM's code.
+
+    A tag list over IBM's limits gets the tag codes (1204: too many, 1205: too long).
+    """
+    parts = []
+    code = CODE_VALIDATION
+    for problem in list(problems)[:5]:
+        where = ".".join(str(x) for x in problem.get("loc", ()))
+        parts.append(f"{where}: {problem.get('msg')}")
+        loc = [str(x) for x in problem.get("loc", ())]
+        if "tags" in loc and code == CODE_VALIDATION:
+            kind = str(problem.get("type"))
+            if kind == "too_long" and loc[-1] == "tags":
+                code = CODE_TOO_MANY_TAGS
+            elif kind == "string_too_long":
+                code = CODE_TAG_TOO_LONG
+    return "invalid request: " + "; ".join(parts), code
+
+
 # -- sessions ------------------------------------------------------------------------
 
 
-def session_json(details: Mapping[str, Any], trace: Trace | None = None) -> dict[str, Any]:
-    """``GET /sessions/{id}`` (and the ``POST /sessions`` reply) from ``Session.details()``."""
+def _ttl(value: float | int | None) -> int | None:
+    """A TTL as IBM types it: whole seconds, at least 1 (none left: omitted)."""
+    if value is None or value < 1:
+        return None
+    return round(value)
+
+
+STATE_REASONS = {
+    "canceled": "The session was cancelled: its queued jobs were cancelled.",
+    "expired": "The session reached its maximum time (max_ttl): its queued jobs failed.",
+    "closed": "The session stopped accepting jobs and has none left to run.",
+}
+"""IBM's ``state_reason`` for the model's final states (all three show as ``closed``)."""
+
+
+def session_json(details: Mapping[str, Any], trace: Trace | None = None, *, user: str,
+                 model_state: str | None = None) -> dict[str, Any]:
+    """``GET /sessions/{id}`` (and the ``POST /sessions`` reply) from ``Session.details()``.
+
+    Timestamps not reached yet are omitted, as IBM types them as date-time strings.
+    """
     state = SESSION_STATE.get(str(details.get("state")), str(details.get("state")))
     started = details.get("started_at")
     usage = details.get("usage_time")
     timestamps = details.get("timestamps")
     if timestamps is None and trace is not None:
         timestamps = session_timestamps(trace, str(details["id"]))
-    return {
+    body: dict[str, Any] = {
         "id": details["id"],
         "backend_name": details.get("backend_name"),
-        "interactive_ttl": seconds_out(details.get("interactive_timeout")),
-        "max_ttl": seconds_out(details.get("max_time")),
-        "active_ttl": seconds_out(details.get("active_timeout")),
+        "interactive_ttl": _ttl(details.get("interactive_timeout")),
+        "max_ttl": _ttl(details.get("max_time")),
+        "active_ttl": _ttl(details.get("active_timeout")),
         "state": state,
-        "accepting_jobs": details.get("accepting_jobs"),
-        "last_job_started": iso(details.get("last_job_started")),
-        "last_job_completed": iso(details.get("last_job_completed")),
-        "started_at": iso(started),
-        "closed_at": iso(details.get("closed_at")),
-        "activated_at": iso(details.get("activated_at")),
+        "accepting_jobs": bool(details.get("accepting_jobs")),
         "mode": details.get("mode"),
-        # IBM: null until the session has used the QPU.
-        "elapsed_time": None if started is None else usage,
+        "user_id": user,
         "timestamps": [{"status": t["status"], "timestamp": iso(t["timestamp"])}
                        for t in timestamps or []],
     }
+    for key in ("last_job_started", "last_job_completed", "started_at", "closed_at",
+                "activated_at"):
+        if details.get(key) is not None:
+            body[key] = iso(details[key])
+    if started is not None and usage is not None:
+        body["elapsed_time"] = usage  # IBM: null until the session has used the QPU
+    reason = STATE_REASONS.get(model_state or "")
+    if reason is not None and state == "closed":
+        body["state_reason"] = reason
+    return body
 
 
 def session_timestamps(trace: Trace, session_id: str) -> list[dict[str, Any]]:
@@ -223,17 +373,3 @@ def session_timestamps(trace: Trace, session_id: str) -> list[dict[str, Any]]:
     return out
 
 
-# -- instances (IBM Cloud) -----------------------------------------------------------
-
-
-def usage_json(crn: str, plan: str, consumed: float, limit: float | None) -> dict[str, Any]:
-    """``GET /instances/usage`` (the client warns when ``usage_limit_reached``)."""
-    return {
-        "instance_id": crn,
-        "plan_id": plan,
-        "usage_consumed_seconds": consumed,
-        "usage_limit_seconds": limit,
-        "usage_allocation_seconds": limit,
-        "usage_limit_reached": limit is not None and consumed >= limit,
-        "usage_period": {"start_time": None, "end_time": None},
-    }

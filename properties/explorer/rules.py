@@ -12,17 +12,21 @@ from typing import NamedTuple
 
 from qsession.model import (
     ACTIVE,
+    COUPLING,
     JOB_TABLE,
     PENDING,
     QUEUED,
     SESSION_TABLE,
+    Coupling,
+    Decision,
     JobLifecycle,
     Mode,
     SessionLifecycle,
     Step,
     TransitionRefused,
+    in_normal_queue,
+    select,
 )
-from qsession.model.dispatch import Decision, in_normal_queue, select
 
 from .state import (
     EVENT_KINDS,
@@ -49,9 +53,12 @@ _RESERVES_QPU = {mode: SessionLifecycle("probe", mode).reserves_qpu for mode in 
 
 
 class Variant:
-    """The rules the explorer applies beside the tables; tests subclass it to plant a bug.
+    """The rules of timers and refusals the explorer applies beside the model; tests
+    subclass it to plant a bug.
 
-    Every method of this base class is the real rule of the semantics.
+    Every method of this base class is the real rule of the semantics. What a session
+    event does to its jobs, what a job's start or end tells its session and the batch
+    order are not here: they are the model's coupling rules (``Rules(coupling=...)``).
     """
 
     name = "the real rules"
@@ -67,22 +74,6 @@ class Variant:
     def idle_close_enabled(self, session: SessionSlot, submitted: int) -> bool:
         """Whether the idle-close timer can fire now (pending, no job ever submitted)."""
         return session.state == PENDING and submitted == 0
-
-    def queued_at_expiry(self) -> str | None:
-        """The job event for each queued job when its session expires (None: leave it)."""
-        return "expire"
-
-    def queued_at_cancel(self) -> str | None:
-        """The job event for each queued job when its session is cancelled."""
-        return "cancel"
-
-    def running_at_cancel(self) -> str | None:
-        """The job event for a running job when its session is cancelled (None: it runs on)."""
-        return None
-
-    def queued_at_close(self) -> str | None:
-        """The job event for each queued job when its session is closed (None: they drain)."""
-        return None
 
     def submit_when_refused(self) -> bool:
         """Whether a submit the session refuses still creates a job (it must never)."""
@@ -181,6 +172,10 @@ class _World:
         """The number of session ``i``'s jobs queued or running (the model's ``in_flight``)."""
         return sum(1 for job in self.jobs if job.owner == i and job.status in IN_FLIGHT)
 
+    def submitted(self, i: int) -> int:
+        """The number of jobs ever submitted to session ``i`` (the model's ``submitted``)."""
+        return sum(1 for job in self.jobs if job.owner == i)
+
 
 def _fire(lc: SessionLifecycle | JobLifecycle, event: str, system: bool,
           facts: dict[str, int]) -> Step:
@@ -204,14 +199,17 @@ class Outcome(NamedTuple):
 
 
 class Rules:
-    """The system's events on one QPU: the model's tables, ``select`` and a ``Variant``."""
+    """The system's events on one QPU: the model's tables, its coupling rules, ``select``
+    and a ``Variant`` (the timers' preconditions)."""
 
     def __init__(self, max_sessions: int | None = None, max_jobs: int | None = None, *,
-                 dispatch: DispatchRule = select, variant: Variant = REAL_RULES) -> None:
+                 dispatch: DispatchRule = select, variant: Variant = REAL_RULES,
+                 coupling: Coupling = COUPLING) -> None:
         self.max_sessions = max_sessions
         self.max_jobs = max_jobs
         self.dispatch = dispatch
         self.variant = variant
+        self.coupling = coupling
         self._handlers: dict[str, Callable[[_World, Event], None]] = {
             kind: getattr(self, f"_on_{kind}") for kind in EVENT_KINDS
         }
@@ -298,30 +296,17 @@ class Rules:
         w.add_job(i)
 
     def _on_close(self, w: _World, event: Event) -> None:
-        i = target_of(event)
-        self._session_step(w, i, w.fire_session(i, "close", system=False,
-                                                in_flight=w.in_flight(i)))
-        bug = self.variant.queued_at_close()
-        if bug is not None:
-            for k in w.queued(i):
-                w.fire_job(k, bug, system=True)
-                self._job_left(w, k)
+        self._session_event(w, target_of(event), "close", system=False)
 
     def _on_cancel(self, w: _World, event: Event) -> None:
-        i = target_of(event)
-        self._session_step(w, i, w.fire_session(i, "cancel", system=False))
-        self._end_queued(w, i, self.variant.queued_at_cancel())
-        on_running = self.variant.running_at_cancel()
-        if on_running is not None and w.running is not None and w.jobs[w.running].owner == i:
-            w.fire_job(w.running, on_running, system=True)
-            w.running = None
+        self._session_event(w, target_of(event), "cancel", system=False)
 
     def _on_cancel_job(self, w: _World, event: Event) -> None:
         k = target_of(event)
         w.fire_job(k, "cancel", system=False)
         if k == w.running and self.variant.frees_qpu_on_cancel():
             w.running = None
-        self._job_left(w, k)
+        self._job_left(w, k, "cancel")
 
     def _on_finish(self, w: _World, event: Event) -> None:
         self._run_ended(w, target_of(event), "finish")
@@ -330,40 +315,46 @@ class Rules:
         self._run_ended(w, target_of(event), "fail")
 
     def _on_ittl(self, w: _World, event: Event) -> None:
-        i = target_of(event)
-        step = w.fire_session(i, "ittl_elapsed", system=True, in_flight=w.in_flight(i))
-        self._session_step(w, i, step)
+        self._session_event(w, target_of(event), "ittl_elapsed", system=True)
 
     def _on_idle_close(self, w: _World, event: Event) -> None:
-        i = target_of(event)
-        submitted = sum(1 for job in w.jobs if job.owner == i)
-        self._session_step(w, i, w.fire_session(i, "idle_close_elapsed", system=True,
-                                                submitted=submitted))
+        self._session_event(w, target_of(event), "idle_close_elapsed", system=True)
 
     def _on_max_ttl(self, w: _World, event: Event) -> None:
-        i = target_of(event)
-        self._session_step(w, i, w.fire_session(i, "max_time_reached", system=True))
-        self._end_queued(w, i, self.variant.queued_at_expiry())
+        self._session_event(w, target_of(event), "max_time_reached", system=True)
 
-    # -- consequences (system steps) ------------------------------------------------------
+    # -- consequences: the model's coupling rules ------------------------------------------
+
+    def _session_event(self, w: _World, i: int, event: str, *, system: bool) -> Step:
+        """Fire a session event with the facts it takes, then do to the session's jobs
+        what the coupling rules say that event does."""
+        known = {"in_flight": w.in_flight(i), "submitted": w.submitted(i)}
+        facts = {name: known[name] for name in SESSION_TABLE.event(event).facts}
+        step = w.fire_session(i, event, system=system, **facts)
+        self._session_step(w, i, step)
+        rule = self.coupling.session_rule(event)
+        if rule.queued is not None:
+            for k in w.queued(i):
+                w.fire_job(k, rule.queued, system=True)
+                self._job_left(w, k, rule.queued)
+        r = w.running
+        if rule.running is not None and r is not None and w.jobs[r].owner == i:
+            self._run_ended(w, r, rule.running)
+        return step
 
     def _run_ended(self, w: _World, k: int, event: str) -> None:
         w.fire_job(k, event, system=True)
         w.running = None
-        self._job_left(w, k)
+        self._job_left(w, k, event)
 
-    def _end_queued(self, w: _World, i: int, event: str | None) -> None:
-        if event is not None:
-            for k in w.queued(i):
-                w.fire_job(k, event, system=True)
-
-    def _job_left(self, w: _World, k: int) -> None:
-        """Tell the job's session that one of its jobs ended (unless the session has ended)."""
+    def _job_left(self, w: _World, k: int, event: str) -> None:
+        """Tell the job's session what the coupling rules say a job's ``event`` tells it
+        (nothing once the session has ended)."""
         i = w.jobs[k].owner
-        if i is None or w.session(i).is_final:
+        told = self.coupling.session_event_of(event)
+        if i is None or told is None or w.session(i).is_final:
             return
-        step = w.fire_session(i, "job_ended", system=True, in_flight=w.in_flight(i))
-        self._session_step(w, i, step)
+        self._session_event(w, i, told, system=True)
 
     def _session_step(self, w: _World, i: int, step: Step) -> None:
         """Record the order in which batches first started (they are served so)."""
@@ -385,11 +376,11 @@ class Rules:
             w.fire_job(k, "start", system=True)
             w.running = k
             i = w.jobs[k].owner
-            if i is not None:
-                step = w.fire_session(i, "job_started", system=True)
+            told = self.coupling.session_event_of("start")
+            if i is not None and told is not None:
+                step = self._session_event(w, i, told, system=True)
                 if step.changed:
                     w.mark_started(i)
-                self._session_step(w, i, step)
 
     def _select_inputs(
         self, w: _World
@@ -404,10 +395,14 @@ class Rules:
             head = queued[0] if queued else None
 
         def batch_heads() -> Iterator[int | None]:
-            for b in w.batches:  # in first-start order; only active ones have priority
-                if w.sessions[b].state == ACTIVE:
-                    queued = w.queued(b)
-                    yield queued[0] if queued else None
+            # Active batches in the model's batch order (``batches`` keeps the order of
+            # first starts: a batch's rank there stands for its first start's instant).
+            order = self.coupling.batch_order
+            active = sorted((rank, b) for rank, b in enumerate(w.batches)
+                            if w.sessions[b].state == ACTIVE)
+            for _, b in sorted(active, key=lambda rb: order(rb[0], rb[1], f"s{rb[1]}")):
+                queued = w.queued(b)
+                yield queued[0] if queued else None
 
         def normal_heads() -> Iterator[tuple[float, int, int]]:
             # One instance: every normal-queue job shares the ratio, so select's

@@ -14,7 +14,11 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from qsession.model.dispatch import select
+from qsession.model import (
+    COUPLING,
+    Coupling,
+    select,
+)
 
 from .checks import PROGRESS, Checker, Found, StateCheck
 from .rules import REAL_RULES, DispatchRule, Outcome, Rules, Variant
@@ -133,16 +137,18 @@ def explore(
     on_progress: Callable[[int], None] | None = None,
     dispatch: DispatchRule = select,
     variant: Variant = REAL_RULES,
+    coupling: Coupling = COUPLING,
     progress_every: int = 10_000,
 ) -> ExplorationResult:
     """Explore every abstract state within the bounds and check the invariants on all of them.
 
     ``check`` adds a check on every state; ``on_progress`` is called with the number of
-    states found every ``progress_every`` states. ``dispatch`` and ``variant`` replace
-    the real rules, for tests that plant a bug.
+    states found every ``progress_every`` states. ``dispatch``, ``variant`` and
+    ``coupling`` replace the real rules, for tests that plant a bug.
     """
     began = time.perf_counter()
-    rules = Rules(max_sessions, max_jobs, dispatch=dispatch, variant=variant)
+    rules = Rules(max_sessions, max_jobs, dispatch=dispatch, variant=variant,
+                  coupling=coupling)
     checker = Checker(check)
     graph = _Graph()
     report = _Report(graph)
@@ -164,7 +170,7 @@ def explore(
         violations=list(report.first.values()),
         violation_counts=dict(report.counts),
         events=checker.transitions_by_kind,
-        rules=_rules_name(dispatch, variant),
+        rules=_rules_name(dispatch, variant, coupling),
     )
 
 
@@ -216,10 +222,12 @@ def _breadth_first(rules: Rules, checker: Checker, graph: _Graph, report: _Repor
     return transitions
 
 
-def _rules_name(dispatch: DispatchRule, variant: Variant) -> str:
+def _rules_name(dispatch: DispatchRule, variant: Variant, coupling: Coupling) -> str:
+    names = [part for part in (variant.name, coupling.name) if part != REAL_RULES.name]
+    name = " and ".join(names) or REAL_RULES.name
     if dispatch is select:
-        return variant.name
-    return f"{variant.name} with dispatch {getattr(dispatch, '__name__', repr(dispatch))}"
+        return name
+    return f"{name} with dispatch {getattr(dispatch, '__name__', repr(dispatch))}"
 
 
 def _check_progress(graph: _Graph, checker: Checker, report: _Report) -> None:
@@ -256,9 +264,9 @@ def _step(rules: Rules, state: State, label: str) -> Outcome:
 
 
 def replay(path: Iterable[str], *, dispatch: DispatchRule = select,
-           variant: Variant = REAL_RULES) -> list[State]:
+           variant: Variant = REAL_RULES, coupling: Coupling = COUPLING) -> list[State]:
     """The states a path of event labels goes through, the initial state first."""
-    rules = Rules(dispatch=dispatch, variant=variant)
+    rules = Rules(dispatch=dispatch, variant=variant, coupling=coupling)
     states = [INITIAL]
     for label in path:
         outcome = _step(rules, states[-1], label)
@@ -269,9 +277,10 @@ def replay(path: Iterable[str], *, dispatch: DispatchRule = select,
 
 
 def check_path(path: Iterable[str], *, dispatch: DispatchRule = select,
-               variant: Variant = REAL_RULES) -> list[tuple[str, str]]:
+               variant: Variant = REAL_RULES,
+               coupling: Coupling = COUPLING) -> list[tuple[str, str]]:
     """Re-run a path and return every violation met on it, INV-PROGRESS at its end included."""
-    rules = Rules(dispatch=dispatch, variant=variant)
+    rules = Rules(dispatch=dispatch, variant=variant, coupling=coupling)
     checker = Checker()
     state = INITIAL
     found = checker.state(state)

@@ -7,6 +7,7 @@ follows the run without a reload. Every row links to a detail page with its trac
 
 from __future__ import annotations
 
+import hashlib
 from importlib import resources
 from typing import Any
 
@@ -14,11 +15,15 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from ..emulator import Emulator, NotFound
-from .view import Filters, LiveMonitor, live_context, page_context, records_of, seconds, snapshot
+from ..emulator import NotFound
+from .view import Filters, LiveView, Pages, page_context, seconds
+
+__all__ = ["LiveView", "router"]
 
 STATIC = {"page.css": "text/css", "live.js": "text/javascript"}
 POLL_MS = 400
+PARTS = ("status", "workloads", "qpus", "timeline")
+"""The page's live parts, in the order their digests are listed."""
 
 
 def _environment() -> Environment:
@@ -29,11 +34,11 @@ def _environment() -> Environment:
     return env
 
 
-def router(emulator: Emulator) -> APIRouter:
-    """The page's routes: ``/``, ``/page/live``, detail pages and the static files."""
+def router(view: LiveView) -> APIRouter:
+    """The page's routes (``/``, ``/page/live``, detail pages, static files) over ``view``."""
     api = APIRouter(tags=["page"], include_in_schema=False)
     env = _environment()
-    monitor = LiveMonitor(str(emulator.trace.meta.get("clock", "virtual")))
+    emulator = view.emulator
 
     def render(name: str, **context: Any) -> HTMLResponse:
         context.setdefault("backends", list(emulator.backends))
@@ -41,33 +46,43 @@ def router(emulator: Emulator) -> APIRouter:
 
     @api.get("/")
     def index(request: Request) -> HTMLResponse:
-        filters = Filters.of(request.query_params)
-        snap = snapshot(emulator, monitor)
+        filters, pages = Filters.of(request.query_params), Pages.of(request.query_params)
+        snap = view.look()
         guarded = request.app.state.access.control_token is not None
+        with view.lock:
+            live = view.context(snap, filters, pages)
         return render("index.html", poll_ms=POLL_MS, guarded=guarded,
-                      **page_context(emulator, filters), **live_context(snap, emulator, filters))
+                      **page_context(emulator, filters), **live)
 
-    last: dict[tuple[int, int, Filters], dict[str, Any]] = {}
+    last: dict[tuple[int, int, Filters, Pages], dict[str, Any]] = {}
 
     @api.get("/page/live")
     def live(request: Request) -> JSONResponse:
-        filters = Filters.of(request.query_params)
+        filters, pages = Filters.of(request.query_params), Pages.of(request.query_params)
         with emulator.lock:
-            key = (emulator.trace.count, int(emulator.service.clock.now()), filters)
+            key = (emulator.trace.count, int(emulator.service.clock.now()), filters, pages)
         version = f"{key[0]}:{key[1]}"
         if request.query_params.get("v") == version:  # the page is up to date
             return JSONResponse({"version": version, "same": True})
-        if key in last:  # nothing new since another look with these filters
-            return JSONResponse(last[key])
-        snap = snapshot(emulator, monitor)
-        context = live_context(snap, emulator, filters)
-        parts = {name: env.get_template(f"_{name}.html").render(**context)
-                 for name in ("status", "workloads", "qpus", "timeline")}
-        body = {"now": snap.board.now, "records": len(snap.records), "ok": snap.verdict.ok,
-                "version": f"{len(snap.records)}:{snap.now_us}", "parts": parts}
-        last.clear()
-        last[(len(snap.records), snap.now_us, filters)] = body
-        return JSONResponse(body)
+        body = last.get(key)
+        if body is None:  # nothing cached for this instant and these filters: render
+            snap = view.look()
+            with view.lock:
+                context = view.context(snap, filters, pages)
+            parts = {name: env.get_template(f"_{name}.html").render(**context)
+                     for name in PARTS}
+            digests = {name: hashlib.blake2b(text.encode(), digest_size=6).hexdigest()
+                       for name, text in parts.items()}
+            body = {"now": snap.now_us / 1e6, "records": snap.records, "ok": snap.verdict.ok,
+                    "version": f"{snap.records}:{snap.now_us}", "parts": parts,
+                    "digests": ",".join(digests[name] for name in PARTS)}
+            last.clear()
+            last[(snap.records, snap.now_us, filters, pages)] = body
+        # Parts the page already shows (their digests came back) are not sent again.
+        held = request.query_params.get("h", "").split(",")
+        fresh = {name: text for i, (name, text) in enumerate(body["parts"].items())
+                 if i >= len(held) or held[i] != body["digests"].split(",")[i]}
+        return JSONResponse({**body, "parts": fresh})
 
     @api.get("/page/static/{name}")
     def static(name: str) -> Response:
@@ -78,19 +93,20 @@ def router(emulator: Emulator) -> APIRouter:
 
     @api.get("/page/{kind}/{ident}")
     def detail(kind: str, ident: str) -> HTMLResponse:
-        snap = snapshot(emulator, monitor)
-        board = snap.board
-        row: Any = None
-        if kind == "sessions":
-            row = board.sessions.get(ident)
-        elif kind == "jobs":
-            row = board.jobs.get(ident)
-        if row is None:
-            raise NotFound(f"no {kind.rstrip('s')} {ident!r} in this run; the page at / lists "
-                           "every session, batch and job")
-        entity = kind.rstrip("s")
-        records = records_of(snap.records, entity, ident)
-        return render("detail.html", kind=entity, row=row, records=records,
-                      **live_context(snap, emulator, Filters()))
+        snap = view.look()
+        with view.lock:
+            board = view.board
+            row: Any = None
+            if kind == "sessions" and ident in board.sessions:
+                row = board.session_row(ident, snap.now_us)
+            elif kind == "jobs" and ident in board.jobs:
+                row = board.job_row(ident)
+            if row is None:
+                raise NotFound(f"no {kind.rstrip('s')} {ident!r} in this run; the page at / "
+                               "lists every session, batch and job")
+            entity = kind.rstrip("s")
+            records = view.records_of(entity, ident)
+            live = view.context(snap, Filters(), Pages())
+        return render("detail.html", kind=entity, row=row, records=records, **live)
 
     return api

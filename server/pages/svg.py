@@ -36,11 +36,13 @@ class _Scale:
         self.unit, self.per_unit = time_unit(self.end - self.start)
 
     def x(self, us: int) -> float:
-        return LABEL_W + (WIDTH - LABEL_W - 10) * (us - self.start) / (self.end - self.start)
+        # Clipped at the left edge: a window's spans keep their true (earlier) starts.
+        return LABEL_W + (WIDTH - LABEL_W - 10) * (max(us, self.start) - self.start) / (
+            self.end - self.start)
 
 
 def timeline_svg(spans: TimelineSpans, now_us: int) -> str:
-    """The timeline as an ``<svg>`` element, from the trace's start to ``now_us``."""
+    """The timeline as an ``<svg>`` element, from the spans' start to ``now_us``."""
     end = max(spans.end, now_us)
     scale = _Scale(min(spans.start, end), end)
     lanes = spans.lanes

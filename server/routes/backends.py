@@ -1,46 +1,89 @@
-"""``GET /backends`` and ``/backends/{name}/configuration|properties|status``."""
+"""``GET /backends`` and ``/backends/{id}/configuration|properties|status|defaults``."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Query, Request
 
-from .. import wire
-from ..emulator import Emulator
-from .common import tenant
+from .. import models, wire
+from ..emulator import Emulator, NotFound, ServedBackend
+from .common import errors, tenant
+
+BackendId = Path(min_length=1, max_length=500, description="A backend name")
+CalibrationId = Query(None, min_length=1, max_length=100,
+                      description="Only the data of this calibration (404 for another)")
+
+
+def _backend(request: Request, name: str, calibration_id: str | None = None) -> ServedBackend:
+    tenant(request)
+    emulator: Emulator = request.app.state.emulator
+    backend = emulator.backend(name)
+    if calibration_id is not None and calibration_id != emulator.calibration_id(name):
+        raise NotFound(f"Backend {name} has no calibration {calibration_id!r}; its jobs "
+                       "name the one it has (a job's calibration_id)")
+    return backend
 
 
 def router() -> APIRouter:
     """The backend routes (every instance sees every backend)."""
     api = APIRouter(tags=["backends"])
 
-    @api.get("/backends", summary="The backends of the instance, with queue lengths")
-    def backends(request: Request) -> dict[str, Any]:
+    @api.get("/backends", summary="The backends of the instance, with queue lengths",
+             response_model=models.BackendsResponse, response_model_exclude_none=True,
+             responses=errors(401, 403))
+    def backends(request: Request, fields: str | None = Query(
+            None, description="wait_time_seconds: add each backend's wait times")
+                 ) -> dict[str, Any]:
         tenant(request)
         emulator: Emulator = request.app.state.emulator
-        devices = [wire.backend_device(b.name, qubits=int(b.configuration["n_qubits"]),
-                                       queue_length=emulator.queue_length(b.name),
-                                       processor_type=b.configuration.get("processor_type"),
-                                       clops=b.configuration.get("clops"))
-                   for b in emulator.backends.values()]
+        devices = []
+        for b in emulator.backends.values():
+            device = wire.backend_device(b.name, qubits=int(b.configuration["n_qubits"]),
+                                         queue_length=emulator.queue_length(b.name),
+                                         processor=b.configuration.get("processor_type"),
+                                         clops=b.configuration.get("clops"))
+            if fields == "wait_time_seconds":
+                device["wait_time_seconds"] = emulator.wait_times(b.name)
+            devices.append(device)
         return {"devices": devices}
 
-    @api.get("/backends/{name}/configuration", summary="A backend's configuration")
-    def configuration(name: str, request: Request) -> dict[str, Any]:
-        tenant(request)
-        return dict(request.app.state.emulator.backend(name).configuration)
+    @api.get("/backends/{backend_id}/configuration", summary="A backend's configuration",
+             response_model=models.BackendConfiguration, response_model_exclude_none=True,
+             responses=errors(401, 403, 404))
+    def configuration(request: Request, backend_id: str = BackendId,
+                      calibration_id: str | None = CalibrationId) -> dict[str, Any]:
+        config = dict(_backend(request, backend_id, calibration_id).configuration)
+        config["processor_type"] = wire.processor_type(config.get("processor_type"))
+        return config
 
-    @api.get("/backends/{name}/properties", summary="A backend's calibration properties")
-    def properties(name: str, request: Request) -> dict[str, Any]:
-        tenant(request)
-        return dict(request.app.state.emulator.backend(name).properties)
+    @api.get("/backends/{backend_id}/properties",
+             summary="A backend's calibration data ({} for the ideal QPU, which has none)",
+             response_model=models.BackendProperties | models.NoData,
+             responses=errors(401, 403, 404))
+    def properties(request: Request, backend_id: str = BackendId,
+                   calibration_id: str | None = CalibrationId,
+                   updated_before: str | None = Query(None, max_length=100)) -> dict[str, Any]:
+        return dict(_backend(request, backend_id, calibration_id).properties or {})
 
-    @api.get("/backends/{name}/status", summary="A backend's status and queue length")
-    def status(name: str, request: Request) -> dict[str, Any]:
-        tenant(request)
+    @api.get("/backends/{backend_id}/status", summary="A backend's status and queue length",
+             response_model=models.BackendStatus, responses=errors(401, 403, 404))
+    def status(request: Request, backend_id: str = BackendId) -> dict[str, Any]:
+        backend = _backend(request, backend_id)
         emulator: Emulator = request.app.state.emulator
-        backend = emulator.backend(name)
-        return wire.backend_status(name, backend.version, emulator.queue_length(name))
+        return wire.backend_status(backend_id, backend.version,
+                                   emulator.queue_length(backend_id))
+
+    @api.get("/backends/{backend_id}/defaults",
+             summary="A backend's default settings (estimated drive and readout frequencies)",
+             response_model=models.BackendDefaults, responses=errors(401, 403, 404))
+    def defaults(request: Request, backend_id: str = BackendId) -> dict[str, Any]:
+        backend = _backend(request, backend_id)
+        if backend.defaults is None:
+            # IBM: "Simulator backends may not support this"; the ideal QPU has no
+            # calibration to estimate frequencies from.
+            raise NotFound(f"Backend {backend_id} has no defaults: it is noiseless and has "
+                           "no calibration data")
+        return dict(backend.defaults)
 
     return api

@@ -8,13 +8,28 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import PlainTextResponse
+from pydantic import BaseModel, Field
 
 from qsession.runtime import IBMInputValueError
+from qsession.runtime.clock import ClockError
 
 from ..emulator import Emulator
-from .common import decode, raw_body
+from .common import decode, errors, raw_body, request_body
+
+MAX_ADVANCE = 1e9
+"""The most one ``advance`` moves a virtual clock (about 31 years)."""
+
+
+class Empty(BaseModel):
+    """The body of a control route that takes none: a JSON object (``{}``), read as nothing."""
+
+
+class Advance(BaseModel):
+    """``POST /qsession/v1/advance``: how many virtual seconds to let pass."""
+
+    seconds: float = Field(ge=0, le=MAX_ADVANCE, description="virtual seconds, 0 to 1e9")
 
 PREFIX = "/qsession/v1"
 
@@ -54,32 +69,46 @@ def router() -> APIRouter:
     def state(request: Request) -> dict[str, Any]:
         return state_of(request.app.state.emulator)
 
-    @api.post("/advance", summary="Let virtual seconds pass, firing timers on the way")
+    @api.post("/advance", summary="Let virtual seconds pass, firing timers on the way",
+              openapi_extra=request_body(Advance), responses=errors(400, 401, 403, 415))
     def advance(request: Request, body: bytes = Depends(raw_body)) -> dict[str, Any]:
         emulator: Emulator = request.app.state.emulator
         _virtual(emulator, "advance")
         seconds = decode(body).get("seconds")
         if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
-            raise IBMInputValueError(f"advance takes {{\"seconds\": number >= 0}}, not "
-                                     f"{seconds!r}")
-        emulator.service.advance(seconds)
+            raise IBMInputValueError(f"advance takes {{\"seconds\": number from 0 to "
+                                     f"{MAX_ADVANCE:g}}}, not {seconds!r:.40}")
+        if seconds > MAX_ADVANCE:
+            raise IBMInputValueError(f"seconds={seconds!r:.40} is too large: one advance moves "
+                                     f"virtual time at most {MAX_ADVANCE:g} s")
+        try:
+            # Virtual time counts whole microseconds: a shorter step moves nothing.
+            emulator.service.advance(round(seconds * 1e6) / 1e6)
+        except (OverflowError, ClockError) as err:  # past the clock's last instant
+            raise IBMInputValueError(f"advance by {seconds!r} s is past the last instant the "
+                                     f"virtual clock can reach ({err})") from None
         return state_of(emulator)
 
-    @api.post("/run-until-idle", summary="Advance until no job is queued or running")
+    @api.post("/run-until-idle", summary="Advance until no job is queued or running",
+              openapi_extra=request_body(Empty), responses=errors(400, 401, 403, 415))
     def run_until_idle(request: Request) -> dict[str, Any]:
         emulator: Emulator = request.app.state.emulator
         _virtual(emulator, "run-until-idle")
         emulator.service.run_until_idle()
         return state_of(emulator)
 
-    @api.post("/step", summary="Jump to the next timer and fire it")
+    @api.post("/step", summary="Jump to the next timer and fire it",
+              openapi_extra=request_body(Empty), responses=errors(400, 401, 403, 415))
     def step(request: Request) -> dict[str, Any]:
         emulator: Emulator = request.app.state.emulator
         _virtual(emulator, "step")
         moved = emulator.step()
         return {**state_of(emulator), "moved": moved}
 
-    @api.get("/trace", summary="The trace so far (qsession-trace JSON lines)")
+    @api.get("/trace", summary="The trace so far (qsession-trace JSON lines)",
+             response_class=Response, responses={200: {
+                 "description": "One JSON record per line (docs/trace-format.md)",
+                 "content": {"application/x-ndjson": {"schema": {"type": "string"}}}}})
     def trace(request: Request) -> PlainTextResponse:
         emulator: Emulator = request.app.state.emulator
         with emulator.lock:

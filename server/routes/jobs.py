@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import PlainTextResponse
 
 from qsession.runtime import IBMInputValueError
 
-from .. import executor, forms, results, wire
-from ..emulator import Conflict, Emulator, JobEntry
-from .common import decode, raw_body, tenant
+from .. import executor, forms, models, results, wire
+from ..emulator import Emulator, JobEntry
+from .common import decode, errors, page_bounds, parse, raw_body, request_body, tenant
 
 
 def _qiskit_version() -> str:
@@ -21,26 +21,11 @@ def _qiskit_version() -> str:
     return str(qiskit.__version__)
 
 
-def _when(value: str | None, name: str) -> datetime | None:
-    if value is None:
+def _utc(when: datetime | None) -> datetime | None:
+    """A filter's instant; one without a zone is UTC."""
+    if when is None:
         return None
-    try:
-        when = datetime.fromisoformat(value)
-    except ValueError:
-        raise IBMInputValueError(f"{name}={value!r} is not an ISO 8601 date-time") from None
     return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
-
-
-def _int(value: str | None, name: str, default: int) -> int:
-    if value is None:
-        return default
-    try:
-        number = int(value)
-    except ValueError:
-        raise IBMInputValueError(f"{name}={value!r} must be an integer") from None
-    if number < 0:
-        raise IBMInputValueError(f"{name}={value!r} must be >= 0")
-    return number
 
 
 def _matches(entry: JobEntry, q: dict[str, Any]) -> bool:
@@ -61,6 +46,10 @@ def _matches(entry: JobEntry, q: dict[str, Any]) -> bool:
     return not (q["before"] is not None and created > q["before"])
 
 
+JobId = Path(min_length=1, max_length=1000, description="A job id")
+"""IBM's job id parameter: 1 to 1,000 characters (longer: 400)."""
+
+
 def _result_text(entry: JobEntry) -> str:
     """A DONE job's result as its caller asked: executor schema JSON, plain JSON or encoded."""
     job = entry.job
@@ -68,71 +57,88 @@ def _result_text(entry: JobEntry) -> str:
         return executor.result_text(job, entry.schema_version)
     if entry.plain_results:
         return results.plain_text(job.result())
-    return results.encoded(job.result())
+    return results.encoded(job.result(), job.primitive_id)
 
 
 def router() -> APIRouter:
     """The job routes."""
     api = APIRouter(tags=["jobs"])
 
-    @api.post("/jobs", summary="Run a primitive (sampler or estimator) or a quantum program")
+    @api.post("/jobs", summary="Run a primitive (sampler or estimator) or a quantum program",
+              response_model=models.JobCreateResponse, response_model_exclude_none=True,
+              responses=errors(400, 401, 403, 404, 409),
+              openapi_extra=request_body(models.JobCreateRequest))
     def run(request: Request, body: bytes = Depends(raw_body)) -> dict[str, Any]:
         owner = tenant(request)
         emulator: Emulator = request.app.state.emulator
         submission = forms.normalise(decode(body), emulator.qubits())
+        emulator.check_instance_limit(owner)
         if submission.program == "executor":
             entry = executor.submit(emulator, owner, submission)
         else:
             entry = emulator.submit(owner, submission)
         job = entry.job
-        return {"id": job.job_id(), "backend": job.backend().name,
-                "session_id": job.session_id, "private": False}
+        reply: dict[str, Any] = {"id": job.job_id(), "backend": job.backend().name,
+                                 "session_id": job.session_id}
+        calibration = emulator.calibration_id(job.backend().name)
+        if calibration is not None:
+            reply["calibration_id"] = calibration
+        if job.private:
+            reply["private"] = True  # IBM: only returned when true
+        return reply
 
-    @api.get("/jobs", summary="The instance's jobs, newest first, with IBM's filters")
-    def jobs(request: Request) -> dict[str, Any]:
+    @api.get("/jobs", summary="The instance's jobs, newest first, with IBM's filters",
+             response_model=models.JobsResponse, response_model_exclude_none=True,
+             responses=errors(400, 401, 403))
+    def jobs(request: Request,
+             limit: int | None = Query(None, description="1-200, default 200; out of range: "
+                                       "the default (IBM)"),
+             offset: int | None = Query(None, description="default 0; out of range: 0"),
+             pending: bool | None = Query(None, description="true: Queued and Running; "
+                                          "false: final jobs"),
+             program: str | None = None, backend: str | None = None,
+             session_id: str | None = None,
+             tags: list[str] = Query([], description="jobs carrying every tag given"),
+             created_after: datetime | None = None, created_before: datetime | None = None,
+             sort: str = Query("DESC", pattern="^(ASC|DESC)$"),
+             exclude_params: bool = True) -> Response:
         owner = tenant(request)
         emulator: Emulator = request.app.state.emulator
-        params = request.query_params
-        pending = params.get("pending")
-        if pending not in (None, "true", "false"):
-            raise IBMInputValueError(f"pending={pending!r} must be 'true' or 'false'")
-        sort = params.get("sort", "DESC").upper()
-        if sort not in ("ASC", "DESC"):
-            raise IBMInputValueError(f"sort={sort!r} must be ASC or DESC")
-        query = {"backend": params.get("backend"), "program": params.get("program"),
-                 "pending": None if pending is None else pending == "true",
-                 "session_id": params.get("session_id"), "tags": params.getlist("tags"),
-                 "after": _when(params.get("created_after"), "created_after"),
-                 "before": _when(params.get("created_before"), "created_before")}
-        limit = _int(params.get("limit"), "limit", 200)
-        offset = _int(params.get("offset"), "offset", 0)
+        query = {"backend": backend, "program": program, "pending": pending,
+                 "session_id": session_id, "tags": tags,
+                 "after": _utc(created_after), "before": _utc(created_before)}
+        size, start = page_bounds(limit, offset, default=200, most=200)
         with emulator.lock:
             chosen = [e for e in emulator.jobs.values()
                       if e.instance is owner and not e.deleted and _matches(e, query)]
             # Ids are issued in submission order, so creation order is insertion order.
-            if sort == "DESC":
+            if sort.upper() == "DESC":
                 chosen.reverse()
-            page = chosen[offset:offset + limit] if limit else chosen[offset:]
-            return {"jobs": [wire.job_json(e.job, crn=owner.crn, tags=e.tags) for e in page],
-                    "count": len(chosen)}
+            page = chosen[start:start + size]
+            body = {"jobs": [emulator.job_json(e, params=not exclude_params) for e in page],
+                    "count": len(chosen), "offset": start, "limit": size}
+        # params hold the client's encoded objects: written with its RuntimeEncoder.
+        return Response(wire.encode_result(body), media_type="application/json")
 
-    @api.get("/jobs/{job_id}", summary="A job's state (the client polls this while it waits)")
-    def get(job_id: str, request: Request) -> Response:
+    @api.get("/jobs/{job_id}", summary="A job's state (the client polls this while it waits)",
+             response_model=models.JobResponse, responses=errors(401, 403, 404))
+    def get(request: Request, job_id: str = JobId, exclude_params: bool = False) -> Response:
         owner = tenant(request)
         emulator: Emulator = request.app.state.emulator
         entry = emulator.job(owner, job_id)
         emulator.wait_step(entry)
-        include = request.query_params.get("exclude_params", "false") != "true"
         with emulator.lock:
-            body = wire.job_json(entry.job, crn=owner.crn, tags=entry.tags,
-                                 params=entry.params, include_params=include)
+            body = emulator.job_json(entry, params=not exclude_params)
+        # params hold the client's encoded objects: written with its RuntimeEncoder.
         return Response(wire.encode_result(body), media_type="application/json")
 
     @api.get("/jobs/{job_id}/results",
              summary="A job's result: plain JSON, or the client's form if it sent support_qiskit",
-             responses={204: {"description": "The job has no final result yet (IBM's answer "
-                                             "while it is queued or running)"}})
-    def results(job_id: str, request: Request) -> Response:
+             responses={200: {"content": {"application/json": {}, "text/plain": {}}},
+                        204: {"description": "The job has no final result yet (IBM's answer "
+                                             "while it is queued or running)"},
+                        **errors(401, 403, 404)})
+    def results(request: Request, job_id: str = JobId) -> Response:
         emulator: Emulator = request.app.state.emulator
         entry = emulator.job(tenant(request), job_id)
         # A client asking for the result of an unfinished job waits on it (the fast clock
@@ -150,45 +156,53 @@ def router() -> APIRouter:
         # IBM's reference: 204, "Job's final result not found", while it is not final.
         return Response(status_code=204)
 
-    @api.get("/jobs/{job_id}/metrics", summary="A job's timestamps, usage and sizes")
-    def metrics(job_id: str, request: Request) -> dict[str, Any]:
+    @api.get("/jobs/{job_id}/metrics", summary="A job's timestamps, usage and sizes",
+             response_model=models.JobMetrics, responses=errors(401, 403, 404))
+    def metrics(request: Request, job_id: str = JobId) -> dict[str, Any]:
         emulator: Emulator = request.app.state.emulator
         entry = emulator.job(tenant(request), job_id)
         with emulator.lock:
             return wire.job_metrics(entry.job, _qiskit_version())
 
-    @api.get("/jobs/{job_id}/logs", summary="A job's logs (an emulated QPU writes none)")
-    def logs(job_id: str, request: Request) -> PlainTextResponse:
+    @api.get("/jobs/{job_id}/logs", summary="A job's logs (an emulated QPU writes none)",
+             responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}},
+                        **errors(401, 403, 404)})
+    def logs(request: Request, job_id: str = JobId) -> PlainTextResponse:
         emulator: Emulator = request.app.state.emulator
         emulator.job(tenant(request), job_id)
         return PlainTextResponse("")
 
-    @api.post("/jobs/{job_id}/cancel", status_code=204, summary="Cancel a queued or running job")
-    def cancel(job_id: str, request: Request) -> Response:
+    @api.post("/jobs/{job_id}/cancel", status_code=204, summary="Cancel a queued or running job",
+              response_class=Response, responses=errors(401, 403, 404, 409))
+    def cancel(request: Request, job_id: str = JobId) -> Response:
         emulator: Emulator = request.app.state.emulator
         emulator.cancel_job(emulator.job(tenant(request), job_id))
         return Response(status_code=204)
 
-    @api.delete("/jobs/{job_id}", status_code=204, summary="Delete a final job")
-    def delete(job_id: str, request: Request) -> Response:
+    @api.delete("/jobs/{job_id}", status_code=204, summary="Delete a final job",
+                response_class=Response, responses=errors(400, 401, 403, 404))
+    def delete(request: Request, job_id: str = JobId) -> Response:
         emulator: Emulator = request.app.state.emulator
         entry = emulator.job(tenant(request), job_id)
         with emulator.lock:
             if not entry.job.in_final_state():
-                raise Conflict(f"Job {job_id} is {entry.job.status()}: cancel it before "
-                               "deleting it")
+                # IBM: "Job must be in a terminal state"; its reference answers 400.
+                raise IBMInputValueError(
+                    f"Job {job_id} is {wire.JOB_STATUS[entry.job.status()]}: only a final "
+                    "job can be deleted; cancel it first (POST /jobs/{id}/cancel)")
             entry.deleted = True
         return Response(status_code=204)
 
-    @api.put("/jobs/{job_id}/tags", status_code=204, summary="Replace a job's tags")
-    def tags(job_id: str, request: Request, body: bytes = Depends(raw_body)) -> Response:
+    @api.put("/jobs/{job_id}/tags", status_code=204, summary="Replace a job's tags",
+             response_class=Response, responses=errors(400, 401, 403, 404),
+             openapi_extra=request_body(models.ReplaceTags))
+    def tags(request: Request, job_id: str = JobId,
+             body: bytes = Depends(raw_body)) -> Response:
         emulator: Emulator = request.app.state.emulator
         entry = emulator.job(tenant(request), job_id)
-        new = decode(body).get("tags")
-        if not isinstance(new, list) or not all(isinstance(t, str) for t in new):
-            raise IBMInputValueError("PUT /jobs/{id}/tags takes {\"tags\": [strings]}")
+        update = parse(models.ReplaceTags, body)
         with emulator.lock:
-            entry.tags = list(new)
+            entry.tags = list(update.tags)
         return Response(status_code=204)
 
     return api

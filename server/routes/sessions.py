@@ -9,62 +9,83 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Path, Request, Response
 
 from qsession.runtime import IBMInputValueError
 
-from .. import wire
-from ..emulator import Emulator
-from .common import decode, raw_body, tenant
+from .. import models, wire
+from ..emulator import Conflict, Emulator, Forbidden, SessionEntry
+from .common import errors, parse, raw_body, request_body, tenant
+
+SessionId = Path(min_length=1, max_length=500, description="A session or batch id")
+
+
+def _json(emulator: Emulator, entry: SessionEntry) -> dict[str, Any]:
+    session = entry.session
+    return wire.session_json(session.details(), emulator.trace, user=emulator.user_id,
+                             model_state=session.state)
 
 
 def router() -> APIRouter:
     """The session routes."""
     api = APIRouter(tags=["sessions"])
 
-    @api.post("/sessions", summary="Open a session (mode dedicated) or a batch")
-    def create(request: Request, body: bytes = Depends(raw_body)) -> dict[str, Any]:
+    @api.post("/sessions", summary="Open a session (mode dedicated) or a batch",
+              response_model=models.SessionResponse, response_model_exclude_none=True,
+              responses=errors(400, 401, 403, 404),
+              openapi_extra=request_body(models.CreateSession))
+    def create(request: Request, raw: bytes = Depends(raw_body)) -> dict[str, Any]:
         owner = tenant(request)
+        body = parse(models.CreateSession, raw)
         emulator: Emulator = request.app.state.emulator
-        data = decode(body)
-        backend = data.get("backend")
-        if not isinstance(backend, str):
+        backend = body.backend or body.backend_name
+        if backend is None:
             raise IBMInputValueError("a session needs a backend: send \"backend\": NAME")
-        named = data.get("instance")
+        named = body.instance
         # IBM's execution-modes guide sends a legacy "hub/group/project" here, which names
         # no instance of this platform: only another tenant's instance is refused.
         if (named not in (None, owner.crn, owner.name)
                 and (named in emulator.by_crn or named in emulator.instances)):
-            raise IBMInputValueError(
+            raise Forbidden(
                 f"the body names instance {named!r} but the request is made for {owner.crn}")
-        session = emulator.open_session(owner, backend=backend,
-                                        mode=str(data.get("mode") or "dedicated"),
-                                        max_ttl=data.get("max_ttl"))
-        return wire.session_json(session.details(), emulator.trace)
+        session = emulator.open_session(owner, backend=backend, mode=body.mode,
+                                        max_ttl=body.max_ttl)
+        with emulator.lock:
+            return _json(emulator, emulator.sessions[session.session_id])
 
-    @api.get("/sessions/{session_id}", summary="A session's details")
-    def details(session_id: str, request: Request) -> dict[str, Any]:
+    @api.get("/sessions/{session_id}", summary="A session's details",
+             response_model=models.SessionResponse, response_model_exclude_none=True,
+             responses=errors(401, 403, 404))
+    def details(request: Request, session_id: str = SessionId) -> dict[str, Any]:
         emulator: Emulator = request.app.state.emulator
         entry = emulator.session(tenant(request), session_id)
         with emulator.lock:
-            return wire.session_json(entry.session.details(), emulator.trace)
+            return _json(emulator, entry)
 
-    @api.patch("/sessions/{session_id}", status_code=204,
-               summary="Stop accepting jobs (the client's Session.close())")
-    def update(session_id: str, request: Request, body: bytes = Depends(raw_body)) -> Response:
+    @api.patch("/sessions/{session_id}", status_code=204, response_class=Response,
+               summary="Accept jobs or stop accepting them (false: the client's close())",
+               responses=errors(400, 401, 403, 404, 409),
+               openapi_extra=request_body(models.UpdateSession))
+    def update(request: Request, session_id: str = SessionId,
+               raw: bytes = Depends(raw_body)) -> Response:
         emulator: Emulator = request.app.state.emulator
         entry = emulator.session(tenant(request), session_id)
-        data = decode(body)
-        if data.get("accepting_jobs") is not False or set(data) - {"accepting_jobs"}:
-            raise IBMInputValueError(
-                "PATCH /sessions/{id} takes {\"accepting_jobs\": false} (a session never "
-                "reopens)")
-        entry.session.close()
+        change = parse(models.UpdateSession, raw)
+        session = entry.session
+        if not change.accepting_jobs:
+            session.close()  # idempotent: a closed session stays closed
+        elif not session.details().get("accepting_jobs"):
+            # The lifecycle has no way back to accepting (docs/semantics.md): a session
+            # that stopped accepting jobs drains or is closed; asking again conflicts.
+            raise Conflict(f"Session {session_id} no longer accepts jobs (it is "
+                           f"{wire.SESSION_STATE.get(session.state, session.state)}); open "
+                           "a new session with POST /sessions")
         return Response(status_code=204)
 
-    @api.delete("/sessions/{session_id}/close", status_code=204,
-                summary="Cancel the session: queued jobs are cancelled (Session.cancel())")
-    def cancel(session_id: str, request: Request) -> Response:
+    @api.delete("/sessions/{session_id}/close", status_code=204, response_class=Response,
+                summary="Cancel the session: queued jobs are cancelled (Session.cancel())",
+                responses=errors(401, 403, 404))
+    def cancel(request: Request, session_id: str = SessionId) -> Response:
         emulator: Emulator = request.app.state.emulator
         entry = emulator.session(tenant(request), session_id)
         entry.session.cancel()

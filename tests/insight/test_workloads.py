@@ -181,7 +181,8 @@ def test_fair_share_counts_an_instances_use_on_every_qpu() -> None:
     trace.emit(1_000_000, "q2", "job", "j3", "create", dest="QUEUED", instance="a")
     trace.emit(2_000_000, "q2", "job", "j4", "create", dest="QUEUED", instance="b")
     trace.emit(5_000_000, "q1", "job", "j1", "finish", source="RUNNING", dest="DONE",
-               instance="a", extra={"usage_us": 5_000_000})
+               instance="a", extra={"usage_us": 5_000_000, "charged_us": 5_000_000,
+                                    "from_us": 0})
     q2 = workloads(trace, 6_000_000).qpus["q2"]
     # a used 5 s on q1: on q2 b's later job goes first.
     assert q2.used == {"a": 5.0, "b": 0.0} and [e.job for e in q2.queue] == ["j4", "j3"]

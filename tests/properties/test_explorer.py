@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from dataclasses import replace
 
 import pytest
 
-from qsession.model import DONE, INACTIVE
+from qsession.model import COUPLING, DONE, INACTIVE, Coupling
 from qsession.model.dispatch import Decision, select
 from qsession.properties.explorer import (
     APPLICABLE,
@@ -188,18 +189,18 @@ def _no_normal(active: bool, head: int | None, batches: Iterable[int | None],
     return select(active, head, batches, [])
 
 
-class _QueuedSurviveExpiry(Variant):
-    name = "queued jobs stay QUEUED at expiry"
-
-    def queued_at_expiry(self) -> str | None:
-        return None
-
-
-class _CancelStopsRunning(Variant):
-    name = "cancel() also cancels the running job"
-
-    def running_at_cancel(self) -> str | None:
-        return "cancel"
+# Wrong coupling rules are planted as data: a changed copy of the model's COUPLING.
+_QUEUED_SURVIVE_EXPIRY = COUPLING.with_session_rule(
+    "max_time_reached", name="queued jobs stay QUEUED at expiry")
+_CANCEL_STOPS_RUNNING = COUPLING.with_session_rule(
+    "cancel", queued="cancel", running="cancel", name="cancel() also cancels the running job")
+_CLOSE_CANCELS_QUEUED = COUPLING.with_session_rule(
+    "close", queued="cancel", name="close() cancels the queued jobs")
+_CANCEL_FAILS_QUEUED = COUPLING.with_session_rule(
+    "cancel", queued="expire", name="cancel() marks queued jobs ERROR")
+_BATCHES_LATEST_FIRST = replace(
+    COUPLING, batch_order=lambda started, created, ident: (-started, -created, ident),
+    name="the latest started batch is served first")
 
 
 class _ITTLIgnoresWork(Variant):
@@ -207,13 +208,6 @@ class _ITTLIgnoresWork(Variant):
 
     def ittl_enabled(self, session: SessionSlot, in_flight: int) -> bool:
         return session.state == "active"
-
-
-class _CloseCancelsQueued(Variant):
-    name = "close() cancels the queued jobs"
-
-    def queued_at_close(self) -> str | None:
-        return "cancel"
 
 
 class _SubmitAfterClose(Variant):
@@ -237,13 +231,6 @@ class _ClockRunsFromCreation(Variant):
         return session.state in ("pending", "active", "inactive")
 
 
-class _CancelFailsQueued(Variant):
-    name = "cancel() marks queued jobs ERROR"
-
-    def queued_at_cancel(self) -> str | None:
-        return "expire"
-
-
 class _CancelJobKeepsQPU(Variant):
     name = "cancelling the running job does not free the QPU"
 
@@ -265,41 +252,62 @@ class _IdleCloseNever(Variant):
         return False
 
 
-BUGS: list[tuple[str, DispatchRule, Variant, tuple[int, int], str, int]] = [
-    # name, dispatch, variant, bound, invariant, shortest path length
-    ("priority ignored", _no_priority, Variant(), (1, 2), "INV-PRIORITY", 4),
-    ("batch holds the QPU", _batch_holds, Variant(), (1, 2), "INV-BATCH-NO-HOLD", 4),
-    ("normal queue LIFO", _normal_lifo, Variant(), (0, 3), "INV-FIRST-JOB-NORMAL", 4),
-    ("normal queue starved", _no_normal, Variant(), (1, 2), "INV-PROGRESS", 1),
-    ("queued kept at expiry", select, _QueuedSurviveExpiry(), (1, 2),
+Bug = tuple[str, DispatchRule, Variant, Coupling, tuple[int, int], str, int]
+_REAL = Variant()
+
+BUGS: list[Bug] = [
+    # name, dispatch, variant, coupling, bound, invariant, shortest path length
+    ("priority ignored", _no_priority, _REAL, COUPLING, (1, 2), "INV-PRIORITY", 4),
+    ("batch holds the QPU", _batch_holds, _REAL, COUPLING, (1, 2), "INV-BATCH-NO-HOLD", 4),
+    ("normal queue LIFO", _normal_lifo, _REAL, COUPLING, (0, 3), "INV-FIRST-JOB-NORMAL", 4),
+    ("normal queue starved", _no_normal, _REAL, COUPLING, (1, 2), "INV-PROGRESS", 1),
+    ("queued kept at expiry", select, _REAL, _QUEUED_SURVIVE_EXPIRY, (1, 2),
      "INV-EXPIRE-FAILS-QUEUED", 4),
-    ("cancel stops running", select, _CancelStopsRunning(), (1, 2), "INV-RUNNING-COMPLETES", 3),
-    ("ITTL with work", select, _ITTLIgnoresWork(), (1, 2), "INV-ITTL", 3),
-    ("close cancels queued", select, _CloseCancelsQueued(), (1, 2), "INV-CLOSE-DRAINS", 4),
-    ("submit after close", select, _SubmitAfterClose(), (1, 2), "INV-CLOSED-REJECTS", 3),
-    ("clock pauses", select, _ClockPausesWhileInactive(), (1, 2), "INV-CLOCK", 4),
-    ("clock from creation", select, _ClockRunsFromCreation(), (1, 1), "INV-CLOCK", 2),
-    ("cancel fails queued", select, _CancelFailsQueued(), (1, 2), "INV-CANCEL", 4),
-    ("QPU kept after job cancel", select, _CancelJobKeepsQPU(), (0, 1), "INV-CONSERVATION", 2),
+    ("cancel stops running", select, _REAL, _CANCEL_STOPS_RUNNING, (1, 2),
+     "INV-RUNNING-COMPLETES", 3),
+    ("ITTL with work", select, _ITTLIgnoresWork(), COUPLING, (1, 2), "INV-ITTL", 3),
+    ("close cancels queued", select, _REAL, _CLOSE_CANCELS_QUEUED, (1, 2),
+     "INV-CLOSE-DRAINS", 4),
+    ("submit after close", select, _SubmitAfterClose(), COUPLING, (1, 2),
+     "INV-CLOSED-REJECTS", 3),
+    ("clock pauses", select, _ClockPausesWhileInactive(), COUPLING, (1, 2), "INV-CLOCK", 4),
+    ("clock from creation", select, _ClockRunsFromCreation(), COUPLING, (1, 1), "INV-CLOCK", 2),
+    ("cancel fails queued", select, _REAL, _CANCEL_FAILS_QUEUED, (1, 2), "INV-CANCEL", 4),
+    ("QPU kept after job cancel", select, _CancelJobKeepsQPU(), COUPLING, (0, 1),
+     "INV-CONSERVATION", 2),
     # open(dedicated) → open(dedicated) → submit(s0) → submit(s1): s1 pending with a job
-    ("idle close after use", select, _IdleCloseAfterUse(), (2, 2), "INV-IDLE-CLOSE", 4),
-    ("idle close never", select, _IdleCloseNever(), (1, 0), "INV-IDLE-CLOSE", 1),
+    ("idle close after use", select, _IdleCloseAfterUse(), COUPLING, (2, 2),
+     "INV-IDLE-CLOSE", 4),
+    ("idle close never", select, _IdleCloseNever(), COUPLING, (1, 0), "INV-IDLE-CLOSE", 1),
 ]
 
 
-@pytest.mark.parametrize(("dispatch", "variant", "bound", "invariant", "length"),
+@pytest.mark.parametrize(("dispatch", "variant", "coupling", "bound", "invariant", "length"),
                          [bug[1:] for bug in BUGS], ids=[bug[0] for bug in BUGS])
 def test_planted_bug_is_found_with_a_shortest_path(
-    dispatch: DispatchRule, variant: Variant, bound: tuple[int, int], invariant: str,
-    length: int,
+    dispatch: DispatchRule, variant: Variant, coupling: Coupling, bound: tuple[int, int],
+    invariant: str, length: int,
 ) -> None:
-    result = explore(*bound, dispatch=dispatch, variant=variant)
+    result = explore(*bound, dispatch=dispatch, variant=variant, coupling=coupling)
     found = result.violation(invariant)
     assert found is not None, result.summary()
     assert len(found.path) == length, found
     # The path replays, under the same rules, to the same violation.
     assert invariant in {ident for ident, _ in check_path(found.path, dispatch=dispatch,
-                                                          variant=variant)}
+                                                          variant=variant, coupling=coupling)}
+
+
+def test_the_explorer_executes_the_models_batch_order() -> None:
+    # Two batches started one after the other, then one job queued in each: the real
+    # order serves the first started first; a coupling whose batch order is reversed
+    # serves the latest started first.
+    path = ["open(batch)", "open(batch)", "submit(s0)", "submit(s1)", "finish(j0)",
+            "submit(s0)", "submit(s1)", "finish(j1)"]
+    real = replay(path)[-1]
+    reversed_order = replay(path, coupling=_BATCHES_LATEST_FIRST)[-1]
+    assert real.batches == reversed_order.batches == (0, 1)
+    assert real.running == 2  # s0's job: s0 started first
+    assert reversed_order.running == 3  # s1's job
 
 
 def test_priority_bug_counterexample() -> None:
@@ -311,10 +319,10 @@ def test_priority_bug_counterexample() -> None:
 
 
 def test_cancel_bug_counterexample() -> None:
-    found = explore(1, 2, variant=_CancelStopsRunning()).violation("INV-RUNNING-COMPLETES")
+    found = explore(1, 2, coupling=_CANCEL_STOPS_RUNNING).violation("INV-RUNNING-COMPLETES")
     assert found is not None
     assert found.path == ["open(dedicated)", "submit(s0)", "cancel(s0)"]
-    states = replay(found.path, variant=_CancelStopsRunning())
+    states = replay(found.path, coupling=_CANCEL_STOPS_RUNNING)
     assert states[-1].jobs[0].status == "CANCELLED"
     assert replay(found.path)[-1].jobs[0].status == "RUNNING"
 

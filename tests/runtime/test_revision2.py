@@ -10,12 +10,13 @@ import pytest
 from helpers.circuits import bell
 from helpers.rig import Rig, times
 
+from qsession.model import EXPIRY_REASON
 from qsession.properties.invariants import check
 from qsession.runtime import Batch, IBMRuntimeError, LocalService, SamplerV2, Session
 from qsession.runtime.clock import VirtualClock, to_seconds, to_us
 from qsession.runtime.errors import IBMInputValueError
 from qsession.runtime.fairshare import FairShare
-from qsession.runtime.scheduler import EXPIRY_REASON, Scheduler, SessionClosedError
+from qsession.runtime.scheduler import Scheduler, SessionClosedError
 from qsession.runtime.settings import Instance, QPUSettings
 from qsession.runtime.trace import Trace
 

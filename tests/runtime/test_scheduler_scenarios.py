@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from helpers.rig import RigFactory, times
 
-from qsession.model import TransitionRefused
+from qsession.model import EXPIRY_REASON, TransitionRefused
 from qsession.runtime.clock import to_seconds
 from qsession.runtime.errors import RuntimeInvalidStateError
-from qsession.runtime.scheduler import EXPIRY_REASON, SessionClosedError
+from qsession.runtime.scheduler import SessionClosedError
 
 
 def sec(us: int | None) -> float:

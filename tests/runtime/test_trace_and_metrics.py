@@ -44,7 +44,7 @@ def test_trace_round_trips_through_json_lines(tmp_path: Path) -> None:
     assert back.records == rig.trace.records
     assert back.dumps() == rig.trace.dumps()
     header = json.loads(path.read_text().splitlines()[0])
-    assert header == {"format": "qsession-trace", "version": 1,
+    assert header == {"format": "qsession-trace", "version": 2,
                       "epoch": "2025-01-01T00:00:00+00:00"}
     events = {(r.entity, r.event) for r in back}
     assert {("session", "ittl_elapsed"), ("session", "max_time_reached"), ("job", "expire"),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -42,12 +43,24 @@ def test_ibm_examples_run_unchanged_under_qsession_run(example: Path, tmp_path: 
     out = tmp_path / "qsession-out"
     for name in ("trace.jsonl", "trace.perfetto.json", "timeline.png", "timeline.svg"):
         assert (out / name).is_file(), name
-    assert "qsession: 1 session(s) and batch(es)" in done.stderr
     assert "0 server fault(s)" in done.stderr
     if example.name == "session_sampler.py":
+        assert "qsession: 1 session(s) and batch(es)" in done.stderr
         assert done.stdout.count("step ") == 3 and "after close: Closed" in done.stdout
         assert "qsession: jobs: 3 DONE" in done.stderr
+    elif example.name == "session_guide.py":
+        # IBM's "Run jobs in a session", all of it: seven sessions; an estimator pub with
+        # observables shaped (3, 1) broadcast against parameters shaped (3, 2); a sampler
+        # pub measured on all 127 qubits; two VQE loops (their length varies with the
+        # unseeded starting point), one in two threads.
+        assert "qsession: 7 session(s) and batch(es)" in done.stderr
+        assert ("Result1: PrimitiveResult([PubResult(data=DataBin(evs=np.ndarray(<shape=(3, 2)"
+                in done.stdout)
+        assert "meas0=BitArray(<shape=(3, 2), num_shots=4096, num_bits=127>)" in done.stdout
+        assert "'mode': 'dedicated'" in done.stdout
+        assert re.search(r"qsession: jobs: \d+ DONE\n", done.stderr), done.stderr[-600:]
     else:
+        assert "qsession: 1 session(s) and batch(es)" in done.stderr
         assert "5 jobs tagged 'sweep'" in done.stdout and "batch s1: closed" in done.stdout
         assert "qsession: jobs: 5 DONE" in done.stderr
     check = qsession("check", str(out / "trace.jsonl"), "--settled", cwd=tmp_path)

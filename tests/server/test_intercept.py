@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
@@ -191,6 +192,7 @@ def test_which_hosts_are_ibms() -> None:
                                         "globalcatalog.cloud.ibm.com", "QUANTUM.cloud.ibm.com."))
     assert not any(is_ibm_host(h) for h in ("example.com", "cloud.ibm.com.evil.net",
                                             "notcloud.ibm.com", "pypi.org"))
+    assert "channel='ibm_quantum_platform'" in refusal("auth.quantum.ibm.com")
     assert prefix_for("api.global-search-tagging.cloud.ibm.com") == "/global-search"
     assert prefix_for("globalcatalog.cloud.ibm.com") == "/global-catalog"
     assert prefix_for("quantum.cloud.ibm.com") == ""
@@ -281,3 +283,24 @@ def test_connect_can_intercept_this_process() -> None:
     finally:
         conn.close()
     assert dict(os.environ) == before
+
+
+def test_a_client_that_does_not_trust_the_runs_ca_is_reported(rig: Rig) -> None:
+    import certifi
+
+    from qsession.server.runreport import traffic_lines
+
+    with pytest.raises(requests.exceptions.SSLError):
+        rig.http.get("https://quantum.cloud.ibm.com/api/v1/backends", timeout=30,
+                     verify=certifi.where())  # the normal roots only: as a pinning client
+    # The proxy sees the refused handshake on its own thread a moment after the client.
+    deadline = time.monotonic() + 30
+    while not rig.proxy.untrusted and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert rig.proxy.untrusted == ["quantum.cloud.ibm.com"]
+    assert not rig.server.router.requests
+    lines = traffic_lines(rig.proxy.attempts, rig.server.router.requests, rig.proxy.untrusted)
+    assert lines == ["qsession: the program did not trust the run's certificate for "
+                     "quantum.cloud.ibm.com, so those requests were not answered: it pins "
+                     "certificates or ignores REQUESTS_CA_BUNDLE and SSL_CERT_FILE; let it "
+                     "trust the CA they name (docs/server.md, 'Other HTTP clients')"]

@@ -179,3 +179,16 @@ def test_the_options_are_in_the_help(flag: str, tmp_path: Path) -> None:
     done = subprocess.run([QSESSION, "run", "--help"], capture_output=True, text=True,
                           timeout=60, check=False)
     assert flag in done.stdout
+
+
+def test_a_program_with_only_the_environment_runs_unchanged(tmp_path: Path) -> None:
+    crn = "crn:v1:bluemix:public:quantum-computing:us-east:a/feedbeef:env-instance::"
+    done = qsession_run("--", sys.executable, str(PROGRAMS / "environment_only.py"),
+                        home=tmp_path, extra_env={
+                            "QISKIT_IBM_TOKEN": "the-users-own-real-looking-key-0123456789abc",
+                            "QISKIT_IBM_INSTANCE": crn,
+                            "QISKIT_IBM_CHANNEL": "ibm_quantum_platform"})
+    assert done.returncode == 0, done.stderr
+    assert f"instance {crn}" in done.stdout and "job DONE {'1': 10}" in done.stdout
+    assert "usage billed: qsession 0 s, env-instance " in done.stderr
+    assert "quantum.cloud.ibm.com" in done.stderr and "refused" not in done.stderr

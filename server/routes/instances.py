@@ -1,0 +1,86 @@
+"""``GET /instance``, ``GET|PUT /instances/configuration`` and ``GET /instances/usage``.
+
+Usage is the fair-share ledger's charged QPU time over its rolling window (one ledger for
+every QPU); the limit is what ``PUT /instances/configuration`` set, and a job submitted
+once usage reached it is refused with 409, as IBM refuses it.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request, Response
+
+from .. import models, wire
+from ..emulator import Emulator
+from ..platform import plan_id
+from .common import errors, parse, raw_body, request_body, tenant
+
+
+def router() -> APIRouter:
+    """The instance routes."""
+    api = APIRouter(tags=["instances"])
+
+    @api.get("/instance", summary="The instance named by Service-CRN: backends, plan, limits",
+             response_model=models.InstanceDetails, response_model_exclude_none=True,
+             responses=errors(401, 403, 404))
+    def instance(request: Request) -> dict[str, Any]:
+        owner = tenant(request)
+        emulator: Emulator = request.app.state.emulator
+        limit = emulator.instance_limits.get(owner.name)
+        quota = emulator.quota_seconds(owner)
+        body: dict[str, Any] = {"backends": list(emulator.backends), "plan_id": plan_id(owner)}
+        if limit is not None:
+            body["instance_limit"] = float(limit)
+            body["instance_limit_seconds"] = f"{limit:g}"
+        if quota is not None:
+            body["usage_allocation_seconds"] = f"{quota:g}"
+        return body
+
+    @api.get("/instances/configuration", summary="The instance's usage limit in seconds",
+             response_model=models.InstanceConfiguration, response_model_exclude_none=True,
+             responses=errors(401, 403, 404))
+    def configuration(request: Request) -> dict[str, Any]:
+        owner = tenant(request)
+        emulator: Emulator = request.app.state.emulator
+        return {"instance_limit": emulator.instance_limits.get(owner.name)}
+
+    @api.put("/instances/configuration", status_code=204, response_class=Response,
+             summary="Set or remove (null) the instance's usage limit in seconds",
+             responses=errors(400, 401, 403, 404, 409),
+             openapi_extra=request_body(models.InstanceConfigurationUpdate))
+    def update(request: Request, raw: bytes = Depends(raw_body)) -> Response:
+        owner = tenant(request)
+        change = parse(models.InstanceConfigurationUpdate, raw)
+        emulator: Emulator = request.app.state.emulator
+        with emulator.lock:
+            limit = change.instance_limit
+            emulator.instance_limits[owner.name] = None if limit is None else float(limit)
+        return Response(status_code=204)
+
+    @api.get("/instances/usage", summary="QPU usage of the instance over its usage period",
+             response_model=models.InstanceUsage, response_model_exclude_none=True,
+             responses=errors(401, 403))
+    def usage(request: Request) -> dict[str, Any]:
+        owner = tenant(request)
+        emulator: Emulator = request.app.state.emulator
+        limit = emulator.instance_limits.get(owner.name)
+        quota = emulator.quota_seconds(owner)
+        consumed = emulator.usage_seconds(owner)
+        cap = limit if limit is not None else quota
+        with emulator.lock:
+            now = emulator.service.now()
+            window = float(emulator.service.defaults["fair_share_window"])
+        return {
+            "instance_id": owner.crn,
+            "plan_id": plan_id(owner),
+            "usage_consumed_seconds": consumed,
+            "usage_limit_seconds": cap,
+            "usage_allocation_seconds": quota,
+            "usage_limit_reached": None if cap is None else consumed >= cap,
+            "usage_period": {"start_time": wire.iso(now - timedelta(seconds=window)),
+                             "end_time": wire.iso(now)},
+        }
+
+    return api
