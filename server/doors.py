@@ -101,9 +101,15 @@ Step = Open | Submit | Think | Wait | Close | Cancel | CancelJob
 def steps() -> st.SearchStrategy[Step]:
     """One step of a program; each shrinks toward the simplest (first) choice."""
     index = st.integers(0, 3)
+
+    def submit(target: st.SearchStrategy[int | None]) -> st.SearchStrategy[Submit]:
+        return st.builds(Submit, target=target, tenant=st.integers(0, 1),
+                         shots=st.sampled_from([100, 1_000, 4_000]), pubs=st.integers(1, 2))
+
+    # Submissions three times as often as any other step (two to a session, one in job
+    # mode): most programs run jobs.
     return st.one_of(
-        st.builds(Submit, target=st.one_of(st.none(), index), tenant=st.integers(0, 1),
-                  shots=st.sampled_from([100, 1_000, 4_000]), pubs=st.integers(1, 2)),
+        submit(index), submit(st.integers(0, 1)), submit(st.none()),
         st.builds(Open, mode=st.sampled_from(["dedicated", "batch"]),
                   tenant=st.integers(0, 1),
                   max_time=st.sampled_from([None, 30, 120])),
@@ -115,11 +121,11 @@ def steps() -> st.SearchStrategy[Step]:
     )
 
 
-def programs(max_steps: int = 8) -> st.SearchStrategy[list[Step]]:
-    """Programs of one to ``max_steps`` steps, starting with a session or a job."""
-    first = st.one_of(st.builds(Open, mode=st.sampled_from(["dedicated", "batch"]),
-                                tenant=st.integers(0, 1)),
-                      st.builds(Submit, target=st.none(), tenant=st.integers(0, 1)))
+def programs(max_steps: int = 10) -> st.SearchStrategy[list[Step]]:
+    """Programs of one to ``max_steps`` steps, starting with a session or a batch (later
+    steps submit to it, or in job mode)."""
+    first = st.builds(Open, mode=st.sampled_from(["dedicated", "batch"]),
+                      tenant=st.integers(0, 1))
     return st.tuples(first, st.lists(steps(), max_size=max_steps - 1)).map(
         lambda p: [p[0], *p[1]])
 
@@ -553,7 +559,7 @@ class DoorsDisagree(AssertionError):
     ids = ("INV-DOORS",)
 
 
-def campaign(examples: int, seed: int | None = None, max_steps: int = 8) -> Verdict:
+def campaign(examples: int, seed: int | None = None, max_steps: int = 10) -> Verdict:
     """Run ``examples`` random programs through both doors; shrink the first that differs.
 
     Hypothesis replays the minimal failing program last, so the program kept is the shrunk

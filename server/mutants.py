@@ -20,8 +20,11 @@ from .emulator import Emulator
 from .tokens import Tokens
 
 
-def _float_seconds(value: float | int | None) -> float | int | None:
-    return None if value is None else float(value)  # BUG: IBM sends ints for whole seconds
+def _elapsed_in_ms(real: Callable[..., Any], *args: Any, **kwargs: Any) -> dict[str, Any]:
+    body: dict[str, Any] = real(*args, **kwargs)
+    if body.get("elapsed_time") is not None:
+        body["elapsed_time"] = body["elapsed_time"] * 1000  # BUG: milliseconds, not seconds
+    return body
 
 
 WIRE_MUTANTS: tuple[Mutant, ...] = (
@@ -29,9 +32,9 @@ WIRE_MUTANTS: tuple[Mutant, ...] = (
            frozenset({"INV-DOORS"}),
            lambda: [mock.patch.dict(wire.SESSION_STATE, {"pending": "active",
                                                                  "open": "active"})]),
-    Mutant("wire-ttl-as-float", "whole seconds (TTLs) go over the wire as floats",
+    Mutant("wire-elapsed-in-ms", "a session's elapsed_time goes over the wire in ms",
            frozenset({"INV-DOORS"}),
-           lambda: [mock.patch.object(wire, "seconds_out", _float_seconds)]),
+           lambda: [_wrap(wire, "session_json", _elapsed_in_ms)]),
     Mutant("wire-cancelled-as-failed", "a cancelled job is reported Failed",
            frozenset({"INV-DOORS"}),
            lambda: [mock.patch.dict(wire.JOB_STATUS, {"CANCELLED": "Failed"})]),
