@@ -33,6 +33,7 @@ MODULES: dict[str, str] = {
     "B10": "bench.b10_check",
     "B11": "bench.b11_executor",
     "B12": "bench.b12_measured_estimator",
+    "B13": "bench.b13_durable",
     "B14": "bench.b14_page",
 }
 """The module that measures each benchmark (each has ``run(quick=..., previous=...)``)."""

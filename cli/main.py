@@ -316,19 +316,36 @@ def verify(profile: str, seed: int | None, with_mutants: bool, runs: int | None,
 @server_options(default_clock="fast")
 @click.option("--trace", "trace_path", type=click.Path(dir_okay=False, path_type=Path),
               default=None, help="Write the trace (JSON lines) here as the run goes.")
+@click.option("--state", "state_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=None,
+              help="Keep the platform in this folder: it survives a kill and a restart "
+                   "on the same folder resumes it (its trace is DIR/trace.jsonl).")
+@click.option("--fsync", type=click.Choice(["ack", "off"]), default="ack", show_default=True,
+              help="With --state: ack fsyncs what each answer reveals before it leaves; "
+                   "off only writes it (a killed server loses nothing, a power cut may).")
 def serve(host: str, port: int, clock: str, speed: float, backends: str,
           instances: tuple[str, ...], seed: int | None, noise: bool, strict_accounts: bool,
-          control_token: str,
-          trace_path: Path | None) -> None:
+          control_token: str, trace_path: Path | None, state_dir: Path | None,
+          fsync: str) -> None:
     """Serve IBM Quantum Platform's REST API for the unmodified client until interrupted."""
     from qsession.server import Server
 
-    emulator = build_emulator(emulator_options(clock, speed, backends, instances, seed, noise,
-                                               strict_accounts), trace_path)
+    if state_dir is not None and trace_path is not None:
+        raise click.UsageError("with --state the trace is DIR/trace.jsonl: drop --trace")
+    if state_dir is not None and clock == "wall":
+        raise click.UsageError("--state keeps a platform on the fast or virtual clock (the "
+                               "wall clock's time cannot be rebuilt from a trace)")
+    options = emulator_options(clock, speed, backends, instances, seed, noise, strict_accounts)
+    if state_dir is not None:
+        options.update(state_dir=state_dir, fsync=fsync)
+    emulator = build_emulator(options, trace_path)
     server = Server(emulator, host, port, control_token=control_token)
     for key, value in server.env().items():
         click.echo(f"export {key}={shlex.quote(value)}")
     click.echo(f"export QSESSION_CONTROL_TOKEN={shlex.quote(control_token)}")
+    if emulator.restarts:
+        click.echo(f"# qsession: resumed the platform in {state_dir} (restart "
+                   f"{emulator.restarts})", err=True)
     click.echo(f"# qsession: serving on {server.url} ({clock} clock); Ctrl-C stops", err=True)
     click.echo(f"# qsession: the live page: {server.page_url}", err=True)
     try:

@@ -89,9 +89,10 @@ def emulator_options(clock: str, speed: float, backends: str, instances: tuple[s
 def build_emulator(options: dict[str, Any], trace: Path | None) -> Any:
     """The emulator, or a click error naming what was wrong."""
     from qsession.runtime import IBMError
+    from qsession.runtime.trace import TraceFormatError
     from qsession.server import Emulator
 
     try:
         return Emulator(trace_path=trace, **options)
-    except IBMError as err:
+    except (IBMError, TraceFormatError) as err:  # bad options, or a state folder refused
         raise click.ClickException(str(err)) from err

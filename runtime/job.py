@@ -119,7 +119,8 @@ class RuntimeJobV2:
         if not isinstance(new_tags, list) or not all(isinstance(t, str) for t in new_tags):
             raise IBMInputValueError("job_tags needs to be a list of strings.")
         with self._service.call():
-            self._record.tags = tuple(sorted(set(new_tags)))
+            scheduler = self._service.scheduler_of(self._record.qpu)
+            scheduler.set_tags(self._record, sorted(set(new_tags)))
             return list(self._record.tags)
 
     def properties(self, refresh: bool = False) -> Any:

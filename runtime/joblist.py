@@ -17,10 +17,6 @@ if TYPE_CHECKING:
     from .service import LocalService
 
 
-def _deleted(service: LocalService) -> set[str]:
-    return service._deleted_jobs
-
-
 def _count(name: str, value: Any, *, allow_none: bool) -> None:
     if value is None and allow_none:
         return
@@ -56,11 +52,10 @@ def select_jobs(service: LocalService, *, limit: int | None, skip: int,
         backend_name = service.backend(backend_name).name
     after = _instant(service, "created_after", created_after)
     before = _instant(service, "created_before", created_before)
-    deleted = _deleted(service)
     wanted_tags = set(job_tags or ())
     records = [
         j for s in service.schedulers.values() for j in s.jobs.values()
-        if j.id not in deleted
+        if not j.deleted
         and (backend_name is None or j.qpu == backend_name)
         and (pending is None or pending != j.is_final)
         and (program_id is None or j.kind == program_id)
@@ -83,7 +78,8 @@ def delete_job(service: LocalService, job_id: str) -> None:
         raise IBMRuntimeError(
             f"Failed to delete job: job {job_id} is {job.status()}; only a final job can be "
             "deleted. Fix: job.cancel() first, or wait for it (job.wait_for_final_state())")
-    _deleted(service).add(job_id)
+    record = service.job_record(job_id)
+    service.scheduler_of(record.qpu).delete_job(record)
 
 
 def instance_list(service: LocalService) -> list[dict[str, Any]]:

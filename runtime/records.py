@@ -126,7 +126,7 @@ class JobRecord:
     """A job: its lifecycle, payload, modeled duration, times, result or error."""
 
     __slots__ = (
-        "created", "duration_us", "error", "finish_timer", "finished", "held_us", "id",
+        "created", "deleted", "duration_us", "error", "finish_timer", "finished", "held_us", "id",
         "inputs", "instance",
         "kind", "lifecycle", "outcome", "payload", "qpu", "result", "running", "seed",
         "seq", "session", "tags", "time_limit_us", "usage_us",
@@ -156,6 +156,8 @@ class JobRecord:
         self.finish_timer: Timer | None = None
         self.time_limit_us: int | None = None
         self.tags: tuple[str, ...] = ()
+        self.deleted = False
+        """True once the job was deleted: lookups and listings no longer find it."""
         self.inputs: dict[str, Any] = {}
         """What the primitive was given: pubs, set options, and the options not emulated."""
 

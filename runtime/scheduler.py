@@ -35,10 +35,12 @@ from __future__ import annotations
 
 import functools
 import itertools
+import json
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any, TypeVar, cast
 
@@ -64,6 +66,7 @@ from qsession.model import (
 from .clock import Clock, Timer, VirtualClock, to_us
 from .errors import IBMRuntimeError, RuntimeInvalidStateError
 from .fairshare import FairShare
+from .ids import IdScheme, Kind, ShortIds
 from .records import JobKind, JobRecord, SessionRecord
 from .settings import Instance, QPUSettings
 from .trace import Trace
@@ -78,6 +81,11 @@ USER_CANCEL = "cancelled by the user"
 MAX_TIME_ERROR = "Error code 1305; the job ran longer than its max_execution_time and was stopped"
 QPU_FAULT = "QPU fault:"
 """How the reasons of jobs failed by the system (not by their circuits) begin."""
+RESTART_CODE = 5203
+"""IBM's code for a job the service failed to run ("Failed to run job. Try to run the job
+again."): how a job running when the platform stopped ends (docs/server.md, "Recovery")."""
+RESTART_ERROR = (f"{QPU_FAULT} error code {RESTART_CODE}; Failed to run job: the platform "
+                 "stopped while the job was running; run the job again")
 
 
 def end_cause(event: str, reason: str | None) -> EndCause:
@@ -125,7 +133,7 @@ class Scheduler:
     def __init__(self, qpu: str, clock: Clock, trace: Trace, settings: QPUSettings,
                  executor: Executor | None = None, *, ids: Iterator[int] | None = None,
                  execution_timeout: float | None = 600.0,
-                 fair_share: FairShare | None = None) -> None:
+                 fair_share: FairShare | None = None, names: IdScheme | None = None) -> None:
         self.qpu = qpu
         self.clock = clock
         self.trace = trace
@@ -133,6 +141,11 @@ class Scheduler:
         self.executor: Executor = executor or _null_executor
         self.execution_timeout = execution_timeout
         self._ids = ids if ids is not None else itertools.count(1)
+        self._names: IdScheme = names if names is not None else ShortIds()
+        self._rebinding: JobRecord | None = None
+        self.inline_executions = False
+        """Run executions on the scheduler's own thread: for an executor that returns at
+        once (a replay's recorded outcomes), where a worker thread is pure overhead."""
         # One FairShare per service: an instance's use counts across all its QPUs.
         if fair_share is None:
             fair_share = FairShare(settings.allocations, to_us(settings.fair_share_window))
@@ -223,7 +236,7 @@ class Scheduler:
             idle_close_us = None if timeout is None else to_us(timeout)
         elif idle_close_us is False:
             idle_close_us = None
-        sid = f"s{next(self._ids)}"
+        sid = self._name("session", next(self._ids))
         s = SessionRecord(sid, mode, self.qpu, instance, ittl_us, max_time_us, now,
                           idle_close_us)
         self.sessions[sid] = s
@@ -264,13 +277,19 @@ class Scheduler:
     @_atomic
     def submit(self, session: SessionRecord | None, *, instance: str, kind: JobKind,
                payload: Any, duration_us: int, seed: int | None = None,
-               time_limit_us: int | None = None,
+               time_limit_us: int | None = None, tags: Sequence[str] = (),
                **data: str | int | float | bool | None) -> JobRecord:
         """Queue a job (in ``session``, or in job mode when None) and dispatch.
 
         ``time_limit_us`` is the job's maximum execution time: a job modeled to run longer
-        is stopped at the limit and fails with ``MAX_TIME_ERROR``.
+        is stopped at the limit and fails with ``MAX_TIME_ERROR``. Inside ``rebinding(job)``
+        nothing is queued: ``job`` (recovered from a trace) gets ``payload`` and is returned.
         """
+        rebound = self._rebinding
+        if rebound is not None:
+            self._rebinding = None
+            rebound.payload = payload
+            return rebound
         now = self.now()
         if duration_us <= 0:
             raise ValueError(f"a job's modeled duration must be positive, not {duration_us}us")
@@ -289,15 +308,22 @@ class Scheduler:
                 ) from None
             instance = session.instance
         seq = next(self._ids)
-        job = JobRecord(f"j{seq}", seq, self.qpu, session, instance, kind, payload, duration_us,
-                        seed, now)
+        job = JobRecord(self._name("job", seq), seq, self.qpu, session, instance, kind, payload,
+                        duration_us, seed, now)
         job.time_limit_us = time_limit_us
+        job.tags = tuple(tags)
         self.jobs[job.id] = job
         if time_limit_us is not None:
             data = {**data, "time_limit_us": time_limit_us}
+        if seed is not None:
+            data = {**data, "seed": seed}
+        if tags:
+            data = {**data, "tags": ",".join(tags)}
         self.trace.emit(now, self.qpu, "job", job.id, "create", dest=QUEUED,
                         session=job.session_id, instance=instance, kind=kind,
                         duration_us=duration_us, extra={**data, **self._origin()})
+        if any("," in tag for tag in tags):  # the create record's list would not read back
+            self._tags_record(job, on_create=True)
         if session is not None:
             session.jobs.append(job)
             session.queue.append(job)
@@ -332,6 +358,64 @@ class Scheduler:
             self._end_running(job, "cancel", now, reason=USER_CANCEL + " while running" + origin,
                               **by)
         self.dispatch()
+
+    @_atomic
+    def set_tags(self, job: JobRecord, tags: Sequence[str]) -> None:
+        """Replace a job's tags (recorded, so a replay of the trace restores them)."""
+        job.tags = tuple(tags)
+        self._tags_record(job)
+
+    def _tags_record(self, job: JobRecord, on_create: bool = False) -> None:
+        extra = {"on_create": True} if on_create else {}
+        self.trace.emit(self.now(), self.qpu, "qpu", self.qpu, "job_tags", job=job.id,
+                        tags=json.dumps(list(job.tags)), extra=extra)
+
+    @_atomic
+    def delete_job(self, job: JobRecord) -> None:
+        """Delete a final job: it leaves listings and lookups (its records stay)."""
+        if not job.is_final:
+            raise RuntimeInvalidStateError(
+                f"job {job.id} is {job.state}; only a final job can be deleted")
+        if job.deleted:
+            return
+        job.deleted = True
+        self.trace.emit(self.now(), self.qpu, "qpu", self.qpu, "job_delete", job=job.id)
+
+    @_atomic
+    def restart(self, restarts: int, reason: str = RESTART_ERROR) -> None:
+        """The platform came back after it stopped: record it; a job that was running fails.
+
+        The running job's execution is gone with the process that ran it, so it ends now
+        as IBM ends a job the service failed to run (``RESTART_ERROR``, billed 0); queued
+        jobs stay queued in their order and the next one starts.
+        """
+        now = self.now()
+        self.trace.emit(now, self.qpu, "qpu", self.qpu, "restart", restarts=restarts)
+        job = self.running
+        if job is not None:
+            if job.finish_timer is not None:
+                self._trace_timer("timer_cancel", job.finish_timer, job=job.id)
+                job.finish_timer.cancel()
+                job.finish_timer = None
+            job.outcome = None
+            job.error = reason
+            self._end_running(job, "fail", now, reason=reason)
+        self.dispatch()
+
+    @contextmanager
+    def rebinding(self, job: JobRecord) -> Iterator[JobRecord]:
+        """Within the block, the next ``submit`` gives its payload to ``job`` and queues nothing.
+
+        A job recovered from a trace has no payload (inputs live outside the trace):
+        redoing the call that submitted it, inside this block, rebuilds exactly what the
+        first call built (options, duration, pubs) without a second job.
+        """
+        with self.clock.instant():
+            self._rebinding = job
+            try:
+                yield job
+            finally:
+                self._rebinding = None
 
     # -- dispatch --------------------------------------------------------------------
 
@@ -460,6 +544,12 @@ class Scheduler:
             raise
 
     def _run_execution(self, job: JobRecord) -> None:
+        if self.inline_executions:  # an instant executor (a replay's recorded outcomes)
+            try:
+                job.result = self.executor(job.payload, job.seed)
+            except Exception as failure:
+                job.error = _describe(failure)
+            return
         future = self._submit_execution(job)
         if future is None:
             return
@@ -750,6 +840,11 @@ class Scheduler:
             self._end_running(running, rule.running, now, reason=reason)
 
     # -- trace helpers ---------------------------------------------------------------
+
+    def _name(self, kind: Kind, seq: int) -> str:
+        """The id of object number ``seq``, created now."""
+        seconds = int(self.clock.epoch.timestamp()) + self.now() // 1_000_000
+        return self._names.name(kind, seq, seconds)
 
     def _session_step(self, s: SessionRecord, step: Step, **origin: Any) -> None:
         if step.changed:

@@ -36,9 +36,10 @@ from .errors import (
     RuntimeJobNotFound,
 )
 from .fairshare import DEFAULT_WINDOW_S, FairShare
+from .ids import IdScheme, ShortIds
 from .inputs import seconds_us
 from .qpu import QPU
-from .records import SessionRecord
+from .records import JobRecord, SessionRecord
 from .scheduler import Scheduler
 from .settings import Instance, QPUSettings
 from .trace import Trace
@@ -66,6 +67,9 @@ class LocalService:
     Circuits must be ISA circuits of the QPU, as on IBM's: others are refused at
     submission with IBM's message. ``strict_isa=False`` transpiles them instead.
 
+    ``ids`` names sessions and jobs (default ``s1``, ``j2``; ``ids.IbmIds`` for IBM's
+    shape, as the HTTP server does).
+
     ``with LocalService(...) as service:`` closes it on exit; a service dropped without
     ``close()`` stops its threads when it is garbage-collected.
     """
@@ -89,6 +93,7 @@ class LocalService:
         strict_isa: bool = True,
         execution_timeout: float | None = 600.0,
         trace: Trace | None = None,
+        ids: IdScheme | None = None,
     ) -> None:
         _check_construction(epoch, speed, scale, seed, backends)
         self.clock = _make_clock(clock, epoch, speed, scale)
@@ -116,8 +121,9 @@ class LocalService:
         self.trace = trace if trace is not None else Trace(epoch=self.clock.epoch)
         self.trace.meta.update({"clock": self.clock.kind, "seed": self.seed})
         self._ids = itertools.count(1)
-        self._deleted_jobs: set[str] = set()
-        """Ids ``delete_job`` removed from ``job()`` and ``jobs()``."""
+        self.names: IdScheme = ids if ids is not None else ShortIds()
+        if not isinstance(self.names, ShortIds):  # a replay must name objects the same way
+            self.trace.meta["ids"] = self.names.spec()
         self._not_emulated_reported: set[str] = set()
         """Options already reported as "accepted, not emulated" (once per service)."""
         self._qpus: dict[str, QPU] = {}
@@ -164,7 +170,7 @@ class LocalService:
         self.schedulers[qpu.name] = Scheduler(qpu.name, self.clock, self.trace, settings,
                                               qpu.execute, ids=self._ids,
                                               execution_timeout=self.execution_timeout,
-                                              fair_share=self.fair_share)
+                                              fair_share=self.fair_share, names=self.names)
         backends = self.trace.meta.get("backends")
         self.trace.meta["backends"] = f"{backends},{qpu.name}" if backends else qpu.name
         return qpu
@@ -315,11 +321,14 @@ class LocalService:
         """The job with id ``job_id``."""
         from .job import RuntimeJobV2
 
-        deleted = self._deleted_jobs
+        return RuntimeJobV2(self, self.job_record(job_id))
+
+    def job_record(self, job_id: str) -> JobRecord:
+        """The scheduler's record of job ``job_id`` (deleted jobs are not found)."""
         for scheduler in self.schedulers.values():
             record = scheduler.jobs.get(job_id)
-            if record is not None and job_id not in deleted:
-                return RuntimeJobV2(self, record)
+            if record is not None and not record.deleted:
+                return record
         raise RuntimeJobNotFound(f"Job not found: no job has id {job_id!r} on this service")
 
     def jobs(self, limit: int | None = 10, skip: int = 0, backend_name: str | None = None,

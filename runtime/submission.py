@@ -104,8 +104,7 @@ def submit_job(qpu: QPU, session: Session | None, *, kind: JobKind, prepared: An
             time_limit_us=to_us(limit),
             circuits=prepared.num_circuits,
             shots=prepared.shots,
-            tags=",".join(tags) or None,
+            tags=tuple(tags),
         )
-        record.tags = tuple(tags)
         record.inputs = {**inputs, "not_emulated": list(not_emulated)}
     return RuntimeJobV2(service, record)

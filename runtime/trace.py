@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -41,7 +41,7 @@ JSONScalar = str | int | float | bool | None
 SESSION_EVENTS = ("create", *(e.name for e in SESSION_TABLE.events))
 JOB_EVENTS = ("create", *(e.name for e in JOB_TABLE.events))
 QPU_EVENTS = ("configure", "dispatch", "hold", "release", "bill", "quota_hold", "quota_release",
-              "timer_set", "timer_cancel", "timer_fire")
+              "timer_set", "timer_cancel", "timer_fire", "job_tags", "job_delete", "restart")
 EVENTS: dict[str, tuple[str, ...]] = {"session": SESSION_EVENTS, "job": JOB_EVENTS,
                                       "qpu": QPU_EVENTS}
 
@@ -50,7 +50,7 @@ _POSITIVE_INT = ("duration_us", "time_limit_us", "max_time_us", "interactive_tim
                  "batch_interactive_timeout_us", "fair_share_window_us",
                  "idle_close_timeout_us")
 _COUNT = ("at_us", "held_us", "in_flight", "circuits", "shots", "usage_us", "used_us",
-          "quota_us", "from_us", "until_us", "span_us", "charged_us")
+          "quota_us", "from_us", "until_us", "span_us", "charged_us", "seed", "restarts")
 _TEXT = ("reason", "timer", "job", "via", "kind", "tags")
 _CHOICES = {"mode": ("dedicated", "batch"), "by": ("callback",)}
 
@@ -157,6 +157,9 @@ class Trace:
         self.records: list[Record] = []
         self.count = 0
         self._stream: IO[str] | None = None
+        self.before_write: Callable[[Record], None] | None = None
+        """Called with each new record before it is streamed (a store writes what the
+        record refers to first: a job's inputs go to disk before its ``create`` record)."""
         self.source: str | None = None
         """The file a read trace came from (None: built in memory)."""
         self.lines: list[int] = []
@@ -180,6 +183,8 @@ class Trace:
         self.count += 1
         if self.keep:
             self.records.append(record)
+        if self.before_write is not None:
+            self.before_write(record)
         if self._stream is not None:
             self._stream.write(json.dumps(record.to_json(), separators=(",", ":")) + "\n")
         return record
@@ -199,6 +204,13 @@ class Trace:
         """Write the header now and every later record as it is emitted."""
         fh.write(json.dumps(self.header(), separators=(",", ":")) + "\n")
         for record in self.records:
+            fh.write(json.dumps(record.to_json(), separators=(",", ":")) + "\n")
+        self._stream = fh
+
+    def continue_to(self, fh: IO[str], start: int) -> None:
+        """Append the records from index ``start`` on to ``fh`` (a trace file holding the
+        ones before, header included), and every later record as it is emitted."""
+        for record in self.records[start:]:
             fh.write(json.dumps(record.to_json(), separators=(",", ":")) + "\n")
         self._stream = fh
 

@@ -33,6 +33,7 @@ from .routes import (
     workloads,
 )
 from .routes.common import API_PREFIXES, Unauthorized, UnsupportedVersion, api_version
+from .store import Durable
 
 log = logging.getLogger("qsession.server")
 
@@ -53,6 +54,8 @@ def build_app(emulator: Emulator, access: Access | None = None) -> FastAPI:
                   description=DESCRIPTION)
     app.state.emulator = emulator
     app.state.access = access = access if access is not None else Access()
+    # Nothing leaves before what it tells is durable (the state folder's fsync policy).
+    app.add_middleware(Durable, emulator=emulator)
     # Inside Starlette's error middleware: a fault of the guard itself is counted too.
     app.add_middleware(Guard, access=access)
     app.include_router(platform.router(emulator))

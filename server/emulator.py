@@ -8,10 +8,13 @@ requests (several client processes) act one at a time, each at one instant.
 
 from __future__ import annotations
 
+import json
+import logging
+import random
 import re
 import threading
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, ClassVar, Literal
@@ -23,6 +26,7 @@ from qsession.runtime import (
     IBMBackendValueError,
     IBMInputValueError,
     LocalService,
+    RuntimeJobNotFound,
     RuntimeJobV2,
     SamplerV2,
     Session,
@@ -30,15 +34,21 @@ from qsession.runtime import (
     backend_info,
 )
 from qsession.runtime.clock import DEFAULT_EPOCH, ClockError
+from qsession.runtime.ids import IbmIds, scheme_from_spec
+from qsession.runtime.records import JobRecord, SessionRecord
+from qsession.runtime.recovery import Recovery, recorded_inputs
 from qsession.runtime.settings import Instance as RuntimeInstance
 
 from . import wire
 from .errors import Conflict, Forbidden, NotFound, UnknownBackend
 from .forms import Submission
+from .store import Fsync, StateError, Store
 from .tokens import LIFETIME_S, Tokens
 
-__all__ = ["CLOCKS", "Conflict", "Emulator", "Forbidden", "Instance", "JobEntry", "NotFound",
-           "ServedBackend", "SessionEntry", "UnknownBackend"]
+__all__ = ["CLOCKS", "Conflict", "Emulator", "Forbidden", "Instance", "NotFound",
+           "ServedBackend", "UnknownBackend"]
+
+log = logging.getLogger("qsession.server")
 
 ClockName = Literal["virtual", "fast", "wall"]
 CLOCKS: tuple[ClockName, ...] = ("virtual", "fast", "wall")
@@ -95,31 +105,6 @@ class Instance:
         return cls(name, plan, allocation)
 
 
-@dataclass
-class JobEntry:
-    """A job the server accepted: the runtime handle, its tenant and what the client sent."""
-
-    job: RuntimeJobV2
-    instance: Instance
-    params: Any
-    tags: list[str]
-    deleted: bool = False
-    result_text: str | None = None
-    plain_results: bool = False
-    """The job was submitted without ``support_qiskit``: its results are IBM's plain JSON."""
-    schema_version: str | None = None
-    """An executor job's params schema version: its result is written in the same version."""
-
-
-@dataclass
-class SessionEntry:
-    """A session or batch the server opened, with its tenant."""
-
-    session: Session
-    instance: Instance
-    jobs: list[str] = field(default_factory=list)
-
-
 IDEAL = "qsession_ideal"
 """The name of the ideal QPU (the runtime's ``QPU.ideal()``), served beside IBM's backends."""
 
@@ -150,7 +135,13 @@ class ServedBackend:
 
 
 class Emulator:
-    """The emulated IBM Quantum Platform: tenants, backends, one ``LocalService``, a clock."""
+    """The emulated IBM Quantum Platform: tenants, backends, one ``LocalService``, a clock.
+
+    Its state is the service's (sessions, jobs, tags, deletions: all in the runtime and
+    its trace) plus what ``store`` keeps beside it: the inputs jobs were submitted with and
+    the results served. With ``state_dir`` both live in that folder and a server started
+    on it again resumes the platform (``server/store.py``, docs/server.md "Persistence").
+    """
 
     faults_in_process: ClassVar[int] = 0
     """Server faults (500 answers) of every emulator this process has run: a test suite
@@ -162,9 +153,14 @@ class Emulator:
                  token: str = DEFAULT_TOKEN, noise: bool = True,
                  trace_path: str | Path | None = None,
                  settings: Mapping[str, Any] | None = None,
-                 token_lifetime: float = LIFETIME_S, strict_accounts: bool = False) -> None:
+                 token_lifetime: float = LIFETIME_S, strict_accounts: bool = False,
+                 state_dir: str | Path | None = None, fsync: Fsync = "ack",
+                 fresh: bool = False) -> None:
         if clock not in CLOCKS:
             raise IBMInputValueError(f"clock must be one of {CLOCKS}, not {clock!r}")
+        if state_dir is not None and trace_path is not None:
+            raise StateError(f"with a state folder the trace is {Path(state_dir) / 'trace.jsonl'}"
+                             "; give --state or --trace, not both")
         self.clock_name: ClockName = clock
         self.token = token
         self.strict_accounts = strict_accounts
@@ -178,36 +174,117 @@ class Emulator:
         self.instances: dict[str, Instance] = {i.name: i for i in tenants}
         self.by_crn = {i.crn: i for i in tenants}
         self.backends = {name: ServedBackend(name, noise=noise) for name in backends}
-        kind: Literal["virtual", "wall", "measured"] = (
-            "measured" if clock == "fast" else clock)
-        # Virtual time starts at the documented epoch; fast and wall time at the wall
-        # clock's now, so the timestamps a client reads are today's (docs/rest-api.md).
-        epoch = DEFAULT_EPOCH if clock == "virtual" else datetime.now(UTC).replace(
-            microsecond=0)
-        self.trace = Trace(epoch=epoch)
         self.user_id = wire.user_id(token)
         """The id of the user the API key stands for (jobs' and sessions' ``user_id``)."""
         self.instance_limits: dict[str, float | None] = {}
-        """Per instance, the usage limit set by ``PUT /instances/configuration``."""
+        """Per instance, the usage limit set by ``PUT /instances/configuration`` (kept in
+        the state folder beside the tenants)."""
+        self._speed = speed
+        self._seed = seed
+        self._noise = noise
+        self._settings = dict(settings or {})
+        self.faults = 0
+        self.restarts = 0
+        """How many times this platform came back from its state folder (0: a new one)."""
+        self._trace_file: IO[str] | None = None
+        self._trace_path = None if trace_path is None else Path(trace_path)
+        self.store = Store(None if state_dir is None else Path(state_dir), fsync)
+        self._build(fresh=fresh)
+        self._closed = threading.Event()
+
+    def _config(self, seed: int) -> dict[str, Any]:
+        """What a state folder must have been made with to be resumed by this server."""
+        return {"clock": self.clock_name, "backends": list(self.backends),
+                "instances": [[i.name, i.plan, i.allocation] for i in self.instances.values()],
+                "noise": self._noise, "seed": seed,
+                "settings": json.loads(json.dumps(self._settings, default=repr))}
+
+    def _build(self, *, fresh: bool) -> None:
+        """A new service, or the one the state folder holds, recovered and restarted."""
+        seed = self._seed if self._seed is not None else random.SystemRandom().randrange(2**31)
+        # The id key and the token secret are the platform's own: a resumed one keeps them
+        # (so no id repeats, and the tokens its clients hold are still good).
+        config = {**self._config(seed), "ids": IbmIds.fresh().spec(),
+                  "token_secret": self.tokens.secret.hex()}
+        stored_wins = ("ids", "token_secret") + (() if self._seed is not None else ("seed",))
+        resumed = self.store.open(config, stored_wins=stored_wins, fresh=fresh)
+        if resumed is not None and self.clock_name == "wall":
+            raise StateError(f"{self.store.directory} holds a wall-clock platform: its trace "
+                             "can be read (qsession check) but the wall clock's time cannot be "
+                             "rebuilt from it, so it is not resumed. Use a new folder")
+        if resumed is not None:
+            seed, config = int(resumed.config["seed"]), resumed.config
+            self.tokens.secret = bytes.fromhex(str(config["token_secret"]))
+        kind: Literal["virtual", "wall", "measured"] = (
+            "measured" if self.clock_name == "fast" else self.clock_name)
+        # Virtual time starts at the documented epoch; fast and wall time at the wall
+        # clock's now, so the timestamps a client reads are today's (docs/rest-api.md); a
+        # resumed platform keeps the epoch it began with.
+        epoch = DEFAULT_EPOCH if self.clock_name == "virtual" else datetime.now(UTC).replace(
+            microsecond=0)
+        if resumed is not None:
+            epoch = resumed.trace.epoch
+        self.trace = Trace(epoch=epoch)
         self.service = LocalService(
-            clock=kind, speed=speed, seed=seed, trace=self.trace, epoch=epoch,
+            clock=kind, speed=self._speed, seed=seed, trace=self.trace, epoch=epoch,
+            ids=scheme_from_spec(config["ids"]),
             backends=[b.qpu for b in self.backends.values()],
             instances={i.name: RuntimeInstance(allocation=i.allocation,
                                                plan="open" if i.plan == "open" else "premium")
-                       for i in tenants}, **dict(settings or {}))
-        self.trace.meta["server_clock"] = clock
-        self.lock = self.service.clock.lock
-        self.jobs: dict[str, JobEntry] = {}
-        self.sessions: dict[str, SessionEntry] = {}
-        self.faults = 0
-        self._trace_file: IO[str] | None = None
-        if trace_path is not None:
-            path = Path(trace_path)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            # Line-buffered: a killed server leaves a readable prefix (nothing accepted is lost).
-            self._trace_file = open(path, "w", encoding="utf-8", buffering=1)  # noqa: SIM115
-            self.trace.stream_to(self._trace_file)
-        self._closed = threading.Event()
+                       for i in self.instances.values()}, **self._settings)
+        self.trace.meta["server_clock"] = self.clock_name
+        if resumed is None:
+            self.restarts = 0
+            self.store.attach(self.trace)
+            if self._trace_path is not None:
+                self._stream_trace(self._trace_path)
+            return
+        for spec in self.store.tenants():  # tenants that came after the start, CRNs kept
+            tenant = Instance(**spec)
+            self.instances[tenant.name] = tenant
+            self.by_crn[tenant.crn] = tenant
+        self.instance_limits = self.store.instance_limits()
+        recovery = Recovery(self.service, resumed.trace)
+        recovery.replay(until=resumed.clock_us)
+        for tenant in self.instances.values():  # one kept just before the platform stopped
+            self.service.add_instance(tenant.name, RuntimeInstance(
+                allocation=tenant.allocation, plan="open" if tenant.plan == "open"
+                else "premium"))
+        self.store.attach(self.trace, start=len(resumed.trace))
+        for job in recovery.waiting():
+            self._rebind(job)
+        recovery.restart()
+        self.restarts = recovery.restarts
+        log.info("qsession: resumed %s: %d records, %d job(s) queued, %d interrupted",
+                 self.store.directory, len(resumed.trace), len(recovery.waiting()),
+                 len(recovery.interrupted))
+
+    def _stream_trace(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Line-buffered: a killed server leaves a readable prefix (nothing accepted is lost).
+        self._trace_file = open(path, "w", encoding="utf-8", buffering=1)  # noqa: SIM115
+        self.trace.stream_to(self._trace_file)
+
+    def _rebind(self, job: JobRecord) -> None:
+        """Give a recovered job its inputs back by redoing its submission (nothing queued).
+
+        A job whose inputs cannot be read back keeps none: it fails as a QPU fault when it
+        runs (``runtime.recovery``).
+        """
+        from .routes.jobs import submit_request  # the route's own path, redone
+
+        body = self.store.inputs(job.id)
+        tenant = self.instances.get(job.instance)
+        if body is None or tenant is None:
+            log.warning("qsession: job %s has no stored inputs; it fails if it runs", job.id)
+            return
+        scheduler = self.service.scheduler_of(job.qpu)
+        try:
+            with scheduler.rebinding(job):
+                submit_request(self, tenant, body, recovering=True)
+        except Exception as err:  # the job fails when it runs; the others go on
+            log.warning("qsession: job %s cannot be rebuilt from its inputs (%s: %s)",
+                        job.id, type(err).__name__, err)
 
     def fault(self) -> None:
         """Count a fault of the server itself (a request answered 500).
@@ -217,6 +294,27 @@ class Emulator:
         """
         self.faults += 1
         Emulator.faults_in_process += 1
+
+    @property
+    def lock(self) -> threading.RLock:
+        """The service clock's lock: every state change holds it."""
+        return self.service.clock.lock
+
+    def sync(self) -> None:
+        """Make durable what the next answer reveals (called before every answer leaves)."""
+        self.store.sync(int(self.service.clock.now()))
+
+    def reset(self) -> None:
+        """Empty the platform: no session, job or record; new ids (never an old one again)."""
+        with self.lock:
+            self.service.close()
+            for served in self.backends.values():  # the new service adopts them
+                served.qpu.service = None
+            self.store.clear()
+            if self._trace_file is not None:
+                self._trace_file.close()
+                self._trace_file = None
+            self._build(fresh=True)
 
     # -- tenants ---------------------------------------------------------------------
 
@@ -248,6 +346,7 @@ class Emulator:
                 if tenant.crn_given is None:
                     return self.instances[tenant.name]
                 tenant = replace(tenant, name=tenant.crn)  # a CRN of its own, a name of its own
+            self.store.put_tenant(tenant.name, asdict(tenant))
             self.service.add_instance(tenant.name, RuntimeInstance(
                 allocation=tenant.allocation,
                 plan="open" if tenant.plan == "open" else "premium"))
@@ -279,12 +378,8 @@ class Emulator:
         zeros before any job started.
         """
         with self.lock:
-            waits = sorted(
-                (wire.parse_time(job.metrics()["timestamps"]["running"])
-                 - job.creation_date).total_seconds()
-                for job in (e.job for e in self.jobs.values())
-                if job.backend().name == name
-                and job.metrics()["timestamps"].get("running") is not None)
+            waits = sorted((job.running - job.created) / 1e6 for job in self.all_jobs()
+                           if job.qpu == name and job.running is not None)
         if not waits:
             return {"average": 0, "p50": 0, "p95": 0}
 
@@ -308,26 +403,46 @@ class Emulator:
             raise IBMInputValueError(f"mode must be 'dedicated' or 'batch', not {mode!r}")
         cls = Session if mode == "dedicated" else Batch
         with self.lock:
-            session = cls(served.qpu, max_time=max_ttl, service=self.service,
-                          instance=tenant.name)
-            self.sessions[session.session_id] = SessionEntry(session, tenant)
-        return session
+            return cls(served.qpu, max_time=max_ttl, service=self.service,
+                       instance=tenant.name)
 
-    def session(self, tenant: Instance, session_id: str) -> SessionEntry:
+    def session(self, tenant: Instance, session_id: str) -> Session:
         """The tenant's session ``session_id``, or NotFound (also for another tenant's)."""
-        entry = self.sessions.get(session_id)
-        if entry is None or entry.instance is not tenant:
+        record = self._session_record(session_id)
+        if record is None or record.instance != tenant.name:
             raise NotFound(f"Session not found: no session {session_id!r} in this instance")
-        return entry
+        cls = Session if record.mode == "dedicated" else Batch
+        return cls._attach(self.service, record)
+
+    def _session_record(self, session_id: str) -> SessionRecord | None:
+        for scheduler in self.service.schedulers.values():
+            record = scheduler.sessions.get(session_id)
+            if record is not None:
+                return record
+        return None
+
+    def all_sessions(self) -> Iterator[SessionRecord]:
+        """Every session and batch of every tenant, in no particular order."""
+        for scheduler in self.service.schedulers.values():
+            yield from scheduler.sessions.values()
+
+    def sessions_of(self, tenant: Instance) -> list[Session]:
+        """The tenant's sessions and batches, in the order they were opened."""
+        records = sorted((r for r in self.all_sessions() if r.instance == tenant.name),
+                         key=lambda r: r.created_at)
+        return [(Session if r.mode == "dedicated" else Batch)._attach(self.service, r)
+                for r in records]
 
     # -- jobs ------------------------------------------------------------------------
 
-    def job_json(self, entry: JobEntry, *, params: bool = False) -> dict[str, Any]:
+    def job_json(self, job: RuntimeJobV2, *, params: bool = False) -> dict[str, Any]:
         """IBM's JSON of an accepted job (``GET /jobs/{id}``, one entry of ``GET /jobs``)."""
-        job = entry.job
-        return wire.job_json(job, crn=entry.instance.crn, tags=entry.tags, user=self.user_id,
+        tenant = self.instances.get(job.instance)
+        crn = tenant.crn if tenant is not None else job.instance
+        return wire.job_json(job, crn=crn, tags=job.tags, user=self.user_id,
                              calibration=self.calibration_id(job.backend().name),
-                             params=entry.params, include_params=params)
+                             params=self.params(job) if params else None,
+                             include_params=params)
 
     def check_instance_limit(self, tenant: Instance) -> None:
         """Refuse a job (409) when the instance's usage reached its limit (IBM's rule)."""
@@ -336,23 +451,29 @@ class Emulator:
             raise Conflict(f"Usage exceeds instance limit: {self.usage_seconds(tenant):g} s "
                            f"used of {limit:g} s; raise it with PUT /instances/configuration")
 
+    def set_instance_limit(self, tenant: Instance, limit: float | None) -> None:
+        """Set (or remove, None) the tenant's usage limit; kept in the state folder."""
+        with self.lock:
+            self.store.put_instance_limit(tenant.name, limit)
+            self.instance_limits[tenant.name] = limit
+
     def qubits(self) -> dict[str, int]:
         """Each served backend's width (what ``forms.normalise`` checks bodies against)."""
         return {name: served.qpu.num_qubits for name, served in self.backends.items()}
 
-    def mode_of(self, tenant: Instance, submission: Submission) -> tuple[Any, SessionEntry | None]:
+    def mode_of(self, tenant: Instance, submission: Submission) -> Any:
         """Where a job runs: the tenant's session it names (on the same backend), or the QPU."""
         served = self.backends[submission.backend]
         if submission.session_id is None:
-            return served.qpu, None
-        entry = self.session(tenant, submission.session_id)
-        if entry.session.backend() != submission.backend:
+            return served.qpu
+        session = self.session(tenant, submission.session_id)
+        if session.backend() != submission.backend:
             raise IBMInputValueError(
-                f"session {submission.session_id} runs on {entry.session.backend()}, not "
+                f"session {submission.session_id} runs on {session.backend()}, not "
                 f"{submission.backend}")
-        return entry.session, entry
+        return session
 
-    def submit(self, tenant: Instance, submission: Submission) -> JobEntry:
+    def submit(self, tenant: Instance, submission: Submission) -> RuntimeJobV2:
         """Run a primitive job from a normalised ``POST /jobs`` body (``forms.normalise``)."""
         options = dict(submission.options)
         tags = list(submission.tags)
@@ -367,43 +488,102 @@ class Emulator:
             environment["private"] = True
             options["environment"] = environment
         with self.lock:
-            mode, session_entry = self.mode_of(tenant, submission)
+            mode = self.mode_of(tenant, submission)
             primitive: SamplerV2 | EstimatorV2
             if submission.program == "sampler":
                 primitive = SamplerV2(mode, options=options, instance=tenant.name)
             else:
                 primitive = EstimatorV2(mode, options=options, instance=tenant.name)
-            job = primitive.run(list(submission.pubs))
-            entry = JobEntry(job, tenant, submission.params, tags,
-                             plain_results=submission.plain_results)
-            self.jobs[job.job_id()] = entry
-            if session_entry is not None:
-                session_entry.jobs.append(job.job_id())
-        return entry
+            return primitive.run(list(submission.pubs))
 
-    def job(self, tenant: Instance, job_id: str) -> JobEntry:
+    def job(self, tenant: Instance, job_id: str) -> RuntimeJobV2:
         """The tenant's job ``job_id``, or NotFound (also for another tenant's or a deleted one)."""
-        entry = self.jobs.get(job_id)
-        if entry is None or entry.instance is not tenant or entry.deleted:
+        try:
+            record = self.service.job_record(job_id)
+        except RuntimeJobNotFound:
+            record = None
+        if record is None or record.instance != tenant.name:
             raise NotFound(f"Job not found: no job {job_id!r} in this instance")
-        return entry
+        return RuntimeJobV2(self.service, record)
 
-    def cancel_job(self, entry: JobEntry) -> None:
+    def all_jobs(self) -> Iterator[JobRecord]:
+        """Every job of every tenant, deleted ones included, in no particular order."""
+        for scheduler in self.service.schedulers.values():
+            yield from scheduler.jobs.values()
+
+    def jobs_of(self, tenant: Instance) -> list[RuntimeJobV2]:
+        """The tenant's jobs not deleted, in the order they were submitted."""
+        records = sorted((r for r in self.all_jobs()
+                          if r.instance == tenant.name and not r.deleted), key=lambda r: r.seq)
+        return [RuntimeJobV2(self.service, r) for r in records]
+
+    def params(self, job: RuntimeJobV2) -> Any:
+        """The ``params`` the job was submitted with, as the client sent them (JSON)."""
+        body = self.store.inputs(job.job_id())
+        if body is None:
+            return None
+        data = json.loads(body)
+        return data.get("params") if isinstance(data, dict) else None
+
+    def result_text(self, job: RuntimeJobV2, encode: Any) -> str | None:
+        """A DONE job's result as served: the text served first, kept (on disk with a
+        state folder) before it leaves; ``encode(job, params)`` writes it the first time
+        (``params``: as submitted, which say the form the caller wants). A private job's
+        results are served once: IBM's reference says they are deleted after the first
+        read, so later reads get None (the store keeps only that they were read).
+
+        A job that ended before a restart and whose result no client read is run on Aer
+        again from its stored inputs with its recorded seed: the same counts and values.
+        """
+        job_id = job.job_id()
+        text = self.store.result(job_id)
+        if text is not None:
+            return None if job.private else text
+        with self.lock:
+            record = self.service.job_record(job_id)
+            if recorded_inputs(record):
+                self._rebind(record)
+                if recorded_inputs(record):
+                    raise Conflict(f"Job {job_id} ended before the platform restarted and its "
+                                   "result was never read; its inputs could not be read back, "
+                                   "so the result cannot be computed again")
+                scheduler = self.service.scheduler_of(record.qpu)
+                record.result = scheduler.executor(record.payload, record.seed)
+            text = str(encode(job, self.params(job) or {}))
+            self.store.put_result(job_id, "" if job.private else text)
+        return text
+
+    def cancel_job(self, job: RuntimeJobV2) -> None:
         """Cancel a queued or running job; a final one is a Conflict (409)."""
         with self.lock:
-            if entry.job.in_final_state():
-                raise Conflict(f"Job {entry.job.job_id()} cannot be cancelled: it is already "
-                               f"{entry.job.status()}")
-            entry.job.cancel()
+            if job.in_final_state():
+                raise Conflict(f"Job {job.job_id()} cannot be cancelled: it is already "
+                               f"{job.status()}")
+            job.cancel()
 
-    def wait_step(self, entry: JobEntry) -> None:
+    def set_tags(self, job: RuntimeJobV2, tags: list[str]) -> None:
+        """Replace the job's tags (as sent; recorded in the trace)."""
+        record = self.service.job_record(job.job_id())
+        self.service.scheduler_of(record.qpu).set_tags(record, tags)
+
+    def delete_job(self, job: RuntimeJobV2) -> None:
+        """Delete a final job (recorded in the trace); a job not final is refused (400)."""
+        with self.lock:
+            if not job.in_final_state():
+                # IBM: "Job must be in a terminal state"; its reference answers 400.
+                raise IBMInputValueError(
+                    f"Job {job.job_id()} is {wire.JOB_STATUS[job.status()]}: only a final "
+                    "job can be deleted; cancel it first (POST /jobs/{id}/cancel)")
+            record = self.service.job_record(job.job_id())
+            self.service.scheduler_of(record.qpu).delete_job(record)
+
+    def wait_step(self, job: RuntimeJobV2) -> None:
         """A client polls a job that is not final: on the fast clock, time jumps to the next
         event that changes the job's state (it starts or ends), firing every timer on the
         way, as ``job.result()`` jumps in process."""
         if self.clock_name != "fast":
             return
         with self.lock:
-            job = entry.job
             before = job.status()
             if before in ("DONE", "ERROR", "CANCELLED"):
                 return
@@ -440,13 +620,37 @@ class Emulator:
     # -- lifetime --------------------------------------------------------------------
 
     def close(self) -> None:
-        """Stop the service's threads and close the streamed trace."""
+        """Stop the service's threads and close the streamed trace and the store."""
         if self._closed.is_set():
             return
         self._closed.set()
         self.service.close()
-        if self._trace_file is not None:
-            with self.lock:
+        with self.lock:
+            if self._trace_file is not None:
                 self._trace_file.flush()
                 self._trace_file.close()
+            self.store.close()
 
+
+def _sampler_pub(pub: Any) -> Any:
+    """A decoded sampler pub ``[circuit, values, shots]`` as the runtime takes it."""
+    if isinstance(pub, list | tuple):
+        items = list(pub)
+        if len(items) == 3 and items[2] is None:
+            items = items[:2]
+        if len(items) >= 2 and getattr(items[1], "size", 1) == 0:
+            items[1] = None
+        return tuple(items)
+    return pub
+
+
+def _estimator_pub(pub: Any) -> Any:
+    """A decoded estimator pub ``[circuit, observables, values, precision]`` for the runtime."""
+    if isinstance(pub, list | tuple):
+        items = list(pub)
+        if len(items) == 4 and items[3] is None:
+            items = items[:3]
+        if len(items) >= 3 and getattr(items[2], "size", 1) == 0:
+            items[2] = None
+        return tuple(items)
+    return pub

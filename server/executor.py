@@ -18,7 +18,7 @@ from qsession.runtime import RuntimeJobV2
 from qsession.runtime.executor import submit_program
 from qsession.runtime.programs import result_of_job
 
-from .emulator import Emulator, Instance, JobEntry
+from .emulator import Emulator, Instance
 from .forms import Submission
 
 RESULT_SCHEMA = "v2.0"
@@ -27,7 +27,7 @@ VERSIONS = ("v0.1", "v0.2", "v1.0", "v1.1", "v2.0")
 """The executor schema versions ``ibm-quantum-schemas`` describes, and results are written in."""
 
 
-def submit(emulator: Emulator, tenant: Instance, submission: Submission) -> JobEntry:
+def submit(emulator: Emulator, tenant: Instance, submission: Submission) -> RuntimeJobV2:
     """Run an ``executor`` job from a normalised ``POST /jobs`` body (``forms.normalise``)."""
     program, options = submission.program_input
     tags = list(submission.tags)
@@ -36,15 +36,9 @@ def submit(emulator: Emulator, tenant: Instance, submission: Submission) -> JobE
     options.max_execution_time = submission.cost
     served = emulator.backends[submission.backend]
     with emulator.lock:
-        _, session_entry = emulator.mode_of(tenant, submission)
-        session = None if session_entry is None else session_entry.session
-        job = submit_program(served.qpu, session, program, options, instance=tenant.name)
-        entry = JobEntry(job, tenant, dict(submission.params), tags,
-                         schema_version=str(submission.params.get("schema_version")))
-        emulator.jobs[job.job_id()] = entry
-        if session_entry is not None:
-            session_entry.jobs.append(job.job_id())
-    return entry
+        mode = emulator.mode_of(tenant, submission)
+        session = None if mode is served.qpu else mode
+        return submit_program(served.qpu, session, program, options, instance=tenant.name)
 
 
 def result_text(job: RuntimeJobV2, version: str | None = None) -> str:

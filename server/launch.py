@@ -266,7 +266,7 @@ def summarize(emulator: Emulator) -> dict[str, Any]:
     events = Counter(r.event for r in trace.records if r.entity == "session")
     activations = sum(1 for r in trace.records if r.entity == "session" and r.dest == "active"
                       and r.source != "active")
-    finals = Counter(e.job.status() for e in emulator.jobs.values())
+    finals = Counter(r.state for r in emulator.all_jobs())
     return {
         "clock": emulator.clock_name,
         "virtual_seconds": emulator.service.clock.now() / 1e6,
@@ -342,7 +342,9 @@ def run_command(command: Sequence[str], *, out_dir: Path, host: str = DEFAULT_HO
     from .runenv import PrivateHome, child_env, named_instances, roots_of
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    emulator = Emulator(trace_path=out_dir / "trace.jsonl", **emulator_options)
+    # The output folder is the platform's state folder, started afresh: a run that crashed
+    # leaves its trace, inputs and results there to inspect (or resume with serve --state).
+    emulator = Emulator(state_dir=out_dir, fresh=True, fsync="off", **emulator_options)
     folder = run_folder()
     server = Server(emulator, host, port, control_token=control_token).start()
     echo(f"qsession: serving on {server.url}; the live page: {server.page_url}")

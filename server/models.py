@@ -3,8 +3,10 @@
 Each model follows the schema of the same name in IBM's Qiskit Runtime REST reference
 (quantum.cloud.ibm.com/docs/api/qiskit-runtime-rest): fields the reference marks required
 are required here, typed as IBM types them. Route handlers declare them as
-``response_model`` so FastAPI checks every answer against them and the published document
-carries them; ``extra="allow"`` where IBM's own schema allows more (a backend's
+``response_model`` so FastAPI checks their answers against them and the published document
+carries them; ``GET /jobs`` and ``GET /jobs/{id}`` write their JSON themselves (params in
+the client's encoding), so FastAPI does not check those: tests/server/test_openapi_contract.py
+checks them against the document. ``extra="allow"`` where IBM's own schema allows more (a backend's
 configuration). Request bodies are models too, so a fuzzer reading ``/openapi.json`` can
 build them.
 """

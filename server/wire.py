@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from qsession.runtime import IBMInputValueError
+from qsession.runtime.scheduler import QPU_FAULT, RESTART_CODE
 
 if TYPE_CHECKING:
     from qsession.runtime import RuntimeJobV2, Trace
@@ -38,6 +39,8 @@ MAX_TIME_CODE = 1305
 """IBM's reason code of a job stopped at its ``max_execution_time`` (the client raises
 ``RuntimeJobMaxTimeoutError`` for a Cancelled job with this code)."""
 _MAX_TIME_PREFIX = f"Error code {MAX_TIME_CODE}; "
+# A job that was running when the platform stopped (docs/server.md, "Recovery").
+_RESTART_PREFIX = f"{QPU_FAULT} error code {RESTART_CODE}; "
 
 # IBM's error-code registry (quantum.cloud.ibm.com/docs/errors) where a code fits.
 CODE_INTERNAL = 1000
@@ -174,6 +177,11 @@ def job_state(job: RuntimeJobV2) -> dict[str, Any]:
                     "reason_code": MAX_TIME_CODE,
                     "reason_solution": "Raise the job's max_execution_time (the job's cost) "
                                        "or split the work into smaller jobs."}
+        if reason.startswith(_RESTART_PREFIX):
+            # A job running when the platform stopped: IBM's 5203, "Failed to run job".
+            return {"status": "Failed", "reason": reason[len(_RESTART_PREFIX):],
+                    "reason_code": RESTART_CODE,
+                    "reason_solution": "Try to run the job again."}
         state["reason"] = reason
     return state
 

@@ -59,6 +59,10 @@ def test_quick_runs_produce_numbers(quick_results: list[Any]) -> None:
     assert all(x["ok"] for reports in by_id["B10"].raw["reports"].values() for x in reports)
     assert by_id["B11"].raw["ratio"] > 0
     assert by_id["B12"].raw["ratio"] > 0
+    assert by_id["B13"].verdict in ("PASS", "MISS")
+    assert all(x > 0 for rates in by_id["B13"].raw["rates"].values() for x in rates)
+    scale = by_id["B13"].raw["scale"].values()
+    assert all(s["built"]["records"] > s["built"]["jobs"] for s in scale)
     assert by_id["B14"].verdict in ("PASS", "MISS") and by_id["B14"].raw["ratio"] > 0
 
 

@@ -149,8 +149,9 @@ FACES: dict[str, set[str]] = {
     "model": {"", "charges"},  # charges: the module whose rule table mutants patch
     "diagrams": {"", "markdown"},
     "runtime": {"", "backend_info", "campaign", "clock", "errors", "executor", "fairshare",
-                "job", "joblist", "primitives", "programs", "qpu", "records", "replay",
-                "scheduler", "service", "session", "settings", "timing", "trace", "workload"},
+                "ids", "job", "joblist", "primitives", "programs", "qpu", "records",
+                "recovery", "replay", "scheduler", "service", "session", "settings", "timing",
+                "trace", "workload"},
     "insight": {"demo", "metrics", "perfetto", "reading", "spans", "timeline", "whatif",
                 "workloads"},
     "properties": {"", "conditions", "durations", "explorer", "invariants", "machines",

@@ -11,6 +11,7 @@ from qsession.runtime.trace import Record, Trace
 from ..replay import Replay
 from .accounting import FairShare, Usage
 from .base import Checker, Violation
+from .durability import Durable
 from .integrity import Conservation, IdsUnique, Time
 from .lifecycle import (
     ITTL,
@@ -52,7 +53,7 @@ CHECKERS: tuple[type[Checker], ...] = (
     ActiveOne, MaxTTLNoStart, ExpireFailsQueued, RunningCompletes, Cancel, ClosedRejects,
     CloseDrains, FirstJobNormal, Priority, ITTL, Clock, Final, Conservation, WorkConserving,
     FairShare, ModelConforms, Progress, BatchNoHold, IdleClose, Usage, Time, DispatchOrder,
-    IdsUnique,
+    IdsUnique, Durable,
 )
 INVARIANTS: dict[str, Invariant] = {c.id: Invariant(c.id, c.statement, c) for c in CHECKERS}
 """Every trace invariant by id, in catalogue order."""

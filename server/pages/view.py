@@ -77,7 +77,9 @@ class LiveMonitor:
     """A ``Monitor`` kept beside the server: fed the trace's new records on each look."""
 
     def __init__(self, clock: str) -> None:
+        self.clock = clock
         self.monitor = Monitor(clock=clock)
+        self.trace: Trace | None = None
         # On a virtual clock (``virtual``, ``fast``) timers due by now have fired whenever
         # the lock is free, so "time reached now" is a fact the deadline checks may use.
         # A wall clock's timers fire on their own thread a little after their instant:
@@ -87,6 +89,9 @@ class LiveMonitor:
 
     def verdict(self, trace: Trace, now_us: int) -> Verdict:
         """Feed the records not seen yet, note that time reached ``now_us``, and report."""
+        if trace is not self.trace:  # a reset platform has a new trace: start over
+            self.trace = trace
+            self.monitor = Monitor(clock=self.clock)
         self.monitor.sync(trace, now_us if self.use_now else None)
         report = self.monitor.report()
         return Verdict(report.ok, sum(report.checks.values()), len(INVARIANTS),

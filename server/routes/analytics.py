@@ -48,10 +48,7 @@ class Item:
 
 def _items(emulator: Emulator, owner: Instance) -> list[Item]:
     out: list[Item] = []
-    for entry in emulator.jobs.values():
-        if entry.instance is not owner or entry.deleted:
-            continue
-        job = entry.job
+    for job in emulator.jobs_of(owner):
         stamps = job.metrics().get("timestamps", {})
         running = stamps.get("running")
         queue = None
@@ -60,10 +57,8 @@ def _items(emulator: Emulator, owner: Instance) -> list[Item]:
         kind: Literal["job", "session-job"] = "job" if job.session_id is None else "session-job"
         out.append(Item(kind, job.creation_date, job.backend().name,
                         float(job.usage(partial=True)) * 1000 if kind == "job" else 0.0, queue))
-    for sentry in emulator.sessions.values():
-        if sentry.instance is not owner:
-            continue
-        details = sentry.session.details()
+    for session in emulator.sessions_of(owner):
+        details = session.details()
         created = wire.parse_time(details["timestamps"][0]["timestamp"])
         used = details.get("usage_time") or 0.0
         out.append(Item("batch" if details["mode"] == "batch" else "dedicated", created,

@@ -46,8 +46,9 @@ def state_of(emulator: Emulator) -> dict[str, Any]:
             "epoch": clock.epoch.isoformat().replace("+00:00", "Z"),
             "backends": {name: {"queued": int(s.queued_count), "idle": s.is_idle()}
                          for name, s in service.schedulers.items()},
-            "jobs": len(emulator.jobs),
-            "sessions": len(emulator.sessions),
+            "jobs": sum(1 for _ in emulator.all_jobs()),
+            "sessions": sum(1 for _ in emulator.all_sessions()),
+            "restarts": emulator.restarts,
             "trace_records": emulator.trace.count,
             "faults": emulator.faults,
             "instances": {i.name: {"crn": i.crn, "plan": i.plan, "allocation": i.allocation}
@@ -104,6 +105,13 @@ def router() -> APIRouter:
         _virtual(emulator, "step")
         moved = emulator.step()
         return {**state_of(emulator), "moved": moved}
+
+    @api.post("/reset", summary="Empty the platform: no session, job or record (for tests)",
+              openapi_extra=request_body(Empty), responses=errors(400, 401, 403, 415))
+    def reset(request: Request) -> dict[str, Any]:
+        emulator: Emulator = request.app.state.emulator
+        emulator.reset()
+        return state_of(emulator)
 
     @api.get("/trace", summary="The trace so far (qsession-trace JSON lines)",
              response_class=Response, responses={200: {

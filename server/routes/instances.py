@@ -54,9 +54,8 @@ def router() -> APIRouter:
         owner = tenant(request)
         change = parse(models.InstanceConfigurationUpdate, raw)
         emulator: Emulator = request.app.state.emulator
-        with emulator.lock:
-            limit = change.instance_limit
-            emulator.instance_limits[owner.name] = None if limit is None else float(limit)
+        limit = change.instance_limit
+        emulator.set_instance_limit(owner, None if limit is None else float(limit))
         return Response(status_code=204)
 
     @api.get("/instances/usage", summary="QPU usage of the instance over its usage period",

@@ -8,10 +8,11 @@ from typing import Any
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import PlainTextResponse
 
-from qsession.runtime import IBMInputValueError
+from qsession.runtime import RuntimeJobV2
+from qsession.runtime.records import JobRecord
 
 from .. import executor, forms, models, results, wire
-from ..emulator import Emulator, JobEntry
+from ..emulator import Emulator, Instance
 from .common import decode, errors, page_bounds, parse, raw_body, request_body, tenant
 
 
@@ -28,8 +29,7 @@ def _utc(when: datetime | None) -> datetime | None:
     return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
-def _matches(entry: JobEntry, q: dict[str, Any]) -> bool:
-    job = entry.job
+def _matches(job: RuntimeJobV2, q: dict[str, Any]) -> bool:
     if q["backend"] is not None and job.backend().name != q["backend"]:
         return False
     if q["pending"] is not None and job.in_final_state() == q["pending"]:
@@ -38,7 +38,7 @@ def _matches(entry: JobEntry, q: dict[str, Any]) -> bool:
         return False
     if q["session_id"] is not None and job.session_id != q["session_id"]:
         return False
-    if not set(q["tags"]) <= set(entry.tags):
+    if not set(q["tags"]) <= set(job.tags):
         return False
     created = job.creation_date
     if q["after"] is not None and created < q["after"]:
@@ -50,14 +50,35 @@ JobId = Path(min_length=1, max_length=1000, description="A job id")
 """IBM's job id parameter: 1 to 1,000 characters (longer: 400)."""
 
 
-def _result_text(entry: JobEntry) -> str:
-    """A DONE job's result as its caller asked: executor schema JSON, plain JSON or encoded."""
-    job = entry.job
+def _result_text(job: RuntimeJobV2, params: Any) -> str:
+    """A DONE job's result as its caller asked (``params`` as submitted): executor schema
+    JSON in the params' schema version, plain JSON without ``support_qiskit``, or encoded."""
     if job.primitive_id == "executor":
-        return executor.result_text(job, entry.schema_version)
-    if entry.plain_results:
+        return executor.result_text(job, str(params.get("schema_version")))
+    if not params.get("support_qiskit", False):
         return results.plain_text(job.result())
     return results.encoded(job.result(), job.primitive_id)
+
+
+def submit_request(emulator: Emulator, owner: Instance, body: bytes, *,
+                   recovering: bool = False) -> RuntimeJobV2:
+    """Check, normalise and queue a ``POST /jobs`` body: the route's work, redone on recovery.
+
+    The body is the job's inputs: the store writes it before the job's ``create`` record
+    (so before any answer names the job); ``recovering`` redoes the call for a job
+    recovered from the trace, which keeps its inputs already (and was admitted then).
+    """
+    submission = forms.normalise(decode(body), emulator.qubits())
+    if not recovering:
+        emulator.check_instance_limit(owner)
+    with emulator.lock:  # the staged body goes to this request's job, not another's
+        emulator.store.stage(None if recovering else body)
+        try:
+            if submission.program == "executor":
+                return executor.submit(emulator, owner, submission)
+            return emulator.submit(owner, submission)
+        finally:
+            emulator.store.stage(None)
 
 
 def router() -> APIRouter:
@@ -69,15 +90,8 @@ def router() -> APIRouter:
               responses=errors(400, 401, 403, 404, 409),
               openapi_extra=request_body(models.JobCreateRequest))
     def run(request: Request, body: bytes = Depends(raw_body)) -> dict[str, Any]:
-        owner = tenant(request)
         emulator: Emulator = request.app.state.emulator
-        submission = forms.normalise(decode(body), emulator.qubits())
-        emulator.check_instance_limit(owner)
-        if submission.program == "executor":
-            entry = executor.submit(emulator, owner, submission)
-        else:
-            entry = emulator.submit(owner, submission)
-        job = entry.job
+        job = submit_request(emulator, tenant(request), body)
         reply: dict[str, Any] = {"id": job.job_id(), "backend": job.backend().name,
                                  "session_id": job.session_id}
         calibration = emulator.calibration_id(job.backend().name)
@@ -109,13 +123,16 @@ def router() -> APIRouter:
                  "after": _utc(created_after), "before": _utc(created_before)}
         size, start = page_bounds(limit, offset, default=200, most=200)
         with emulator.lock:
-            chosen = [e for e in emulator.jobs.values()
-                      if e.instance is owner and not e.deleted and _matches(e, query)]
-            # Ids are issued in submission order, so creation order is insertion order.
+            service = emulator.service
+            mine: list[JobRecord] = sorted(
+                (r for r in emulator.all_jobs() if r.instance == owner.name and not r.deleted),
+                key=lambda r: r.seq)  # submission order: the order they were created in
+            chosen = [job for job in (RuntimeJobV2(service, r) for r in mine)
+                      if _matches(job, query)]
             if sort.upper() == "DESC":
                 chosen.reverse()
             page = chosen[start:start + size]
-            body = {"jobs": [emulator.job_json(e, params=not exclude_params) for e in page],
+            body = {"jobs": [emulator.job_json(j, params=not exclude_params) for j in page],
                     "count": len(chosen), "offset": start, "limit": size}
         # params hold the client's encoded objects: written with its RuntimeEncoder.
         return Response(wire.encode_result(body), media_type="application/json")
@@ -125,10 +142,10 @@ def router() -> APIRouter:
     def get(request: Request, job_id: str = JobId, exclude_params: bool = False) -> Response:
         owner = tenant(request)
         emulator: Emulator = request.app.state.emulator
-        entry = emulator.job(owner, job_id)
-        emulator.wait_step(entry)
+        job = emulator.job(owner, job_id)
+        emulator.wait_step(job)
         with emulator.lock:
-            body = emulator.job_json(entry, params=not exclude_params)
+            body = emulator.job_json(job, params=not exclude_params)
         # params hold the client's encoded objects: written with its RuntimeEncoder.
         return Response(wire.encode_result(body), media_type="application/json")
 
@@ -140,17 +157,17 @@ def router() -> APIRouter:
                         **errors(401, 403, 404)})
     def results(request: Request, job_id: str = JobId) -> Response:
         emulator: Emulator = request.app.state.emulator
-        entry = emulator.job(tenant(request), job_id)
+        job = emulator.job(tenant(request), job_id)
         # A client asking for the result of an unfinished job waits on it (the fast clock
         # moves to its next event, as for GET /jobs/{id}).
-        emulator.wait_step(entry)
+        emulator.wait_step(job)
         with emulator.lock:
-            job = entry.job
             status = job.status()
             if status == "DONE":
-                if entry.result_text is None:
-                    entry.result_text = _result_text(entry)
-                return Response(entry.result_text, media_type="application/json")
+                text = emulator.result_text(job, _result_text)
+                if text is None:  # a private job's results, read once already (IBM)
+                    return Response(status_code=204)
+                return Response(text, media_type="application/json")
             if status in ("ERROR", "CANCELLED"):
                 return PlainTextResponse(wire.job_error_text(job))
         # IBM's reference: 204, "Job's final result not found", while it is not final.
@@ -160,9 +177,9 @@ def router() -> APIRouter:
              response_model=models.JobMetrics, responses=errors(401, 403, 404))
     def metrics(request: Request, job_id: str = JobId) -> dict[str, Any]:
         emulator: Emulator = request.app.state.emulator
-        entry = emulator.job(tenant(request), job_id)
+        job = emulator.job(tenant(request), job_id)
         with emulator.lock:
-            return wire.job_metrics(entry.job, _qiskit_version())
+            return wire.job_metrics(job, _qiskit_version())
 
     @api.get("/jobs/{job_id}/logs", summary="A job's logs (an emulated QPU writes none)",
              responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}},
@@ -183,14 +200,7 @@ def router() -> APIRouter:
                 response_class=Response, responses=errors(400, 401, 403, 404))
     def delete(request: Request, job_id: str = JobId) -> Response:
         emulator: Emulator = request.app.state.emulator
-        entry = emulator.job(tenant(request), job_id)
-        with emulator.lock:
-            if not entry.job.in_final_state():
-                # IBM: "Job must be in a terminal state"; its reference answers 400.
-                raise IBMInputValueError(
-                    f"Job {job_id} is {wire.JOB_STATUS[entry.job.status()]}: only a final "
-                    "job can be deleted; cancel it first (POST /jobs/{id}/cancel)")
-            entry.deleted = True
+        emulator.delete_job(emulator.job(tenant(request), job_id))
         return Response(status_code=204)
 
     @api.put("/jobs/{job_id}/tags", status_code=204, summary="Replace a job's tags",
@@ -199,10 +209,9 @@ def router() -> APIRouter:
     def tags(request: Request, job_id: str = JobId,
              body: bytes = Depends(raw_body)) -> Response:
         emulator: Emulator = request.app.state.emulator
-        entry = emulator.job(tenant(request), job_id)
+        job = emulator.job(tenant(request), job_id)
         update = parse(models.ReplaceTags, body)
-        with emulator.lock:
-            entry.tags = list(update.tags)
+        emulator.set_tags(job, list(update.tags))
         return Response(status_code=204)
 
     return api

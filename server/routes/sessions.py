@@ -11,17 +11,16 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Path, Request, Response
 
-from qsession.runtime import IBMInputValueError
+from qsession.runtime import IBMInputValueError, Session
 
 from .. import models, wire
-from ..emulator import Conflict, Emulator, Forbidden, SessionEntry
+from ..emulator import Conflict, Emulator, Forbidden
 from .common import errors, parse, raw_body, request_body, tenant
 
 SessionId = Path(min_length=1, max_length=500, description="A session or batch id")
 
 
-def _json(emulator: Emulator, entry: SessionEntry) -> dict[str, Any]:
-    session = entry.session
+def _json(emulator: Emulator, session: Session) -> dict[str, Any]:
     return wire.session_json(session.details(), emulator.trace, user=emulator.user_id,
                              model_state=session.state)
 
@@ -51,16 +50,16 @@ def router() -> APIRouter:
         session = emulator.open_session(owner, backend=backend, mode=body.mode,
                                         max_ttl=body.max_ttl)
         with emulator.lock:
-            return _json(emulator, emulator.sessions[session.session_id])
+            return _json(emulator, session)
 
     @api.get("/sessions/{session_id}", summary="A session's details",
              response_model=models.SessionResponse, response_model_exclude_none=True,
              responses=errors(401, 403, 404))
     def details(request: Request, session_id: str = SessionId) -> dict[str, Any]:
         emulator: Emulator = request.app.state.emulator
-        entry = emulator.session(tenant(request), session_id)
+        session = emulator.session(tenant(request), session_id)
         with emulator.lock:
-            return _json(emulator, entry)
+            return _json(emulator, session)
 
     @api.patch("/sessions/{session_id}", status_code=204, response_class=Response,
                summary="Accept jobs or stop accepting them (false: the client's close())",
@@ -69,9 +68,8 @@ def router() -> APIRouter:
     def update(request: Request, session_id: str = SessionId,
                raw: bytes = Depends(raw_body)) -> Response:
         emulator: Emulator = request.app.state.emulator
-        entry = emulator.session(tenant(request), session_id)
+        session = emulator.session(tenant(request), session_id)
         change = parse(models.UpdateSession, raw)
-        session = entry.session
         if not change.accepting_jobs:
             session.close()  # idempotent: a closed session stays closed
         elif not session.details().get("accepting_jobs"):
@@ -87,8 +85,7 @@ def router() -> APIRouter:
                 responses=errors(401, 403, 404))
     def cancel(request: Request, session_id: str = SessionId) -> Response:
         emulator: Emulator = request.app.state.emulator
-        entry = emulator.session(tenant(request), session_id)
-        entry.session.cancel()
+        emulator.session(tenant(request), session_id).cancel()
         return Response(status_code=204)
 
     return api

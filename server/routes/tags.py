@@ -32,8 +32,7 @@ def router() -> APIRouter:
         owner = tenant(request)
         emulator: Emulator = request.app.state.emulator
         with emulator.lock:
-            tagged = [list(e.tags) for e in emulator.jobs.values()
-                      if e.instance is owner and not e.deleted]
+            tagged = [job.tags for job in emulator.jobs_of(owner)]
         found: list[str] = []
         for job_tags in reversed(tagged):  # jobs are kept in submission order
             found += [t for t in job_tags if search in t and t not in found]

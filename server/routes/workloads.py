@@ -15,9 +15,10 @@ from .. import models, wire
 from ..emulator import Emulator, Instance
 from .common import errors, tenant
 
-JOB_STATUS = {"QUEUED": "pending", "RUNNING": "in_progress", "DONE": "completed",
-              "ERROR": "failed", "CANCELLED": "canceled"}
-"""Job states in the Workloads page's words."""
+JOB_STATUS = {"Queued": "pending", "Running": "in_progress", "Completed": "completed",
+              "Failed": "failed", "Cancelled": "canceled"}
+"""A job's REST ``state.status`` in the Workloads page's words (so a job stopped at its
+``max_execution_time``, ``Cancelled`` with reason code 1305, is ``canceled`` here too)."""
 SESSION_STATUS = {"pending": "pending", "active": "in_progress", "inactive": "in_progress",
                   "closed": "completed", "expired": "completed", "canceled": "canceled"}
 """The model's session states in the Workloads page's words."""
@@ -26,29 +27,25 @@ SESSION_STATUS = {"pending": "pending", "active": "in_progress", "inactive": "in
 def workloads_of(emulator: Emulator, owner: Instance) -> list[dict[str, Any]]:
     """Every workload of ``owner``: its jobs in job mode, its sessions and batches."""
     out: list[dict[str, Any]] = []
-    for entry in emulator.jobs.values():
-        job = entry.job
-        if entry.instance is not owner or entry.deleted or job.session_id is not None:
+    for job in emulator.jobs_of(owner):
+        if job.session_id is not None:
             continue
-        status = job.status()
+        state = wire.job_state(job)
         row: dict[str, Any] = {
             "id": job.job_id(), "created": wire.iso(job.creation_date),
             "backend": job.backend().name, "instance": owner.crn,
-            "user_id": emulator.user_id, "mode": "job", "status": JOB_STATUS[status],
-            "tags": list(entry.tags), "usage": wire.job_usage(job),
+            "user_id": emulator.user_id, "mode": "job", "status": JOB_STATUS[state["status"]],
+            "tags": job.tags, "usage": wire.job_usage(job),
             "usage_seconds": float(job.usage(partial=True)),
             "estimated_running_time_seconds": job.usage_estimation.get("quantum_seconds"),
         }
         finished = job.metrics().get("timestamps", {}).get("finished")
         if finished is not None:
             row["ended"] = wire.iso(finished)
-        if status == "ERROR":
-            row["status_reason"] = job.error_message() or "the job failed"
+        if "reason" in state:  # IBM: "Jobs only, status reason for the job"
+            row["status_reason"] = state["reason"]
         out.append(row)
-    for sentry in emulator.sessions.values():
-        if sentry.instance is not owner:
-            continue
-        session = sentry.session
+    for session in emulator.sessions_of(owner):
         details = session.details()
         used = details.get("usage_time")
         row = {

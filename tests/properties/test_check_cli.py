@@ -47,6 +47,6 @@ def test_registry_has_exactly_the_spec_ids_in_order() -> None:
         "INV-FIRST-JOB-NORMAL", "INV-PRIORITY", "INV-ITTL", "INV-CLOCK", "INV-FINAL",
         "INV-CONSERVATION", "INV-WORK-CONSERVING", "INV-FAIR-SHARE", "INV-MODEL-CONFORMS",
         "INV-PROGRESS", "INV-BATCH-NO-HOLD", "INV-IDLE-CLOSE", "INV-USAGE", "INV-TIME",
-        "INV-DISPATCH-ORDER", "INV-IDS-UNIQUE",
+        "INV-DISPATCH-ORDER", "INV-IDS-UNIQUE", "INV-DURABLE",
     ]
     assert all(inv.statement for inv in INVARIANTS.values())

@@ -27,7 +27,8 @@ def bell():
 def run(pytester: pytest.Pytester, source: str, *args: str) -> pytest.RunResult:
     """Write ``source`` as the user's test file (with the shared circuit) and run pytest."""
     pytester.makepyfile(circuits=CIRCUIT, test_user=source)
-    return pytester.runpytest_inprocess("-p", "no:cacheprovider", "-p", "no:randomly", *args)
+    return pytester.runpytest_inprocess("-p", "no:cacheprovider", "-p", "no:schemathesis",
+                                        "-p", "no:randomly", *args)
 
 
 def qsession_section(result: pytest.RunResult) -> str:

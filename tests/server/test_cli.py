@@ -61,7 +61,9 @@ def test_ibm_examples_run_unchanged_under_qsession_run(example: Path, tmp_path: 
         assert re.search(r"qsession: jobs: \d+ DONE\n", done.stderr), done.stderr[-600:]
     else:
         assert "qsession: 1 session(s) and batch(es)" in done.stderr
-        assert "5 jobs tagged 'sweep'" in done.stdout and "batch s1: closed" in done.stdout
+        # Over HTTP ids are shaped as IBM's (20 characters), not s1.
+        assert "5 jobs tagged 'sweep'" in done.stdout
+        assert re.search(r"batch [0-9a-hjkmnp-tv-z]{19}[0g]: closed", done.stdout)
         assert "qsession: jobs: 5 DONE" in done.stderr
     check = qsession("check", str(out / "trace.jsonl"), "--settled", cwd=tmp_path)
     assert check.returncode == 0, check.stdout

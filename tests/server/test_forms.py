@@ -336,7 +336,8 @@ def test_equivalent_estimator_forms_give_equal_results(rest: Rest) -> None:
     assert len(both) == 2 and both[0] == reference
 
 
-def test_results_of_an_unfinished_job_are_204_and_plain_or_encoded_as_asked() -> None:
+def test_results_are_204_until_final_plain_or_typed_as_asked_and_private_ones_read_once(
+) -> None:
     conn = start(clock="virtual", backends=("ibm_manila",))
     try:
         rest = Rest(conn)
@@ -369,6 +370,15 @@ def test_results_of_an_unfinished_job_are_204_and_plain_or_encoded_as_asked() ->
 
         model = PrimitiveResultWrapperModel.model_validate_json(text)
         assert model.value_.pub_results[0].value_.data.value_.field_types == ["BitArray"]
+        # A private job's results are read once (IBM's reference: then deleted).
+        private = rest.submit({"program_id": "sampler", "backend": "ibm_manila",
+                               "private": True, "params": {"pubs": [[isa, None, 10]]}})
+        conn.server.run_until_idle()
+        assert rest.results(private)["results"][0]["data"]["meas"]["num_bits"] == 2
+        again = requests.get(f"{url}/{private}/results", headers=rest.headers(), timeout=60)
+        assert again.status_code == 204 and again.content == b""
+        assert requests.get(f"{url}/{plain}/results", headers=rest.headers(),
+                            timeout=60).status_code == 200  # others: as often as asked
     finally:
         conn.close()
 

@@ -100,7 +100,7 @@ def test_load_four_processes_fifty_jobs_each_with_racing_cancels(tmp_path: Path)
         assert statuses["CANCELLED"] > 0 and statuses["DONE"] > 0
         for report in reports:  # what each client saw is what the server recorded
             for job_id, status in report["statuses"].items():
-                assert conn.server.emulator.jobs[job_id].job.status() == status
+                assert conn.server.emulator.service.job(job_id).status() == status
         assert conn.server.state()["faults"] == 0  # no 5xx
         check_trace(trace, tmp_path, settled=True)
     finally:

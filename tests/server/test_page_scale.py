@@ -29,17 +29,20 @@ def serve() -> Server:
                                       Instance("b", "premium", 1.0)], seed=1)).start()
 
 
-def history(server: Server, jobs: int, *, start_s: float = 0.0) -> None:
-    """``jobs`` job-mode jobs of 1 s, one every 2 s from ``start_s``, all run to the end."""
+def history(server: Server, jobs: int, *, start_s: float = 0.0) -> list[str]:
+    """``jobs`` job-mode jobs of 1 s, one every 2 s from ``start_s``, all run to the end;
+    their ids (IBM-shaped over HTTP) in submission order."""
     service: Any = server.emulator.service
     scheduler = service.schedulers["qsession_ideal"]
     clock = service.clock
+    made = []
     with clock.lock, null_jobs(scheduler):
         for n in range(jobs):
             clock.advance_to(to_us(start_s + 2.0 * n))
-            scheduler.submit(None, instance="ab"[n % 2], kind="null", payload=None,
-                             duration_us=to_us(1.0))
+            made.append(scheduler.submit(None, instance="ab"[n % 2], kind="null",
+                                         payload=None, duration_us=to_us(1.0)).id)
         clock.wait_for(scheduler.is_idle)
+    return made
 
 
 @contextmanager
@@ -95,21 +98,22 @@ def test_a_poll_carries_the_same_whether_the_run_had_60_jobs_or_600() -> None:
 
 
 def test_tables_are_paged_newest_first(server: Server) -> None:
-    history(server, 130)
+    made = history(server, 130)
+    j = dict(enumerate(made, 1)).__getitem__  # j(n): the n-th job's id
     page = live(server)["parts"]["workloads"]
     shown = ids(page, "job")
-    assert shown == [f"j{n}" for n in range(130, 80, -1)]  # the newest 50
+    assert shown == [j(n) for n in range(130, 80, -1)]  # the newest 50
     assert "1–50 of <span class=\"total\">130</span>" in page
     assert 'href="/?jpage=2">older</a>' in page and ">newer</a>" not in page
     last = live(server, "jpage=3")["parts"]["workloads"]
-    assert ids(last, "job") == [f"j{n}" for n in range(30, 0, -1)]
+    assert ids(last, "job") == [j(n) for n in range(30, 0, -1)]
     assert 'href="/?jpage=2">newer</a>' in last and ">older</a>" not in last
     only_b = live(server, "instance=b&state=DONE")["parts"]["workloads"]
-    assert ids(only_b, "job")[:3] == ["j130", "j128", "j126"]
+    assert ids(only_b, "job")[:3] == [j(130), j(128), j(126)]
     assert "of <span class=\"total\">65</span>" in only_b
     with urllib.request.urlopen(server.url + "/?jpage=2&instance=a", timeout=60) as response:
         index = response.read().decode()
-    assert ids(index, "job")[0] == "j29"  # instance a's 65 jobs: the second page starts at 15th
+    assert ids(index, "job")[0] == j(29)  # instance a's 65 jobs: the second page starts at 15th
     assert 'href="/?instance=a">newer</a>' in index
 
 
@@ -127,11 +131,11 @@ def test_a_long_queue_shows_its_head_and_counts_the_rest(server: Server) -> None
 
 
 def test_the_timeline_shows_a_window_of_time(server: Server) -> None:
-    history(server, 20)  # jobs j1..j20 in the first 40 s
-    history(server, 5, start_s=2 * WINDOW_S)  # j21..j25 after the window moved on
+    history(server, 20)  # 20 jobs in the first 40 s
+    later = history(server, 5, start_s=2 * WINDOW_S)  # 5 after the window moved on
     timeline = live(server)["parts"]["timeline"]
-    drawn = set(re.findall(r'data-job="(j\d+)"', timeline))
-    assert drawn == {f"j{n}" for n in range(21, 26)}
+    drawn = set(re.findall(r'data-job="([^"]+)"', timeline))
+    assert drawn == set(later)
     assert f"the last {WINDOW_S / 60:g} min" in live(server, "state=DONE")["parts"]["timeline"]
 
 

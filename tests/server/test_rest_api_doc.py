@@ -62,8 +62,8 @@ def test_the_curl_lines_work_against_a_server() -> None:
         assert '"samples"' in done.stdout  # the job's plain-JSON result
         assert '"versions"' in done.stdout and '"devices"' in done.stdout
         assert '"workloads"' in done.stdout and "409: the job is final" in done.stdout
-        (job,) = connection.server.emulator.jobs.values()
-        assert job.deleted and job.job.status() == "DONE" and job.tags == ["sweep", "run-1"]
+        (job,) = connection.server.emulator.all_jobs()
+        assert job.deleted and job.state == "DONE" and list(job.tags) == ["sweep", "run-1"]
         assert connection.server.emulator.faults == 0
     finally:
         connection.close()

@@ -8,6 +8,7 @@ the rows of docs/rest-api.md's table name these tests.
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,6 +16,8 @@ import pytest
 import requests
 from helpers.server import at, isa_bell, start, zz
 from qiskit_ibm_runtime import EstimatorV2, SamplerV2, Session
+from qiskit_ibm_runtime.utils.backend_converter import convert_to_target
+from qiskit_ibm_runtime.utils.backend_decoder import configuration_from_server_data
 
 from qsession.server import Connection
 
@@ -113,6 +116,9 @@ def test_a_job_stopped_at_its_limit_has_ibms_reason_code_and_solution(
     state = call(conn, "GET", f"/jobs/{job.job_id()}").json()["state"]
     assert state["status"] == "Cancelled" and state["reason_code"] == 1305
     assert "max_execution_time" in state["reason_solution"]
+    # The Workloads list says the same of it: canceled, with the same reason.
+    (row,) = call(conn, "GET", "/workloads").json()["workloads"]
+    assert (row["status"], row["status_reason"]) == ("canceled", state["reason"])
 
 
 def test_list_jobs_pages_with_ibms_limit_offset_and_count(conn: Connection) -> None:
@@ -272,6 +278,12 @@ def test_backends_are_typed_as_ibm_types_them(conn: Connection) -> None:
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", config["online_date"])
     ideal = call(conn, "GET", "/backends/qsession_ideal/configuration").json()
     assert re.fullmatch(r"\d+\.\d+\.\d+", ideal["backend_version"])
+    # The client builds its target from it without a warning (it has no definition for
+    # Qiskit's `box`, which no IBM configuration lists), keeping the control flow.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        target = convert_to_target(configuration_from_server_data(ideal))
+    assert {"if_else", "for_loop", "cx", "measure"} <= set(target.operation_names)
     assert ideal["processor_type"] == {"family": "qsession ideal", "revision": "1.0"}
     status = call(conn, "GET", "/backends/ibm_brisbane/status").json()
     assert set(status) == {"state", "status", "message", "length_queue", "backend_version"}
