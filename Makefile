@@ -24,13 +24,17 @@ demo: $(STAMP)
 
 test: lint typecheck pytest
 
-# The edit-test loop: ruff and the tests that start no server, browser or side process
-# and need no wall clock, on both cores (a few minutes; `make test` runs everything).
+# The edit-test loop: ruff and the tests that start no server, browser, cluster or side
+# process, need no wall clock and run no campaign or long Hypothesis run, on both cores
+# (README: how long it takes; `make test` runs everything). tests/server starts servers and
+# the Markdown, example and bench tests run programs: they stay out; elsewhere a test that
+# is heavy says so (`@pytest.mark.heavy`).
 CHECK_TESTS := tests/model tests/diagrams tests/runtime tests/insight tests/properties \
 	tests/pytest_plugin tests/test_layout.py tests/test_semantics_doc.py \
-	tests/test_user_facing_text.py tests/test_packaging.py tests/test_readme.py
+	tests/test_user_facing_text.py tests/test_packaging.py tests/test_readme.py \
+	tests/test_docs_command.py
 check: lint
-	$(BIN)/pytest -m "not slow and not wall" -n 2 -q $(CHECK_TESTS) $(PYTEST_ARGS)
+	$(BIN)/pytest -m "not slow and not wall and not heavy" -n 2 -q $(CHECK_TESTS) $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -53,6 +57,7 @@ docs: $(STAMP)
 	$(BIN)/qsession diagram --machine job --format svg --output docs/job-lifecycle.svg
 	$(BIN)/python -m qsession.diagrams.markdown > docs/lifecycle.md
 	$(BIN)/python -m qsession.cli.semantics_doc docs/semantics.md
+	$(BIN)/python -m qsession.server.openapi > docs/openapi.json
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

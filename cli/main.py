@@ -206,6 +206,42 @@ def examples(dest: Path | None, force: bool) -> None:
                f"or in process:\n  python {dest / 'seed_vqe.py'}")
 
 
+@main.command("docs")
+@click.argument("topic", required=False)
+@click.argument("section", required=False)
+@click.option("--path", "show_path", is_flag=True,
+              help="Print where the page (or, without TOPIC, the documentation) is installed, "
+                   "to open it in a Markdown viewer with its pictures.")
+def docs_command(topic: str | None, section: str | None, show_path: bool) -> None:
+    """List the documentation installed with qsession, or print the page TOPIC.
+
+    With SECTION, only the section of TOPIC under that heading, e.g.
+    qsession docs semantics "Durability". Pages print as Markdown (through your pager on a
+    terminal).
+    """
+    from qsession.cli import docs
+
+    try:
+        if topic is None:
+            if show_path:
+                click.echo(str(docs.docs_root()))
+                return
+            for line in docs.listing_lines(min(shutil.get_terminal_size().columns, 100)):
+                click.echo(line)
+            return
+        page = docs.page(topic)
+        if show_path:
+            click.echo(str(page.path))
+            return
+        text = page.section(section) if section else page.text()
+    except (docs.DocsMissing, docs.UnknownPage) as err:
+        raise click.ClickException(str(err)) from err
+    if sys.stdout.isatty():
+        click.echo_via_pager(text)
+    else:
+        click.echo(text, nl=False)
+
+
 @main.command()
 @click.option(
     "--output-dir", "-o", type=click.Path(file_okay=False, path_type=Path), default=OUTPUT_DIR,

@@ -1,11 +1,13 @@
-"""The generated parts of ``docs/semantics.md``, rendered from the code that enforces them.
+"""The generated parts of the semantics page, rendered from the code that enforces them.
 
 The prose of the semantics document is written by hand; its tables of states,
 transitions, defaults, IBM's words and invariant ids are not: each sits between
 ``<!-- generated: NAME -->`` and ``<!-- end: NAME -->`` and is rendered here from the model's
-tables, the runtime's defaults and the invariant registry. ``make docs`` runs
-``python -m qsession.cli.semantics_doc docs/semantics.md`` to rewrite them in place; a test
-fails when the committed file differs from what this renders.
+tables, the runtime's defaults and the invariant registry.
+``python -m qsession.cli.semantics_doc [FILE]`` rewrites them in place (by default in the
+page ``qsession docs semantics --path`` names: a clone's own copy under an editable
+install; ``make docs`` runs it there); a test fails when that copy differs from what this
+renders.
 """
 
 from __future__ import annotations
@@ -175,7 +177,7 @@ BLOCKS: dict[str, Callable[[], str]] = {
     "session-job-coupling": _coupling,
     "job-charges": _charges,
 }
-"""Every generated block of ``docs/semantics.md`` by name, and how to render it."""
+"""Every generated block of the semantics page by name, and how to render it."""
 
 
 def render(text: str) -> str:
@@ -198,8 +200,10 @@ def render(text: str) -> str:
 
 
 def main(argv: list[str]) -> int:
-    """Rewrite the generated blocks of the file named in ``argv`` (default docs/semantics.md)."""
-    path = Path(argv[0] if argv else "docs/semantics.md")
+    """Rewrite the generated blocks of the file named in ``argv`` (default: the semantics page)."""
+    from qsession.cli.docs import page
+
+    path = Path(argv[0]) if argv else page("semantics").path
     path.write_text(render(path.read_text()))
     return 0
 

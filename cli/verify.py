@@ -643,6 +643,9 @@ def verify(profile: str, seed: int | None, with_mutants: bool, processes: int,
     for part in parts:
         if part.failed:
             console.rule(f"[red]{part.name}")
-            console.print(part.detail, markup=False)
-            console.print(f"replay with: qsession verify --profile {profile} --seed {seed}")
+            # Not wrapped by rich: the detail holds commands and a runnable script, which a
+            # line break would cut (the terminal still folds long lines on screen).
+            console.print(part.detail, markup=False, highlight=False, soft_wrap=True)
+            console.print(f"replay with: qsession verify --profile {profile} --seed {seed}",
+                          soft_wrap=True)
     return not any(p.failed for p in parts)

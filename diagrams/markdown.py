@@ -1,7 +1,7 @@
-"""Write ``docs/lifecycle.md``: the Mermaid diagrams and the transition tables, from the model.
+"""Print the lifecycles page (``qsession docs lifecycle``): diagrams and tables, from the model.
 
-Run ``python -m qsession.diagrams.markdown > docs/lifecycle.md`` (``make docs``); a test
-fails when the committed file differs from what this prints.
+``python -m qsession.diagrams.markdown`` prints the page; in a clone, ``make docs`` writes it
+over the repository's copy, and a test fails when that copy differs from what this prints.
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def section(table: LifecycleTable) -> str:
 
 
 def lifecycle_markdown() -> str:
-    """The whole of ``docs/lifecycle.md``."""
+    """The whole lifecycles page (``qsession docs lifecycle``)."""
     return "\n".join([_INTRO, *(section(t) for t in TABLES.values())])
 
 

@@ -2,8 +2,8 @@
 
 Only the imports and the backend lines differ from the guide; the guide leaves the
 ansatz and Hamiltonian to the reader, so a small pair is defined here. Run it with
-``python examples/seed_vqe.py``: it takes a few seconds of wall time and a few minutes
-of virtual QPU time.
+``python seed_vqe.py`` (``qsession examples --copy DIR`` writes it into DIR): it takes a
+few seconds of wall time and a few minutes of virtual QPU time.
 """
 
 import numpy as np

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.util import find_spec
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from qsession.runtime.clock import to_seconds
 from qsession.runtime.errors import IBMRuntimeError, RuntimeJobFailureError
@@ -30,7 +30,7 @@ from qsession.runtime.trace import Trace
 from qsession.runtime.workload import Background, WorkloadSpec, generate
 
 from .metrics import Metrics, compute
-from .report import print_report
+from .report import print_report, print_skipped
 from .story import Story, figures, read_story
 
 if TYPE_CHECKING:
@@ -112,7 +112,7 @@ class _StopOptimiser(Exception):
 
 
 def h2_problem() -> tuple[Any, Any]:
-    """The H2 Hamiltonian of examples/seed_vqe.py and a 4-parameter RY ansatz for it.
+    """The H2 Hamiltonian of the seed_vqe.py example and a 4-parameter RY ansatz for it.
 
     The guide leaves the ansatz open; ``real_amplitudes(2, reps=1)`` reaches the ground
     state within the demo's few dozen COBYLA evaluations, where ``efficient_su2``'s eight
@@ -278,6 +278,14 @@ def simulate(config: DemoConfig | None = None, progress: Progress | None = None)
 # -- output --------------------------------------------------------------------------------
 
 
+class Skipped(NamedTuple):
+    """Why a file was not written (or was written in another form), and which of qsession's
+    extras would write it (None when installing one would not help)."""
+
+    why: str
+    extra: str | None = None
+
+
 @dataclass
 class DemoResult:
     """What ``run_demo`` produced: the run, its story, metrics, figures and files."""
@@ -287,7 +295,7 @@ class DemoResult:
     metrics: Metrics
     figures: dict[str, float]
     files: dict[str, Path]
-    skipped: dict[str, str] = field(default_factory=dict)
+    skipped: dict[str, Skipped] = field(default_factory=dict)
     """Files not written (or written in another form), by name, and why: a missing extra."""
 
 
@@ -306,13 +314,12 @@ def run_demo(output_dir: str | Path = "qsession-out", config: DemoConfig | None 
     metrics = compute(run.trace)
     story = read_story(run.trace, run.session_id)
     numbers = figures(metrics, run.session_id)
-    skipped: dict[str, str] = {}
+    skipped: dict[str, Skipped] = {}
     files = write_outputs(run, out, skipped)
     result = DemoResult(run, story, metrics, numbers, files, skipped)
     if quiet:
         console.print(f"qsession demo (seed {config.seed}): wrote {len(files)} files to {out}")
-        for name, why in skipped.items():
-            console.print(f"  {name}: {why}", markup=False)
+        print_skipped(skipped, console)
     else:
         print_report(result, console)
     return result
@@ -347,14 +354,14 @@ def _simulate_with_progress(config: DemoConfig, console: Console, quiet: bool) -
     return run
 
 
-def write_outputs(run: DemoRun, out: Path, skipped: dict[str, str] | None = None,
+def write_outputs(run: DemoRun, out: Path, skipped: dict[str, Skipped] | None = None,
                   ) -> dict[str, Path]:
     """Write the trace, its Perfetto export, the timeline and the lifecycle diagram.
 
     What a missing extra prevents is not written; ``skipped`` gets each such file and why.
     """
     from .perfetto import write_perfetto
-    from .timeline import TIMELINE_FILES, draw_timeline, plot_missing
+    from .timeline import PLOT_MISSING, TIMELINE_FILES, draw_timeline, plot_missing
 
     skipped = {} if skipped is None else skipped
     files = {"trace.jsonl": run.trace.write(out / "trace.jsonl"),
@@ -368,12 +375,12 @@ def write_outputs(run: DemoRun, out: Path, skipped: dict[str, str] | None = None
         draw_timeline(run.trace, png, svg, title=title)
         files.update({png.name: png, svg.name: svg})
     else:
-        skipped.update(dict.fromkeys(TIMELINE_FILES, missing))
+        skipped.update(dict.fromkeys(TIMELINE_FILES, Skipped(PLOT_MISSING, "plot")))
     files.update(write_lifecycle(out, skipped))
     return files
 
 
-def write_lifecycle(out: Path, skipped: dict[str, str] | None = None) -> dict[str, Path]:
+def write_lifecycle(out: Path, skipped: dict[str, Skipped] | None = None) -> dict[str, Path]:
     """The session lifecycle as SVG; without pygraphviz, its Mermaid source and a note.
 
     When it falls back to Mermaid, ``skipped`` gets the SVG's name and why.
@@ -387,8 +394,9 @@ def write_lifecycle(out: Path, skipped: dict[str, str] | None = None) -> dict[st
         path = out / "session-lifecycle.mmd"
         path.write_text(f"%% {err}\n{render('session', 'mermaid').decode()}")
         if skipped is not None:
-            why = ("SVG needs pygraphviz, the diagrams extra (pip install 'qsession[diagrams]')"
-                   if find_spec("pygraphviz") is None else str(err))
-            skipped["session-lifecycle.svg"] = f"{why}; its Mermaid source is in {path.name}"
+            extra = "diagrams" if find_spec("pygraphviz") is None else None
+            why = "SVG needs pygraphviz" if extra else str(err)
+            skipped["session-lifecycle.svg"] = Skipped(
+                f"{why}; its Mermaid source is in {path.name}", extra)
         return {"session-lifecycle.mmd": path}
     return {"session-lifecycle.svg": path}

@@ -1,6 +1,6 @@
 """Metrics computed from a trace alone: per job, per session, per QPU.
 
-What is billed is defined in docs/semantics.md, "Usage and billing"; the metrics take it
+What is billed is defined in ``qsession docs semantics "Usage and billing"``; the metrics take it
 from what the runtime recorded (``insight.reading``) and never work it out again.
 
 Because they read only the trace, they work on a recorded or hand-written trace as well

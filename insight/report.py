@@ -6,13 +6,14 @@ the trace, so the report says what the trace shows and nothing the scheduler bel
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.table import Table
 
-    from .demo import DemoResult
+    from .demo import DemoResult, Skipped
     from .story import JobFacts, Story
 
 
@@ -94,8 +95,33 @@ def print_report(result: DemoResult, console: Console) -> None:
     console.print("[bold]Files[/]")
     for name, path in result.files.items():
         console.print(f"  {name:<22} {path}", markup=False)
-    for name, why in result.skipped.items():
-        console.print(f"  {name:<22} not written: {why}", markup=False)
+    print_skipped(result.skipped, console)
+
+
+def print_skipped(skipped: Mapping[str, Skipped], console: Console) -> None:
+    """Each file not written and why, then the command that installs what would write them.
+
+    The reasons wrap to the console's width; the command stays whole on a line of its own,
+    so that it can be copied as it is (piped output is cut at 80 columns).
+    """
+    from rich.table import Table
+
+    from .timeline import install_command
+
+    if not skipped:
+        return
+    table = Table.grid(padding=(0, 1), pad_edge=False)
+    table.add_column(no_wrap=True)
+    table.add_column(no_wrap=True)
+    table.add_column(overflow="fold")
+    for name, (why, _) in skipped.items():
+        table.add_row(f"  {name:<22}", "not written:", why)
+    console.print(table)
+    extras = list(dict.fromkeys(s.extra for s in skipped.values() if s.extra is not None))
+    if extras:
+        console.print("  To write them, install the missing extras, then run again:")
+        console.print(f"    {install_command(*extras)}", markup=False, highlight=False,
+                      no_wrap=True, overflow="ignore", crop=False)
 
 
 def _table(title: str, columns: list[tuple[str, str]], prose: tuple[str, ...] = ()) -> Table:

@@ -28,10 +28,20 @@ LANE_COLORS = {"qpu": "#eceff1", "session": "#ffffff", "batch": "#ffffff", "jobs
 TIMELINE_FILES = ("timeline.png", "timeline.svg")
 
 
+PLOT_MISSING = "matplotlib is not installed"
+"""Why the timeline picture cannot be drawn without the plot extra."""
+
+
+def install_command(*extras: str) -> str:
+    """The command that installs qsession's optional ``extras`` (e.g. ``plot``)."""
+    return f"pip install 'qsession[{','.join(extras)}]'"
+
+
 def plot_missing() -> str | None:
-    """Why the timeline picture cannot be drawn here (matplotlib absent), or None if it can."""
+    """Why the timeline picture cannot be drawn here (matplotlib absent), with the command
+    that fixes it, or None if it can."""
     if find_spec("matplotlib") is None:
-        return "matplotlib is not installed (the plot extra: pip install 'qsession[plot]')"
+        return f"{PLOT_MISSING} (the plot extra: {install_command('plot')})"
     return None
 
 

@@ -1,7 +1,7 @@
 """What a job's end bills and charges, by why it ended: the charged-span rule, as data.
 
-Two amounts come out of every job that ran (docs/semantics.md, "Usage and billing" and
-"Scheduling and fair share"):
+Two amounts come out of every job that ran (``qsession docs semantics "Usage and billing"``
+and ``qsession docs semantics "Scheduling and fair share"``):
 
 - its **usage**, what ``job.usage()`` and IBM's metrics report: the time it held the QPU,
   or 0 when the system failed it (a QPU fault), as IBM reports it;

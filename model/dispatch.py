@@ -45,7 +45,9 @@ def select(
     batch_heads: Iterable[J | None],
     normal_heads: Iterable[tuple[float, int, J]],
 ) -> Decision[J]:
-    """Choose for a free QPU (docs/semantics.md, "Scheduling and fair share"), highest first.
+    """Choose for a free QPU, highest first.
+
+    The rule is stated by ``qsession docs semantics "Scheduling and fair share"``:
 
     1. ``active_dedicated``: the active dedicated session's oldest queued job
        (``session_head``), or, when it has none, *hold* the QPU idle for it;

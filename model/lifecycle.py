@@ -4,7 +4,7 @@ One ``Machine`` is built per table (lazily, once) and shared by every lifecycle 
 that kind. Objects are not registered with the machine: events are fired through
 ``machine.events[name].trigger(obj, ...)``, which keeps a lifecycle object small (no
 bound trigger methods) and avoids ``Machine.add_model``'s linear membership check, which
-made registering 20,000 objects cost ~0.3 ms each (see docs/design.md).
+made registering 20,000 objects cost ~0.3 ms each (``qsession docs design "The model"``).
 """
 
 from __future__ import annotations

@@ -40,7 +40,7 @@ API_INVARIANTS = {
                   "the same trace up to identifiers and the same values and types through "
                   "details(), status(), metrics(), results, jobs() and usage"),
 }
-"""The ids of the checks over reported values (docs/semantics.md, "Invariants" lists them all)."""
+"""The ids of the checks over reported values (``qsession docs semantics "Invariants"``)."""
 
 IBM_STATE = {"pending": "open", "active": "active", "inactive": "inactive", "closed": "closed",
              "canceled": "closed", "expired": "closed"}

@@ -15,7 +15,7 @@ uses none of it. What it gives:
   and ``sessions()``/``session_facts()`` to assert on billing, activations and job
   outcomes.
 
-docs/testing-your-code.md is the guide.
+``qsession docs testing-your-code`` is the guide.
 """
 
 from .facts import SessionFacts, session_facts, sessions

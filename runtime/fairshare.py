@@ -1,12 +1,12 @@
 """Fair share for the normal queue: each instance's charged QPU time over a rolling window.
 
-The instance with the smallest used/allocated ratio goes first (docs/semantics.md,
-"Scheduling and fair share"). One ``FairShare`` serves every QPU of a service, so an
-instance's use is counted across all of them (IBM: "all usage on all the QPUs is accounted
-for"). What is charged is decided by the scheduler (a dedicated session its billed active
-time, batch and job-mode jobs their QPU time, user-cancelled and system-failed jobs
-nothing); a span counts once it has ended, clipped to the window. The same use decides an
-Open-Plan instance's quota.
+The instance with the smallest used/allocated ratio goes first
+(``qsession docs semantics "Scheduling and fair share"``). One ``FairShare`` serves every
+QPU of a service, so an instance's use is counted across all of them (IBM: "all usage on
+all the QPUs is accounted for"). What is charged is decided by the scheduler (a dedicated
+session its billed active time, batch and job-mode jobs their QPU time, user-cancelled and
+system-failed jobs nothing); a span counts once it has ended, clipped to the window. The
+same use decides an Open-Plan instance's quota.
 """
 
 from __future__ import annotations

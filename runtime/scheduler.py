@@ -21,7 +21,7 @@ What a session event does to its jobs, which session event a job's start or end 
 its session, and the order of started batches are the model's coupling rules
 (``qsession.model.coupling``), executed here as data (``Scheduler.coupling``).
 
-Accounting (docs/semantics.md, "Usage and billing"): what a job's end bills and charges
+Accounting (``qsession docs semantics "Usage and billing"``): what a job's end bills and charges
 is the model's ``job_charge``; a dedicated session is billed its active spans, each
 ending at the latest of its deactivation, its end and the completion of a job of it still
 running then. The service-wide ``FairShare`` is charged the session's billed spans and
@@ -83,7 +83,8 @@ QPU_FAULT = "QPU fault:"
 """How the reasons of jobs failed by the system (not by their circuits) begin."""
 RESTART_CODE = 5203
 """IBM's code for a job the service failed to run ("Failed to run job. Try to run the job
-again."): how a job running when the platform stopped ends (docs/server.md, "Recovery")."""
+again."): how a job running when the platform stopped ends
+(``qsession docs server "Persistence and recovery"``)."""
 RESTART_ERROR = (f"{QPU_FAULT} error code {RESTART_CODE}; Failed to run job: the platform "
                  "stopped while the job was running; run the job again")
 

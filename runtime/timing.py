@@ -4,8 +4,8 @@ IBM's guide "workload usage" estimates a job's QPU time as about 2 s of overhead
 sub-job plus, per execution (one shot of one circuit with one parameter set), the
 repetition delay and the circuit's duration (plus an initialisation time where the QPU
 has one); its quick form is ``2 + 0.00035 × executions`` seconds. This model is that
-formula with one sub-job per pub (a **Decision** of docs/semantics.md, "Decisions": IBM does
-not document the split):
+formula with one sub-job per pub (a decision, ``qsession docs semantics "Decisions"``: IBM
+does not document the split):
 
     job seconds = sub_jobs × sub_job_overhead_s
                   + Σ over executed circuits c of shots_c × (rep_delay_s + duration_c + init_s)

@@ -5,7 +5,7 @@ metrics read, so it is complete and its format is stable. On disk it is JSON lin
 header line (``{"format": "qsession-trace", "version": 2, ...}``) and one object per
 record, with time ``t`` in seconds since the header's ``epoch`` (six decimals, exact for
 the microsecond clock). ``Trace.read`` accepts exactly what ``Trace.write`` produces, and
-hand-written files in the same format (see docs/trace-format.md). Version 2 records on the
+hand-written files in the same format (``qsession docs trace-format``). Version 2 records on the
 end of every job that ran what it charged its instance's fair share (``charged_us``);
 version 1 traces are still read and checked, and a reader that needs the charges says
 clearly that a version-1 trace does not have them.
@@ -98,7 +98,7 @@ class Record:
                   limit_us: int | None = None) -> Record:
         """Parse one record written by ``to_json`` (or by hand in the same shape).
 
-        Every field is checked against docs/trace-format.md; anything else is a
+        Every field is checked as ``qsession docs trace-format`` states; anything else is a
         ``TraceFormatError`` naming ``where``, the field and what it must be.
         ``limit_us``: the last instant the trace's epoch leaves a ``datetime`` for.
         """

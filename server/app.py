@@ -41,7 +41,8 @@ DESCRIPTION = (
     "qsession's emulation of IBM Quantum Platform's Qiskit Runtime REST API (jobs, "
     "sessions, backends, instances, workloads, analytics, accounts, versions; IAM, Global "
     "Search, Global Catalog), served under /api/v1 and /experimental/api/v1, plus "
-    "qsession's own /qsession/v1 control routes. docs/rest-api.md lists every endpoint.")
+    "qsession's own /qsession/v1 control routes. Every endpoint is listed below; "
+    "`qsession docs rest-api` compares each with IBM's reference.")
 
 
 def _error(status: int, message: str, code: int | None = None) -> JSONResponse:
@@ -178,7 +179,8 @@ def _with_links(app: FastAPI) -> dict[str, Any]:
 
 
 def openapi_document(emulator: Emulator | None = None) -> dict[str, Any]:
-    """The OpenAPI document of the app (published at /openapi.json and in docs/)."""
+    """The OpenAPI document of the app (served at /openapi.json; installed as openapi.json
+    beside the pages ``qsession docs`` lists)."""
     if emulator is None:
         emulator = Emulator(backends=())
     return build_app(emulator).openapi()

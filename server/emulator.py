@@ -140,7 +140,8 @@ class Emulator:
     Its state is the service's (sessions, jobs, tags, deletions: all in the runtime and
     its trace) plus what ``store`` keeps beside it: the inputs jobs were submitted with and
     the results served. With ``state_dir`` both live in that folder and a server started
-    on it again resumes the platform (``server/store.py``, docs/server.md "Persistence").
+    on it again resumes the platform (``server/store.py``;
+    ``qsession docs server "Persistence and recovery"``).
     """
 
     faults_in_process: ClassVar[int] = 0

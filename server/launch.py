@@ -2,7 +2,7 @@
 
 ``Server`` runs uvicorn on a loopback socket bound before it starts (port 0: a free
 port), so its URL is known at once. ``client_env`` is what the unmodified client reads
-(docs/semantics.md, "The HTTP door"); ``connect()`` starts a server and returns a genuine
+(``qsession docs semantics "The HTTP door"``); ``connect()`` starts a server and returns a genuine
 ``qiskit_ibm_runtime.QiskitRuntimeService`` bound to it.
 """
 

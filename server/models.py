@@ -5,10 +5,10 @@ Each model follows the schema of the same name in IBM's Qiskit Runtime REST refe
 are required here, typed as IBM types them. Route handlers declare them as
 ``response_model`` so FastAPI checks their answers against them and the published document
 carries them; ``GET /jobs`` and ``GET /jobs/{id}`` write their JSON themselves (params in
-the client's encoding), so FastAPI does not check those: tests/server/test_openapi_contract.py
-checks them against the document. ``extra="allow"`` where IBM's own schema allows more (a backend's
-configuration). Request bodies are models too, so a fuzzer reading ``/openapi.json`` can
-build them.
+the client's encoding), so FastAPI does not check those: the repository's OpenAPI contract
+test checks them against the document. ``extra="allow"`` where IBM's own schema allows more
+(a backend's configuration). Request bodies are models too, so a fuzzer reading
+``/openapi.json`` can build them.
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ from pydantic.json_schema import SkipJsonSchema
 
 
 class ErrorItem(BaseModel):
-    """One error: IBM's numeric code (docs/errors), its message, a solution and a link."""
+    """One error: IBM's numeric code (quantum.cloud.ibm.com/docs/errors), its message, a
+    solution and a link."""
 
     code: int = Field(description="IBM's error code (quantum.cloud.ibm.com/docs/errors)")
     message: str

@@ -1,4 +1,8 @@
-"""Print the OpenAPI document: ``python -m qsession.server.openapi > docs/openapi.json``."""
+"""Print the OpenAPI document, as installed beside the pages of ``qsession docs`` (openapi.json).
+
+In a clone, ``make docs`` writes it over the repository's copy; a test fails when that copy
+differs from what this prints.
+"""
 
 from __future__ import annotations
 

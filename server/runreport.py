@@ -78,8 +78,9 @@ def traffic_lines(attempts: Sequence[Attempt], requests: Mapping[str, int],
         lines.append(f"qsession: the program did not trust the run's certificate for "
                      f"{', '.join(sorted(set(untrusted)))}, so those requests were not "
                      "answered: it pins certificates or ignores REQUESTS_CA_BUNDLE and "
-                     "SSL_CERT_FILE; let it trust the CA they name (docs/server.md, "
-                     "'Other HTTP clients')")
+                     "SSL_CERT_FILE; let it trust the run's CA certificate, the file named in "
+                     "NODE_EXTRA_CA_CERTS (qsession docs server \"Other HTTP clients\" "
+                     "shows how for curl, Node.js and Java)")
     return lines
 
 

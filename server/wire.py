@@ -74,7 +74,7 @@ def user_id(api_key: str) -> str:
     """The id of the user who owns ``api_key``: stable per key, shaped like IBM Cloud's.
 
     An emulator has no user directory; one API key stands for one user, so every
-    workload created with the same key shows the same ``user_id`` (docs/rest-api.md).
+    workload created with the same key shows the same ``user_id`` (``qsession docs rest-api``).
     """
     digest = hashlib.sha256(api_key.encode("utf-8")).hexdigest().upper()
     return f"{USER_ID_PREFIX}{int(digest[:8], 16) % 10**9:09d}{digest[8:12]}"

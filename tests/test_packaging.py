@@ -6,12 +6,15 @@ repository) is tests/test_install.py; these are the quick checks of the same pro
 
 from __future__ import annotations
 
+import fnmatch
 import importlib.metadata
+import re
 import subprocess
 import sys
 import tomllib
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from qsession.cli import examples
@@ -94,9 +97,31 @@ def test_examples_copy_writes_runnable_files_and_never_overwrites(tmp_path: Path
     assert forced.exit_code == 0 and (dest / "seed_vqe.py").read_text() != "# mine\n"
 
 
+@pytest.mark.heavy  # a program run in a side process
 def test_a_copied_example_runs_where_it_was_copied(tmp_path: Path) -> None:
     examples.copy_to(tmp_path)
     done = subprocess.run([sys.executable, str(tmp_path / "ibm" / "job_mode.py")], cwd=tmp_path,
                           capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
 
+
+
+def test_every_file_of_the_docs_folder_installs_with_the_pages() -> None:
+    # `qsession docs` prints the pages and names their files: a page, picture or document
+    # added to docs/ that the package data's patterns miss would be absent from a wheel.
+    assert SETUPTOOLS["package-dir"]["qsession.docs"] == "docs"
+    patterns = PYPROJECT["tool"]["setuptools"]["package-data"]["qsession.docs"]
+    files = sorted(p.name for p in (ROOT / "docs").iterdir() if p.is_file())
+    assert "semantics.md" in files and "server-page-session.png" in files
+    left_out = [f for f in files if not any(fnmatch.fnmatch(f, pat) for pat in patterns)]
+    assert not left_out, f"add a pattern for them to package-data 'qsession.docs': {left_out}"
+
+
+def test_the_pages_link_only_to_files_installed_beside_them() -> None:
+    for page in sorted((ROOT / "docs").glob("*.md")):
+        text = re.sub(r"```.*?```", "", page.read_text(), flags=re.DOTALL)
+        for target in re.findall(r"\]\(([^)\s]+)\)", text):
+            if re.match(r"[a-z]+:", target) or target.startswith("#"):
+                continue
+            linked = (page.parent / target.split("#", 1)[0]).resolve()
+            assert linked.parent == (ROOT / "docs").resolve(), (page.name, target)

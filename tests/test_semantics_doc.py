@@ -4,8 +4,8 @@ The tables of states, transitions, defaults, IBM's words and invariant ids are r
 from the model's lifecycle tables, the runtime's defaults and the invariant registry
 (``qsession.cli.semantics_doc``); the committed file must equal what they render, so a
 changed rule, default or invariant that is not documented fails here. Citations of the
-page (the path and a section name in quotes, or ``semantics.md#anchor``) must name its
-sections.
+page (a section name in quotes after ``qsession docs semantics`` or after the path, or
+``semantics.md#anchor``) must name its sections.
 """
 
 from __future__ import annotations
@@ -97,7 +97,10 @@ def cited_sections() -> list[tuple[str, str]]:
         for path in sorted((ROOT / folder).rglob("*")):
             if path.suffix not in (".py", ".md", ".html") or ".venv" in path.parts:
                 continue
-            for m in re.finditer(r'docs/semantics\.md, "([^"]+)"', path.read_text()):
+            # Installed code cites it as a command (`qsession docs semantics "Jobs"`); the
+            # repository's comments and tests may still give its path.
+            for m in re.finditer(r'(?:docs/semantics\.md,|qsession docs semantics) "([^"]+)"',
+                                 path.read_text()):
                 found.append((str(path.relative_to(ROOT)), m.group(1)))
     return found
 

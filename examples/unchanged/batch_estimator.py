@@ -1,7 +1,8 @@
 """Expectation values of a parametrized circuit in a Batch, then the jobs listed by tag.
 
 Nothing here knows about qsession: run it against IBM with your account, or locally with
-``qsession run -- python examples/unchanged/batch_estimator.py``.
+``qsession run -- python batch_estimator.py`` (``qsession examples --copy DIR`` writes it
+into DIR/unchanged).
 """
 
 import numpy as np

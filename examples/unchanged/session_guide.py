@@ -2,7 +2,8 @@
 its code cells in order, unchanged (the hidden set-up cell included).
 
 Nothing here knows about qsession: run it against IBM with your account, or locally with
-``qsession run -- python examples/unchanged/session_guide.py``.
+``qsession run -- python session_guide.py`` (``qsession examples --copy DIR`` writes it
+into DIR/unchanged).
 """
 
 from qiskit_ibm_runtime import (

@@ -1,7 +1,8 @@
 """A Bell pair sampled three times inside a dedicated Session, as on IBM Quantum.
 
 Nothing here knows about qsession: run it against IBM with your account, or locally with
-``qsession run -- python examples/unchanged/session_sampler.py``.
+``qsession run -- python session_sampler.py`` (``qsession examples --copy DIR`` writes it
+into DIR/unchanged).
 """
 
 from qiskit import QuantumCircuit

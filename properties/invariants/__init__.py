@@ -1,6 +1,6 @@
 """The invariants as code: one named check per id, over any qsession trace.
 
-docs/semantics.md, "Invariants" states them all.
+``qsession docs semantics "Invariants"`` states them all.
 
 Each invariant is a small ``Checker`` that watches the records of a trace as they are
 replayed (``properties.replay``) and reports the records that break it. ``check(trace)``

@@ -115,7 +115,7 @@ def router() -> APIRouter:
 
     @api.get("/trace", summary="The trace so far (qsession-trace JSON lines)",
              response_class=Response, responses={200: {
-                 "description": "One JSON record per line (docs/trace-format.md)",
+                 "description": "One JSON record per line (`qsession docs trace-format`)",
                  "content": {"application/x-ndjson": {"schema": {"type": "string"}}}}})
     def trace(request: Request) -> PlainTextResponse:
         emulator: Emulator = request.app.state.emulator

@@ -244,6 +244,7 @@ def test_tenant_jobs_arrive_at_their_drawn_instants(demo: tuple[DemoResult, str,
 # -- the ITTL study ----------------------------------------------------------------------------
 
 
+@pytest.mark.heavy  # side processes
 def test_whatif_is_reproducible_and_parallel_equals_serial(tmp_path: Path) -> None:
     serial = sweep(TINY_WHATIF, jobs=1)
     assert sweep(TINY_WHATIF, jobs=1).to_json() == serial.to_json()
@@ -300,26 +301,51 @@ def test_without_the_plot_and_diagrams_extras_it_writes_what_it_can_and_says_so(
         monkeypatch: pytest.MonkeyPatch) -> None:
     # A None entry in sys.modules is how Python marks a module as not importable: both
     # `import matplotlib` and find_spec("matplotlib") then fail as if it were not installed.
-    from qsession.insight.demo import write_outputs
+    from qsession.insight.demo import Skipped, write_outputs
     from qsession.insight.report import print_report
 
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     monkeypatch.setitem(sys.modules, "pygraphviz", None)
-    skipped: dict[str, str] = {}
+    skipped: dict[str, Skipped] = {}
     files = write_outputs(demo[0].run, tmp_path, skipped)
     assert sorted(files) == ["session-lifecycle.mmd", "trace.jsonl", "trace.perfetto.json"]
     assert not (tmp_path / "timeline.png").exists()
     assert skipped["timeline.png"] == skipped["timeline.svg"] == (
-        "matplotlib is not installed (the plot extra: pip install 'qsession[plot]')")
-    assert skipped["session-lifecycle.svg"].startswith(
-        "SVG needs pygraphviz, the diagrams extra (pip install 'qsession[diagrams]')")
+        Skipped("matplotlib is not installed", "plot"))
+    assert skipped["session-lifecycle.svg"] == Skipped(
+        "SVG needs pygraphviz; its Mermaid source is in session-lifecycle.mmd", "diagrams")
     assert "stateDiagram" in (tmp_path / "session-lifecycle.mmd").read_text()
 
+    # Piped output is 80 columns wide: the reasons may wrap, the command may not.
     console = Console(file=io.StringIO(), width=80)
     print_report(replace(demo[0], files=files, skipped=skipped), console)
     text = console.file.getvalue()  # type: ignore[attr-defined]
-    assert "timeline.png           not written: matplotlib is not installed" in text
-    assert "session-lifecycle.svg  not written: SVG needs pygraphviz" in text
+    lines = [line.rstrip() for line in text.splitlines()]
+    assert "  timeline.png           not written: matplotlib is not installed" in lines
+    assert "  session-lifecycle.svg  not written: SVG needs pygraphviz; its Mermaid source" in (
+        lines)
+    assert "    pip install 'qsession[plot,diagrams]'" in lines
+    assert [line for line in lines if "pip" in line or "extras" in line] == [
+        "  To write them, install the missing extras, then run again:",
+        "    pip install 'qsession[plot,diagrams]'"]
+    assert max(len(line) for line in text.splitlines()) <= 80
+
+
+def test_the_quiet_demo_keeps_each_install_command_whole_at_80_columns(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # As a user pipes it (rich then writes 80 columns), with neither extra installed: the
+    # command was cut inside before ("pip install \n'qsession[plot]'").
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    monkeypatch.setitem(sys.modules, "pygraphviz", None)
+    monkeypatch.setenv("COLUMNS", "80")
+    result = CliRunner().invoke(main, ["demo", "-q", "-o", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    lines = [line.rstrip() for line in result.output.splitlines()]
+    assert lines[-1] == "    pip install 'qsession[plot,diagrams]'", lines
+    assert lines[-2] == "  To write them, install the missing extras, then run again:"
+    assert sum("pip install" in line for line in lines) == 1
+    assert sum("not written:" in line for line in lines) == 3
+    assert max(len(line) for line in result.output.splitlines()) <= 80
 
 
 def test_the_report_reads_at_80_columns(demo: tuple[DemoResult, str, Path]) -> None:

@@ -30,6 +30,7 @@ def cluster() -> Iterator[str]:
         yield "dask://" + address.removeprefix("tcp://")
 
 
+@pytest.mark.heavy  # a local Dask cluster: side processes
 def test_random_programs_on_a_cluster_equal_the_local_run(cluster: str) -> None:
     # Seeds 0-299 in shards of 50 (seed 99, 199 and 299: long programs of over 1,000 ids).
     here = campaign(300, start=0, processes=1, chunk=50)
@@ -39,6 +40,7 @@ def test_random_programs_on_a_cluster_equal_the_local_run(cluster: str) -> None:
     assert not here.violations and here.lost == 0 and here.duplicated == 0
 
 
+@pytest.mark.heavy  # a local Dask cluster: side processes
 def test_a_whatif_sweep_on_a_cluster_equals_the_local_one(cluster: str) -> None:
     config = WhatIfConfig(ittls=(1.0, 60.0), seed=3, reps=1, iterations=4, horizon=60.0,
                           shots=256, tenant_shots=(300, 900))

@@ -65,6 +65,7 @@ def default() -> ExplorationResult:
 # -- the real rules ----------------------------------------------------------------------
 
 
+@pytest.mark.heavy  # the exhaustive exploration
 def test_default_bound_has_no_violation(default: ExplorationResult) -> None:
     assert default.ok, default.summary()
     assert (default.max_sessions, default.max_jobs) == (2, 3)
@@ -75,6 +76,7 @@ def test_default_bound_has_no_violation(default: ExplorationResult) -> None:
     print(default.summary())  # shown with -s: states, transitions, seconds, states/s
 
 
+@pytest.mark.heavy  # the exhaustive exploration
 def test_every_applicable_invariant_is_checked(default: ExplorationResult) -> None:
     assert set(default.checks) == set(APPLICABLE)
     assert all(n > 0 for n in default.checks.values()), default.checks
@@ -82,6 +84,7 @@ def test_every_applicable_invariant_is_checked(default: ExplorationResult) -> No
     assert default.checks["INV-FINAL"] == default.transitions
 
 
+@pytest.mark.heavy  # the exhaustive exploration
 def test_every_event_kind_occurs(default: ExplorationResult) -> None:
     assert set(default.events) == set(EVENT_KINDS)
     assert all(n > 0 for n in default.events.values()), default.events

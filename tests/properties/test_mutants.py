@@ -48,6 +48,7 @@ STATEFUL_ONLY_SURVIVORS = {"ids-repeat", "branches-summed"}
 """Killed by verify's other parts: >1,000 ids (programs), circuits (durations)."""
 
 
+@pytest.mark.heavy  # a Hypothesis campaign per seeded bug
 @pytest.mark.parametrize("mutant", MUTANTS, ids=lambda m: m.name)
 def test_every_mutant_is_killed(mutant: Mutant) -> None:
     if mutant.name not in STATEFUL_ONLY_SURVIVORS:
@@ -105,6 +106,7 @@ def test_every_invariant_is_paired_with_a_mutant() -> None:
     assert len(ALONE) == 28 and set(ALONE.values()) <= names
 
 
+@pytest.mark.heavy  # a Hypothesis campaign per seeded bug
 @pytest.mark.parametrize("invariant", sorted(ALONE))
 def test_each_invariant_alone_kills_its_mutant(invariant: str) -> None:
     mutant = next(m for m in MUTANTS if m.name == ALONE[invariant])

@@ -26,6 +26,7 @@ def test_different_seeds_give_different_programs() -> None:
     assert run_null(1).dumps() != run_null(2).dumps()
 
 
+@pytest.mark.heavy  # side processes
 def test_a_campaign_across_processes_loses_and_duplicates_nothing() -> None:
     result = campaign(600, processes=2, chunk=150)
     assert result.runs == 600 and result.jobs > 2000

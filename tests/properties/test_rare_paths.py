@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis.stateful import run_state_machine_as_test
 
@@ -10,6 +11,7 @@ from qsession.properties import machines
 RUNS = 100
 
 
+@pytest.mark.heavy  # a long Hypothesis run
 def test_expiry_cancel_with_queued_jobs_and_reactivation_are_common() -> None:
     machines.coverage.clear()
     before = machines.stats.examples

@@ -20,6 +20,7 @@ from qsession.properties.machines import InvariantViolated
 from qsession.runtime.clock import ClockError
 
 
+@pytest.mark.heavy  # a campaign with HTTP servers
 def test_verify_runs_a_small_campaign_and_reports_every_invariant() -> None:
     args = ["verify", "--profile", "dev", "--seed", "5", "--runs", "200", "--processes", "1"]
     result = CliRunner(env={"COLUMNS": "220"}).invoke(main, args)

@@ -6,7 +6,8 @@ import pytest
 
 
 @pytest.fixture(scope="session", autouse=True)
-def loaded_once(tmp_path_factory: pytest.TempPathFactory) -> None:
+def loaded_once(request: pytest.FixtureRequest,
+                tmp_path_factory: pytest.TempPathFactory) -> None:
     """Load what the users' suites load, before the first in-process run.
 
     pytester restores ``sys.modules`` after each in-process run, and numpy (under qiskit)
@@ -36,7 +37,11 @@ def loaded_once(tmp_path_factory: pytest.TempPathFactory) -> None:
         SamplerV2(mode=batch).run([pm.run(circuit)], shots=10).result()
     assert check(service.trace, settled=True).ok
     draw_timeline(service.trace, tmp_path_factory.mktemp("warm") / "t.png", None)
-    # the HTTP door: the server, and the real client talking to it
+    # The HTTP door (a server and the real client talking to it) only when a selected test
+    # runs users' suites against it: test_platform.py's. `make check` leaves those out and
+    # starts no server.
+    if not any(item.path.name == "test_platform.py" for item in request.session.items):
+        return
     import warnings
 
     from qiskit_ibm_runtime import SamplerV2 as IBMSampler

@@ -9,6 +9,9 @@ import pytest
 from qsession.runtime.ids import IBM_ID
 from qsession.runtime.trace import Trace
 
+# Every test here starts the HTTP server; `make check` leaves them out.
+pytestmark = pytest.mark.heavy
+
 # The code under test is IBM's own client code, byte for byte: it reads the environment
 # the fixture sets, so nothing in it names qsession.
 UNMODIFIED = '''

@@ -303,4 +303,6 @@ def test_a_client_that_does_not_trust_the_runs_ca_is_reported(rig: Rig) -> None:
     assert lines == ["qsession: the program did not trust the run's certificate for "
                      "quantum.cloud.ibm.com, so those requests were not answered: it pins "
                      "certificates or ignores REQUESTS_CA_BUNDLE and SSL_CERT_FILE; let it "
-                     "trust the CA they name (docs/server.md, 'Other HTTP clients')"]
+                     "trust the run's CA certificate, the file named in NODE_EXTRA_CA_CERTS "
+                     "(qsession docs server \"Other HTTP clients\" shows how for curl, "
+                     "Node.js and Java)"]
