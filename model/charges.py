@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from .job import JOB_TABLE
 from .session import Mode
@@ -65,8 +65,7 @@ for _rule in CHARGE_RULES:
         raise TableError(f"{_rule}: {_rule.event!r} is not a job event")
 
 
-@dataclass(frozen=True, slots=True)
-class Charge:
+class Charge(NamedTuple):
     """What one job's end bills (``usage_us``) and charges its instance (``charged_us``)."""
 
     usage_us: int

@@ -21,6 +21,7 @@ changed copy (``dataclasses.replace``), never by editing code.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
@@ -84,7 +85,10 @@ JOB_SESSION_RULES: tuple[JobSessionRule, ...] = (
 )
 """Every job event but ``create`` tells the session, as long as the session has not ended."""
 
-_NO_EFFECT = SessionJobRule("", None, None, None, "its jobs are left as they are")
+@functools.cache
+def _no_effect(event: str) -> SessionJobRule:
+    """The rule of a session event that reaches none of the session's jobs."""
+    return SessionJobRule(event, None, None, None, "its jobs are left as they are")
 
 
 @dataclass(frozen=True)
@@ -103,7 +107,8 @@ class Coupling:
 
     def session_rule(self, event: str) -> SessionJobRule:
         """The rule of session event ``event`` (a no-op rule for events that reach no job)."""
-        return self.on_session.get(event) or replace(_NO_EFFECT, event=event)
+        rule = self.on_session.get(event)
+        return rule if rule is not None else _no_effect(event)
 
     def session_event_of(self, job_event: str) -> str | None:
         """The session event a job event tells the job's session (None: nothing)."""

@@ -509,7 +509,7 @@ class Scheduler:
             s.queued -= 1
             s.running += 1
             s.last_job_started = now
-            told = self.coupling.session_event_of("start")
+            told = self.coupling.on_job.get("start")
             if told is not None:
                 step = self._session_event(s, told)
                 if step.changed:
@@ -692,7 +692,7 @@ class Scheduler:
         if s is None:
             return
         s.last_job_completed = now
-        told = self.coupling.session_event_of(event)
+        told = self.coupling.on_job.get(event)
         if s.lifecycle.is_final or told is None:
             return  # a job that ran on after its session expired or was cancelled
         step = self._session_event(s, told)
@@ -815,12 +815,17 @@ class Scheduler:
                        extra: dict[str, Any] | None = None) -> Step:
         """Fire a session event with the facts it takes, record it, and do to the
         session's jobs what the coupling rules say that event does."""
-        known = {"in_flight": s.in_flight, "submitted": len(s.jobs)}
-        facts = {name: known[name] for name in SESSION_TABLE.event(event).facts}
-        step = s.lifecycle.fire(event, **facts)
+        takes = _FACTS[event]
+        if not takes:  # job_started, cancel, max_time_reached take no fact
+            step = s.lifecycle.fire(event)
+        elif takes == ("in_flight",):  # job_ended, close, ittl_elapsed (the hot path)
+            step = s.lifecycle.fire(event, in_flight=s.in_flight)
+        else:
+            known = {"in_flight": s.in_flight, "submitted": len(s.jobs)}
+            step = s.lifecycle.fire(event, **{name: known[name] for name in takes})
         self._session_step(s, step, **(extra or {}))
-        rule = self.coupling.session_rule(event)
-        if rule.queued is not None or rule.running is not None:
+        rule = self.coupling.on_session.get(event)  # None: the event leaves its jobs alone
+        if rule is not None and (rule.queued is not None or rule.running is not None):
             self._end_session_jobs(s, rule)
         return step
 
@@ -884,6 +889,10 @@ class Scheduler:
         """Stop the worker thread (wall clock) once no job runs."""
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+_FACTS = {spec.name: spec.facts for spec in SESSION_TABLE.events}
+"""The facts each session event takes (looked up once, not on every event)."""
 
 
 def _describe(err: BaseException) -> str:

@@ -45,6 +45,9 @@ DispatchRule = Callable[
 ]
 """The signature of ``model.dispatch.select`` with jobs named by submission index."""
 
+_FACTS = {spec.name: spec.facts for spec in SESSION_TABLE.events}
+"""The facts each session event takes (looked up once, not on every step)."""
+
 # The model's word on which modes hold the QPU, asked once per mode rather than per step.
 _RESERVES_QPU = {mode: SessionLifecycle("probe", mode).reserves_qpu for mode in MODES}
 
@@ -328,8 +331,9 @@ class Rules:
     def _session_event(self, w: _World, i: int, event: str, *, system: bool) -> Step:
         """Fire a session event with the facts it takes, then do to the session's jobs
         what the coupling rules say that event does."""
-        known = {"in_flight": w.in_flight(i), "submitted": w.submitted(i)}
-        facts = {name: known[name] for name in SESSION_TABLE.event(event).facts}
+        facts: dict[str, int] = {}
+        for name in _FACTS[event]:
+            facts[name] = w.in_flight(i) if name == "in_flight" else w.submitted(i)
         step = w.fire_session(i, event, system=system, **facts)
         self._session_step(w, i, step)
         rule = self.coupling.session_rule(event)
