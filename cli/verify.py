@@ -354,17 +354,24 @@ def doors(profile: str, seed: int | None, console: Console,
 
 
 HTTP_EXAMPLES = {"dev": 2, "ci": 4, "deep": 100}
-"""Runs of the HTTP state machine per profile (each starts a server)."""
+"""Runs of the HTTP state machine per profile (each starts a server and may crash it)."""
 HTTP_STEPS = 10
+
+
+def _http_settings(examples: int, **extra: Any) -> Any:
+    from hypothesis import HealthCheck, settings
+
+    return settings(max_examples=examples, stateful_step_count=HTTP_STEPS, deadline=None,
+                    database=None, suppress_health_check=list(HealthCheck), **extra)
 
 
 def http(profile: str, seed: int | None, console: Console,
          examples: int | None = None) -> Outcome:
-    """The HTTP door under random steps; every invariant on the server's trace after each."""
-    from hypothesis import HealthCheck, settings
-
+    """The HTTP door under random steps and crashes; every invariant on the server's whole
+    trace, restarts included, after each."""
     total = examples if examples is not None else HTTP_EXAMPLES[profile]
-    outcome = Outcome(f"HTTP state machine ({total} runs of {HTTP_STEPS} steps)")
+    outcome = Outcome(f"HTTP state machine ({total} runs of {HTTP_STEPS} steps, crashes "
+                      "included)")
     try:
         from qsession.server.http_machine import HTTPMachine
     except ImportError as err:
@@ -374,15 +381,15 @@ def http(profile: str, seed: int | None, console: Console,
         return outcome
     started = time.perf_counter()
     output = io.StringIO()
-    steps = [0]
+    steps, crashes = [0], [0]
 
     class Counted(HTTPMachine):
         def teardown(self) -> None:
             steps[0] += self.steps
+            crashes[0] += self.crashes
             super().teardown()
 
-    base = settings(max_examples=total, stateful_step_count=HTTP_STEPS, deadline=None,
-                    database=None, suppress_health_check=list(HealthCheck))
+    base = _http_settings(total)
     with _progress(console) as bar, contextlib.redirect_stdout(output), \
             contextlib.redirect_stderr(io.StringIO()):
         bar.add_task("HTTP state machine", total=None)
@@ -391,10 +398,11 @@ def http(profile: str, seed: int | None, console: Console,
         except Exception as err:
             _record_failure(outcome, err, output)
     outcome.seconds = time.perf_counter() - started
-    outcome.per_invariant = {"server trace checks": steps[0]}
-    outcome.detail = outcome.detail or (f"{total} runs against a real server, every invariant "
-                                        f"on its trace after each of {steps[0]} steps; every "
-                                        "job the client received ended once")
+    outcome.per_invariant = {"server trace checks": steps[0], "crashes": crashes[0]}
+    outcome.detail = outcome.detail or (
+        f"{total} runs against a real server, {crashes[0]} crashes and restarts on its state "
+        f"folder; every invariant on its whole trace after each of {steps[0]} steps; every "
+        "job the client received ended once")
     return outcome
 
 
@@ -443,6 +451,26 @@ MUTANT_REST = 6
 """Examples of each REST property under each REST mutant."""
 MUTANT_DOORS = 20
 """Programs the doors part runs under each wire mutant."""
+
+
+MUTANT_HTTP = 15
+"""Runs of the HTTP state machine under each durability mutant."""
+
+
+def _mutant_http(examples: int) -> set[str]:
+    from hypothesis import Phase
+    from hypothesis.stateful import run_state_machine_as_test
+
+    from qsession.server.http_machine import HTTPMachine
+
+    kill = _http_settings(examples, derandomize=True, phases=[Phase.generate],
+                          print_blob=False)
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        try:
+            run_state_machine_as_test(HTTPMachine, settings=kill)
+        except Exception as err:
+            return violated_ids(err)
+    return set()
 
 
 def _mutant_doors(examples: int) -> set[str]:
@@ -506,19 +534,22 @@ def mutants(console: Console, budget: int) -> tuple[Outcome, Table]:
     with contextlib.suppress(ImportError):  # without the server extra: no wire catalogue
         from qsession.server import mutants as server_mutants
 
-        wire_mutants = server_mutants.WIRE_MUTANTS + server_mutants.REST_MUTANTS
+        wire_mutants = (server_mutants.WIRE_MUTANTS + server_mutants.REST_MUTANTS
+                        + server_mutants.DURABLE_MUTANTS)
     wire = {m.name for m in wire_mutants}
     rest_bugs = {m.name for m in wire_mutants if m.expected == {"INV-REST"}}
+    durable_bugs = {m.name for m in wire_mutants if m.expected == {"INV-DURABLE"}}
     catalogue = (*MUTANTS, *wire_mutants)
     outcome = Outcome(f"mutants ({len(catalogue)}, ≤{budget} stateful examples, "
-                      f"{MUTANT_PROGRAMS} programs, {budget} circuits each, "
-                      f"{MUTANT_DOORS} doors programs or {MUTANT_REST} REST examples for "
-                      "the server's)")
-    parts = ("stateful", "programs", "durations", "metrics", "doors", "rest")
+                      f"{MUTANT_PROGRAMS} programs, {budget} circuits each; for the "
+                      f"server's, {MUTANT_DOORS} doors programs, {MUTANT_REST} REST examples "
+                      f"or {MUTANT_HTTP} HTTP runs with crashes)")
+    parts = ("stateful", "programs", "durations", "metrics", "doors", "http", "rest")
     # The explorer walks the pure model, which no mutant touches (they patch the runtime):
     # it cannot kill them, and says so rather than run for nothing. A runtime mutant acts
-    # the same behind both doors, and a wire mutant only behind the HTTP one: each runs
-    # the parts that could see it, the others say n/a.
+    # the same behind both doors, a wire mutant only behind the HTTP one, and a durability
+    # mutant only across a crash, which only the HTTP part makes: each runs the parts that
+    # could see it, the others say n/a.
     table = Table(title="Seeded bugs: which part of verify killed each",
                   caption="✓ the part found a violation the mutant is expected to cause; "
                           "n/a: the part cannot see the mutant's code (the explorer checks "
@@ -536,6 +567,8 @@ def mutants(console: Console, budget: int) -> tuple[Outcome, Table]:
             with mutant.applied():
                 if mutant.name in rest_bugs:
                     found = {"rest": _mutant_rest(MUTANT_REST)}
+                elif mutant.name in durable_bugs:
+                    found = {"http": _mutant_http(MUTANT_HTTP)}
                 elif mutant.name in wire:
                     found = {"doors": _mutant_doors(MUTANT_DOORS)}
                 else:

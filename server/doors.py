@@ -22,11 +22,12 @@ a runnable script.
 from __future__ import annotations
 
 import json
+import os
 import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from hypothesis import strategies as st
 
@@ -357,32 +358,64 @@ class InProcess(_Door):
 # -- the HTTP door -----------------------------------------------------------------------------
 
 
+class Platform(Protocol):
+    """A served platform the HTTP door drives (``http_machine`` has ones that crash)."""
+
+    url: str
+
+    def env(self, tenant: str) -> dict[str, str]:
+        """The client's environment for ``tenant`` (``launch.client_env``)."""
+
+    def control_headers(self) -> dict[str, str]:
+        """What a request to a ``/qsession/v1`` route sends (JSON, the control token)."""
+
+    def close(self) -> None:
+        """Stop the platform."""
+
+
 class OverHTTP(_Door):
-    """The real client against a real server on loopback; virtual time over control routes."""
+    """The real client against a real server on loopback; virtual time over control routes.
+
+    Without ``platform`` the server runs in this process (``connect()``), as many servers
+    are started; with one, the door drives that platform, the client's environment set
+    until ``close()``.
+    """
 
     label = HTTP
 
-    def __init__(self) -> None:
+    def __init__(self, platform: Platform | None = None) -> None:
         from qiskit_ibm_runtime import QiskitRuntimeService
 
         from .emulator import Instance
         from .launch import connect
 
-        self.conn = connect(clock="virtual", backends=[BACKEND], noise=False, seed=SEED,
-                            instances=[Instance(t, allocation=a)
-                                       for t, a in ALLOCATIONS.items()], instance=TENANTS[0])
-        self.url = self.conn.server.url
-        env = self.conn.server.env(TENANTS[1])
-        self.services = {TENANTS[0]: self.conn.service, TENANTS[1]: QiskitRuntimeService(
+        self.conn: Any = None
+        self.saved: dict[str, str | None] = {}
+        if platform is None:
+            self.conn = connect(clock="virtual", backends=[BACKEND], noise=False, seed=SEED,
+                                instances=[Instance(t, allocation=a)
+                                           for t, a in ALLOCATIONS.items()],
+                                instance=TENANTS[0])
+            self.url = self.conn.server.url
+            self.headers = self.conn.server.control_headers()
+            envs = {t: self.conn.server.env(t) for t in TENANTS}
+        else:
+            self.url, self.headers = platform.url, platform.control_headers()
+            envs = {t: platform.env(t) for t in TENANTS}
+            # The client reads IAM_URL and the catalogue's URLs from the environment only.
+            self.saved = {key: os.environ.get(key) for key in envs[TENANTS[0]]}
+            os.environ.update(envs[TENANTS[0]])
+        self.platform = platform
+        self.services = {t: QiskitRuntimeService(
             channel="ibm_quantum_platform", token=env["QISKIT_IBM_TOKEN"],
-            url=env["QISKIT_IBM_URL"], instance=env["QISKIT_IBM_INSTANCE"])}
+            url=env["QISKIT_IBM_URL"], instance=env["QISKIT_IBM_INSTANCE"])
+            for t, env in envs.items()}
         self.backends = {t: s.backend(BACKEND) for t, s in self.services.items()}
 
     def _control(self, route: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         data = json.dumps(body or {}).encode()
         request = urllib.request.Request(f"{self.url}/qsession/v1/{route}", data=data,
-                                         headers={"Content-Type": "application/json"},
-                                         method="POST")
+                                         headers=self.headers, method="POST")
         with urllib.request.urlopen(request, timeout=60) as response:
             answer: dict[str, Any] = json.loads(response.read())
         return answer
@@ -413,7 +446,8 @@ class OverHTTP(_Door):
         self._control("run-until-idle")
 
     def trace(self) -> list[dict[str, Any]]:
-        with urllib.request.urlopen(f"{self.url}/qsession/v1/trace", timeout=60) as response:
+        request = urllib.request.Request(f"{self.url}/qsession/v1/trace", headers=self.headers)
+        with urllib.request.urlopen(request, timeout=60) as response:
             lines = response.read().decode().splitlines()
         return [json.loads(line) for line in lines[1:]]
 
@@ -425,7 +459,14 @@ class OverHTTP(_Door):
         return float(self.services[tenant].usage()["usage_consumed_seconds"])
 
     def close(self) -> None:
-        self.conn.close()
+        if self.conn is not None:
+            self.conn.close()
+            return
+        for key, value in self.saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 @contextmanager

@@ -4,7 +4,9 @@
 between the runtime and IBM's JSON): the doors part (``server/doors.py``) must see the HTTP
 door disagree with the in-process one. ``REST_MUTANTS`` wrap one function of the request
 forms, tenancy, tokens or the proxy's host rule: the REST part
-(``server/rest_properties.py``) must see a property fail.
+(``server/rest_properties.py``) must see a property fail. ``DURABLE_MUTANTS`` break what a
+state folder keeps across a crash: the HTTP part (``server/http_machine.py``), which
+crashes the server and restarts it on its folder, must see INV-DURABLE fail.
 """
 
 from __future__ import annotations
@@ -14,9 +16,11 @@ from typing import Any
 from unittest import mock
 
 from qsession.properties.mutants import Mutant
+from qsession.runtime.scheduler import RESTART_ERROR, Scheduler
 
 from . import forms, intercept, wire
 from .emulator import Emulator
+from .store import Store
 from .tokens import Tokens
 
 
@@ -51,8 +55,9 @@ def _values_in_key_order(real: Callable[..., Any], where: str, value: Any,
 
 
 def _any_tenant(real: Callable[..., Any], self: Any, tenant: Any, job_id: str) -> Any:
-    entry = self.jobs.get(job_id)  # BUG: the job is looked up whoever owns it
-    return real(self, tenant if entry is None else entry.instance, job_id)
+    owner = next((r.instance for r in self.all_jobs() if r.id == job_id), None)
+    # BUG: the job is looked up whoever owns it
+    return real(self, self.instances.get(owner, tenant), job_id)
 
 
 def _unsigned(self: Any, token: str) -> dict[str, Any]:
@@ -91,3 +96,32 @@ REST_MUTANTS: tuple[Mutant, ...] = (
 )
 """Bugs in request forms, tenancy, tokens and the proxy's host rule (the REST part kills
 each)."""
+
+
+def _block_buffered(real: Callable[..., Any], self: Any, *args: Any, **kwargs: Any) -> None:
+    real(self, *args, **kwargs)
+    if self._trace_file is not None:
+        # BUG: records wait in the process's buffer; an answer leaves before they reach
+        # the OS, and a crash takes back what the client was told.
+        self._trace_file.reconfigure(line_buffering=False)
+
+
+def _running_goes_on(real: Callable[..., Any], self: Any, restarts: int,
+                     reason: str = RESTART_ERROR) -> None:
+    if self.running is None:
+        real(self, restarts, reason)
+        return
+    # BUG: the restart is recorded, but the job that was running goes on as if its
+    # execution had survived the process that ran it.
+    self.trace.emit(self.now(), self.qpu, "qpu", self.qpu, "restart", restarts=restarts)
+
+
+DURABLE_MUTANTS: tuple[Mutant, ...] = (
+    Mutant("durable-ack-before-write", "an answer leaves before the trace records it reveals "
+           "reach the OS", frozenset({"INV-DURABLE"}),
+           lambda: [_wrap(Store, "attach", _block_buffered)]),
+    Mutant("durable-running-resumed", "a job running at a crash goes on after the restart "
+           "instead of failing", frozenset({"INV-DURABLE"}),
+           lambda: [_wrap(Scheduler, "restart", _running_goes_on)]),
+)
+"""Bugs in what survives a crash (the HTTP part, which crashes the server, kills each)."""
