@@ -559,7 +559,7 @@ class Emulator:
         with self.lock:
             if job.in_final_state():
                 raise Conflict(f"Job {job.job_id()} cannot be cancelled: it is already "
-                               f"{job.status()}")
+                               f"{wire.job_state(job)['status']}")
             job.cancel()
 
     def set_tags(self, job: RuntimeJobV2, tags: list[str]) -> None:

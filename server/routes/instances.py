@@ -1,19 +1,21 @@
 """``GET /instance``, ``GET|PUT /instances/configuration`` and ``GET /instances/usage``.
 
 Usage is the fair-share ledger's charged QPU time over its rolling window (one ledger for
-every QPU); the limit is what ``PUT /instances/configuration`` set, and a job submitted
-once usage reached it is refused with 409, as IBM refuses it.
+every QPU); the limit is what ``PUT /instances/configuration`` set, never below the usage
+so far (409 otherwise), and a job submitted once usage reached it is refused with 409, as
+IBM refuses it.
 """
 
 from __future__ import annotations
 
+import math
 from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
 
 from .. import models, wire
-from ..emulator import Emulator
+from ..emulator import Conflict, Emulator
 from ..platform import plan_id
 from .common import errors, parse, raw_body, request_body, tenant
 
@@ -55,7 +57,17 @@ def router() -> APIRouter:
         change = parse(models.InstanceConfigurationUpdate, raw)
         emulator: Emulator = request.app.state.emulator
         limit = change.instance_limit
-        emulator.set_instance_limit(owner, None if limit is None else float(limit))
+        with emulator.lock:
+            used = emulator.usage_seconds(owner)
+            if limit is not None and limit < used:
+                # IBM's 409 "Usage exceeds instance limit": a limit is never below what the
+                # instance has used (IBM's cost-limit guide: the limit "will always be
+                # greater than or equal to the total cost").
+                raise Conflict(
+                    f"Usage exceeds instance limit: the instance has used {used:g} s in its "
+                    f"usage period, more than {limit} s; set a limit of at least "
+                    f"{math.ceil(used)} s, or null to remove it (GET /instances/usage)")
+            emulator.set_instance_limit(owner, None if limit is None else float(limit))
         return Response(status_code=204)
 
     @api.get("/instances/usage", summary="QPU usage of the instance over its usage period",
