@@ -430,6 +430,7 @@ def rest(profile: str, seed: int | None, console: Console,
     outcome.seconds = time.perf_counter() - started
     outcome.per_invariant = {"INV-REST": sum(verdict.examples.values())}
     checked = ", ".join(f"{name} {n}" for name, n in verdict.examples.items())
+    checked += "".join(f"; not run: {why}" for why in verdict.skipped)
     if verdict.ok:
         outcome.detail = f"held on every example: {checked}"
     else:

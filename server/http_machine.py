@@ -141,8 +141,9 @@ class Killed:
                 "--port", str(self.port), "--control-token", CONTROL_TOKEN,
                 *(f"--instance={t}={a:g}" for t, a in ALLOCATIONS.items())]
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     text=True, env={k: v for k, v in os.environ.items()
-                                                     if k not in ENV_KEYS})
+                                     text=True, cwd=self.folder.parent,
+                                     env={k: v for k, v in os.environ.items()
+                                          if k not in ENV_KEYS})
         assert self.proc.stdout is not None
         printed: dict[str, str] = {}
         for line in self.proc.stdout:  # the export lines, printed once it listens

@@ -10,6 +10,12 @@
   server's) is a 401.
 - **The proxy's host rule** (``qsession run``'s interception): a host is answered locally
   exactly when it is ``cloud.ibm.com`` or a name under it, whatever the near miss.
+- **Answers as documented** (with Schemathesis installed): requests Schemathesis draws from
+  the server's own ``/openapi.json`` for every ``/api/v1`` operation get no server error, a
+  documented status, content type and headers, and a body that fits the declared schema.
+  Schemathesis patches Hypothesis for the whole process when it builds its first strategy;
+  ``hypothesis_kept()`` gives Hypothesis back afterwards, so the parts of ``qsession
+  verify`` that run later draw as they would have without it.
 
 ``check(examples, seed)`` runs them; each failure names its property and its shrunk example.
 """
@@ -30,12 +36,17 @@ BACKEND = "qsession_ideal"
 TENANTS = ("t0", "t1")
 
 
+DOCUMENTED = "answers as documented"
+
+
 @dataclass
 class RestVerdict:
     """What the REST properties found: examples per property, and the failures."""
 
     examples: dict[str, int] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    """Properties not run, each with why (a library not installed)."""
 
     @property
     def ok(self) -> bool:
@@ -260,6 +271,86 @@ def _host_property(host: str) -> str | None:
     return None
 
 
+def _hypothesis_places() -> list[tuple[Any, str]]:
+    """Where Schemathesis' set-up patches Hypothesis (``schemathesis.generation.hypothesis``):
+    the failing-example printer, the buffer sizes, the random registration."""
+    from hypothesis import core as root_core
+    from hypothesis.internal import entropy
+    from hypothesis.internal.conjecture import engine
+    from hypothesis.strategies._internal import collections, core
+
+    return [(root_core, "RepresentationPrinter"), (root_core, "BUFFER_SIZE"),
+            (engine, "BUFFER_SIZE"), (collections, "BUFFER_SIZE"),
+            (core, "is_first_param_referenced_in_function"), (entropy, "register_random")]
+
+
+@contextmanager
+def hypothesis_kept() -> Iterator[None]:
+    """Run the block, then give Hypothesis back what Schemathesis' set-up replaced in it."""
+    places = _hypothesis_places()
+    saved = [getattr(owner, name) for owner, name in places]
+    try:
+        yield
+    finally:
+        for (owner, name), value in zip(places, saved, strict=True):
+            setattr(owner, name, value)
+        try:  # so that a later use patches (and is given back) again
+            from schemathesis.generation import hypothesis as schemathesis_hypothesis
+        except ImportError:
+            pass
+        else:
+            setup: Any = schemathesis_hypothesis.setup
+            if getattr(setup, "_is_patched", False):
+                setup._is_patched = False
+
+
+def _documented(caller: _Caller, examples: int, seed: int | None) -> tuple[int, list[str]]:
+    """Schemathesis' requests to every ``/api/v1`` operation; each answer checked against
+    the published document. Requests sent, and the operations whose answers did not fit."""
+    import schemathesis
+    from hypothesis import HealthCheck, Phase, given, settings
+    from hypothesis import seed as fix_seed
+    from schemathesis.specs.openapi.checks import positive_data_acceptance
+
+    document = caller.requests.get(f"{caller.base}/openapi.json", timeout=60).json()
+    schema = schemathesis.openapi.from_dict(document)
+    results: list[Any] = list(schema.get_all_operations())
+    operations = [result.ok() for result in results]  # the document is the server's own
+    headers = {k: v for k, v in caller.headers("t0").items() if k != "Content-Type"}
+    sent = [0]
+    failures: list[str] = []
+
+    def fuzz(operation: Any) -> None:
+        # A body that fits the document can still be refused by POST /jobs: no JSON schema
+        # says whether a string is a circuit the backend runs (IBM validates params with
+        # ibm-quantum-schemas); that refusal is a 400 in IBM's shape, which the other
+        # checks still check.
+        excluded = [positive_data_acceptance] if (operation.method, operation.path) == (
+            "post", "/api/v1/jobs") else []
+
+        @settings(max_examples=examples, deadline=None, database=None,
+                  derandomize=seed is None, phases=[Phase.explicit, Phase.generate],
+                  suppress_health_check=list(HealthCheck), print_blob=False)
+        @given(case=operation.as_strategy())
+        def answers(case: Any) -> None:
+            sent[0] += 1
+            case.call_and_validate(base_url=caller.base, headers=headers,
+                                   excluded_checks=excluded)
+
+        (answers if seed is None else fix_seed(seed)(answers))()
+
+    for operation in operations:
+        if not operation.path.startswith("/api/v1/"):
+            continue
+        try:
+            fuzz(operation)
+        except Exception as err:  # Schemathesis' failure groups name each failed check
+            first = str(err).strip().splitlines()
+            failures.append(f"{operation.method.upper()} {operation.path}: "
+                            + " / ".join(first[:6]))
+    return sent[0], failures
+
+
 def check(examples: int, seed: int | None = None) -> RestVerdict:
     """Every REST property for ``examples`` drawn examples each (against one server)."""
     from hypothesis import HealthCheck, Phase, given, settings
@@ -292,5 +383,15 @@ def check(examples: int, seed: int | None = None) -> RestVerdict:
             max(2, examples // 2))
         run("tokens", st.tuples(st.integers(0, 10_000), st.booleans()),
             lambda t: _token_property(caller, *t), max(2, examples // 2))
+        try:
+            import schemathesis  # noqa: F401
+        except ImportError:
+            verdict.skipped.append(f"{DOCUMENTED}: needs Schemathesis (pip install "
+                                   "schemathesis)")
+        else:
+            with hypothesis_kept():
+                sent, failed = _documented(caller, examples, seed)
+            verdict.examples[DOCUMENTED] = sent
+            verdict.failures.extend(f"{DOCUMENTED}: {line}" for line in failed)
     run("proxy host rule", hosts(), _host_property, 20 * examples)
     return verdict

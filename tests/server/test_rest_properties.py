@@ -14,10 +14,20 @@ from qsession.server import rest_properties
 from qsession.server.mutants import REST_MUTANTS, WIRE_MUTANTS
 
 
-def test_the_rest_properties_hold() -> None:
+def test_the_rest_properties_hold_and_leave_hypothesis_as_it_was() -> None:
+    from hypothesis import core
+    from hypothesis.internal.conjecture import engine
+
+    before = (core.RepresentationPrinter, engine.BUFFER_SIZE)
     verdict = rest_properties.check(3, seed=20261207)
     assert verdict.ok, verdict.failures
     assert verdict.examples["request forms"] == 3 and verdict.examples["proxy host rule"] == 60
+    # Schemathesis drew requests for every /api/v1 operation (over 20 of them, up to 3
+    # each) and every answer fit the published document ...
+    assert verdict.examples[rest_properties.DOCUMENTED] >= 20 and not verdict.skipped
+    # ... and Hypothesis is as it was for whatever runs next in this process (Schemathesis'
+    # set-up had replaced its failing-example printer and buffer size).
+    assert (core.RepresentationPrinter, engine.BUFFER_SIZE) == before
 
 
 def test_equivalent_forms_cover_qasm_qpy_short_pubs_and_values_by_name() -> None:
@@ -43,3 +53,18 @@ def test_each_rest_mutant_is_killed_by_the_rest_part(mutant: Mutant) -> None:
 def test_each_wire_mutant_is_killed_by_the_doors_part(mutant: Mutant) -> None:
     with mutant.applied():
         assert verify._mutant_doors(verify.MUTANT_DOORS) == {"INV-DOORS"}
+
+
+def test_hypothesis_is_given_back_after_schemathesis_patched_it() -> None:
+    import schemathesis
+    from hypothesis import core
+
+    before = core.RepresentationPrinter
+    document = {"openapi": "3.0.2", "info": {"title": "t", "version": "1"},
+                "paths": {"/api/v1/x": {"get": {"responses": {"200": {"description": "ok"}}}}}}
+    with rest_properties.hypothesis_kept():
+        schema = schemathesis.openapi.from_dict(document)
+        next(iter(schema.get_all_operations())).ok().as_strategy()
+        patched = core.RepresentationPrinter
+    assert patched is not before  # Schemathesis' set-up swapped the printer ...
+    assert core.RepresentationPrinter is before  # ... and it is given back
