@@ -20,9 +20,10 @@ Fsync policy (``fsync``): ``"ack"`` (default) fsyncs whatever an answer reveals 
 leaves: SQLite commits with ``synchronous=FULL`` and the trace and clock files are
 fsynced once per answer that follows new records (group commit: one fsync covers every
 record written since the last), with ``fdatasync`` where the OS has it (the data and the
-file's length reach the disk; its times, which nothing reads back, need not). ``"off"`` only writes (``write()`` to the OS before the
-answer): a killed server loses nothing, a power cut or an OS crash may. Without a folder
-the store lives in memory and nothing survives the process.
+file's length reach the disk; its times, which nothing reads back, need not). ``"off"``
+only writes (``write()`` to the OS before the answer): a killed server loses nothing, a
+power cut or an OS crash may. Without a folder the store lives in memory and nothing
+survives the process.
 """
 
 from __future__ import annotations
