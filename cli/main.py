@@ -328,7 +328,8 @@ def replay(trace_file: Path) -> None:
 @click.option("--seed", type=int, default=None,
               help="Seed for the stateful runs and the programs (default: a fresh one, printed).")
 @click.option("--mutants", "with_mutants", is_flag=True,
-              help="Also run every seeded scheduler bug; each must be killed.")
+              help="Also run every seeded bug (runtime, wire, REST, durability); each "
+                   "must be killed by a part that can see it.")
 @click.option("--runs", type=click.IntRange(min=0), default=None,
               help="Random programs to run (default: 2,000 dev, 5,000 ci, 100,000 deep).")
 @click.option("--processes", "-j", type=click.IntRange(min=1), default=2, show_default=True,
@@ -338,7 +339,8 @@ def replay(trace_file: Path) -> None:
                    "processes); the same seeds give the same verdicts and counts.")
 def verify(profile: str, seed: int | None, with_mutants: bool, runs: int | None,
            processes: int, executor: str | None) -> None:
-    """Check every invariant: stateful runs, the explorer, random programs, mutants."""
+    """Check every invariant: stateful runs, the explorer, random programs, the two doors,
+    the HTTP door across crashes and REST properties."""
     from rich.console import Console
 
     from qsession.cli.verify import verify as run_campaign
