@@ -85,15 +85,17 @@ def test_the_wheel_installed_elsewhere_runs_the_readme(dist: tuple[Path, str],
     assert page.read_text() == (ROOT / "docs" / "server.md").read_text()
     assert (page.parent / "server-page-session.png").is_file()
     assert pyproject()["project"]["version"] in qsession("--version").stdout  # type: ignore[index]
-    qsession("demo", "-q")
-    for name in ("trace.jsonl", "timeline.png", "session-lifecycle.svg"):
-        assert (home / "qsession-out" / name).is_file(), name
+    # The README's order: its first commands run an example, its Verifying section the
+    # demo (a second `qsession run` into the same folder would be refused without --force).
     qsession("examples", "--copy", "my-examples")
     run = qsession("run", "--", str(venv / "bin" / "python"),
                    "my-examples/unchanged/session_sampler.py")
     assert "after close: Closed" in run.stdout, run.stdout
     assert "qsession: jobs: 3 DONE" in run.stderr, run.stderr
     assert (home / "qsession-out" / "timeline.png").is_file()
+    qsession("demo", "-q")
+    for name in ("trace.jsonl", "timeline.png", "session-lifecycle.svg"):
+        assert (home / "qsession-out" / name).is_file(), name
 
     suite = readme_suite()
     assert suite
