@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 import subprocess
 import sys
 import time
 from typing import Any
 
-from .b10_check import label
-from .common import REPO, Result, median, verdict
+from .common import REPO, Result, label, median, verdict
+from .workload import run_mixed
 
 SIZES = (1_000, 10_000, 100_000)
 POLLS = 30
@@ -32,9 +31,7 @@ TARGET = 2.0
 
 def build(jobs: int, seed: int = 1) -> Any:
     """A virtual-clock server whose trace holds ``jobs`` finished jobs and a live tail."""
-    from qsession.model import Mode
     from qsession.runtime.clock import to_us
-    from qsession.runtime.errors import IBMRuntimeError
     from qsession.server import Emulator, Instance, Server
 
     emulator = Emulator(clock="virtual", noise=False, backends=("qsession_ideal",),
@@ -43,45 +40,13 @@ def build(jobs: int, seed: int = 1) -> Any:
     service: Any = emulator.service
     scheduler = service.schedulers["qsession_ideal"]
     clock = service.clock
-    rng = random.Random(seed)
-    state: dict[str, Any] = {"left": jobs, "session": None, "in_session": 0}
-
-    def arrive() -> None:
-        state["left"] -= 1
-        duration = to_us(rng.choice((0.5, 1.0, 2.0)))
-        if rng.random() < 0.5:
-            if state["session"] is None:
-                mode: Mode = rng.choice(("dedicated", "batch"))
-                state["session"] = scheduler.open_session(
-                    mode, max_time_us=to_us(rng.choice((30.0, 300.0))),
-                    ittl_us=to_us(2.0 if mode == "dedicated" else 1.0),
-                    instance=rng.choice("ab"))
-                state["in_session"] = 0
-            session = state["session"]
-            try:
-                scheduler.submit(session, instance=session.instance, kind="null",
-                                 payload=None, duration_us=duration)
-            except IBMRuntimeError:
-                state["session"] = None
-            state["in_session"] += 1
-            if state["in_session"] >= 10 and state["session"] is not None:
-                scheduler.close(state["session"])
-                state["session"] = None
-        else:
-            scheduler.submit(None, instance=rng.choice("ab"), kind="null", payload=None,
-                             duration_us=duration)
-        if state["left"] > 0:
-            clock.call_at(clock.now() + to_us(rng.expovariate(1 / 1.6)), arrive)
 
     from qsession.runtime import scheduler as module
 
     # Jobs that run no circuit: the scheduler's null executor instead of the QPU's.
     scheduler.executor = module._null_executor
     with clock.lock:
-        clock.call_at(0, arrive)
-        clock.wait_for(lambda: state["left"] <= 0 and scheduler.is_idle())
-        if state["session"] is not None:
-            scheduler.close(state["session"])
+        run_mixed(scheduler, clock, jobs, seed)
         # The live tail: a session holding the QPU and 20 jobs queued behind a long one.
         tail = scheduler.open_session("dedicated", max_time_us=to_us(3600.0),
                                       ittl_us=to_us(60.0), instance="a")

@@ -558,7 +558,10 @@ class Emulator:
         """Cancel a queued or running job; a final one is a Conflict (409)."""
         with self.lock:
             if job.in_final_state():
-                raise Conflict(f"Job {job.job_id()} cannot be cancelled: it is already "
+                # IBM's words for this 409 first ("Job is in non cancellable status."),
+                # then which status it is in.
+                raise Conflict(f"Job is in non cancellable status: job {job.job_id()} "
+                               f"cannot be cancelled, it is already "
                                f"{wire.job_state(job)['status']}")
             job.cancel()
 
@@ -631,27 +634,3 @@ class Emulator:
                 self._trace_file.flush()
                 self._trace_file.close()
             self.store.close()
-
-
-def _sampler_pub(pub: Any) -> Any:
-    """A decoded sampler pub ``[circuit, values, shots]`` as the runtime takes it."""
-    if isinstance(pub, list | tuple):
-        items = list(pub)
-        if len(items) == 3 and items[2] is None:
-            items = items[:2]
-        if len(items) >= 2 and getattr(items[1], "size", 1) == 0:
-            items[1] = None
-        return tuple(items)
-    return pub
-
-
-def _estimator_pub(pub: Any) -> Any:
-    """A decoded estimator pub ``[circuit, observables, values, precision]`` for the runtime."""
-    if isinstance(pub, list | tuple):
-        items = list(pub)
-        if len(items) == 4 and items[3] is None:
-            items = items[:3]
-        if len(items) >= 3 and getattr(items[2], "size", 1) == 0:
-            items[2] = None
-        return tuple(items)
-    return pub

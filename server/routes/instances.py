@@ -1,4 +1,5 @@
-"""``GET /instance``, ``GET|PUT /instances/configuration`` and ``GET /instances/usage``.
+"""``GET /instance``, ``GET|PUT /instances/configuration`` and ``GET /instances/usage``
+(also at ``GET /usage``, the path IBM's set-up guide calls).
 
 Usage is the fair-share ledger's charged QPU time over its rolling window (one ledger for
 every QPU); the limit is what ``PUT /instances/configuration`` set, never below the usage
@@ -18,6 +19,15 @@ from .. import models, wire
 from ..emulator import Conflict, Emulator
 from ..platform import plan_id
 from .common import errors, parse, raw_body, request_body, tenant
+
+USAGE_ALIAS = (
+    "IBM's guide 'Set up to use IBM Quantum Platform with REST API' checks a bearer token "
+    "and a Service-CRN with GET /api/v1/usage, a path its REST reference does not list (the "
+    "reference has GET /v1/instances/usage, operation get_usage). The emulator answers the "
+    "guide's request with the instance's usage, the same answer as GET /instances/usage, "
+    "so the guide's first step works; a program meant for IBM should call "
+    "GET /instances/usage.")
+"""Why ``GET /usage`` is served (its OpenAPI description)."""
 
 
 def router() -> APIRouter:
@@ -73,6 +83,9 @@ def router() -> APIRouter:
     @api.get("/instances/usage", summary="QPU usage of the instance over its usage period",
              response_model=models.InstanceUsage, response_model_exclude_none=True,
              responses=errors(401, 403))
+    @api.get("/usage", summary="The instance's usage, as GET /instances/usage answers it",
+             description=USAGE_ALIAS, response_model=models.InstanceUsage,
+             response_model_exclude_none=True, responses=errors(401, 403))
     def usage(request: Request) -> dict[str, Any]:
         owner = tenant(request)
         emulator: Emulator = request.app.state.emulator

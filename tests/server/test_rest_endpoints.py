@@ -224,12 +224,15 @@ def test_post_jobs_refuses_ibms_limits_and_honours_private(conn: Connection) -> 
 
 def test_delete_and_cancel_answer_ibms_status_codes(conn: Connection) -> None:
     # DELETE /jobs/{id}: "Job must be in a terminal state" (400 otherwise, 204 when final);
-    # POST /jobs/{id}/cancel: 409 "Job is in non cancellable status".
+    # POST /jobs/{id}/cancel: 409 "Job is in non cancellable status." (IBM's jobs OpenAPI,
+    # cancel_job_jid); the message says IBM's words, then the status the job is in.
     job = run_sampler(conn)
     ibm_error(call(conn, "DELETE", f"/jobs/{job.job_id()}"), 400, "only a final job", 1002)
     assert call(conn, "POST", f"/jobs/{job.job_id()}/cancel").status_code == 204
-    ibm_error(call(conn, "POST", f"/jobs/{job.job_id()}/cancel"), 409,
-              f"Job {job.job_id()} cannot be cancelled: it is already Cancelled")
+    error = ibm_error(call(conn, "POST", f"/jobs/{job.job_id()}/cancel"), 409,
+                      "Job is in non cancellable status")
+    assert error["message"] == (f"Job is in non cancellable status: job {job.job_id()} "
+                                "cannot be cancelled, it is already Cancelled")
     assert call(conn, "DELETE", f"/jobs/{job.job_id()}").status_code == 204
     ibm_error(call(conn, "GET", f"/jobs/{job.job_id()}"), 404, "not found", 1291)
     ibm_error(call(conn, "GET", "/jobs/" + "j" * 1001), 400, "job_id", 1002)  # id length
@@ -308,6 +311,23 @@ def test_cancelled_and_expired_sessions_say_why(conn: Connection) -> None:
     session.cancel()
     body = call(conn, "GET", f"/sessions/{session.session_id}").json()
     assert body["state"] == "closed" and "cancelled" in body["state_reason"]
+    # The same over plain HTTP: DELETE /sessions/{id}/close (the client's Session.cancel())
+    # cancels the queued job; the running one completes (IBM's "Close job session": "jobs
+    # ... queued are cancelled").
+    conn.server.advance(60)  # the first session's running job completes
+    cancelled = Session(backend=backend)
+    running, queued = (SamplerV2(mode=cancelled).run([isa_bell(backend)], shots=10)
+                       for _ in range(2))
+    assert [call(conn, "GET", f"/jobs/{job.job_id()}").json()["status"]
+            for job in (running, queued)] == ["Running", "Queued"]
+    close = call(conn, "DELETE", f"/sessions/{cancelled.session_id}/close")
+    assert close.status_code == 204 and close.content == b""
+    conn.server.advance(60)
+    assert [call(conn, "GET", f"/jobs/{job.job_id()}").json()["status"]
+            for job in (running, queued)] == ["Completed", "Cancelled"]
+    body = call(conn, "GET", f"/sessions/{cancelled.session_id}").json()
+    assert body["state"] == "closed" and "cancelled" in body["state_reason"]
+    ibm_error(call(conn, "DELETE", "/sessions/nope/close"), 404, "not found", 1291)
     # Expiry: max_ttl 10 s, three jobs of about 7 s each; at 10 s the second is running
     # (it completes) and the third still queued (it fails, with the reason).
     ideal = conn.service.backend("qsession_ideal")
