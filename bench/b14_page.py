@@ -8,8 +8,10 @@ session and a queue of 20 jobs. The page is polled as a browser polls it: each p
 virtual time moved by 0.05 s, with the version and the part digests of the previous
 answer, over HTTP to the real server. Each size's server runs in a fresh interpreter; all
 are up at once and polled in rounds (one poll of each, who goes first rotating), so the
-sizes share the machine's load alike. The figure is the median poll at 100k against the
-median at 1k: the poll must cost what the page shows, not what the trace holds.
+sizes share the machine's load alike. The figure is the median CPU time of a poll (the
+server's process: server and polling client) at 100k against the median at 1k: the poll
+must cost what the page shows, not what the trace holds. Wall times are noted beside it:
+on a machine shared with other work they vary with everyone else's load.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from .common import REPO, Result, label, median, verdict
 from .workload import run_mixed
 
 SIZES = (1_000, 10_000, 100_000)
-POLLS = 30
+POLLS = 100
 TARGET = 2.0
 
 
@@ -67,20 +69,21 @@ class Poller:
         self.build_s = time.perf_counter() - began
         self.version, self.digests = "", ""
 
-    def poll(self) -> tuple[float, int]:
-        """Move virtual time by 0.05 s, then one poll: its seconds and answer bytes."""
+    def poll(self) -> tuple[float, float, int]:
+        """Move virtual time by 0.05 s, then one poll: its wall seconds, the CPU seconds
+        this process (server and client) spent on it, and the answer's bytes."""
         import urllib.request
 
         self.server.advance(0.05)
         url = f"{self.server.url}/page/live?v={self.version}&h={self.digests}"
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         with urllib.request.urlopen(url, timeout=600) as response:
             raw = response.read()
-        seconds = time.perf_counter() - start
+        seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
         body = json.loads(raw)
         self.version = body.get("version", self.version)
         self.digests = body.get("digests", "")
-        return seconds, len(raw)
+        return seconds, cpu, len(raw)
 
 
 def child(jobs: int) -> None:
@@ -91,8 +94,8 @@ def child(jobs: int) -> None:
     try:
         for line in sys.stdin:
             if line.strip() == "poll":
-                seconds, size = poller.poll()
-                print(json.dumps({"s": seconds, "bytes": size}), flush=True)
+                seconds, cpu, size = poller.poll()
+                print(json.dumps({"s": seconds, "cpu": cpu, "bytes": size}), flush=True)
             else:
                 print(json.dumps({"records": poller.server.emulator.trace.count}), flush=True)
                 break
@@ -137,6 +140,7 @@ def measure(sizes: tuple[int, ...], polls: int = POLLS) -> dict[int, dict[str, A
         for jobs in sizes:
             children.append(Child(jobs))
         times: dict[int, list[float]] = {n: [] for n in sizes}
+        cpus: dict[int, list[float]] = {n: [] for n in sizes}
         sizes_b: dict[int, list[int]] = {n: [] for n in sizes}
         for round_ in range(polls + 2):  # the first two are untimed: imports, first render
             k = round_ % len(children)
@@ -144,9 +148,11 @@ def measure(sizes: tuple[int, ...], polls: int = POLLS) -> dict[int, dict[str, A
                 answer = c.ask("poll")
                 if round_ >= 2:
                     times[c.jobs].append(float(answer["s"]))
+                    cpus[c.jobs].append(float(answer["cpu"]))
                     sizes_b[c.jobs].append(int(answer["bytes"]))
         return {c.jobs: {"jobs": c.jobs, "records": c.stop(), "build_s": c.build_s,
-                         "poll_s": times[c.jobs], "bytes": sizes_b[c.jobs]}
+                         "poll_s": times[c.jobs], "cpu_s": cpus[c.jobs],
+                         "bytes": sizes_b[c.jobs]}
                 for c in children}
     finally:
         for c in children:
@@ -160,17 +166,18 @@ def run(quick: bool = False, **_options: Any) -> Result:
     sizes = (100, 300) if quick else SIZES
     polls = 3 if quick else POLLS
     reports = measure(sizes, polls)
-    poll = {n: median(reports[n]["poll_s"]) for n in sizes}
+    poll = {n: median(reports[n]["cpu_s"]) for n in sizes}
+    wall = {n: median(reports[n]["poll_s"]) for n in sizes}
     base, top = sizes[0], sizes[-1]
     ratio = poll[top] / poll[base]
-    shown = ", ".join(f"{label(n)}: {poll[n] * 1e3:.1f} ms, "
+    shown = ", ".join(f"{label(n)}: {poll[n] * 1e3:.1f} ms CPU, {wall[n] * 1e3:.1f} ms wall, "
                       f"{median(reports[n]['bytes']) / 1e3:.1f} kB"
                       for n in sizes)
     return Result(
         id="B14",
         figure=f"GET /page/live (a poll after time moved) at {', '.join(label(n) for n in sizes)}"
                " jobs",
-        subject=f"{label(top)} jobs: {poll[top] * 1e3:.1f} ms a poll",
+        subject=f"{label(top)} jobs: {poll[top] * 1e3:.1f} ms of CPU a poll",
         baseline=f"the same page at {label(base)} jobs: {poll[base] * 1e3:.1f} ms",
         ratio=f"{ratio:.2f}×",
         target=f"{label(top)} ≤ {TARGET}× {label(base)}",
@@ -179,8 +186,10 @@ def run(quick: bool = False, **_options: Any) -> Result:
             f"median of {polls} polls per size (after 2 untimed), in rounds of one poll per "
             "size (who goes first rotating, every size's server up at once, each in its own "
             "interpreter), each after 0.05 s of virtual time, carrying the previous "
-            "answer's version and part digests; "
-            f"per size (median poll, answer size): {shown}",
+            "answer's version and part digests; the figure is the CPU time the server's "
+            "process (server and polling client) spent on a poll, which other programs' "
+            "load on a shared machine does not inflate as it does the wall time; "
+            f"per size (medians, answer size): {shown}",
             "trace records: " + ", ".join(f"{label(n)}: {reports[n]['records']:,}"
                                           for n in sizes)
             + "; building the history (null executor): "
