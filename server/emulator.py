@@ -39,7 +39,7 @@ from qsession.runtime.records import JobRecord, SessionRecord
 from qsession.runtime.recovery import Recovery, recorded_inputs
 from qsession.runtime.settings import Instance as RuntimeInstance
 
-from . import wire
+from . import models, wire
 from .errors import Conflict, Forbidden, NotFound, UnknownBackend
 from .forms import Submission
 from .store import Fsync, StateError, Store
@@ -436,7 +436,7 @@ class Emulator:
 
     # -- jobs ------------------------------------------------------------------------
 
-    def job_json(self, job: RuntimeJobV2, *, params: bool = False) -> dict[str, Any]:
+    def job_json(self, job: RuntimeJobV2, *, params: bool = False) -> models.JobResponse:
         """IBM's JSON of an accepted job (``GET /jobs/{id}``, one entry of ``GET /jobs``)."""
         tenant = self.instances.get(job.instance)
         crn = tenant.crn if tenant is not None else job.instance

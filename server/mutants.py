@@ -24,10 +24,10 @@ from .store import Store
 from .tokens import Tokens
 
 
-def _elapsed_in_ms(real: Callable[..., Any], *args: Any, **kwargs: Any) -> dict[str, Any]:
-    body: dict[str, Any] = real(*args, **kwargs)
-    if body.get("elapsed_time") is not None:
-        body["elapsed_time"] = body["elapsed_time"] * 1000  # BUG: milliseconds, not seconds
+def _elapsed_in_ms(real: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    body = real(*args, **kwargs)  # a models.SessionResponse
+    if body.elapsed_time is not None:
+        body.elapsed_time = body.elapsed_time * 1000  # BUG: milliseconds, not seconds
     return body
 
 
