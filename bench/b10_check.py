@@ -30,11 +30,9 @@ RECORDS_PER_JOB = 8.4
 def make_trace(records: int, seed: int = 1) -> Any:
     """A trace of at least ``records`` records from the seeded mixed workload."""
     from qsession.model import Mode
-    from qsession.runtime.clock import VirtualClock, to_us
-    from qsession.runtime.errors import IBMRuntimeError
-    from qsession.runtime.scheduler import Scheduler
-    from qsession.runtime.settings import QPUSettings
-    from qsession.runtime.trace import Trace
+    from qsession.runtime import IBMRuntimeError, QPUSettings, Trace
+    from qsession.runtime.engine.clock import VirtualClock, to_us
+    from qsession.runtime.engine.scheduler import Scheduler
 
     rng = random.Random(seed)
     clock = VirtualClock()

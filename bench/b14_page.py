@@ -32,8 +32,8 @@ TARGET = 2.0
 def build(jobs: int, seed: int = 1) -> Any:
     """A virtual-clock server whose trace holds ``jobs`` finished jobs and a live tail."""
     from qsession.model import Mode
-    from qsession.runtime.clock import to_us
-    from qsession.runtime.errors import IBMRuntimeError
+    from qsession.runtime import IBMRuntimeError
+    from qsession.runtime.engine.clock import to_us
     from qsession.server import Emulator, Instance, Server
 
     emulator = Emulator(clock="virtual", noise=False, backends=("qsession_ideal",),
@@ -72,7 +72,7 @@ def build(jobs: int, seed: int = 1) -> Any:
         if state["left"] > 0:
             clock.call_at(clock.now() + to_us(rng.expovariate(1 / 1.6)), arrive)
 
-    from qsession.runtime import scheduler as module
+    from qsession.runtime.engine import scheduler as module
 
     # Jobs that run no circuit: the scheduler's null executor instead of the QPU's.
     scheduler.executor = module._null_executor

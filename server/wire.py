@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from qsession.runtime import IBMInputValueError
-from qsession.runtime.scheduler import QPU_FAULT, RESTART_CODE
+from qsession.runtime.engine.scheduler import QPU_FAULT, RESTART_CODE
 
 if TYPE_CHECKING:
     from qsession.runtime import RuntimeJobV2, Trace

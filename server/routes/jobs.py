@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import PlainTextResponse
 
 from qsession.runtime import RuntimeJobV2
-from qsession.runtime.records import JobRecord
+from qsession.runtime.engine.records import JobRecord
 
 from .. import executor, forms, models, results, wire
 from ..emulator import Emulator, Instance
