@@ -105,7 +105,7 @@ def restarts(n: int, repeats: int) -> dict[str, Any]:
             "peak_rss_mib": max(x["peak_rss_kib"] for x in runs["full"]) / 1024}
 
 
-def throughput(jobs: int, repeats: int) -> dict[str, list[float]]:
+def throughput(jobs: int, repeats: int, warmup: bool = True) -> dict[str, list[float]]:
     """jobs/s of the HTTP workload with no state folder, ``--fsync off`` and ``ack``."""
     def one(policy: str) -> Callable[[], float]:
         def measure() -> float:
@@ -113,7 +113,7 @@ def throughput(jobs: int, repeats: int) -> dict[str, list[float]]:
                 options = {} if policy == "none" else {"state_dir": Path(tmp), "fsync": policy}
                 return http_jobs_per_s(jobs, options)
         return measure
-    return interleaved({p: one(p) for p in ("none", "off", "ack")}, repeats)
+    return interleaved({p: one(p) for p in ("none", "off", "ack")}, repeats, warmup=warmup)
 
 
 def http_jobs_per_s(jobs: int, options: dict[str, Any]) -> float:
@@ -160,7 +160,7 @@ def run(quick: bool = False, **_options: Any) -> Result:
     """Measure B13 (``quick``: a 300-job folder, 10 HTTP jobs, one repetition)."""
     sizes, repeats, jobs = ((300,), 1, 10) if quick else (SIZES, 3, HTTP_JOBS)
     scale = {n: restarts(n, repeats) for n in sizes}
-    rates = throughput(jobs, repeats)
+    rates = throughput(jobs, repeats, warmup=not quick)
     none, off, ack = (median(rates[p]) for p in ("none", "off", "ack"))
     largest = scale[sizes[-1]]
     per_job = {n: (s["restart_s"] - s["fresh_s"]) / n for n, s in scale.items()}

@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import warnings
 from collections.abc import Iterator
@@ -57,8 +58,9 @@ def served() -> Iterator[Any]:
     from qsession.server.launch import ENV_KEYS, environment
 
     env = {k: v for k, v in os.environ.items() if k not in ENV_KEYS}
+    outputs = tempfile.TemporaryDirectory(prefix="qsession-b8-")  # its trace and outputs
     command = [str(Path(sys.executable).parent / "qsession"), "serve", "--clock", "fast",
-               "--no-noise", "--seed", "1"]
+               "--no-noise", "--seed", "1", "-o", outputs.name]
     proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL, text=True)
     try:
@@ -71,7 +73,8 @@ def served() -> Iterator[Any]:
             yield QiskitRuntimeService()
     finally:
         proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=30)
+        proc.wait(timeout=120)
+        outputs.cleanup()
 
 
 def run(quick: bool = False, **_options: Any) -> Result:

@@ -348,10 +348,27 @@ def verify(profile: str, seed: int | None, with_mutants: bool, runs: int | None,
         raise SystemExit(1)
 
 
+class StartFailed(click.ClickException):
+    """The server cannot start (a busy port, an output folder in use): one line, exit 2."""
+
+    exit_code = 2
+
+
+OUTPUT_HELP = ("Folder for the trace (written as the run goes), the timeline and the "
+               "Perfetto export; one that holds an earlier run's is refused unless --force.")
+FORCE_HELP = "Replace the outputs of an earlier run in the output folder."
+
+
 @main.command()
 @server_options(default_clock="fast")
+@click.option("--output-dir", "-o", type=click.Path(file_okay=False, path_type=Path),
+              default=None,
+              help="Folder for the trace (written as the run goes), the timeline and the "
+                   "Perfetto export (default: qsession-out, or the --state folder); one that "
+                   "holds an earlier run's is refused unless --force.")
 @click.option("--trace", "trace_path", type=click.Path(dir_okay=False, path_type=Path),
-              default=None, help="Write the trace (JSON lines) here as the run goes.")
+              default=None, help="Write the trace (JSON lines) here instead, as the run goes.")
+@click.option("--force", is_flag=True, help=FORCE_HELP)
 @click.option("--state", "state_dir", type=click.Path(file_okay=False, path_type=Path),
               default=None,
               help="Keep the platform in this folder: it survives a kill and a restart "
@@ -361,56 +378,89 @@ def verify(profile: str, seed: int | None, with_mutants: bool, runs: int | None,
                    "off only writes it (a killed server loses nothing, a power cut may).")
 def serve(host: str, port: int, clock: str, speed: float, backends: str,
           instances: tuple[str, ...], seed: int | None, noise: bool, strict_accounts: bool,
-          control_token: str, trace_path: Path | None, state_dir: Path | None,
-          fsync: str) -> None:
-    """Serve IBM Quantum Platform's REST API for the unmodified client until interrupted."""
-    from qsession.server import Server
+          control_token: str, output_dir: Path | None, trace_path: Path | None, force: bool,
+          state_dir: Path | None, fsync: str) -> None:
+    """Serve IBM Quantum Platform's REST API for the unmodified client until stopped.
+
+    Ctrl-C or SIGTERM stops it; then it prints what happened and writes the timeline and
+    the Perfetto export beside the trace.
+    """
+    from qsession.server import Server, StartError, claim_outputs, interrupts, listening_socket
+    from qsession.server.launch import format_summary, summarize, write_outputs
 
     if state_dir is not None and trace_path is not None:
         raise click.UsageError("with --state the trace is DIR/trace.jsonl: drop --trace")
     if state_dir is not None and clock == "wall":
         raise click.UsageError("--state keeps a platform on the fast or virtual clock (the "
                                "wall clock's time cannot be rebuilt from a trace)")
+    out = output_dir if output_dir is not None else (state_dir or OUTPUT_DIR)
+    trace = (state_dir / "trace.jsonl" if state_dir is not None
+             else trace_path if trace_path is not None else out / "trace.jsonl")
+    try:
+        sock = listening_socket(host, port)
+    except StartError as err:
+        raise StartFailed(str(err)) from None
+    try:
+        # A --state folder is resumed, not replaced: its outputs are the same platform's.
+        if out != state_dir:
+            claim_outputs(out, force=force, also=[] if trace_path is None else [trace])
+        else:
+            out.mkdir(parents=True, exist_ok=True)
+    except StartError as err:
+        sock.close()
+        raise StartFailed(str(err)) from None
     options = emulator_options(clock, speed, backends, instances, seed, noise, strict_accounts)
     if state_dir is not None:
         options.update(state_dir=state_dir, fsync=fsync)
-    emulator = build_emulator(options, trace_path)
-    server = Server(emulator, host, port, control_token=control_token)
-    for key, value in server.env().items():
-        click.echo(f"export {key}={shlex.quote(value)}")
-    click.echo(f"export QSESSION_CONTROL_TOKEN={shlex.quote(control_token)}")
-    if emulator.restarts:
-        click.echo(f"# qsession: resumed the platform in {state_dir} (restart "
-                   f"{emulator.restarts})", err=True)
-    click.echo(f"# qsession: serving on {server.url} ({clock} clock); Ctrl-C stops", err=True)
-    click.echo(f"# qsession: the live page: {server.page_url}", err=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:  # uvicorn re-raises the signal once it has shut down
-        pass
-    finally:
-        emulator.close()
+    emulator = build_emulator(options, None if state_dir is not None else trace)
+    server = Server(emulator, host, port, control_token=control_token, sock=sock)
+    with interrupts():  # SIGTERM stops it as Ctrl-C does
+        try:
+            for key, value in server.env().items():
+                click.echo(f"export {key}={shlex.quote(value)}")
+            click.echo(f"export QSESSION_CONTROL_TOKEN={shlex.quote(control_token)}")
+            if emulator.restarts:
+                click.echo(f"# qsession: resumed the platform in {state_dir} (restart "
+                           f"{emulator.restarts})", err=True)
+            click.echo(f"# qsession: serving on {server.url} ({clock} clock); Ctrl-C stops",
+                       err=True)
+            click.echo(f"# qsession: the live page: {server.page_url}", err=True)
+            server.serve_forever()
+        except KeyboardInterrupt:  # uvicorn re-raises the signal once it has shut down
+            pass
+        finally:
+            emulator.close()
+        click.echo(format_summary(summarize(emulator)), err=True)
+        files, _skipped = write_outputs(emulator, out)
+        written = ", ".join(str(p) for p in [trace, *files.values()])
+        click.echo(f"qsession: wrote {written}", err=True)
     click.echo("# qsession: stopped", err=True)
 
 
-@main.command(context_settings={"ignore_unknown_options": True})
+# Options after COMMAND's first word are COMMAND's own (no -- needed; -- still works).
+@main.command(context_settings={"ignore_unknown_options": True,
+                                "allow_interspersed_args": False})
 @server_options(default_clock="fast")
 @click.option("--output-dir", "-o", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("qsession-out"), show_default=True,
-              help="Where the trace, timeline and Perfetto export go.")
+              default=OUTPUT_DIR, show_default=True, help=OUTPUT_HELP)
+@click.option("--force", is_flag=True, help=FORCE_HELP)
 @click.option("--allow-host", "allow_hosts", multiple=True, metavar="HOST",
               help="Let COMMAND reach HOST (e.g. a package index) through the proxy; every "
                    "host that is not IBM's is refused otherwise. Repeat for several.")
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 def run(host: str, port: int, clock: str, speed: float, backends: str,
         instances: tuple[str, ...], seed: int | None, noise: bool, strict_accounts: bool,
-        control_token: str, output_dir: Path, allow_hosts: tuple[str, ...],
+        control_token: str, output_dir: Path, force: bool, allow_hosts: tuple[str, ...],
         command: tuple[str, ...]) -> None:
-    """Run COMMAND (after --) against a local IBM Quantum Platform; exit with its status.
+    """Run COMMAND against a local IBM Quantum Platform; exit with its status.
 
-    COMMAND runs with a proxy that answers IBM's hosts from the local server and refuses
-    every other host, so a program with any credentials reaches only the emulator.
+    qsession's options come before COMMAND; everything from COMMAND's first word on is
+    COMMAND's ("--" before it is accepted too). COMMAND runs with a proxy that answers
+    IBM's hosts from the local server and refuses every other host, so a program with any
+    credentials reaches only the emulator. Ctrl-C or SIGTERM stops COMMAND first; the
+    summary and the outputs are written after.
     """
+    from qsession.server import StartError
     from qsession.server.launch import run_command
 
     options = emulator_options(clock, speed, backends, instances, seed, noise,
@@ -419,7 +469,9 @@ def run(host: str, port: int, clock: str, speed: float, backends: str,
         status = run_command(command, out_dir=output_dir, host=host, port=port,
                              control_token=control_token,
                              echo=lambda line: click.echo(line, err=True),
-                             allow_hosts=allow_hosts, **options)
+                             allow_hosts=allow_hosts, force=force, **options)
+    except StartError as err:
+        raise StartFailed(str(err)) from None
     except ValueError as err:
         raise click.ClickException(str(err)) from err
     raise SystemExit(status)

@@ -7,6 +7,8 @@ bound to a server running in the background. Nothing in the runtime imports this
 
 from .emulator import Emulator, Instance
 from .launch import Connection, Server, client_env, connect, format_summary, summarize
+from .stopping import StartError, claim_outputs, interrupts, listening_socket
 
-__all__ = ["Connection", "Emulator", "Instance", "Server", "client_env", "connect",
-           "format_summary", "summarize"]
+__all__ = ["Connection", "Emulator", "Instance", "Server", "StartError", "claim_outputs",
+           "client_env", "connect", "format_summary", "interrupts", "listening_socket",
+           "summarize"]

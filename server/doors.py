@@ -171,10 +171,15 @@ def _job_values(job: Any) -> dict[str, Any]:
     values: dict[str, Any] = {"status": status, "usage": round(float(job.usage()), 6),
                               "session_id": job.session_id}
     metrics = job.metrics()
-    values["timestamps"] = dict(metrics.get("timestamps") or {})
-    # The keys the in-process metrics() has (the REST body also has IBM's billing fields).
+    # Instants reached (the REST body omits the others, the in-process one says None).
+    values["timestamps"] = {k: v for k, v in (metrics.get("timestamps") or {}).items()
+                            if v is not None}
+    # The usage metrics() reports, in whole seconds: in process, IBM's earlier
+    # usage.quantum_seconds; over HTTP the client 0.51 asks for API version 2026-04-15,
+    # whose usage is qpu_charge_time_seconds (IBM's REST changelog, 2026-03-15).
     usage = metrics.get("usage") or {}
-    values["metrics_usage"] = {k: usage.get(k) for k in ("quantum_seconds", "seconds")}
+    billed = usage.get("quantum_seconds", usage.get("qpu_charge_time_seconds"))
+    values["metrics_usage"] = None if billed is None else round(billed)
     if status == "DONE":
         result = job.result()
         values["counts"] = [pub.data.meas.get_counts() for pub in result]

@@ -558,8 +558,11 @@ class Emulator:
         """Cancel a queued or running job; a final one is a Conflict (409)."""
         with self.lock:
             if job.in_final_state():
-                raise Conflict(f"Job {job.job_id()} cannot be cancelled: it is already "
-                               f"{job.status()}")
+                # IBM's words for this 409 first ("Job is in non cancellable status."),
+                # then which status it is in.
+                raise Conflict(f"Job is in non cancellable status: job {job.job_id()} "
+                               f"cannot be cancelled, it is already "
+                               f"{wire.job_state(job)['status']}")
             job.cancel()
 
     def set_tags(self, job: RuntimeJobV2, tags: list[str]) -> None:

@@ -29,6 +29,7 @@ from .guard import Access
 from .hosts import HostRouter
 from .limits import Limits
 from .platform import CATALOG_PREFIX, SEARCH_PREFIX
+from .stopping import claim_outputs, interrupts, listening_socket, wait_for
 
 DEFAULT_HOST = "127.0.0.1"
 ENV_KEYS = ("IAM_URL", "GLOBAL_SEARCH_URL", "GLOBAL_CATALOG_URL", "QISKIT_IBM_TOKEN",
@@ -64,7 +65,7 @@ class Server:
 
     def __init__(self, emulator: Emulator, host: str = DEFAULT_HOST, port: int = 0, *,
                  control_token: str | None = None, host_names: Iterable[str] = (),
-                 limits: Limits | None = None) -> None:
+                 limits: Limits | None = None, sock: socket.socket | None = None) -> None:
         import uvicorn
 
         from .app import build_app
@@ -74,14 +75,10 @@ class Server:
         """Host names answered and the control token (``server/guard.py``)."""
         self.access.allow_hosts(host_names)
         self.limits = limits if limits is not None else Limits()
-        # proto IPPROTO_TCP so asyncio sets TCP_NODELAY on accepted connections (it checks
-        # the proto): without it every response waited ~40 ms for a delayed ACK.
-        self._sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET,
-                                   socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._sock.bind((host, port))
-        # Listening now, so a client that read the printed URL queues until uvicorn accepts.
-        self._sock.listen(2048)
+        # Bound and listening before uvicorn starts: the port is known at once, and a
+        # client that read the printed URL queues until uvicorn accepts. A busy port is a
+        # StartError naming it (``sock``: one bound already, by ``listening_socket``).
+        self._sock = sock if sock is not None else listening_socket(host, port)
         self.host = host
         self.port = int(self._sock.getsockname()[1])
         self.app = build_app(emulator, self.access)
@@ -259,6 +256,25 @@ def environment(env: Mapping[str, str]) -> Iterator[None]:
                 os.environ[key] = value
 
 
+def billed(emulator: Emulator) -> dict[str, float]:
+    """QPU seconds billed per instance, as the trace bills them (``insight.metrics``): a
+    dedicated session its active time, a meter still running counted until the trace's
+    last record; every other job the usage its end recorded."""
+    from qsession.insight.metrics import compute
+
+    metrics = compute(emulator.trace.records)
+    out = {i.name: 0.0 for i in emulator.instances.values()}
+    dedicated = {sid for sid, s in metrics.sessions.items() if s.mode == "dedicated"}
+    for sid in dedicated:
+        s = metrics.sessions[sid]
+        if s.instance in out:
+            out[s.instance] += s.usage_time
+    for job in metrics.jobs.values():
+        if job.session not in dedicated and job.instance in out:
+            out[job.instance] += job.usage
+    return out
+
+
 def summarize(emulator: Emulator) -> dict[str, Any]:
     """What happened: sessions, activations, deactivations, expiries, jobs and usage billed."""
     trace = emulator.trace
@@ -276,8 +292,8 @@ def summarize(emulator: Emulator) -> dict[str, Any]:
         "expiries": events.get("max_time_reached", 0),
         "cancels": events.get("cancel", 0),
         "jobs": dict(sorted(finals.items())),
-        "usage_seconds": {i.name: round(emulator.usage_seconds(i), 6)
-                          for i in emulator.instances.values()},
+        "usage_seconds": {name: round(seconds, 6)
+                          for name, seconds in billed(emulator).items()},
         "faults": emulator.faults,
     }
 
@@ -329,24 +345,41 @@ def skipped_lines(skipped: dict[str, str]) -> list[str]:
 def run_command(command: Sequence[str], *, out_dir: Path, host: str = DEFAULT_HOST,
                 port: int = 0, echo: Callable[[str], None] = print,
                 control_token: str | None = None, allow_hosts: Sequence[str] = (),
-                **emulator_options: Any) -> int:
+                force: bool = False, **emulator_options: Any) -> int:
     """``qsession run -- COMMAND``: serve, run COMMAND in the client's environment, report.
 
     COMMAND's requests for IBM's hosts reach the server through the intercepting proxy
     (``intercept.py``, ``runenv.py``); other hosts are refused unless in ``allow_hosts``.
     Returns COMMAND's exit status. On the virtual and fast clocks the jobs COMMAND left
     queued are run to their end before the report (every accepted job ends once).
+    ``out_dir`` holding an earlier run's outputs, or a busy port, is a ``StartError``
+    before anything starts (``force``: replace the outputs). A SIGTERM or SIGINT stops
+    COMMAND first (``stopping.wait_for``); the report and the outputs are written after.
     """
+    with interrupts() as received:
+        return _run(command, received, out_dir=out_dir, host=host, port=port, echo=echo,
+                    control_token=control_token, allow_hosts=allow_hosts, force=force,
+                    **emulator_options)
+
+
+def _run(command: Sequence[str], received: list[int], *, out_dir: Path, host: str, port: int,
+         echo: Callable[[str], None], control_token: str | None, allow_hosts: Sequence[str],
+         force: bool, **emulator_options: Any) -> int:
     from . import runreport
     from .intercept import Proxy, RunCA, run_folder
     from .runenv import PrivateHome, child_env, named_instances, roots_of
 
-    out_dir.mkdir(parents=True, exist_ok=True)
+    sock = listening_socket(host, port)
+    try:
+        claim_outputs(out_dir, force=force)
+    except BaseException:
+        sock.close()
+        raise
     # The output folder is the platform's state folder, started afresh: a run that crashed
     # leaves its trace, inputs and results there to inspect (or resume with serve --state).
     emulator = Emulator(state_dir=out_dir, fresh=True, fsync="off", **emulator_options)
     folder = run_folder()
-    server = Server(emulator, host, port, control_token=control_token).start()
+    server = Server(emulator, host, port, control_token=control_token, sock=sock).start()
     echo(f"qsession: serving on {server.url}; the live page: {server.page_url}")
     proxy: Proxy | None = None
     watch: runreport.StderrWatch | None = None
@@ -370,14 +403,13 @@ def run_command(command: Sequence[str], *, out_dir: Path, host: str = DEFAULT_HO
         else:
             assert child.stderr is not None
             watch = runreport.StderrWatch(child.stderr, _stderr_bytes())
-            try:
-                status = child.wait()
-            except KeyboardInterrupt:
-                status = child.wait()
-                status = 130 if status >= 0 else status
+            status = wait_for(child, received)
             watch.join()
         if emulator.clock_name != "wall":
-            emulator.service.run_until_idle()
+            try:
+                emulator.service.run_until_idle()
+            except KeyboardInterrupt:  # stopped again: report what there is
+                echo("qsession: interrupted before the jobs left queued ran to their end")
         summary = summarize(emulator)
     finally:
         if proxy is not None:

@@ -13,10 +13,11 @@ test checks them against the document. ``extra="allow"`` where IBM's own schema 
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
-from pydantic.json_schema import SkipJsonSchema
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic.json_schema import SkipJsonSchema, WithJsonSchema
 
 # -- errors ----------------------------------------------------------------------------
 
@@ -46,6 +47,23 @@ MAX_TAGS = 8
 MAX_TAG_LENGTH = 86
 TagText = Annotated[str, StringConstraints(max_length=MAX_TAG_LENGTH)]
 """A job tag: IBM allows at most 8 of at most 86 characters each (its ``Tags`` schema)."""
+
+
+MAX_QUERY_TIME = 100
+"""IBM's longest ``created_after``/``created_before`` of ``GET /jobs`` (characters)."""
+
+
+def _time_text(value: Any) -> Any:
+    """A query's date-time text within IBM's 1 to 100 characters (pydantic takes longer)."""
+    if isinstance(value, str) and not 1 <= len(value) <= MAX_QUERY_TIME:
+        raise ValueError(f"a date-time of 1 to {MAX_QUERY_TIME} characters (IBM's limit), "
+                         f"not {len(value)}")
+    return value
+
+
+QueryTime = Annotated[datetime, BeforeValidator(_time_text), WithJsonSchema(
+    {"type": "string", "format": "date-time", "minLength": 1, "maxLength": MAX_QUERY_TIME})]
+"""A date-time query filter as IBM's ``GET /jobs`` declares it (a string of 1-100 characters)."""
 
 
 class JobState(BaseModel):
@@ -150,21 +168,50 @@ class TagsFound(BaseModel):
 
 
 class Timestamps(BaseModel):
-    """A job's ``created``, ``running`` and ``finished`` instants (null until reached)."""
+    """A job's ``created``, ``running`` and ``finished`` instants (each once reached)."""
 
+    model_config = ConfigDict(extra="forbid")
     created: str | None = None
     running: str | None = None
     finished: str | None = None
 
 
-class JobMetrics(BaseModel):
-    """``GET /jobs/{id}/metrics``: timestamps, usage, and the client's extra sizes."""
+class MetricsUsage(BaseModel):
+    """``usage`` of a job's metrics: IBM's ``UsageV3`` from API version 2026-03-15 on;
+    before, ``quantum_seconds`` and ``seconds`` (whole seconds) instead."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="forbid")
+    qpu_charge_time_seconds: float | None = Field(default=None, ge=0)
+    status: Literal["pending", "complete"] | None = None
+    quantum_seconds: int | None = Field(
+        default=None, ge=0, description="API versions before 2026-03-15 only")
+    seconds: int | None = Field(
+        default=None, ge=0, description="API versions before 2026-03-15 only")
+
+
+class BilledSeconds(BaseModel):
+    """``bss`` of a job's metrics (API versions before 2026-03-15): billed whole seconds."""
+
+    model_config = ConfigDict(extra="forbid")
+    seconds: int = Field(ge=0)
+
+
+class JobMetrics(BaseModel):
+    """``GET /jobs/{id}/metrics`` (IBM's ``JobMetricsResponse``), per the API version asked.
+
+    From 2026-03-15 on: timestamps, ``usage`` (UsageV3) and ``qiskit_version`` (a version
+    number); before, also ``bss``, whole seconds in ``usage`` and the versions of the
+    packages. Unknown values are omitted, never null; nothing else is sent.
+    """
+
+    model_config = ConfigDict(extra="forbid")
     timestamps: Timestamps
-    usage: dict[str, Any]
-    qiskit_version: str | None = None
+    usage: MetricsUsage
+    qiskit_version: str
     caller: str | None = None
+    circuits_execution_time_ns: float | None = Field(default=None, ge=0)
+    bss: BilledSeconds | None = Field(
+        default=None, description="API versions before 2026-03-15 only")
 
 
 # -- sessions --------------------------------------------------------------------------
@@ -282,21 +329,74 @@ class BackendStatus(BaseModel):
     backend_version: str
 
 
-class BackendConfiguration(BaseModel):
-    """``GET /backends/{id}/configuration``: IBM's required keys; the rest as IBM sends it."""
+AsciiName = Annotated[str, StringConstraints(min_length=1, max_length=64,
+                                             pattern=r"^[a-zA-Z0-9]+$")]
+"""A gate parameter's name (IBM's ``GateConfig.parameters``: letters and digits)."""
+
+
+class GateConfig(BaseModel):
+    """One gate of a configuration (IBM's ``GateConfig``), as strict as IBM's answers.
+
+    IBM's schema requires ``parameters`` and a non-empty ``qasm_def``; its recorded
+    answers (the fake backends' configurations) send ``parameters: null`` for ``reset``
+    and ``qasm_def: null`` for the non-unitary ``measure`` and ``reset``, and name some
+    gates ``measure_2``: those are allowed, nothing looser.
+    """
 
     model_config = ConfigDict(extra="allow")
-    backend_name: str
-    backend_version: str
-    basis_gates: list[str]
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[a-zA-Z0-9_]+$")
+    parameters: list[AsciiName] | None
+    qasm_def: str | None = Field(min_length=1, max_length=1024)
+    coupling_map: list[list[Annotated[int, Field(ge=0)]]] | None = None
+
+
+class ConfigProcessorType(BaseModel):
+    """A configuration's ``processor_type``: IBM requires ``family`` (one ASCII word) and
+    ``revision`` (major.minor)."""
+
+    model_config = ConfigDict(extra="allow")
+    family: str = Field(min_length=1, max_length=64, pattern=r"^[a-zA-Z0-9]+$")
+    revision: str = Field(min_length=1, max_length=64, pattern=r"^[0-9]+\.[0-9]+$")
+    segment: str | None = None
+
+
+class UChannelLO(BaseModel):
+    """One term of a control channel's LO: a qubit and a complex scale ``[re, im]``."""
+
+    q: int = Field(ge=0)
+    scale: list[float] = Field(min_length=2, max_length=2)
+
+
+class BackendConfiguration(BaseModel):
+    """``GET /backends/{id}/configuration`` (IBM's ``BackendConfigurationResponse``).
+
+    Required here: every field IBM requires except ``coords`` and ``u_channel_lo``, which
+    38 and 15 of IBM's 68 recorded configurations (the fake backends') lack: a check
+    stricter than IBM's own answers would refuse IBM. The ideal QPU's configuration has
+    them too, and the REST endpoint tests hold it to IBM's full list.
+    """
+
+    model_config = ConfigDict(extra="allow")
+    backend_name: str = Field(min_length=1, max_length=64, pattern=r"^[a-zA-Z0-9_]+$")
+    backend_version: str = Field(pattern=r"^[0-9]+\.[0-9]+\.[0-9]+$")
+    basis_gates: list[str] = Field(min_length=1, max_length=64)
     conditional: bool
-    coupling_map: list[list[int]]
-    gates: list[dict[str, Any]]
+    coupling_map: list[list[Annotated[int, Field(ge=0)]]] | None
+    gates: list[GateConfig] = Field(min_length=1, max_length=64)
     local: bool
     memory: bool
     n_qubits: int = Field(ge=1)
-    online_date: str
-    processor_type: ProcessorType | None = None
+    online_date: str = Field(min_length=24, max_length=24)
+    supported_instructions: list[str] | None = Field(default=None, max_length=64)
+    max_shots: int | None = Field(default=None, ge=1)
+    max_experiments: int | None = Field(default=None, ge=1)
+    dt: float | None = Field(default=None, ge=0)
+    default_rep_delay: float | None = Field(default=None, ge=0)
+    rep_delay_range: list[float] | None = Field(default=None, min_length=2, max_length=2)
+    coords: list[Annotated[list[Annotated[int, Field(ge=0)]],
+                           Field(min_length=2, max_length=2)]] | None = None
+    u_channel_lo: list[list[UChannelLO]] | None = None
+    processor_type: ConfigProcessorType | None = None
 
 
 class BackendProperties(BaseModel):
@@ -495,6 +595,14 @@ class UsageByDate(BaseModel):
     interval_start: str
     interval_end: str
     data: list[UsageDay]
+
+
+SUBSCRIPTION_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
+SubscriptionId = Annotated[str, StringConstraints(min_length=36, max_length=36,
+                                                  pattern=SUBSCRIPTION_PATTERN)]
+"""A subscription id as IBM's analytics filters take it: a lowercase version-4 UUID."""
+MAX_SUBSCRIPTIONS = 200
+"""IBM's analytics take at most 200 ``subscription_id`` values."""
 
 
 class NamedFilter(BaseModel):

@@ -240,35 +240,32 @@ def job_json(job: RuntimeJobV2, *, crn: str, tags: list[str], user: str,
     return body
 
 
-def job_metrics(job: RuntimeJobV2, qiskit_version: str) -> dict[str, Any]:
-    """``GET /jobs/{id}/metrics``: timestamps, usage (with ``qpu_charge_time_seconds``), sizes."""
-    m = dict(job.metrics())
-    usage = dict(m.get("usage") or {})
-    final = job.status() in FINAL_JOB_STATUSES
-    # The client's job.usage() reads these two (runtime_job_v2.py): the billed seconds with
-    # their fraction (metrics' quantum_seconds are whole seconds, as IBM's).
-    seconds = float(job.usage(partial=True))
-    usage.setdefault("quantum_seconds", seconds)
-    usage.setdefault("seconds", usage["quantum_seconds"])
-    usage["qpu_charge_time_seconds"] = seconds
-    usage["status"] = "complete" if final else "pending"
-    timestamps = {k: iso(v) for k, v in (m.get("timestamps") or {}).items()}
-    num_qubits = m.get("num_qubits")
-    out: dict[str, Any] = {
-        "timestamps": timestamps,
-        "bss": m.get("bss") or {"seconds": seconds},
-        "usage": usage,
-        "executions": m.get("executions"),
-        "num_circuits": m.get("num_circuits"),
-        "num_qubits": [num_qubits] if isinstance(num_qubits, int) else num_qubits,
-        "circuit_depths": m.get("circuit_depths"),
-        "qiskit_version": m.get("qiskit_version", qiskit_version),
-        "estimated_start_time": None,
-        "estimated_completion_time": None,
-        "position_in_queue": m.get("position_in_queue"),
-        "position_in_provider": m.get("position_in_queue"),
-    }
-    return out
+METRICS_WITHOUT_SECONDS = "2026-03-15"
+"""The first IBM API version whose job metrics have no ``bss``, ``usage.quantum_seconds``
+nor ``usage.seconds`` (IBM's REST changelog). Clients before 0.51 send 2025-05-01 and
+their ``job.usage()`` reads ``usage.quantum_seconds``; 0.51 sends 2026-04-15 and reads
+``usage.qpu_charge_time_seconds`` and ``usage.status``."""
+
+
+def job_metrics(job: RuntimeJobV2, version: str, qiskit_version: str) -> dict[str, Any]:
+    """``GET /jobs/{id}/metrics`` as IBM answers the API ``version`` the request names.
+
+    From 2026-03-15 on, IBM's ``JobMetricsResponse``: the timestamps reached so far,
+    ``usage`` (the QPU seconds charged so far and whether billing is final) and the
+    ``qiskit_version`` that ran the job; before, IBM's earlier answer (as recorded from
+    IBM with the client 0.46.1): ``bss`` and ``usage`` in whole seconds and the versions
+    of the packages. What the emulator cannot know (``caller``, the client's header at
+    submission; ``circuits_execution_time_ns``, circuit time apart from the job's) is
+    omitted, never null.
+    """
+    m = job.metrics()
+    stamps = {k: iso(v) for k, v in (m.get("timestamps") or {}).items() if v is not None}
+    if version < METRICS_WITHOUT_SECONDS:
+        whole = int(m["usage"]["quantum_seconds"])  # the runtime's, whole seconds as IBM's
+        return {"timestamps": stamps, "bss": {"seconds": whole},
+                "usage": {"quantum_seconds": whole, "seconds": whole},
+                "qiskit_version": str(m["qiskit_version"])}
+    return {"timestamps": stamps, "usage": job_usage(job), "qiskit_version": qiskit_version}
 
 
 def job_error_text(job: RuntimeJobV2) -> str:

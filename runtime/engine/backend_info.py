@@ -3,12 +3,13 @@
 A QPU copied from a fake backend answers with the fake backend's own configuration and
 calibration data (IBM's ``BackendConfiguration`` and ``BackendProperties``). An ideal QPU
 has no calibration, so ``properties()`` is None (as IBM's simulators answer); its
-configuration is built from its target with IBM's keys. ``status()`` reports the
-scheduler's queue: ``pending_jobs`` counts the QPU's queued jobs.
+configuration is built from its target with every key IBM's reference requires.
+``status()`` reports the scheduler's queue: ``pending_jobs`` counts the QPU's queued jobs.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -95,7 +96,11 @@ def _target_configuration(qpu: Described) -> dict[str, Any]:
 
     Each gate lists the qubits it acts on (``gates[].coupling_map``): that is how IBM's
     client places instructions when a backend has no calibration data, so a client that
-    rebuilds the target from this JSON gets the QPU's gates and connectivity.
+    rebuilds the target from this JSON gets the QPU's gates and connectivity. Each gate
+    also has what IBM's ``GateConfig`` requires: ASCII parameter names and its definition
+    in OpenQASM's ``U`` and ``CX``. ``coords`` places the qubits on a grid and
+    ``u_channel_lo`` is empty (no pulse-level control channels), as IBM's configurations
+    of QPUs without them have it.
     """
     from qiskit.circuit import Gate
 
@@ -111,8 +116,9 @@ def _target_configuration(qpu: Described) -> dict[str, Any]:
         if not isinstance(op, Gate):
             continue
         qargs = target.qargs_for_operation_name(name) or []
-        gate_defs.append({"name": name, "parameters": [str(p) for p in op.params],
-                          "qasm_def": "", "coupling_map": [list(q) for q in qargs]})
+        parameters, definition = gate_definition(op)
+        gate_defs.append({"name": name, "parameters": parameters, "qasm_def": definition,
+                          "coupling_map": [list(q) for q in qargs]})
     return dict(
         backend_name=qpu.name,
         backend_version=qpu.backend_version,
@@ -121,6 +127,8 @@ def _target_configuration(qpu: Described) -> dict[str, Any]:
         gates=gate_defs,
         supported_instructions=instructions,
         coupling_map=edges,
+        coords=grid_coords(target.num_qubits),
+        u_channel_lo=[],
         local=False,  # it plays a remote IBM QPU
         simulator=False,  # it plays a QPU: IBM's guides filter on simulator=False
         conditional=True,
@@ -134,10 +142,85 @@ def _target_configuration(qpu: Described) -> dict[str, Any]:
         dynamic_reprate_enabled=True,
         supported_features=["qasm3", "dynamic_circuits"] if set(instructions) & _CONTROL_FLOW
         else ["qasm3"],
-        processor_type={"family": "qsession ideal", "revision": "1.0"},
+        processor_type={"family": IDEAL_FAMILY, "revision": "1.0"},
         description=qpu.description,
         online_date=ONLINE_DATE,
     )
+
+
+IDEAL_FAMILY = "Ideal"
+"""The processor family of a QPU built from a target (IBM's families are one ASCII word:
+Falcon, Eagle, Heron)."""
+
+_IBM_PARAMETERS = {"rz": ("theta",), "rx": ("theta",), "ry": ("theta",), "rzz": ("theta",),
+                   "u1": ("lambda",), "u2": ("phi", "lambda"),
+                   "u3": ("theta", "phi", "lambda")}
+"""The parameter names IBM's configurations give these gates (all bundled ones agree)."""
+_GREEK = {"θ": "theta", "ϴ": "theta", "φ": "phi", "ϕ": "phi", "λ": "lambda",
+          "γ": "gamma", "β": "beta", "α": "alpha"}
+
+
+def parameter_names(op: Any) -> list[str]:
+    """ASCII names for a gate's parameters (IBM's ``GateConfig``: ``[a-zA-Z0-9]*``)."""
+    known = _IBM_PARAMETERS.get(op.name)
+    if known is not None and len(known) == len(op.params):
+        return list(known)
+    names: list[str] = []
+    for i, param in enumerate(op.params):
+        text = "".join(_GREEK.get(c, c) for c in str(getattr(param, "name", "")))
+        text = "".join(c for c in text if c.isascii() and c.isalnum())
+        if not text or text[0].isdigit() or text in names or text == "pi":
+            text = f"p{i}"
+        names.append(text)
+    return names
+
+
+def gate_definition(op: Any) -> tuple[list[str], str | None]:
+    """A gate's ASCII parameter names and its OpenQASM 2 definition in ``U`` and ``CX``
+    (IBM's ``qasm_def``, e.g. ``gate rz(theta) q { U(0, 0, theta) q; }``), from Qiskit's
+    equivalence library; global phase is dropped, as in IBM's definitions. A gate Qiskit
+    cannot express in ``U`` and ``CX`` (an opaque one) has None, as IBM's ``reset``."""
+    from qiskit import QuantumCircuit
+    from qiskit.circuit import Parameter
+    from qiskit.circuit.equivalence_library import SessionEquivalenceLibrary
+    from qiskit.circuit.tools import pi_check
+    from qiskit.converters import circuit_to_dag, dag_to_circuit
+    from qiskit.exceptions import QiskitError
+    from qiskit.transpiler.passes import BasisTranslator, UnrollCustomDefinitions
+
+    names = parameter_names(op)
+    gate = op
+    if names:
+        gate = op.to_mutable() if getattr(op, "_singleton_lookup_key", None) else op.copy()
+        gate.params = [Parameter(n) for n in names]
+    wires = ["q"] if op.num_qubits == 1 else [f"q{i}" for i in range(op.num_qubits)]
+    circuit = QuantumCircuit(op.num_qubits)
+    circuit.append(gate, range(op.num_qubits))
+    basis = ["u", "cx"]
+    try:
+        dag = UnrollCustomDefinitions(SessionEquivalenceLibrary, basis).run(
+            circuit_to_dag(circuit))
+        translated = dag_to_circuit(BasisTranslator(SessionEquivalenceLibrary, basis).run(dag))
+    except QiskitError:  # no rule to express it (TranspilerError is one too)
+        return names, None
+    body = []
+    for instruction in translated.data:
+        on = ", ".join(wires[translated.find_bit(q).index] for q in instruction.qubits)
+        if instruction.operation.name == "cx":
+            body.append(f"CX {on};")
+        else:
+            angles = ", ".join(pi_check(a, output="qasm", eps=1e-12)
+                               for a in instruction.operation.params)
+            body.append(f"U({angles}) {on};")
+    head = f"gate {op.name}({', '.join(names)})" if names else f"gate {op.name}"
+    return names, f"{head} {', '.join(wires)} {{ {' '.join(body)} }}"
+
+
+def grid_coords(n_qubits: int) -> list[list[int]]:
+    """IBM's ``coords``: each qubit's [row, column] on the QPU's layout, from 1. A QPU
+    built from a target has no layout of its own: its qubits fill a square grid."""
+    width = math.isqrt(max(n_qubits, 1) - 1) + 1
+    return [[q // width + 1, q % width + 1] for q in range(n_qubits)]
 
 
 def configuration_json(qpu: Described) -> dict[str, Any]:
@@ -162,8 +245,14 @@ def configuration_json(qpu: Described) -> dict[str, Any]:
         config["supported_instructions"] = [n for n in config["supported_instructions"]
                                             if n not in _NOT_ON_THE_WIRE]
         return config
-    raw["backend_name"] = qpu.name
-    raw["simulator"] = False  # so a Session really opens one
+    return recorded_configuration(raw, qpu.name)
+
+
+def recorded_configuration(raw: dict[str, Any], name: str) -> dict[str, Any]:
+    """A fake backend's bundled configuration (IBM's answer, recorded) served as ``name``:
+    renamed, ``simulator: false`` (so a Session really opens one), IBM's date format."""
+    raw["backend_name"] = name
+    raw["simulator"] = False
     raw["online_date"] = rest_timestamp(raw.get("online_date")) or ONLINE_DATE
     return raw
 

@@ -1,28 +1,43 @@
-"""``GET /accounts/{id}``: the account's plans, with their backends and session limits."""
+"""``GET /accounts/{id}``: the account's plans, with their backends and session limits.
+
+An account is the ``a/ID`` part of its instances' CRNs: the server's own (``qsession``)
+and those of the CRNs programs bring (tenants on first use). IBM: "If no account
+information is found, returns the default configuration": an account id the server has
+no instance of answers the plan a new instance gets here, with its default limits.
+"""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import APIRouter, Path, Query, Request
 
 from .. import models
-from ..emulator import CRN_PREFIX, Emulator, NotFound
+from ..emulator import CRN_PREFIX, Emulator, Instance
 from ..platform import plan_id
 from .analytics import subscription_id
 from .common import errors, tenant
 
 ACCOUNT_ID = CRN_PREFIX.split(":a/")[1].rstrip(":")
-"""The one account the emulator serves (the ``a/…`` part of its instances' CRNs)."""
+"""The server's own account (the ``a/…`` part of the CRNs of the instances it names)."""
+
+
+def account_of(crn: str) -> str | None:
+    """The account id of a CRN (``…:a/ID:INSTANCE::``), or None."""
+    match = re.search(r":a/([^:/]+):", crn)
+    return match.group(1) if match else None
 
 
 def router() -> APIRouter:
     """The account route."""
     api = APIRouter(tags=["accounts"])
 
-    @api.get("/accounts/{account_id}", summary="The account's plans: backends, session limits",
+    @api.get("/accounts/{account_id}",
+             summary="The account's plans: backends, session limits (an account with no "
+                     "instance here: the default configuration, as IBM's)",
              response_model=models.AccountConfiguration, response_model_exclude_none=True,
-             responses=errors(400, 401, 403, 404))
+             responses=errors(400, 401, 403))
     def account(request: Request,
                 account_id: str = Path(min_length=1, max_length=64,
                                        pattern=r"^[a-zA-Z0-9_-]+$",
@@ -31,14 +46,16 @@ def router() -> APIRouter:
                                              max_length=64)) -> dict[str, Any]:
         tenant(request)
         emulator: Emulator = request.app.state.emulator
-        if account_id != ACCOUNT_ID:
-            raise NotFound(f"Account not found: {account_id!r}; this service's account is "
-                           f"{ACCOUNT_ID!r}")
+        with emulator.lock:
+            mine = [i for i in emulator.instances.values() if account_of(i.crn) == account_id]
+            quotas = {i.name: emulator.quota_seconds(i) for i in mine}
         settings = next(iter(emulator.service.schedulers.values())).settings
         plans: dict[str, dict[str, Any]] = {}
-        for instance in emulator.instances.values():
+        # No instance of that account: the default configuration, the plan a new
+        # instance gets (Instance's default plan, without a quota of its own).
+        for instance in mine or [Instance(name="default")]:
             pid = plan_id(instance)
-            quota = emulator.quota_seconds(instance)
+            quota = quotas.get(instance.name)
             plans.setdefault(pid, {
                 "plan_id": pid, "subscription_id": subscription_id(instance.plan),
                 "subscription_name": instance.plan.capitalize(),

@@ -139,8 +139,9 @@ def router() -> APIRouter:
     def filters(instance: list[str] = Query([]), interval_start: datetime | None = None,
                 interval_end: datetime | None = None, backend: list[str] = Query([]),
                 user_id: list[str] = Query([]), plan: list[str] = Query([]),
-                subscription_id: list[str] = Query(
-                    [], description="subscription UUIDs (GET /analytics/filters lists them)"),
+                subscription_id: list[models.SubscriptionId] = Query(
+                    [], max_length=models.MAX_SUBSCRIPTIONS,
+                    description="subscription UUIDs (GET /analytics/filters lists them)"),
                 ) -> Filters:
         return Filters(instance, _utc(interval_start), _utc(interval_end), backend, user_id,
                        plan, subscription_id)

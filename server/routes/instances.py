@@ -1,21 +1,33 @@
-"""``GET /instance``, ``GET|PUT /instances/configuration`` and ``GET /instances/usage``.
+"""``GET /instance``, ``GET|PUT /instances/configuration`` and ``GET /instances/usage``
+(also at ``GET /usage``, the path IBM's set-up guide calls).
 
 Usage is the fair-share ledger's charged QPU time over its rolling window (one ledger for
-every QPU); the limit is what ``PUT /instances/configuration`` set, and a job submitted
-once usage reached it is refused with 409, as IBM refuses it.
+every QPU); the limit is what ``PUT /instances/configuration`` set, never below the usage
+so far (409 otherwise), and a job submitted once usage reached it is refused with 409, as
+IBM refuses it.
 """
 
 from __future__ import annotations
 
+import math
 from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
 
 from .. import models, wire
-from ..emulator import Emulator
+from ..emulator import Conflict, Emulator
 from ..platform import plan_id
 from .common import errors, parse, raw_body, request_body, tenant
+
+USAGE_ALIAS = (
+    "IBM's guide 'Set up to use IBM Quantum Platform with REST API' checks a bearer token "
+    "and a Service-CRN with GET /api/v1/usage, a path its REST reference does not list (the "
+    "reference has GET /v1/instances/usage, operation get_usage). The emulator answers the "
+    "guide's request with the instance's usage, the same answer as GET /instances/usage, "
+    "so the guide's first step works; a program meant for IBM should call "
+    "GET /instances/usage.")
+"""Why ``GET /usage`` is served (its OpenAPI description)."""
 
 
 def router() -> APIRouter:
@@ -55,12 +67,25 @@ def router() -> APIRouter:
         change = parse(models.InstanceConfigurationUpdate, raw)
         emulator: Emulator = request.app.state.emulator
         limit = change.instance_limit
-        emulator.set_instance_limit(owner, None if limit is None else float(limit))
+        with emulator.lock:
+            used = emulator.usage_seconds(owner)
+            if limit is not None and limit < used:
+                # IBM's 409 "Usage exceeds instance limit": a limit is never below what the
+                # instance has used (IBM's cost-limit guide: the limit "will always be
+                # greater than or equal to the total cost").
+                raise Conflict(
+                    f"Usage exceeds instance limit: the instance has used {used:g} s in its "
+                    f"usage period, more than {limit} s; set a limit of at least "
+                    f"{math.ceil(used)} s, or null to remove it (GET /instances/usage)")
+            emulator.set_instance_limit(owner, None if limit is None else float(limit))
         return Response(status_code=204)
 
     @api.get("/instances/usage", summary="QPU usage of the instance over its usage period",
              response_model=models.InstanceUsage, response_model_exclude_none=True,
              responses=errors(401, 403))
+    @api.get("/usage", summary="The instance's usage, as GET /instances/usage answers it",
+             description=USAGE_ALIAS, response_model=models.InstanceUsage,
+             response_model_exclude_none=True, responses=errors(401, 403))
     def usage(request: Request) -> dict[str, Any]:
         owner = tenant(request)
         emulator: Emulator = request.app.state.emulator

@@ -13,7 +13,17 @@ from qsession.runtime.engine.records import JobRecord
 
 from .. import executor, forms, models, results, wire
 from ..emulator import Emulator, Instance
-from .common import decode, errors, page_bounds, parse, raw_body, request_body, tenant
+from ..inflation import budget, check_inflation
+from .common import (
+    api_version,
+    decode,
+    errors,
+    page_bounds,
+    parse,
+    raw_body,
+    request_body,
+    tenant,
+)
 
 
 def _qiskit_version() -> str:
@@ -68,7 +78,9 @@ def submit_request(emulator: Emulator, owner: Instance, body: bytes, *,
     (so before any answer names the job); ``recovering`` redoes the call for a job
     recovered from the trace, which keeps its inputs already (and was admitted then).
     """
-    submission = forms.normalise(decode(body), emulator.qubits())
+    data = decode(body)
+    check_inflation(data, budget(len(body)))  # before any circuit or array inflates
+    submission = forms.normalise(data, emulator.qubits())
     if not recovering:
         emulator.check_instance_limit(owner)
     with emulator.lock:  # the staged body goes to this request's job, not another's
@@ -110,11 +122,17 @@ def router() -> APIRouter:
              offset: int | None = Query(None, description="default 0; out of range: 0"),
              pending: bool | None = Query(None, description="true: Queued and Running; "
                                           "false: final jobs"),
-             program: str | None = None, backend: str | None = None,
-             session_id: str | None = None,
-             tags: list[str] = Query([], description="jobs carrying every tag given"),
-             created_after: datetime | None = None, created_before: datetime | None = None,
-             sort: str = Query("DESC", pattern="^(ASC|DESC)$"),
+             # IBM's limits on the filters (its list_jobs parameters); longer is a 400.
+             program: str | None = Query(None, min_length=1, max_length=63,
+                                         description="sampler, estimator or executor"),
+             backend: str | None = Query(None, min_length=1, max_length=100),
+             session_id: str | None = Query(None, min_length=1, max_length=1000),
+             tags: list[models.TagText] = Query(
+                 [], max_length=models.MAX_TAGS,
+                 description="jobs carrying every tag given (at most 8 of 86 characters)"),
+             created_after: models.QueryTime | None = None,
+             created_before: models.QueryTime | None = None,
+             sort: str = Query("DESC", min_length=1, max_length=4, pattern="^(ASC|DESC)$"),
              exclude_params: bool = True) -> Response:
         owner = tenant(request)
         emulator: Emulator = request.app.state.emulator
@@ -173,13 +191,16 @@ def router() -> APIRouter:
         # IBM's reference: 204, "Job's final result not found", while it is not final.
         return Response(status_code=204)
 
-    @api.get("/jobs/{job_id}/metrics", summary="A job's timestamps, usage and sizes",
-             response_model=models.JobMetrics, responses=errors(401, 403, 404))
-    def metrics(request: Request, job_id: str = JobId) -> dict[str, Any]:
+    @api.get("/jobs/{job_id}/metrics",
+             summary="A job's timestamps and usage, in the shape of the IBM-API-Version asked",
+             response_model=models.JobMetrics, response_model_exclude_none=True,
+             responses=errors(401, 403, 404))
+    def metrics(request: Request, job_id: str = JobId,
+                version: str = Depends(api_version)) -> dict[str, Any]:
         emulator: Emulator = request.app.state.emulator
         job = emulator.job(tenant(request), job_id)
         with emulator.lock:
-            return wire.job_metrics(job, _qiskit_version())
+            return wire.job_metrics(job, version, _qiskit_version())
 
     @api.get("/jobs/{job_id}/logs", summary="A job's logs (an emulated QPU writes none)",
              responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}},

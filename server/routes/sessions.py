@@ -74,7 +74,11 @@ def router() -> APIRouter:
             session.close()  # idempotent: a closed session stays closed
         elif not session.details().get("accepting_jobs"):
             # The lifecycle has no way back to accepting (docs/semantics.md): a session
-            # that stopped accepting jobs drains or is closed; asking again conflicts.
+            # that stopped accepting jobs drains or is closed (IBM's AcceptingJobs: it "will
+            # be immediately closed when there are no more jobs"). IBM's reference lists no
+            # error for this PATCH; a 204 would tell the caller its session takes jobs that
+            # POST /jobs then refuses, so it is a 409, IBM's status for a request that
+            # conflicts with an object's state (as cancelling a final job).
             raise Conflict(f"Session {session_id} no longer accepts jobs (it is "
                            f"{wire.SESSION_STATE.get(session.state, session.state)}); open "
                            "a new session with POST /sessions")

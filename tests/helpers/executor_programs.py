@@ -58,8 +58,9 @@ def seconds(value: Any) -> float | None:
 
 def times(job: Any) -> tuple[float | None, float | None, float | None]:
     """(created, running, finished) of a job, in seconds since the epoch."""
-    stamps = job.metrics()["timestamps"]
-    return seconds(stamps["created"]), seconds(stamps["running"]), seconds(stamps["finished"])
+    stamps = job.metrics()["timestamps"]  # over HTTP, an instant not reached is omitted
+    return (seconds(stamps["created"]), seconds(stamps.get("running")),
+            seconds(stamps.get("finished")))
 
 
 def duration(job: Any) -> float:

@@ -110,7 +110,7 @@ def test_serve_prints_the_clients_environment_and_serves(tmp_path: Path) -> None
     trace = tmp_path / "served.jsonl"
     proc = subprocess.Popen([QSESSION, "serve", "--clock", "virtual", "--no-noise",
                              "--trace", str(trace)], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, cwd=tmp_path)
     try:
         assert proc.stdout is not None
         exports: dict[str, str] = {}

@@ -61,6 +61,7 @@ def test_a_client_version_runs_unchanged_under_qsession_run(version: str,
                           text=True, timeout=900, check=False)
     assert done.returncode == 0, done.stderr
     assert "counts ['00', '11']" in done.stdout
+    assert "usage read True True" in done.stdout  # job.usage() and metrics() of its version
     assert "named account backends ['ibm_brisbane', 'qsession_ideal']" in done.stdout
     assert "user account token qsession-local-api-key" in done.stdout
     assert "qsession: jobs: 1 DONE" in done.stderr and "0 server fault(s)" in done.stderr

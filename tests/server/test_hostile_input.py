@@ -143,6 +143,26 @@ def test_corrupt_qpy_bytes_are_a_400(conn: Connection, how: str) -> None:
         assert response.json()["errors"][0]["message"]
 
 
+def test_a_compressed_payload_that_inflates_a_thousandfold_is_refused_unread(
+        conn: Connection) -> None:
+    """Reproduces: a circuit whose zlib stream inflates 1,000 to 1 (a run of zeros) was
+    inflated in full by the decoders before they refused it: a 500 kB request made the
+    server allocate 500 MB and spend 11 s, so IBM's largest input (300 MB) could ask for
+    300 GB. Now the inflation stops at a budget (64 MiB plus 32 times the request)."""
+    import zlib
+
+    squeeze = zlib.compressobj(9)
+    bomb = squeeze.compress(b"QISKIT" + bytes(100 << 20)) + squeeze.flush()
+    assert len(bomb) < 200_000
+    for program, body in _client_bodies(conn).items():
+        bad = copy.deepcopy(body)
+        bad["params"]["pubs"][0][0]["__value__"] = base64.b64encode(bomb).decode()
+        response = requests.post(conn.server.url + API + "/jobs", headers=bearer(conn),
+                                 data=json.dumps(bad), timeout=120)
+        refused(response, 400, "compressed payloads inflate to more than")
+        assert program in ("sampler", "estimator")
+
+
 HUGE = [("1e308", "1e+308"), ("9" * 400, "too large"), ("-" + "9" * 400, ""),
         ("1.8e308", ""), ("NaN", ""), ("Infinity", ""), ("-Infinity", ""), ("1e-320", ""),
         ("-1", ""), ("0.5", ""), ("true", ""), ('"1e308"', ""), ("null", ""), ("[1e308]", "")]

@@ -112,7 +112,8 @@ def test_a_killed_server_leaves_a_trace_prefix_that_check_reads(tmp_path: Path) 
     env = {k: v for k, v in os.environ.items() if k not in ENV_KEYS}
     server = subprocess.Popen([str(Path(sys.executable).parent / "qsession"), "serve",
                                "--no-noise", "--trace", str(trace_path)], env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              cwd=tmp_path)
     try:
         assert server.stdout is not None
         exports = dict(line[len("export "):].strip().split("=", 1)

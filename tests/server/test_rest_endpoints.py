@@ -136,6 +136,39 @@ def test_list_jobs_pages_with_ibms_limit_offset_and_count(conn: Connection) -> N
     ibm_error(call(conn, "GET", "/jobs", params={"limit": "ten"}), 400, "limit", 1002)
 
 
+def test_list_filters_refuse_what_is_over_ibms_limits(conn: Connection) -> None:
+    # IBM's list_jobs parameters: program 1-63 characters, backend 1-100, session_id
+    # 1-1000, created_after/created_before date-times of 1-100, sort ASC or DESC, tags its
+    # Tags schema (8 of 86); its analytics take subscription_id as version-4 UUIDs, at
+    # most 200. Over a limit: a 400 in IBM's body naming the parameter; at it: served.
+    job = run_sampler(conn)
+    listed = lambda **q: call(conn, "GET", "/jobs", params=q)  # noqa: E731
+    stamp = "2024-12-31T23:59:59." + "0" * 79 + "Z"  # before the job, 100 characters
+    assert len(stamp) == 100
+    at_limits = {"program": "p" * 63, "backend": "b" * 100, "session_id": "s" * 1000,
+                 "created_before": stamp, "tags": ["t" * 86] * 8}
+    for name, value in at_limits.items():
+        assert listed(**{name: value}).json()["count"] == 0, name  # no job has these
+    assert listed(sort="DESC").json()["count"] == 1
+    over = {"program": "p" * 64, "backend": "b" * 101, "session_id": "s" * 1001,
+            "created_after": stamp[:-1] + "0Z", "created_before": stamp + "Z"}
+    for name, value in over.items():
+        ibm_error(listed(**{name: value}), 400, f"query.{name}", 1002)
+    for name in ("program", "backend", "session_id", "created_after", "sort"):
+        ibm_error(listed(**{name: ""}), 400, f"query.{name}", 1002)
+    ibm_error(listed(tags=["t"] * 9), 400, "query.tags", 1204)
+    ibm_error(listed(tags=["t" * 87]), 400, "query.tags", 1205)
+    ibm_error(listed(sort="UP"), 400, "query.sort", 1002)
+    assert [j["id"] for j in listed(created_before=stamp.replace("2024", "2026", 1)
+                                    ).json()["jobs"]] == [job.job_id()]
+    usage = lambda **q: call(conn, "GET", "/analytics/usage", params=q)  # noqa: E731
+    ibm_error(usage(subscription_id="not-a-uuid"), 400, "query.subscription_id", 1002)
+    ibm_error(usage(subscription_id=["91b2c828-2952-4f05-aed8-bedf92c6c480"] * 201), 400,
+              "query.subscription_id", 1002)
+    assert usage(subscription_id=["91b2c828-2952-4f05-aed8-bedf92c6c480"] * 200
+                 ).json()["jobs"] == 0
+
+
 def test_tags_are_limited_to_8_of_86_characters(conn: Connection) -> None:
     # IBM's Tags schema: maxItems 8, maxLength 86; errors 1204 and 1205 of its registry.
     job = run_sampler(conn)
@@ -191,11 +224,15 @@ def test_post_jobs_refuses_ibms_limits_and_honours_private(conn: Connection) -> 
 
 def test_delete_and_cancel_answer_ibms_status_codes(conn: Connection) -> None:
     # DELETE /jobs/{id}: "Job must be in a terminal state" (400 otherwise, 204 when final);
-    # POST /jobs/{id}/cancel: 409 "Job is in non cancellable status".
+    # POST /jobs/{id}/cancel: 409 "Job is in non cancellable status." (IBM's jobs OpenAPI,
+    # cancel_job_jid); the message says IBM's words, then the status the job is in.
     job = run_sampler(conn)
     ibm_error(call(conn, "DELETE", f"/jobs/{job.job_id()}"), 400, "only a final job", 1002)
     assert call(conn, "POST", f"/jobs/{job.job_id()}/cancel").status_code == 204
-    ibm_error(call(conn, "POST", f"/jobs/{job.job_id()}/cancel"), 409, "")
+    error = ibm_error(call(conn, "POST", f"/jobs/{job.job_id()}/cancel"), 409,
+                      "Job is in non cancellable status")
+    assert error["message"] == (f"Job is in non cancellable status: job {job.job_id()} "
+                                "cannot be cancelled, it is already Cancelled")
     assert call(conn, "DELETE", f"/jobs/{job.job_id()}").status_code == 204
     ibm_error(call(conn, "GET", f"/jobs/{job.job_id()}"), 404, "not found", 1291)
     ibm_error(call(conn, "GET", "/jobs/" + "j" * 1001), 400, "job_id", 1002)  # id length
@@ -203,13 +240,40 @@ def test_delete_and_cancel_answer_ibms_status_codes(conn: Connection) -> None:
 
 def test_job_logs_and_metrics(conn: Connection) -> None:
     job = run_sampler(conn)
-    conn.server.run_until_idle()
+    queued = run_sampler(conn)
     logs = call(conn, "GET", f"/jobs/{job.job_id()}/logs")
     assert logs.status_code == 200 and logs.headers["content-type"].startswith("text/plain")
+    # IBM's JobMetricsResponse (2026-04-15, what the client 0.51 asks for): timestamps,
+    # usage (UsageV3: qpu_charge_time_seconds, status), qiskit_version (IBM's QiskitVersion
+    # pattern); caller and circuits_execution_time_ns are unknown here, so omitted. A
+    # timestamp not reached is omitted too: IBM types each as a string, never null.
+    waiting = call(conn, "GET", f"/jobs/{queued.job_id()}/metrics").json()
+    assert waiting == {"timestamps": {"created": at(0)},
+                       "usage": {"qpu_charge_time_seconds": 0.0, "status": "pending"},
+                       "qiskit_version": waiting["qiskit_version"]}
+    assert re.fullmatch(r"v?(\d+(\.\d+)*|\.\d+(\.\d+)*)", waiting["qiskit_version"])
+    conn.server.run_until_idle()
+    d = float(job.usage_estimation["quantum_seconds"])  # the modeled QPU time
     metrics = call(conn, "GET", f"/jobs/{job.job_id()}/metrics").json()
-    assert metrics["timestamps"]["created"] == at(0)
-    assert metrics["usage"]["qpu_charge_time_seconds"] == pytest.approx(job.usage())
-    assert metrics["usage"]["status"] == "complete"
+    assert metrics == {"timestamps": {"created": at(0), "running": at(0), "finished": at(d)},
+                       "usage": {"qpu_charge_time_seconds": pytest.approx(job.usage()),
+                                 "status": "complete"},
+                       "qiskit_version": waiting["qiskit_version"]}
+    # IBM's changelog: 2026-03-15 dropped bss, usage.quantum_seconds and usage.seconds.
+    # Asked for an earlier version (the clients before 0.51 send 2025-05-01 and their
+    # job.usage() reads usage.quantum_seconds), the answer is IBM's earlier one, as
+    # recorded from IBM with the client 0.46.1: whole seconds, the packages' versions.
+    older = call(conn, "GET", f"/jobs/{job.job_id()}/metrics",
+                 extra={"IBM-API-Version": "2025-05-01"}).json()
+    whole = round(job.usage())
+    assert older == {"timestamps": metrics["timestamps"], "bss": {"seconds": whole},
+                     "usage": {"quantum_seconds": whole, "seconds": whole},
+                     "qiskit_version": older["qiskit_version"]}
+    assert "qiskit-" in older["qiskit_version"]
+    assert call(conn, "GET", f"/jobs/{job.job_id()}/metrics",
+                extra={"IBM-API-Version": "2026-03-15"}).json() == metrics
+    # The client reads what it needs: usage() and the running instant.
+    assert job.usage() == pytest.approx(d) and job.metrics()["timestamps"]["running"] == at(0)
 
 
 # -- sessions -------------------------------------------------------------------------
@@ -247,6 +311,23 @@ def test_cancelled_and_expired_sessions_say_why(conn: Connection) -> None:
     session.cancel()
     body = call(conn, "GET", f"/sessions/{session.session_id}").json()
     assert body["state"] == "closed" and "cancelled" in body["state_reason"]
+    # The same over plain HTTP: DELETE /sessions/{id}/close (the client's Session.cancel())
+    # cancels the queued job; the running one completes (IBM's "Close job session": "jobs
+    # ... queued are cancelled").
+    conn.server.advance(60)  # the first session's running job completes
+    cancelled = Session(backend=backend)
+    running, queued = (SamplerV2(mode=cancelled).run([isa_bell(backend)], shots=10)
+                       for _ in range(2))
+    assert [call(conn, "GET", f"/jobs/{job.job_id()}").json()["status"]
+            for job in (running, queued)] == ["Running", "Queued"]
+    close = call(conn, "DELETE", f"/sessions/{cancelled.session_id}/close")
+    assert close.status_code == 204 and close.content == b""
+    conn.server.advance(60)
+    assert [call(conn, "GET", f"/jobs/{job.job_id()}").json()["status"]
+            for job in (running, queued)] == ["Completed", "Cancelled"]
+    body = call(conn, "GET", f"/sessions/{cancelled.session_id}").json()
+    assert body["state"] == "closed" and "cancelled" in body["state_reason"]
+    ibm_error(call(conn, "DELETE", "/sessions/nope/close"), 404, "not found", 1291)
     # Expiry: max_ttl 10 s, three jobs of about 7 s each; at 10 s the second is running
     # (it completes) and the third still queued (it fails, with the reason).
     ideal = conn.service.backend("qsession_ideal")
@@ -284,11 +365,119 @@ def test_backends_are_typed_as_ibm_types_them(conn: Connection) -> None:
         warnings.simplefilter("error")
         target = convert_to_target(configuration_from_server_data(ideal))
     assert {"if_else", "for_loop", "cx", "measure"} <= set(target.operation_names)
-    assert ideal["processor_type"] == {"family": "qsession ideal", "revision": "1.0"}
+    assert ideal["processor_type"] == {"family": "Ideal", "revision": "1.0"}
     status = call(conn, "GET", "/backends/ibm_brisbane/status").json()
     assert set(status) == {"state", "status", "message", "length_queue", "backend_version"}
     assert call(conn, "GET", "/backends/qsession_ideal/properties").json() == {}
     ibm_error(call(conn, "GET", "/backends/ibm_nowhere/status"), 404, "Backend", 1007)
+
+
+IBM_REQUIRED_CONFIGURATION = ("backend_name", "backend_version", "basis_gates",
+                              "conditional", "coords", "coupling_map", "gates", "local",
+                              "memory", "n_qubits", "online_date", "u_channel_lo")
+"""``required`` of IBM's ``BackendConfigurationResponse`` (its backends OpenAPI document)."""
+NOT_IN_EVERY_IBM_ANSWER = {"coords", "u_channel_lo"}
+"""Required by IBM's schema, yet absent from 38 and 15 of IBM's 68 recorded configurations
+(qiskit-ibm-runtime's fake backends): the served model does not require them."""
+
+
+def _recorded_configurations() -> dict[str, dict[str, Any]]:
+    """IBM's own configuration answers, recorded in qiskit-ibm-runtime's fake backends."""
+    import json
+    from pathlib import Path
+
+    from qiskit_ibm_runtime import fake_provider
+
+    root = Path(fake_provider.__file__).parent / "backends"
+    return {path.name: json.loads(path.read_text(encoding="utf-8"))
+            for path in sorted(root.glob("*/conf_*.json"))}
+
+
+def _defined_unitary(definition: str, name: str, n_qubits: int, angles: list[float]) -> Any:
+    """The unitary an OpenQASM 2 ``gate`` definition in U and CX gives, at ``angles``."""
+    from qiskit import qasm2
+    from qiskit.quantum_info import Operator
+
+    args = f"({', '.join(map(str, angles))})" if angles else ""
+    wires = ", ".join(f"r[{i}]" for i in range(n_qubits))
+    program = f"OPENQASM 2.0;\n{definition}\nqreg r[{n_qubits}];\n{name}{args} {wires};"
+    return Operator(qasm2.loads(program))
+
+
+def test_the_ideal_configuration_has_what_ibms_schema_requires(conn: Connection) -> None:
+    # IBM's BackendConfigurationResponse: the twelve required fields; GateConfig: a name,
+    # parameters named [a-zA-Z0-9]*, and qasm_def, "the definition of this gate in terms of
+    # QASM primitives U and CX" (1 to 1,024 characters); coords: an [i, j] pair of
+    # non-negative integers per qubit; processor_type: family [a-zA-Z0-9]*, revision
+    # major.minor; description at most 64 characters; online_date 24 characters.
+    from qiskit.circuit.library import get_standard_gate_name_mapping
+    from qiskit.quantum_info import Operator
+
+    ideal = call(conn, "GET", "/backends/qsession_ideal/configuration").json()
+    assert set(IBM_REQUIRED_CONFIGURATION) <= set(ideal)
+    n = ideal["n_qubits"]
+    assert len(ideal["coords"]) == n == len({tuple(c) for c in ideal["coords"]})
+    assert all(len(c) == 2 and min(c) >= 0 for c in ideal["coords"])
+    assert ideal["u_channel_lo"] == []  # no pulse-level control channels
+    assert re.fullmatch(r"[a-zA-Z0-9]+", ideal["processor_type"]["family"])
+    assert len(ideal["description"]) <= 64 and len(ideal["online_date"]) == 24
+    standard = get_standard_gate_name_mapping()
+    # IBM's own definitions of the same gates, from its recorded configurations
+    ibm_gates = {g["name"]: g for c in _recorded_configurations().values()
+                 for g in c["gates"] if g.get("qasm_def")}
+    assert {g["name"] for g in ideal["gates"]} == set(ideal["basis_gates"])
+    for gate in ideal["gates"]:
+        name, parameters = gate["name"], gate["parameters"]
+        assert all(re.fullmatch(r"[a-zA-Z0-9]+", p) for p in parameters), gate
+        assert 1 <= len(gate["qasm_def"]) <= 1024, gate
+        angles = [0.3 + 0.4 * i for i in range(len(parameters))]
+        reference = standard[name]
+        if angles:
+            reference = type(reference)(*angles)
+        ours = _defined_unitary(gate["qasm_def"], name, reference.num_qubits, angles)
+        assert ours.equiv(Operator(reference)), gate  # equal up to a global phase
+        theirs = ibm_gates[name]  # every ideal gate is one IBM defines too
+        assert parameters == theirs["parameters"], (gate, theirs)
+        assert ours.equiv(_defined_unitary(theirs["qasm_def"], name, reference.num_qubits,
+                                           angles)), (gate, theirs)
+
+
+def test_the_configuration_model_is_as_strict_as_ibms_recorded_answers() -> None:
+    # The model the route answers with requires what IBM requires, except what IBM's own
+    # recorded answers lack: each of those 68 passes it, and a configuration missing any
+    # other required field, or with a gate IBM's GateConfig refuses, does not.
+    from pydantic import ValidationError
+
+    from qsession.runtime import QPU
+    from qsession.runtime.engine import backend_info
+    from qsession.server import models, wire
+
+    def served(config: dict[str, Any]) -> dict[str, Any]:
+        kind = wire.processor_type(config.pop("processor_type", None))
+        return config if kind is None else {**config, "processor_type": kind}
+
+    recorded = _recorded_configurations()
+    assert len(recorded) >= 60
+    lacking = {field: sum(field not in c for c in recorded.values())
+               for field in IBM_REQUIRED_CONFIGURATION}
+    assert {f for f, count in lacking.items() if count} == NOT_IN_EVERY_IBM_ANSWER
+    for name, config in recorded.items():
+        models.BackendConfiguration.model_validate(
+            served(backend_info.recorded_configuration(config, "ibm_recorded"))), name
+    ideal = served(backend_info.configuration_json(QPU.ideal()))
+    models.BackendConfiguration.model_validate(ideal)
+    for field in IBM_REQUIRED_CONFIGURATION:
+        without = {k: v for k, v in ideal.items() if k != field}
+        if field in NOT_IN_EVERY_IBM_ANSWER:
+            models.BackendConfiguration.model_validate(without)
+        else:
+            with pytest.raises(ValidationError, match=field):
+                models.BackendConfiguration.model_validate(without)
+    rz = next(g for g in ideal["gates"] if g["name"] == "rz")
+    for broken in ({**rz, "qasm_def": ""}, {**rz, "parameters": ["λ"]},
+                   {k: v for k, v in rz.items() if k != "qasm_def"}):
+        with pytest.raises(ValidationError, match="gates"):
+            models.BackendConfiguration.model_validate({**ideal, "gates": [broken]})
 
 
 def test_backend_defaults_come_from_the_calibration_data(conn: Connection) -> None:
@@ -315,11 +504,23 @@ def test_instance_details_configuration_and_usage(conn: Connection) -> None:
     assert usage["usage_consumed_seconds"] == pytest.approx(job.usage())
     assert usage["usage_period"]["end_time"] == call(conn, "GET", f"/jobs/{job.job_id()}/metrics"
                                                      ).json()["timestamps"]["finished"]
-    # A limit below the usage: the next job is refused with 409, as IBM's POST /jobs.
+    # PUT /instances/configuration: 409 "Usage exceeds instance limit" for a limit below
+    # the usage so far (IBM's cost-limit guide: the limit "will always be greater than or
+    # equal to the total cost"); the limit stays as it was.
+    used = job.usage()
+    assert 2 < used < 3
+    ibm_error(call(conn, "PUT", "/instances/configuration", json={"instance_limit": 2}), 409,
+              f"Usage exceeds instance limit: the instance has used {used:g} s")
+    assert call(conn, "GET", "/instances/configuration").json() == {}
+    # A limit at the usage (rounded up) is set; once usage reaches it, the next job is
+    # refused with 409, as IBM's POST /jobs.
     assert call(conn, "PUT", "/instances/configuration",
-                json={"instance_limit": 1}).status_code == 204
-    assert call(conn, "GET", "/instances/configuration").json() == {"instance_limit": 1.0}
-    assert call(conn, "GET", "/instance").json()["instance_limit_seconds"] == "1"
+                json={"instance_limit": 3}).status_code == 204
+    assert call(conn, "GET", "/instances/configuration").json() == {"instance_limit": 3.0}
+    assert call(conn, "GET", "/instance").json()["instance_limit_seconds"] == "3"
+    assert call(conn, "GET", "/instances/usage").json()["usage_limit_reached"] is False
+    run_sampler(conn)
+    conn.server.run_until_idle()
     assert call(conn, "GET", "/instances/usage").json()["usage_limit_reached"] is True
     params = call(conn, "GET", f"/jobs/{job.job_id()}").json()["params"]
     ibm_error(call(conn, "POST", "/jobs", json={"program_id": "sampler",
@@ -337,7 +538,17 @@ def test_accounts_and_versions(conn: Connection) -> None:
     assert [p["plan_id"] for p in plans] == ["qsession-plan-premium"]
     assert plans[0]["backends"] == ["ibm_brisbane", "qsession_ideal"]
     assert plans[0]["max_ttl"] == 28800 and plans[0]["interactive_ttl"] == 60
-    ibm_error(call(conn, "GET", "/accounts/someone-else"), 404, "Account not found")
+    # IBM: "If no account information is found, returns the default configuration": an
+    # account the server has no instance of gets the plan a new instance gets here.
+    default = call(conn, "GET", "/accounts/someone-else").json()["plans"]
+    assert default == plans
+    # An account a program brings with its own CRN (a tenant on first use) is answered
+    # for its instances too.
+    crn = "crn:v1:bluemix:public:quantum-computing:us-east:a/lab42:lab::"
+    assert call(conn, "GET", "/instance", extra={"Service-CRN": crn}).status_code == 200
+    assert call(conn, "GET", "/accounts/lab42").json()["plans"] == plans
+    assert call(conn, "GET", "/accounts/qsession", params={"plan_id": "nope"}
+                ).json() == {"plans": []}
     ibm_error(call(conn, "GET", "/accounts/bad!id"), 400, "account_id")
     versions = requests.get(conn.server.url + API + "/versions", timeout=30).json()["versions"]
     assert [v["status"] for v in versions].count("live") == 1

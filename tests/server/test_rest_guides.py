@@ -16,6 +16,8 @@ once and then for its results, and a client asking about an unfinished job waits
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 from collections.abc import Iterator
 from typing import Any
 
@@ -29,6 +31,8 @@ from qiskit.quantum_info import SparsePauliOp, Statevector
 from qiskit.transpiler import generate_preset_pass_manager
 
 from qsession.server import Connection
+
+CURL = shutil.which("curl")
 
 # The qasm_string of the Sampler and Estimator guides, as IBM prints it.
 QASM_STRING = '''
@@ -132,6 +136,53 @@ def parameterized() -> tuple[QuantumCircuit, dict[str, float]]:
     qc.cx(0, 1)
     qc.measure_all()
     return qc, parameter_values
+
+
+# -- Set up to use IBM Quantum Platform with REST API ----------------------------------
+
+
+@pytest.mark.skipif(CURL is None, reason="the curl binary is not installed")
+def test_setup_guide_checks_the_credentials_with_usage(guide: Guide) -> None:
+    """Step 2, "Authenticate requests ... by including the CRN and bearer token": the
+    guide's curl line, ``GET /api/v1/usage``. IBM's REST reference lists no ``/v1/usage``
+    (its instances document has ``GET /v1/instances/usage``, operation ``get_usage``); the
+    server answers the guide's path as it answers ``/instances/usage``.
+
+    As printed, each header argument is quoted whole (``'-H accept: application/json'``),
+    so curl sends `` accept: ...`` with a leading space: HTTP reads such a line as the
+    continuation of the line before (obsolete line folding), and the request carries no
+    Authorization at all. It is sent as printed (a 401 naming the missing credentials, as
+    any server folding lines answers), then with curl's usual quoting.
+    """
+    assert CURL is not None
+    url = f"{guide.base}/api/v1/usage"
+    bearer = guide.auth_id.removeprefix("Bearer ")
+
+    def curl(*args: str) -> tuple[int, Any]:
+        done = subprocess.run([CURL, "-s", "-w", "\n%{http_code}", *args],
+                              capture_output=True, text=True, timeout=60, check=True)
+        body, status = done.stdout.rsplit("\n", 1)
+        return int(status), json.loads(body)
+
+    status, refused = curl('-X', 'GET',
+                           url,
+                           '-H accept: application/json',
+                           f'-H authorization: Bearer {bearer}',
+                           f'-H Service-CRN: {guide.crn}')
+    assert status == 401 and set(refused) == {"errors", "trace"}, refused
+    assert refused["errors"][0]["code"] == 1201  # IBM's "invalid credentials"
+    assert "send 'Authorization: Bearer TOKEN'" in refused["errors"][0]["message"]
+    status, usage = curl('-X', 'GET',
+                         url,
+                         '-H', 'accept: application/json',
+                         '-H', f'authorization: Bearer {bearer}',
+                         '-H', f'Service-CRN: {guide.crn}')
+    assert status == 200, usage
+    assert usage["instance_id"] == guide.crn and usage["usage_consumed_seconds"] == 0
+    same = requests.get(f"{guide.base}/api/v1/instances/usage", headers=guide.headers(),
+                        timeout=60).json()
+    assert {k: v for k, v in usage.items() if k != "usage_period"} == \
+        {k: v for k, v in same.items() if k != "usage_period"}
 
 
 # -- Sampler with the REST API ---------------------------------------------------------

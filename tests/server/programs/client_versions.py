@@ -7,7 +7,8 @@ the name, so a Session then fails there as it would on IBM (fixed in 0.41.1).
 From the client's reference ("QiskitRuntimeService", IBM Quantum Platform docs): direct
 instantiation with channel, token="API_KEY" and instance="CRN"; saving a default account
 with save_account(token=..., instance=..., set_as_default=True) then QiskitRuntimeService();
-a named account. Then a Bell pair in a session, as the "Get started" guides run it.
+a named account. Then a Bell pair in a session, as the "Get started" guides run it, and
+the job's usage and start as the release reads them.
 """
 
 import sys
@@ -28,8 +29,13 @@ circuit.cx(0, 1)
 circuit.measure_all()
 isa = generate_preset_pass_manager(backend=backend, optimization_level=1).run(circuit)
 with Session(backend=backend) as session:
-    counts = SamplerV2(mode=session).run([isa], shots=200).result()[0].data.meas.get_counts()
+    job = SamplerV2(mode=session).run([isa], shots=200)
+    counts = job.result()[0].data.meas.get_counts()
 print("counts", sorted(counts))
+# What each release reads of GET /jobs/{id}/metrics, in the shape of the API version it
+# sends: the usage (usage.quantum_seconds before 0.51, qpu_charge_time_seconds since)
+# and the instant the job started.
+print("usage read", job.usage() > 0, job.metrics()["timestamps"].get("running") is not None)
 
 QiskitRuntimeService.save_account(token="API_KEY", instance="CRN", set_as_default=True,
                                   overwrite=True)
