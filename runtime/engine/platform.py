@@ -2,9 +2,9 @@
 
 ``Platform`` is what IBM's service runs on, without IBM's client API: QPUs are added with
 their settings, sessions and jobs are numbered across them, time moves (``advance``,
-``call_at``, ``run_until_idle``), and every change lands in one trace. The IBM-shaped
-``LocalService`` (``qsession.runtime.ibm.service``) is a ``Platform`` with
-``QiskitRuntimeService``'s lookups; ``replay`` and ``recovery`` drive a ``Platform``.
+``call_at``, ``run_until_idle``), and every change lands in one trace. ``replay`` and
+``recovery`` rebuild one from a trace; the service users hold is one with IBM's lookups
+on top.
 """
 
 from __future__ import annotations
@@ -52,8 +52,11 @@ _SETTING_NAMES = ("interactive_timeout", "batch_interactive_timeout", "max_time"
 class Platform:
     """Emulated QPUs sharing one clock, one fair-share ledger and one trace.
 
-    The constructor's arguments are ``LocalService``'s (its docstring says what each
-    means); ``qpus`` and ``schedulers`` are keyed by QPU name.
+    ``clock`` is ``"virtual"``, ``"wall"`` (at ``speed``) or ``"measured"`` (at
+    ``scale``); ``backends`` lists QPUs, fake backend names or ``(qpu, settings)`` pairs
+    (default: one ideal QPU); the timeouts, ``max_time``, ``instances`` and
+    ``fair_share_window`` are the service-wide ``QPUSettings``; ``ids`` names sessions
+    and jobs (short ids by default). ``qpus`` and ``schedulers`` are keyed by QPU name.
     """
 
     def __init__(

@@ -14,9 +14,8 @@ from typing import Any
 from ..engine.errors import BackendNotFoundError
 from ..engine.platform import Platform
 from ..engine.qpu import QPU
-from .backend_select import find_backend, select_backends
+from . import backend_select, joblist  # through the module: a mutant patches select_jobs
 from .job import RuntimeJobV2
-from .joblist import delete_job, instance_list, instance_usage, select_jobs
 
 
 class LocalService(Platform):
@@ -48,9 +47,9 @@ class LocalService(Platform):
         ``n_qubits=5``), else ``status()`` attributes (``operational=True``), as
         ``qiskit.providers.providerutils.filter_backends`` does.
         """
-        return select_backends(self, name=name, min_num_qubits=min_num_qubits,
-                               instance=instance, dynamic_circuits=dynamic_circuits,
-                               filters=filters, **kwargs)
+        return backend_select.select_backends(
+            self, name=name, min_num_qubits=min_num_qubits, instance=instance,
+            dynamic_circuits=dynamic_circuits, filters=filters, **kwargs)
 
     def backend(self, name: str | None = None, instance: str | None = None,
                 use_fractional_gates: bool | None = False) -> QPU:
@@ -65,7 +64,7 @@ class LocalService(Platform):
                     "No backend matches the criteria: this service has no backends. Fix: "
                     "service.add_backend(QPU.ideal()) or a fake backend name")
             return next(iter(self.qpus.values()))
-        return find_backend(self, name)
+        return backend_select.find_backend(self, name)
 
     def least_busy(self, min_num_qubits: int | None = None, instance: str | None = None,
                    filters: Callable[[QPU], bool] | None = None, **kwargs: Any) -> QPU:
@@ -106,7 +105,7 @@ class LocalService(Platform):
         if backend_name is not None:
             # An unknown name is an error, not an empty list; an IBM alias finds its QPU.
             backend_name = self.backend(backend_name).name
-        records = select_jobs(
+        records = joblist.select_jobs(
             self, limit=limit, skip=skip, backend_name=backend_name, pending=pending,
             program_id=program_id, instance=instance, job_tags=job_tags,
             session_id=session_id, created_after=created_after, created_before=created_before,
@@ -119,15 +118,15 @@ class LocalService(Platform):
 
     def delete_job(self, job_id: str) -> None:
         """Delete a final job: ``job()`` and ``jobs()`` no longer find it (cannot be undone)."""
-        delete_job(self, job_id)
+        joblist.delete_job(self, job_id)
 
     def usage(self) -> dict[str, Any]:
         """IBM's instance usage keys for the default instance over the fair-share window."""
-        return instance_usage(self)
+        return joblist.instance_usage(self)
 
     def instances(self) -> list[dict[str, Any]]:
         """The instances jobs can be accounted to, with IBM's keys ``crn``, ``plan``, ``name``."""
-        return instance_list(self)
+        return joblist.instance_list(self)
 
     def active_instance(self) -> str:
         """The instance used when none is named."""
