@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
-import subprocess
-import sys
 import time
 from typing import Any
 
-from .common import REPO, Result, median, verdict
+from .common import Result, in_fresh_interpreter, label, median, verdict
+from .workload import run_mixed
 
 SIZES = (10_000, 1_000_000)
 REPEATS = {10_000: 5, 1_000_000: 2}
@@ -29,51 +27,15 @@ RECORDS_PER_JOB = 8.4
 
 def make_trace(records: int, seed: int = 1) -> Any:
     """A trace of at least ``records`` records from the seeded mixed workload."""
-    from qsession.model import Mode
-    from qsession.runtime import IBMRuntimeError, QPUSettings, Trace
-    from qsession.runtime.engine.clock import VirtualClock, to_us
+    from qsession.runtime import QPUSettings, Trace, VirtualClock
     from qsession.runtime.engine.scheduler import Scheduler
 
-    rng = random.Random(seed)
     clock = VirtualClock()
     trace = Trace(meta={"clock": "virtual", "seed": seed, "program": "b10"})
     settings = QPUSettings(interactive_timeout=2.0, batch_interactive_timeout=1.0,
                            instances={"a": 2.0, "b": 1.0})
     scheduler = Scheduler("b10_qpu", clock, trace, settings, None)
-    state: dict[str, Any] = {"left": max(1, round(records / RECORDS_PER_JOB)),
-                             "session": None, "in_session": 0}
-
-    def arrive() -> None:
-        state["left"] -= 1
-        duration = to_us(rng.choice((0.5, 1.0, 2.0)))
-        if rng.random() < 0.5:
-            if state["session"] is None:
-                mode: Mode = rng.choice(("dedicated", "batch"))
-                state["session"] = scheduler.open_session(
-                    mode, max_time_us=to_us(rng.choice((30.0, 300.0))),
-                    ittl_us=to_us(2.0 if mode == "dedicated" else 1.0),
-                    instance=rng.choice("ab"))
-                state["in_session"] = 0
-            session = state["session"]
-            try:
-                scheduler.submit(session, instance=session.instance, kind="null",
-                                 payload=None, duration_us=duration)
-            except IBMRuntimeError:  # it expired meanwhile: the next job opens another
-                state["session"] = None
-            state["in_session"] += 1
-            if state["in_session"] >= 10 and state["session"] is not None:
-                scheduler.close(state["session"])
-                state["session"] = None
-        else:
-            scheduler.submit(None, instance=rng.choice("ab"), kind="null", payload=None,
-                             duration_us=duration)
-        if state["left"] > 0:
-            clock.call_at(clock.now() + to_us(rng.expovariate(1 / 1.6)), arrive)
-
-    clock.call_at(0, arrive)
-    clock.wait_for(lambda: state["left"] <= 0 and scheduler.is_idle())
-    if state["session"] is not None:
-        scheduler.close(state["session"])
+    run_mixed(scheduler, clock, max(1, round(records / RECORDS_PER_JOB)), seed)
     return trace
 
 
@@ -93,12 +55,8 @@ def child(records: int) -> dict[str, Any]:
 
 def measure(records: int) -> dict[str, Any]:
     """Run one size in a fresh interpreter and return what it reports."""
-    proc = subprocess.run([sys.executable, "-m", "bench.b10_check", "--child", str(records)],
-                          cwd=REPO, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        raise RuntimeError(f"B10 child for {records} records failed:\n{proc.stderr[-2000:]}")
-    report: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
-    return report
+    return in_fresh_interpreter("bench.b10_check", "--child", str(records),
+                                what=f"B10 child for {records} records")
 
 
 def run(quick: bool = False, **_options: Any) -> Result:
@@ -138,13 +96,6 @@ def run(quick: bool = False, **_options: Any) -> Result:
         ],
         raw={"reports": {str(n): reports[n] for n in sizes}, "ratio": ratio},
     )
-
-
-def label(n: int) -> str:
-    """2k, 10k, 1M."""
-    if n < 1_000:
-        return str(n)
-    return f"{n // 1000:,}k" if n < 1_000_000 else f"{n // 1_000_000}M"
 
 
 def main() -> None:

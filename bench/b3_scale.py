@@ -12,11 +12,9 @@ from __future__ import annotations
 import argparse
 import json
 import resource
-import subprocess
-import sys
 from typing import Any
 
-from .common import REPO, Result, median, verdict
+from .common import Result, in_fresh_interpreter, label, median, verdict
 
 SIZES = (10_000, 100_000, 1_000_000)
 REPEATS = {10_000: 5, 100_000: 3, 1_000_000: 1}
@@ -40,12 +38,8 @@ def child(n: int) -> dict[str, Any]:
 
 def measure(n: int) -> dict[str, Any]:
     """Run one size in a fresh interpreter and return what it reports."""
-    proc = subprocess.run([sys.executable, "-m", "bench.b3_scale", "--child", str(n)],
-                          cwd=REPO, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        raise RuntimeError(f"B3 child for {n} jobs failed:\n{proc.stderr[-2000:]}")
-    report: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
-    return report
+    return in_fresh_interpreter("bench.b3_scale", "--child", str(n),
+                                what=f"B3 child for {n} jobs")
 
 
 def run(quick: bool = False, **_options: Any) -> Result:
@@ -92,13 +86,6 @@ def run(quick: bool = False, **_options: Any) -> Result:
         raw={"reports": {str(n): reports[n] for n in sizes}, "cost_ratio": cost_ratio,
              "peak_rss_gb": peak_gb},
     )
-
-
-def label(n: int) -> str:
-    """300, 10k, 100k, 1M."""
-    if n < 1_000:
-        return str(n)
-    return f"{n // 1000:,}k" if n < 1_000_000 else f"{n // 1_000_000}M"
 
 
 def main() -> None:

@@ -77,6 +77,28 @@ def interleaved(runs: Mapping[str, Callable[[], _T]], repeats: int,
     return out
 
 
+def label(n: int) -> str:
+    """A size as the tables write it: 300, 10k, 100k, 1M."""
+    if n < 1_000:
+        return str(n)
+    return f"{n // 1000:,}k" if n < 1_000_000 else f"{n // 1_000_000}M"
+
+
+def in_fresh_interpreter(module: str, *args: str, what: str) -> dict[str, Any]:
+    """Run ``python -m MODULE ARGS`` from the repository and return the JSON object its
+    last line of output prints (the sizes measured alone, so one's memory or warm caches
+    never reach another's); ``what`` names the run in the error if it fails."""
+    import json
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", module, *args],
+                          cwd=REPO, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{what} failed:\n{proc.stderr[-2000:]}")
+    report: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return report
+
+
 def fmt_s(seconds: float) -> str:
     """Seconds in a readable unit."""
     if seconds >= 1:

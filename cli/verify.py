@@ -354,17 +354,24 @@ def doors(profile: str, seed: int | None, console: Console,
 
 
 HTTP_EXAMPLES = {"dev": 2, "ci": 4, "deep": 100}
-"""Runs of the HTTP state machine per profile (each starts a server)."""
+"""Runs of the HTTP state machine per profile (each starts a server and may crash it)."""
 HTTP_STEPS = 10
+
+
+def _http_settings(examples: int, **extra: Any) -> Any:
+    from hypothesis import HealthCheck, settings
+
+    return settings(max_examples=examples, stateful_step_count=HTTP_STEPS, deadline=None,
+                    database=None, suppress_health_check=list(HealthCheck), **extra)
 
 
 def http(profile: str, seed: int | None, console: Console,
          examples: int | None = None) -> Outcome:
-    """The HTTP door under random steps; every invariant on the server's trace after each."""
-    from hypothesis import HealthCheck, settings
-
+    """The HTTP door under random steps and crashes; every invariant on the server's whole
+    trace, restarts included, after each."""
     total = examples if examples is not None else HTTP_EXAMPLES[profile]
-    outcome = Outcome(f"HTTP state machine ({total} runs of {HTTP_STEPS} steps)")
+    outcome = Outcome(f"HTTP state machine ({total} runs of {HTTP_STEPS} steps, crashes "
+                      "included)")
     try:
         from qsession.server.http_machine import HTTPMachine
     except ImportError as err:
@@ -374,15 +381,15 @@ def http(profile: str, seed: int | None, console: Console,
         return outcome
     started = time.perf_counter()
     output = io.StringIO()
-    steps = [0]
+    steps, crashes = [0], [0]
 
     class Counted(HTTPMachine):
         def teardown(self) -> None:
             steps[0] += self.steps
+            crashes[0] += self.crashes
             super().teardown()
 
-    base = settings(max_examples=total, stateful_step_count=HTTP_STEPS, deadline=None,
-                    database=None, suppress_health_check=list(HealthCheck))
+    base = _http_settings(total)
     with _progress(console) as bar, contextlib.redirect_stdout(output), \
             contextlib.redirect_stderr(io.StringIO()):
         bar.add_task("HTTP state machine", total=None)
@@ -391,15 +398,80 @@ def http(profile: str, seed: int | None, console: Console,
         except Exception as err:
             _record_failure(outcome, err, output)
     outcome.seconds = time.perf_counter() - started
-    outcome.per_invariant = {"server trace checks": steps[0]}
-    outcome.detail = outcome.detail or (f"{total} runs against a real server, every invariant "
-                                        f"on its trace after each of {steps[0]} steps; every "
-                                        "job the client received ended once")
+    outcome.per_invariant = {"server trace checks": steps[0], "crashes": crashes[0]}
+    outcome.detail = outcome.detail or (
+        f"{total} runs against a real server, {crashes[0]} crashes and restarts on its state "
+        f"folder; every invariant on its whole trace after each of {steps[0]} steps; every "
+        "job the client received ended once")
     return outcome
 
 
+REST_EXAMPLES = {"dev": 2, "ci": 4, "deep": 50}
+"""Examples of each REST property per profile (the host rule gets 20 times as many)."""
+
+
+def rest(profile: str, seed: int | None, console: Console,
+         examples: int | None = None) -> Outcome:
+    """REST-level properties against a real server (server/rest_properties.py)."""
+    total = examples if examples is not None else REST_EXAMPLES[profile]
+    outcome = Outcome(f"REST properties ({total} examples each)")
+    try:
+        from qsession.server import rest_properties
+    except ImportError as err:
+        outcome.failed = True
+        outcome.detail = (f"the REST part needs the server extra ({err}): pip install "
+                          "'qsession[server]'")
+        return outcome
+    started = time.perf_counter()
+    with _progress(console) as bar, contextlib.redirect_stdout(io.StringIO()), \
+            contextlib.redirect_stderr(io.StringIO()):
+        bar.add_task("REST properties", total=None)
+        verdict = rest_properties.check(total, seed)
+    outcome.seconds = time.perf_counter() - started
+    outcome.per_invariant = {"INV-REST": sum(verdict.examples.values())}
+    checked = ", ".join(f"{name} {n}" for name, n in verdict.examples.items())
+    checked += "".join(f"; not run: {why}" for why in verdict.skipped)
+    if verdict.ok:
+        outcome.detail = f"held on every example: {checked}"
+    else:
+        outcome.failed = True
+        outcome.violated = {"INV-REST"}
+        outcome.detail = "\n".join(verdict.failures) + f"\n(examples: {checked})"
+    return outcome
+
+
+def _mutant_rest(examples: int) -> set[str]:
+    from qsession.server import rest_properties
+
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        verdict = rest_properties.check(examples, seed=0)
+    return set() if verdict.ok else {"INV-REST"}
+
+
+MUTANT_REST = 6
+"""Examples of each REST property under each REST mutant."""
 MUTANT_DOORS = 20
 """Programs the doors part runs under each wire mutant."""
+
+
+MUTANT_HTTP = 15
+"""Runs of the HTTP state machine under each durability mutant."""
+
+
+def _mutant_http(examples: int) -> set[str]:
+    from hypothesis import Phase
+    from hypothesis.stateful import run_state_machine_as_test
+
+    from qsession.server.http_machine import HTTPMachine
+
+    kill = _http_settings(examples, derandomize=True, phases=[Phase.generate],
+                          print_blob=False)
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        try:
+            run_state_machine_as_test(HTTPMachine, settings=kill)
+        except Exception as err:
+            return violated_ids(err)
+    return set()
 
 
 def _mutant_doors(examples: int) -> set[str]:
@@ -463,17 +535,22 @@ def mutants(console: Console, budget: int) -> tuple[Outcome, Table]:
     with contextlib.suppress(ImportError):  # without the server extra: no wire catalogue
         from qsession.server import mutants as server_mutants
 
-        wire_mutants = server_mutants.WIRE_MUTANTS
+        wire_mutants = (server_mutants.WIRE_MUTANTS + server_mutants.REST_MUTANTS
+                        + server_mutants.DURABLE_MUTANTS)
     wire = {m.name for m in wire_mutants}
+    rest_bugs = {m.name for m in wire_mutants if m.expected == {"INV-REST"}}
+    durable_bugs = {m.name for m in wire_mutants if m.expected == {"INV-DURABLE"}}
     catalogue = (*MUTANTS, *wire_mutants)
     outcome = Outcome(f"mutants ({len(catalogue)}, ≤{budget} stateful examples, "
-                      f"{MUTANT_PROGRAMS} programs, {budget} circuits each, "
-                      f"{MUTANT_DOORS} doors programs for the wire ones)")
-    parts = ("stateful", "programs", "durations", "metrics", "doors")
+                      f"{MUTANT_PROGRAMS} programs, {budget} circuits each; for the "
+                      f"server's, {MUTANT_DOORS} doors programs, {MUTANT_REST} REST examples "
+                      f"or {MUTANT_HTTP} HTTP runs with crashes)")
+    parts = ("stateful", "programs", "durations", "metrics", "doors", "http", "rest")
     # The explorer walks the pure model, which no mutant touches (they patch the runtime):
     # it cannot kill them, and says so rather than run for nothing. A runtime mutant acts
-    # the same behind both doors, and a wire mutant only behind the HTTP one: each runs
-    # the parts that could see it, the others say n/a.
+    # the same behind both doors, a wire mutant only behind the HTTP one, and a durability
+    # mutant only across a crash, which only the HTTP part makes: each runs the parts that
+    # could see it, the others say n/a.
     table = Table(title="Seeded bugs: which part of verify killed each",
                   caption="✓ the part found a violation the mutant is expected to cause; "
                           "n/a: the part cannot see the mutant's code (the explorer checks "
@@ -489,7 +566,11 @@ def mutants(console: Console, budget: int) -> tuple[Outcome, Table]:
         task = bar.add_task("mutants", total=len(catalogue))
         for mutant in catalogue:
             with mutant.applied():
-                if mutant.name in wire:
+                if mutant.name in rest_bugs:
+                    found = {"rest": _mutant_rest(MUTANT_REST)}
+                elif mutant.name in durable_bugs:
+                    found = {"http": _mutant_http(MUTANT_HTTP)}
+                elif mutant.name in wire:
                     found = {"doors": _mutant_doors(MUTANT_DOORS)}
                 else:
                     found = {"stateful": _mutant_stateful(budget),
@@ -573,7 +654,8 @@ def verify(profile: str, seed: int | None, with_mutants: bool, processes: int,
              exploration(console),
              programs(profile, seed, processes, console, runs, executor),
              durations(profile, seed, console), metrics(profile, seed, console),
-             doors(profile, seed, console), http(profile, seed, console)]
+             doors(profile, seed, console), http(profile, seed, console),
+             rest(profile, seed, console)]
     mutant_table = None
     if with_mutants:
         outcome, mutant_table = mutants(console, budget=150)

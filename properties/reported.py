@@ -33,6 +33,9 @@ API_INVARIANTS = {
                  "later"),
     "INV-JOBS-QUERY": ("service.jobs() returns exactly the jobs matching every filter given, "
                        "newest first unless descending=False, skip and limit after filtering"),
+    "INV-REST": ("over HTTP, request forms IBM documents as equivalent give the same result; "
+                 "another tenant's job is a 404; a token the server did not sign is a 401; "
+                 "the proxy answers exactly IBM's hosts"),
     "INV-DOORS": ("a program run in process and through the HTTP door with IBM's client gives "
                   "the same trace up to identifiers and the same values and types through "
                   "details(), status(), metrics(), results, jobs() and usage"),
@@ -99,8 +102,9 @@ def session_usage_us(state: Replay, s: SessionView, now: int) -> int | None:
         ran = [j for j in state.jobs.values() if j.session == s.id and j.started is not None]
         if not ran:
             return None
-        return sum(j.usage_us if j.finished is not None else now - (j.started or now)
-                   for j in ran)
+        # (A job that started at instant 0 has started == 0: not "no start".)
+        return sum(j.usage_us if j.finished is not None or j.started is None
+                   else now - j.started for j in ran)
     if s.started_at is None:
         return None
     open_span = 0 if s.active_since is None else now - s.active_since

@@ -22,11 +22,12 @@ a runnable script.
 from __future__ import annotations
 
 import json
+import os
 import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from hypothesis import strategies as st
 
@@ -101,9 +102,15 @@ Step = Open | Submit | Think | Wait | Close | Cancel | CancelJob
 def steps() -> st.SearchStrategy[Step]:
     """One step of a program; each shrinks toward the simplest (first) choice."""
     index = st.integers(0, 3)
+
+    def submit(target: st.SearchStrategy[int | None]) -> st.SearchStrategy[Submit]:
+        return st.builds(Submit, target=target, tenant=st.integers(0, 1),
+                         shots=st.sampled_from([100, 1_000, 4_000]), pubs=st.integers(1, 2))
+
+    # Submissions three times as often as any other step (two to a session, one in job
+    # mode): most programs run jobs.
     return st.one_of(
-        st.builds(Submit, target=st.one_of(st.none(), index), tenant=st.integers(0, 1),
-                  shots=st.sampled_from([100, 1_000, 4_000]), pubs=st.integers(1, 2)),
+        submit(index), submit(st.integers(0, 1)), submit(st.none()),
         st.builds(Open, mode=st.sampled_from(["dedicated", "batch"]),
                   tenant=st.integers(0, 1),
                   max_time=st.sampled_from([None, 30, 120])),
@@ -115,11 +122,11 @@ def steps() -> st.SearchStrategy[Step]:
     )
 
 
-def programs(max_steps: int = 8) -> st.SearchStrategy[list[Step]]:
-    """Programs of one to ``max_steps`` steps, starting with a session or a job."""
-    first = st.one_of(st.builds(Open, mode=st.sampled_from(["dedicated", "batch"]),
-                                tenant=st.integers(0, 1)),
-                      st.builds(Submit, target=st.none(), tenant=st.integers(0, 1)))
+def programs(max_steps: int = 10) -> st.SearchStrategy[list[Step]]:
+    """Programs of one to ``max_steps`` steps, starting with a session or a batch (later
+    steps submit to it, or in job mode)."""
+    first = st.builds(Open, mode=st.sampled_from(["dedicated", "batch"]),
+                      tenant=st.integers(0, 1))
     return st.tuples(first, st.lists(steps(), max_size=max_steps - 1)).map(
         lambda p: [p[0], *p[1]])
 
@@ -149,7 +156,7 @@ class Observed:
     trace: list[dict[str, Any]]
     sessions: list[dict[str, Any]]
     jobs: list[dict[str, Any]]
-    queries: dict[str, list[str]]
+    queries: dict[str, list[Any]]
     usage: dict[str, float]
     session_ids: list[str]
     job_ids: list[str]
@@ -276,15 +283,19 @@ def run(door: _Door, program: Sequence[Step]) -> Observed:
         session_values.append({"details": details, "status": session.status()})
     job_values = [_job_values(job) for job in jobs]
     session_ids = [s.session_id for s, _ in sessions]
-    queries: dict[str, list[str]] = {}
+    # Listed jobs come with the status the door holds now (a client's own handle keeps
+    # the status it last saw once it is final; a listing reads the platform's).
+    queries: dict[str, list[Any]] = {}
     for sid in session_ids:
         tenant = next(t for s, t in sessions if s.session_id == sid)
         queries[f"jobs(session_id={sid})"] = [
-            j.job_id() for j in door.jobs(tenant, session_id=sid, limit=None)]
+            (j.job_id(), str(j.status()))
+            for j in door.jobs(tenant, session_id=sid, limit=None)]
     for tenant in TENANTS:
         for pending in (None, True, False):
             queries[f"jobs({tenant}, pending={pending})"] = [
-                j.job_id() for j in door.jobs(tenant, pending=pending, limit=None)]
+                (j.job_id(), str(j.status()))
+                for j in door.jobs(tenant, pending=pending, limit=None)]
     return Observed(outcomes, door.trace(), session_values, job_values, queries,
                     {t: round(door.usage(t), 6) for t in TENANTS}, session_ids,
                     [j.job_id() for j in jobs])
@@ -352,32 +363,64 @@ class InProcess(_Door):
 # -- the HTTP door -----------------------------------------------------------------------------
 
 
+class Platform(Protocol):
+    """A served platform the HTTP door drives (``http_machine`` has ones that crash)."""
+
+    url: str
+
+    def env(self, tenant: str) -> dict[str, str]:
+        """The client's environment for ``tenant`` (``launch.client_env``)."""
+
+    def control_headers(self) -> dict[str, str]:
+        """What a request to a ``/qsession/v1`` route sends (JSON, the control token)."""
+
+    def close(self) -> None:
+        """Stop the platform."""
+
+
 class OverHTTP(_Door):
-    """The real client against a real server on loopback; virtual time over control routes."""
+    """The real client against a real server on loopback; virtual time over control routes.
+
+    Without ``platform`` the server runs in this process (``connect()``), as many servers
+    are started; with one, the door drives that platform, the client's environment set
+    until ``close()``.
+    """
 
     label = HTTP
 
-    def __init__(self) -> None:
+    def __init__(self, platform: Platform | None = None) -> None:
         from qiskit_ibm_runtime import QiskitRuntimeService
 
         from .emulator import Instance
         from .launch import connect
 
-        self.conn = connect(clock="virtual", backends=[BACKEND], noise=False, seed=SEED,
-                            instances=[Instance(t, allocation=a)
-                                       for t, a in ALLOCATIONS.items()], instance=TENANTS[0])
-        self.url = self.conn.server.url
-        env = self.conn.server.env(TENANTS[1])
-        self.services = {TENANTS[0]: self.conn.service, TENANTS[1]: QiskitRuntimeService(
+        self.conn: Any = None
+        self.saved: dict[str, str | None] = {}
+        if platform is None:
+            self.conn = connect(clock="virtual", backends=[BACKEND], noise=False, seed=SEED,
+                                instances=[Instance(t, allocation=a)
+                                           for t, a in ALLOCATIONS.items()],
+                                instance=TENANTS[0])
+            self.url = self.conn.server.url
+            self.headers = self.conn.server.control_headers()
+            envs = {t: self.conn.server.env(t) for t in TENANTS}
+        else:
+            self.url, self.headers = platform.url, platform.control_headers()
+            envs = {t: platform.env(t) for t in TENANTS}
+            # The client reads IAM_URL and the catalogue's URLs from the environment only.
+            self.saved = {key: os.environ.get(key) for key in envs[TENANTS[0]]}
+            os.environ.update(envs[TENANTS[0]])
+        self.platform = platform
+        self.services = {t: QiskitRuntimeService(
             channel="ibm_quantum_platform", token=env["QISKIT_IBM_TOKEN"],
-            url=env["QISKIT_IBM_URL"], instance=env["QISKIT_IBM_INSTANCE"])}
+            url=env["QISKIT_IBM_URL"], instance=env["QISKIT_IBM_INSTANCE"])
+            for t, env in envs.items()}
         self.backends = {t: s.backend(BACKEND) for t, s in self.services.items()}
 
     def _control(self, route: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         data = json.dumps(body or {}).encode()
         request = urllib.request.Request(f"{self.url}/qsession/v1/{route}", data=data,
-                                         headers={"Content-Type": "application/json"},
-                                         method="POST")
+                                         headers=self.headers, method="POST")
         with urllib.request.urlopen(request, timeout=60) as response:
             answer: dict[str, Any] = json.loads(response.read())
         return answer
@@ -408,7 +451,8 @@ class OverHTTP(_Door):
         self._control("run-until-idle")
 
     def trace(self) -> list[dict[str, Any]]:
-        with urllib.request.urlopen(f"{self.url}/qsession/v1/trace", timeout=60) as response:
+        request = urllib.request.Request(f"{self.url}/qsession/v1/trace", headers=self.headers)
+        with urllib.request.urlopen(request, timeout=60) as response:
             lines = response.read().decode().splitlines()
         return [json.loads(line) for line in lines[1:]]
 
@@ -420,7 +464,14 @@ class OverHTTP(_Door):
         return float(self.services[tenant].usage()["usage_consumed_seconds"])
 
     def close(self) -> None:
-        self.conn.close()
+        if self.conn is not None:
+            self.conn.close()
+            return
+        for key, value in self.saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 @contextmanager
@@ -554,7 +605,7 @@ class DoorsDisagree(AssertionError):
     ids = ("INV-DOORS",)
 
 
-def campaign(examples: int, seed: int | None = None, max_steps: int = 8) -> Verdict:
+def campaign(examples: int, seed: int | None = None, max_steps: int = 10) -> Verdict:
     """Run ``examples`` random programs through both doors; shrink the first that differs.
 
     Hypothesis replays the minimal failing program last, so the program kept is the shrunk

@@ -39,7 +39,7 @@ from qsession.runtime.engine.records import JobRecord, SessionRecord
 from qsession.runtime.engine.recovery import Recovery, recorded_inputs
 from qsession.runtime.engine.settings import Instance as RuntimeInstance
 
-from . import wire
+from . import models, wire
 from .errors import Conflict, Forbidden, NotFound, UnknownBackend
 from .forms import Submission
 from .store import Fsync, StateError, Store
@@ -436,7 +436,7 @@ class Emulator:
 
     # -- jobs ------------------------------------------------------------------------
 
-    def job_json(self, job: RuntimeJobV2, *, params: bool = False) -> dict[str, Any]:
+    def job_json(self, job: RuntimeJobV2, *, params: bool = False) -> models.JobResponse:
         """IBM's JSON of an accepted job (``GET /jobs/{id}``, one entry of ``GET /jobs``)."""
         tenant = self.instances.get(job.instance)
         crn = tenant.crn if tenant is not None else job.instance
@@ -634,27 +634,3 @@ class Emulator:
                 self._trace_file.flush()
                 self._trace_file.close()
             self.store.close()
-
-
-def _sampler_pub(pub: Any) -> Any:
-    """A decoded sampler pub ``[circuit, values, shots]`` as the runtime takes it."""
-    if isinstance(pub, list | tuple):
-        items = list(pub)
-        if len(items) == 3 and items[2] is None:
-            items = items[:2]
-        if len(items) >= 2 and getattr(items[1], "size", 1) == 0:
-            items[1] = None
-        return tuple(items)
-    return pub
-
-
-def _estimator_pub(pub: Any) -> Any:
-    """A decoded estimator pub ``[circuit, observables, values, precision]`` for the runtime."""
-    if isinstance(pub, list | tuple):
-        items = list(pub)
-        if len(items) == 4 and items[3] is None:
-            items = items[:3]
-        if len(items) >= 3 and getattr(items[2], "size", 1) == 0:
-            items[2] = None
-        return tuple(items)
-    return pub

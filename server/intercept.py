@@ -307,13 +307,20 @@ class Proxy:
         else:
             await self._plain(method, target, version, rest, reader, writer)
 
+    async def _admit(self, host: str, port: int, scheme: str,
+                     writer: asyncio.StreamWriter) -> str:
+        """The verdict on ``host`` (recorded as an attempt); a refused one is answered 403."""
+        verdict = self.verdict(host)
+        self.attempts.append(Attempt(host, port, scheme, verdict))
+        if verdict == "refused":
+            await _answer(writer, 403, refusal(host), refusal(host) + "\n")
+        return verdict
+
     async def _connect(self, target: str, reader: asyncio.StreamReader,
                        writer: asyncio.StreamWriter) -> None:
         host, port = _split_host_port(target, 443)
-        verdict = self.verdict(host)
-        self.attempts.append(Attempt(host, port, "https", verdict))
+        verdict = await self._admit(host, port, "https", writer)
         if verdict == "refused":
-            await _answer(writer, 403, refusal(host), refusal(host) + "\n")
             return
         if verdict == "allowed":
             try:
@@ -346,10 +353,8 @@ class Proxy:
             return
         authority, slash, path = after.partition("/")
         host, port = _split_host_port(authority, 80)
-        verdict = self.verdict(host)
-        self.attempts.append(Attempt(host, port, "http", verdict))
+        verdict = await self._admit(host, port, "http", writer)
         if verdict == "refused":
-            await _answer(writer, 403, refusal(host), refusal(host) + "\n")
             return
         if verdict == "answered":
             self._answering(host)

@@ -19,9 +19,11 @@ replaying its trace (``runtime.recovery``). The folder holds:
 Fsync policy (``fsync``): ``"ack"`` (default) fsyncs whatever an answer reveals before it
 leaves: SQLite commits with ``synchronous=FULL`` and the trace and clock files are
 fsynced once per answer that follows new records (group commit: one fsync covers every
-record written since the last). ``"off"`` only writes (``write()`` to the OS before the
-answer): a killed server loses nothing, a power cut or an OS crash may. Without a folder
-the store lives in memory and nothing survives the process.
+record written since the last), with ``fdatasync`` where the OS has it (the data and the
+file's length reach the disk; its times, which nothing reads back, need not). ``"off"``
+only writes (``write()`` to the OS before the answer): a killed server loses nothing, a
+power cut or an OS crash may. Without a folder the store lives in memory and nothing
+survives the process.
 """
 
 from __future__ import annotations
@@ -281,10 +283,10 @@ class Store:
                 return
             count = self.trace.count if self.trace is not None else 0
             if count > self._synced_records:
-                os.fsync(self._trace_file.fileno())
+                _datasync(self._trace_file.fileno())
                 self._synced_records = count
             if moved:
-                os.fsync(self._clock_fd)
+                _datasync(self._clock_fd)
 
     def close(self) -> None:
         """Flush and close the files (the folder can be resumed later)."""
@@ -365,6 +367,11 @@ def _version() -> str:
 Message = MutableMapping[str, Any]
 ASGIApp = Callable[[Message, Callable[[], Awaitable[Message]],
                     Callable[[Message], Awaitable[None]]], Awaitable[None]]
+
+
+def _datasync(fd: int) -> None:
+    """Make a file's data and length durable (``fdatasync``; ``fsync`` where it is absent)."""
+    (getattr(os, "fdatasync", None) or os.fsync)(fd)
 
 
 class Durable:

@@ -13,10 +13,12 @@ import json
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast, overload
 
 from qsession.runtime import IBMInputValueError
 from qsession.runtime.engine.scheduler import QPU_FAULT, RESTART_CODE
+
+from . import models
 
 if TYPE_CHECKING:
     from qsession.runtime import RuntimeJobV2, Trace
@@ -80,6 +82,14 @@ def user_id(api_key: str) -> str:
     return f"{USER_ID_PREFIX}{int(digest[:8], 16) % 10**9:09d}{digest[8:12]}"
 
 
+@overload
+def iso(value: datetime | str) -> str: ...
+
+
+@overload
+def iso(value: None) -> None: ...
+
+
 def iso(value: datetime | str | None) -> str | None:
     """A timestamp as the REST service writes it: ISO 8601 UTC ending in ``Z`` (µs kept)."""
     if value is None or isinstance(value, str):
@@ -114,12 +124,11 @@ def error_body(message: str, *, status: int, code: int | None = None) -> dict[st
         code = {401: CODE_INVALID_CREDENTIALS, 403: CODE_NOT_AUTHORIZED,
                 404: CODE_NOT_FOUND}.get(status, CODE_INTERNAL if status >= 500
                                          else CODE_VALIDATION)
-    return {
-        "errors": [{"code": code, "message": message,
-                    "solution": SOLUTIONS.get(code, SOLUTIONS[CODE_VALIDATION]),
-                    "more_info": MORE_INFO}],
-        "trace": str(uuid.uuid4()),
-    }
+    return models.ErrorBody(
+        errors=[models.ErrorItem(code=code, message=message,
+                                 solution=SOLUTIONS.get(code, SOLUTIONS[CODE_VALIDATION]),
+                                 more_info=MORE_INFO)],
+        trace=str(uuid.uuid4())).model_dump()
 
 
 # -- backends ------------------------------------------------------------------------
@@ -138,28 +147,22 @@ def processor_type(value: Any) -> dict[str, str] | None:
 
 
 def backend_device(name: str, *, qubits: int, queue_length: int, processor: Any,
-                   clops: Any) -> dict[str, Any]:
+                   clops: Any) -> models.Device:
     """One entry of ``GET /backends`` ``devices`` (read by ``least_busy`` and ``backends``)."""
-    device: dict[str, Any] = {
-        "name": name,
-        "status": {"name": "online", "reason": "available"},
-        "is_simulator": False,
-        "queue_length": queue_length,
-        "qubits": qubits,
-        "performance_metrics": {},
-    }
     kind = processor_type(processor)
-    if kind:
-        device["processor_type"] = kind
-    if isinstance(clops, Mapping) and isinstance(clops.get("value"), int):
-        device["clops"] = {"type": clops.get("type", "hardware"), "value": clops["value"]}
-    return device
+    measured = isinstance(clops, Mapping) and isinstance(clops.get("value"), int)
+    return models.Device(
+        name=name, status=models.DeviceStatus(name="online", reason="available"),
+        is_simulator=False, queue_length=queue_length, qubits=qubits, performance_metrics={},
+        processor_type=models.ProcessorType(**kind) if kind else None,
+        clops=models.Clops(type=clops.get("type", "hardware"), value=clops["value"])
+        if measured else None)
 
 
-def backend_status(name: str, version: str, queue_length: int) -> dict[str, Any]:
+def backend_status(version: str, queue_length: int) -> models.BackendStatus:
     """``GET /backends/{name}/status``: the client reads ``state``, ``status``, ``length_queue``."""
-    return {"state": True, "status": "active", "message": "available",
-            "length_queue": queue_length, "backend_version": version}
+    return models.BackendStatus(state=True, status="active", message="available",
+                                length_queue=queue_length, backend_version=version)
 
 
 # -- jobs ----------------------------------------------------------------------------
@@ -207,37 +210,23 @@ def calibration_id(backend: str, properties: Mapping[str, Any]) -> str | None:
 
 def job_json(job: RuntimeJobV2, *, crn: str, tags: list[str], user: str,
              calibration: str | None = None, params: Any = None,
-             include_params: bool = False) -> dict[str, Any]:
+             include_params: bool = False) -> models.JobResponse:
     """``GET /jobs/{id}`` and one entry of ``GET /jobs`` (IBM's ``JobResponseV3``).
 
     Optional fields are omitted, never null (IBM types them as strings); a private job's
     params are never returned (IBM: "input parameters are not returned").
     """
-    state = job_state(job)
-    body: dict[str, Any] = {
-        "id": job.job_id(),
-        "backend": job.backend().name,
-        "state": state,
-        "status": state["status"],
-        "created": iso(job.creation_date),
-        "program": {"id": job.primitive_id},
-        "runtime": "",
-        "cost": min(int(job.max_execution_time or MAX_COST), MAX_COST),
-        "tags": list(tags),
-        "user_id": user,
-        "usage": job_usage(job),
-        "instance": crn,
-        "estimated_running_time_seconds": job.usage_estimation.get("quantum_seconds"),
-    }
-    if job.session_id is not None:
-        body["session_id"] = job.session_id
-    if calibration is not None:
-        body["calibration_id"] = calibration
-    if job.private:
-        body["private"] = True
-    elif include_params:
-        body["params"] = params
-    return body
+    state = models.JobState.model_validate(job_state(job))
+    return models.JobResponse(
+        id=job.job_id(), backend=job.backend().name, state=state, status=state.status,
+        created=iso(job.creation_date), program=models.Program(id=job.primitive_id),
+        runtime="", cost=min(int(job.max_execution_time or MAX_COST), MAX_COST),
+        tags=list(tags), user_id=user, usage=models.Usage.model_validate(job_usage(job)),
+        instance=crn,
+        estimated_running_time_seconds=job.usage_estimation.get("quantum_seconds"),
+        session_id=job.session_id, calibration_id=calibration,
+        private=True if job.private else None,
+        params=params if include_params and not job.private else None)
 
 
 METRICS_WITHOUT_SECONDS = "2026-03-15"
@@ -247,7 +236,7 @@ their ``job.usage()`` reads ``usage.quantum_seconds``; 0.51 sends 2026-04-15 and
 ``usage.qpu_charge_time_seconds`` and ``usage.status``."""
 
 
-def job_metrics(job: RuntimeJobV2, version: str, qiskit_version: str) -> dict[str, Any]:
+def job_metrics(job: RuntimeJobV2, version: str, qiskit_version: str) -> models.JobMetrics:
     """``GET /jobs/{id}/metrics`` as IBM answers the API ``version`` the request names.
 
     From 2026-03-15 on, IBM's ``JobMetricsResponse``: the timestamps reached so far,
@@ -262,10 +251,16 @@ def job_metrics(job: RuntimeJobV2, version: str, qiskit_version: str) -> dict[st
     stamps = {k: iso(v) for k, v in (m.get("timestamps") or {}).items() if v is not None}
     if version < METRICS_WITHOUT_SECONDS:
         whole = int(m["usage"]["quantum_seconds"])  # the runtime's, whole seconds as IBM's
-        return {"timestamps": stamps, "bss": {"seconds": whole},
-                "usage": {"quantum_seconds": whole, "seconds": whole},
-                "qiskit_version": str(m["qiskit_version"])}
-    return {"timestamps": stamps, "usage": job_usage(job), "qiskit_version": qiskit_version}
+        return models.JobMetrics(
+            timestamps=models.Timestamps(**stamps), bss=models.BilledSeconds(seconds=whole),
+            usage=models.MetricsUsage(quantum_seconds=whole, seconds=whole),
+            qiskit_version=str(m["qiskit_version"]))
+    usage = job_usage(job)
+    return models.JobMetrics(
+        timestamps=models.Timestamps(**stamps),
+        usage=models.MetricsUsage(qpu_charge_time_seconds=usage["qpu_charge_time_seconds"],
+                                  status=usage["status"]),
+        qiskit_version=qiskit_version)
 
 
 def job_error_text(job: RuntimeJobV2) -> str:
@@ -327,7 +322,7 @@ STATE_REASONS = {
 
 
 def session_json(details: Mapping[str, Any], trace: Trace | None = None, *, user: str,
-                 model_state: str | None = None) -> dict[str, Any]:
+                 model_state: str | None = None) -> models.SessionResponse:
     """``GET /sessions/{id}`` (and the ``POST /sessions`` reply) from ``Session.details()``.
 
     Timestamps not reached yet are omitted, as IBM types them as date-time strings.
@@ -338,29 +333,26 @@ def session_json(details: Mapping[str, Any], trace: Trace | None = None, *, user
     timestamps = details.get("timestamps")
     if timestamps is None and trace is not None:
         timestamps = session_timestamps(trace, str(details["id"]))
-    body: dict[str, Any] = {
-        "id": details["id"],
-        "backend_name": details.get("backend_name"),
-        "interactive_ttl": _ttl(details.get("interactive_timeout")),
-        "max_ttl": _ttl(details.get("max_time")),
-        "active_ttl": _ttl(details.get("active_timeout")),
-        "state": state,
-        "accepting_jobs": bool(details.get("accepting_jobs")),
-        "mode": details.get("mode"),
-        "user_id": user,
-        "timestamps": [{"status": t["status"], "timestamp": iso(t["timestamp"])}
-                       for t in timestamps or []],
-    }
-    for key in ("last_job_started", "last_job_completed", "started_at", "closed_at",
-                "activated_at"):
-        if details.get(key) is not None:
-            body[key] = iso(details[key])
-    if started is not None and usage is not None:
-        body["elapsed_time"] = usage  # IBM: null until the session has used the QPU
-    reason = STATE_REASONS.get(model_state or "")
-    if reason is not None and state == "closed":
-        body["state_reason"] = reason
-    return body
+
+    def when(key: str) -> str | None:
+        value = details.get(key)
+        return None if value is None else iso(value)
+
+    return models.SessionResponse(
+        id=details["id"], backend_name=details.get("backend_name"),
+        interactive_ttl=_ttl(details.get("interactive_timeout")),
+        max_ttl=_ttl(details.get("max_time")), active_ttl=_ttl(details.get("active_timeout")),
+        state=cast("models.SessionState", state),
+        state_reason=STATE_REASONS.get(model_state or "") if state == "closed" else None,
+        accepting_jobs=bool(details.get("accepting_jobs")), mode=details["mode"],
+        user_id=user,
+        timestamps=[models.SessionTimestamp(status=t["status"], timestamp=iso(t["timestamp"]))
+                    for t in timestamps or []],
+        last_job_started=when("last_job_started"),
+        last_job_completed=when("last_job_completed"), started_at=when("started_at"),
+        closed_at=when("closed_at"), activated_at=when("activated_at"),
+        # IBM: null until the session has used the QPU
+        elapsed_time=usage if started is not None else None)
 
 
 def session_timestamps(trace: Trace, session_id: str) -> list[dict[str, Any]]:

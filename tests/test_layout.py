@@ -160,7 +160,7 @@ FACES: dict[str, set[str]] = {
                 "workloads"},
     "properties": {"", "conditions", "durations", "explorer", "invariants", "machines",
                    "mutants", "profiles", "programs", "replay", "reported", "strategies"},
-    "server": {"", "doors", "http_machine", "launch", "mutants", "wire"},
+    "server": {"", "doors", "http_machine", "launch", "mutants", "rest_properties", "wire"},
     "cli": set(),
     "pytest_plugin": set(),
 }

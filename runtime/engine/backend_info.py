@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -312,12 +313,22 @@ def _fake_file(qpu: Described, attr: str) -> dict[str, Any] | None:
     return data
 
 
-def properties(qpu: Described) -> Any:
-    """The fake backend's calibration data (``BackendProperties``), or None for an ideal QPU."""
+def properties(qpu: Described, before: datetime | None = None) -> Any:
+    """The fake backend's calibration data (``BackendProperties``), or None for an ideal QPU.
+
+    ``before`` is IBM's ``properties(datetime=...)``: the data last updated before that
+    instant (a naive one is local time, as IBM's client reads it). An emulated QPU has one
+    calibration set, so before its ``last_update_date`` there is none (None, as IBM's
+    client answers when the service has no properties to send).
+    """
     fake = qpu.fake_backend
-    if fake is not None and hasattr(fake, "properties"):
-        return fake.properties()
-    return None
+    if fake is None or not hasattr(fake, "properties"):
+        return None
+    found = fake.properties()
+    if found is not None and before is not None and (
+            found.last_update_date >= before.astimezone(UTC)):
+        return None
+    return found
 
 
 def status(qpu: Described) -> BackendRecord:

@@ -244,10 +244,11 @@ class QPU(BackendV2):
         return backend_info.configuration(self)
 
     def properties(self, refresh: bool = False, datetime: Any = None) -> Any:
-        """Calibration data: the fake backend's ``BackendProperties``; None on an ideal QPU."""
+        """Calibration data: the fake backend's ``BackendProperties``; None on an ideal QPU
+        and before the one calibration's date (``datetime``, IBM's argument)."""
         from . import backend_info
 
-        return backend_info.properties(self)
+        return backend_info.properties(self, before=datetime)
 
     def status(self) -> Any:
         """``BackendStatus`` fields: operational, ``pending_jobs`` from the scheduler's queue."""

@@ -9,7 +9,6 @@ no instance of answers the plan a new instance gets here, with its default limit
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from fastapi import APIRouter, Path, Query, Request
 
@@ -43,28 +42,28 @@ def router() -> APIRouter:
                                        pattern=r"^[a-zA-Z0-9_-]+$",
                                        description="The account id, without 'a/'"),
                 plan_id_: str | None = Query(None, alias="plan_id", min_length=1,
-                                             max_length=64)) -> dict[str, Any]:
+                                             max_length=64)
+                ) -> models.AccountConfiguration:
         tenant(request)
         emulator: Emulator = request.app.state.emulator
         with emulator.lock:
             mine = [i for i in emulator.instances.values() if account_of(i.crn) == account_id]
             quotas = {i.name: emulator.quota_seconds(i) for i in mine}
         settings = next(iter(emulator.service.schedulers.values())).settings
-        plans: dict[str, dict[str, Any]] = {}
+        plans: dict[str, models.PlanConfiguration] = {}
         # No instance of that account: the default configuration, the plan a new
         # instance gets (Instance's default plan, without a quota of its own).
         for instance in mine or [Instance(name="default")]:
             pid = plan_id(instance)
             quota = quotas.get(instance.name)
-            plans.setdefault(pid, {
-                "plan_id": pid, "subscription_id": subscription_id(instance.plan),
-                "subscription_name": instance.plan.capitalize(),
-                "backends": list(emulator.backends),
-                "max_ttl": int(settings.max_time) if instance.plan != "open" else None,
-                "interactive_ttl": max(1, int(settings.interactive_timeout)),
-                "usage_limit_seconds": None if quota is None else int(quota),
-            })
-        chosen = [p for p in plans.values() if plan_id_ in (None, p["plan_id"])]
-        return {"plans": chosen}
+            plans.setdefault(pid, models.PlanConfiguration(
+                plan_id=pid, subscription_id=subscription_id(instance.plan),
+                subscription_name=instance.plan.capitalize(),
+                backends=list(emulator.backends),
+                max_ttl=int(settings.max_time) if instance.plan != "open" else None,
+                interactive_ttl=max(1, int(settings.interactive_timeout)),
+                usage_limit_seconds=None if quota is None else int(quota)))
+        chosen = [p for p in plans.values() if plan_id_ in (None, p.plan_id)]
+        return models.AccountConfiguration(plans=chosen)
 
     return api

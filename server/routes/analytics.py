@@ -15,7 +15,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 
@@ -66,7 +66,7 @@ def _items(emulator: Emulator, owner: Instance) -> list[Item]:
     return out
 
 
-def _figures(items: Iterable[Item]) -> dict[str, Any]:
+def _figures(items: Iterable[Item]) -> models.UsageFigures:
     items = list(items)
 
     def stats(kinds: tuple[str, ...]) -> tuple[int, float, float, float]:
@@ -79,21 +79,20 @@ def _figures(items: Iterable[Item]) -> dict[str, Any]:
     dedicated = stats(("dedicated",))
     single = stats(("job",))
     queues = [i.queue_ms for i in items if i.queue_ms is not None]
-    return {
-        "usage": single[1] + sessions[1],
-        "jobs": sum(1 for i in items if i.kind in ("job", "session-job")),
-        "sessions": sessions[0], "sessions_usage": sessions[1],
-        "avg_sessions_usage": sessions[2], "max_sessions_usage": sessions[3],
-        "batch_sessions": batches[0], "batch_sessions_usage": batches[1],
-        "avg_batch_sessions_usage": batches[2], "max_batch_sessions_usage": batches[3],
-        "dedicated_sessions": dedicated[0], "dedicated_sessions_usage": dedicated[1],
-        "avg_dedicated_sessions_usage": dedicated[2],
-        "max_dedicated_sessions_usage": dedicated[3],
-        "individual_jobs": single[0], "individual_jobs_usage": single[1],
-        "avg_individual_jobs_usage": single[2], "max_individual_jobs_usage": single[3],
-        "queue_time": sum(queues), "avg_queue_time": sum(queues) / len(queues) if queues
-        else 0.0, "max_queue_time": max(queues, default=0.0),
-    }
+    return models.UsageFigures(
+        usage=single[1] + sessions[1],
+        jobs=sum(1 for i in items if i.kind in ("job", "session-job")),
+        sessions=sessions[0], sessions_usage=sessions[1],
+        avg_sessions_usage=sessions[2], max_sessions_usage=sessions[3],
+        batch_sessions=batches[0], batch_sessions_usage=batches[1],
+        avg_batch_sessions_usage=batches[2], max_batch_sessions_usage=batches[3],
+        dedicated_sessions=dedicated[0], dedicated_sessions_usage=dedicated[1],
+        avg_dedicated_sessions_usage=dedicated[2],
+        max_dedicated_sessions_usage=dedicated[3],
+        individual_jobs=single[0], individual_jobs_usage=single[1],
+        avg_individual_jobs_usage=single[2], max_individual_jobs_usage=single[3],
+        queue_time=sum(queues), avg_queue_time=sum(queues) / len(queues) if queues else 0.0,
+        max_queue_time=max(queues, default=0.0))
 
 
 def _utc(when: datetime | None) -> datetime | None:
@@ -149,7 +148,7 @@ def router() -> APIRouter:
     @api.get("/analytics/usage", summary="Usage totals of the instance (milliseconds)",
              response_model=models.UsageFigures, responses=errors(401, 403, 404))
     def usage(request: Request, f: Filters = Depends(filters),
-              simulators: bool = True) -> dict[str, Any]:
+              simulators: bool = True) -> models.UsageFigures:
         emulator: Emulator = request.app.state.emulator
         return _figures(_chosen(emulator, tenant(request), f))
 
@@ -158,7 +157,8 @@ def router() -> APIRouter:
              responses=errors(401, 403, 404))
     def grouped(request: Request,
                 group_by: Literal["instance", "backend", "user_id", "plan", "subscription_id"],
-                f: Filters = Depends(filters), simulators: bool = True) -> dict[str, Any]:
+                f: Filters = Depends(filters), simulators: bool = True
+                ) -> models.UsageGrouped:
         owner = tenant(request)
         emulator: Emulator = request.app.state.emulator
         items = _chosen(emulator, owner, f)
@@ -166,17 +166,19 @@ def router() -> APIRouter:
             groups: dict[str, list[Item]] = defaultdict(list)
             for i in items:
                 groups[i.backend].append(i)
-            data = [{"key": k, **_figures(v)} for k, v in sorted(groups.items())]
+            data = [models.UsageGroup(key=k, **_figures(v).model_dump())
+                    for k, v in sorted(groups.items())]
         else:
             key = {"instance": owner.crn, "user_id": emulator.user_id, "plan": owner.plan,
                    "subscription_id": subscription_id(owner.plan)}[group_by]
-            data = [{"key": key, **_figures(items)}] if items else []
-        return {"data": data}
+            data = [models.UsageGroup(key=key, **_figures(items).model_dump())] if items else []
+        return models.UsageGrouped(data=data)
 
     @api.get("/analytics/usage_grouped_by_date", summary="Usage per day, grouped by instance",
              response_model=models.UsageByDate, responses=errors(400, 401, 403, 404))
     def by_date(request: Request, group_by: Literal["instance"],
-                f: Filters = Depends(filters), simulators: bool = True) -> dict[str, Any]:
+                f: Filters = Depends(filters), simulators: bool = True
+                ) -> models.UsageByDate:
         owner = tenant(request)
         emulator: Emulator = request.app.state.emulator
         items = _chosen(emulator, owner, f)
@@ -189,20 +191,25 @@ def router() -> APIRouter:
             now = emulator.service.now()
         start = f.interval_start or min(days, default=now)
         end = f.interval_end or now
-        data = [{"key": owner.crn, "interval_start": wire.iso(day),
-                 "interval_end": wire.iso(day + timedelta(days=1)), **_figures(v)}
+        data = [models.UsageDay(key=owner.crn, interval_start=wire.iso(day),
+                                interval_end=wire.iso(day + timedelta(days=1)),
+                                **_figures(v).model_dump())
                 for day, v in sorted(days.items())]
-        return {"interval_start": wire.iso(start), "interval_end": wire.iso(end), "data": data}
+        return models.UsageByDate(interval_start=wire.iso(start), interval_end=wire.iso(end),
+                                  data=data)
 
     @api.get("/analytics/filters", summary="The values the analytics can be filtered by",
              response_model=models.AnalyticsFilters, responses=errors(401, 403, 404))
-    def analytics_filters(request: Request, instance: list[str] = Query([])) -> dict[str, Any]:
+    def analytics_filters(request: Request, instance: list[str] = Query([])
+                          ) -> models.AnalyticsFilters:
         owner = tenant(request)
         emulator: Emulator = request.app.state.emulator
-        return {"backends": [{"name": n} for n in emulator.backends],
-                "instances": [{"id": owner.crn, "deleted": False}],
-                "users": [{"id": emulator.user_id}],
-                "plans": [{"name": owner.plan}],
-                "subscriptions": [{"id": subscription_id(owner.plan), "name": owner.plan}]}
+        return models.AnalyticsFilters(
+            backends=[models.NamedFilter(name=n) for n in emulator.backends],
+            instances=[models.InstanceFilter(id=owner.crn, deleted=False)],
+            users=[models.UserFilter(id=emulator.user_id)],
+            plans=[models.NamedFilter(name=owner.plan)],
+            subscriptions=[models.SubscriptionFilter(id=subscription_id(owner.plan),
+                                                     name=owner.plan)])
 
     return api

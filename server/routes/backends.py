@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
 from fastapi import APIRouter, Path, Query, Request
@@ -34,7 +35,7 @@ def router() -> APIRouter:
              responses=errors(401, 403))
     def backends(request: Request, fields: str | None = Query(
             None, description="wait_time_seconds: add each backend's wait times")
-                 ) -> dict[str, Any]:
+                 ) -> models.BackendsResponse:
         tenant(request)
         emulator: Emulator = request.app.state.emulator
         devices = []
@@ -44,9 +45,9 @@ def router() -> APIRouter:
                                          processor=b.configuration.get("processor_type"),
                                          clops=b.configuration.get("clops"))
             if fields == "wait_time_seconds":
-                device["wait_time_seconds"] = emulator.wait_times(b.name)
+                device.wait_time_seconds = emulator.wait_times(b.name)
             devices.append(device)
-        return {"devices": devices}
+        return models.BackendsResponse(devices=devices)
 
     @api.get("/backends/{backend_id}/configuration", summary="A backend's configuration",
              response_model=models.BackendConfiguration, response_model_exclude_unset=True,
@@ -67,16 +68,27 @@ def router() -> APIRouter:
              responses=errors(401, 403, 404))
     def properties(request: Request, backend_id: str = BackendId,
                    calibration_id: str | None = CalibrationId,
-                   updated_before: str | None = Query(None, max_length=100)) -> dict[str, Any]:
-        return dict(_backend(request, backend_id, calibration_id).properties or {})
+                   updated_before: models.QueryTime | None = Query(
+                       None, description="Only calibration data updated before this instant "
+                                         "({} when the backend has none that old)")
+                   ) -> dict[str, Any]:
+        found = dict(_backend(request, backend_id, calibration_id).properties or {})
+        if updated_before is not None and found:
+            # An emulated QPU has one calibration set, dated by its last_update_date: data
+            # asked for before that date does not exist. IBM's client reads an empty answer
+            # as "no properties" (IBMBackend.properties(datetime=...) returns None).
+            before = (updated_before if updated_before.tzinfo is not None
+                      else updated_before.replace(tzinfo=UTC))
+            if wire.parse_time(str(found["last_update_date"])) >= before:
+                return {}
+        return found
 
     @api.get("/backends/{backend_id}/status", summary="A backend's status and queue length",
              response_model=models.BackendStatus, responses=errors(401, 403, 404))
-    def status(request: Request, backend_id: str = BackendId) -> dict[str, Any]:
+    def status(request: Request, backend_id: str = BackendId) -> models.BackendStatus:
         backend = _backend(request, backend_id)
         emulator: Emulator = request.app.state.emulator
-        return wire.backend_status(backend_id, backend.version,
-                                   emulator.queue_length(backend_id))
+        return wire.backend_status(backend.version, emulator.queue_length(backend_id))
 
     @api.get("/backends/{backend_id}/defaults",
              summary="A backend's default settings (estimated drive and readout frequencies)",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from fastapi import Header, Request
 from pydantic import BaseModel
@@ -16,7 +16,7 @@ from ..tokens import TokenRejected
 API_PREFIXES = ("/api/v1", "/experimental/api/v1")
 """The client uses ``/api/v1`` on IBM's hosts and the URL as given when it says experimental."""
 
-API_VERSIONS: dict[str, tuple[str, str | None]] = {
+API_VERSIONS: dict[str, tuple[Literal["live", "deprecated"], str | None]] = {
     "2024-01-01": ("deprecated", "2027-01-01"),
     "2025-01-01": ("deprecated", "2027-01-01"),
     "2025-05-01": ("deprecated", "2027-01-01"),

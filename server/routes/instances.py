@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 from datetime import timedelta
-from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
 
@@ -37,26 +36,25 @@ def router() -> APIRouter:
     @api.get("/instance", summary="The instance named by Service-CRN: backends, plan, limits",
              response_model=models.InstanceDetails, response_model_exclude_none=True,
              responses=errors(401, 403, 404))
-    def instance(request: Request) -> dict[str, Any]:
+    def instance(request: Request) -> models.InstanceDetails:
         owner = tenant(request)
         emulator: Emulator = request.app.state.emulator
         limit = emulator.instance_limits.get(owner.name)
         quota = emulator.quota_seconds(owner)
-        body: dict[str, Any] = {"backends": list(emulator.backends), "plan_id": plan_id(owner)}
-        if limit is not None:
-            body["instance_limit"] = float(limit)
-            body["instance_limit_seconds"] = f"{limit:g}"
-        if quota is not None:
-            body["usage_allocation_seconds"] = f"{quota:g}"
-        return body
+        return models.InstanceDetails(
+            backends=list(emulator.backends), plan_id=plan_id(owner),
+            instance_limit=None if limit is None else float(limit),
+            instance_limit_seconds=None if limit is None else f"{limit:g}",
+            usage_allocation_seconds=None if quota is None else f"{quota:g}")
 
     @api.get("/instances/configuration", summary="The instance's usage limit in seconds",
              response_model=models.InstanceConfiguration, response_model_exclude_none=True,
              responses=errors(401, 403, 404))
-    def configuration(request: Request) -> dict[str, Any]:
+    def configuration(request: Request) -> models.InstanceConfiguration:
         owner = tenant(request)
         emulator: Emulator = request.app.state.emulator
-        return {"instance_limit": emulator.instance_limits.get(owner.name)}
+        return models.InstanceConfiguration(
+            instance_limit=emulator.instance_limits.get(owner.name))
 
     @api.put("/instances/configuration", status_code=204, response_class=Response,
              summary="Set or remove (null) the instance's usage limit in seconds",
@@ -86,7 +84,7 @@ def router() -> APIRouter:
     @api.get("/usage", summary="The instance's usage, as GET /instances/usage answers it",
              description=USAGE_ALIAS, response_model=models.InstanceUsage,
              response_model_exclude_none=True, responses=errors(401, 403))
-    def usage(request: Request) -> dict[str, Any]:
+    def usage(request: Request) -> models.InstanceUsage:
         owner = tenant(request)
         emulator: Emulator = request.app.state.emulator
         limit = emulator.instance_limits.get(owner.name)
@@ -96,15 +94,14 @@ def router() -> APIRouter:
         with emulator.lock:
             now = emulator.service.now()
             window = float(emulator.service.defaults["fair_share_window"])
-        return {
-            "instance_id": owner.crn,
-            "plan_id": plan_id(owner),
-            "usage_consumed_seconds": consumed,
-            "usage_limit_seconds": cap,
-            "usage_allocation_seconds": quota,
-            "usage_limit_reached": None if cap is None else consumed >= cap,
-            "usage_period": {"start_time": wire.iso(now - timedelta(seconds=window)),
-                             "end_time": wire.iso(now)},
-        }
+        return models.InstanceUsage(
+            instance_id=owner.crn,
+            plan_id=plan_id(owner),
+            usage_consumed_seconds=consumed,
+            usage_limit_seconds=cap,
+            usage_allocation_seconds=quota,
+            usage_limit_reached=None if cap is None else consumed >= cap,
+            usage_period=models.UsagePeriod(
+                start_time=wire.iso(now - timedelta(seconds=window)), end_time=wire.iso(now)))
 
     return api

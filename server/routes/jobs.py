@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import PlainTextResponse
+from pydantic import BaseModel
 
 from qsession.runtime import RuntimeJobV2
 from qsession.runtime.engine.records import JobRecord
@@ -30,6 +31,14 @@ def _qiskit_version() -> str:
     import qiskit
 
     return str(qiskit.__version__)
+
+
+def _encoded(body: BaseModel) -> Response:
+    """A model's JSON written with the client's ``RuntimeEncoder``: a job's params hold the
+    objects the client encoded (numpy arrays, circuits), which only that encoder writes as
+    the client reads them. Fields not set are omitted, never null (IBM's types)."""
+    return Response(wire.encode_result(body.model_dump(exclude_none=True)),
+                    media_type="application/json")
 
 
 def _utc(when: datetime | None) -> datetime | None:
@@ -101,17 +110,13 @@ def router() -> APIRouter:
               response_model=models.JobCreateResponse, response_model_exclude_none=True,
               responses=errors(400, 401, 403, 404, 409),
               openapi_extra=request_body(models.JobCreateRequest))
-    def run(request: Request, body: bytes = Depends(raw_body)) -> dict[str, Any]:
+    def run(request: Request, body: bytes = Depends(raw_body)) -> models.JobCreateResponse:
         emulator: Emulator = request.app.state.emulator
         job = submit_request(emulator, tenant(request), body)
-        reply: dict[str, Any] = {"id": job.job_id(), "backend": job.backend().name,
-                                 "session_id": job.session_id}
-        calibration = emulator.calibration_id(job.backend().name)
-        if calibration is not None:
-            reply["calibration_id"] = calibration
-        if job.private:
-            reply["private"] = True  # IBM: only returned when true
-        return reply
+        return models.JobCreateResponse(
+            id=job.job_id(), backend=job.backend().name, session_id=job.session_id,
+            calibration_id=emulator.calibration_id(job.backend().name),
+            private=True if job.private else None)  # IBM: only returned when true
 
     @api.get("/jobs", summary="The instance's jobs, newest first, with IBM's filters",
              response_model=models.JobsResponse, response_model_exclude_none=True,
@@ -150,10 +155,10 @@ def router() -> APIRouter:
             if sort.upper() == "DESC":
                 chosen.reverse()
             page = chosen[start:start + size]
-            body = {"jobs": [emulator.job_json(j, params=not exclude_params) for j in page],
-                    "count": len(chosen), "offset": start, "limit": size}
-        # params hold the client's encoded objects: written with its RuntimeEncoder.
-        return Response(wire.encode_result(body), media_type="application/json")
+            body = models.JobsResponse(
+                jobs=[emulator.job_json(j, params=not exclude_params) for j in page],
+                count=len(chosen), offset=start, limit=size)
+        return _encoded(body)
 
     @api.get("/jobs/{job_id}", summary="A job's state (the client polls this while it waits)",
              response_model=models.JobResponse, responses=errors(401, 403, 404))
@@ -164,8 +169,7 @@ def router() -> APIRouter:
         emulator.wait_step(job)
         with emulator.lock:
             body = emulator.job_json(job, params=not exclude_params)
-        # params hold the client's encoded objects: written with its RuntimeEncoder.
-        return Response(wire.encode_result(body), media_type="application/json")
+        return _encoded(body)
 
     @api.get("/jobs/{job_id}/results",
              summary="A job's result: plain JSON, or the client's form if it sent support_qiskit",
@@ -196,7 +200,7 @@ def router() -> APIRouter:
              response_model=models.JobMetrics, response_model_exclude_none=True,
              responses=errors(401, 403, 404))
     def metrics(request: Request, job_id: str = JobId,
-                version: str = Depends(api_version)) -> dict[str, Any]:
+                version: str = Depends(api_version)) -> models.JobMetrics:
         emulator: Emulator = request.app.state.emulator
         job = emulator.job(tenant(request), job_id)
         with emulator.lock:

@@ -7,8 +7,6 @@ in qiskit-ibm-runtime's ``api/rest/runtime_session.py``.
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Depends, Path, Request, Response
 
 from qsession.runtime import IBMInputValueError, Session
@@ -20,7 +18,7 @@ from .common import errors, parse, raw_body, request_body, tenant
 SessionId = Path(min_length=1, max_length=500, description="A session or batch id")
 
 
-def _json(emulator: Emulator, session: Session) -> dict[str, Any]:
+def _json(emulator: Emulator, session: Session) -> models.SessionResponse:
     return wire.session_json(session.details(), emulator.trace, user=emulator.user_id,
                              model_state=session.state)
 
@@ -33,7 +31,7 @@ def router() -> APIRouter:
               response_model=models.SessionResponse, response_model_exclude_none=True,
               responses=errors(400, 401, 403, 404),
               openapi_extra=request_body(models.CreateSession))
-    def create(request: Request, raw: bytes = Depends(raw_body)) -> dict[str, Any]:
+    def create(request: Request, raw: bytes = Depends(raw_body)) -> models.SessionResponse:
         owner = tenant(request)
         body = parse(models.CreateSession, raw)
         emulator: Emulator = request.app.state.emulator
@@ -55,7 +53,7 @@ def router() -> APIRouter:
     @api.get("/sessions/{session_id}", summary="A session's details",
              response_model=models.SessionResponse, response_model_exclude_none=True,
              responses=errors(401, 403, 404))
-    def details(request: Request, session_id: str = SessionId) -> dict[str, Any]:
+    def details(request: Request, session_id: str = SessionId) -> models.SessionResponse:
         emulator: Emulator = request.app.state.emulator
         session = emulator.session(tenant(request), session_id)
         with emulator.lock:

@@ -9,7 +9,7 @@ reference leaves undocumented.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from fastapi import APIRouter, Query, Request
 
@@ -28,7 +28,8 @@ def router() -> APIRouter:
              kind: Literal["job"] = Query("job", alias="type",
                                           description="what carries the tags: only job"),
              search: str = Query(min_length=3, max_length=100,
-                                 description="a part of the tags to find")) -> dict[str, Any]:
+                                 description="a part of the tags to find")
+             ) -> models.TagsFound:
         owner = tenant(request)
         emulator: Emulator = request.app.state.emulator
         with emulator.lock:
@@ -36,6 +37,6 @@ def router() -> APIRouter:
         found: list[str] = []
         for job_tags in reversed(tagged):  # jobs are kept in submission order
             found += [t for t in job_tags if search in t and t not in found]
-        return {"tags": found[:models.MAX_TAGS_FOUND]}
+        return models.TagsFound(tags=found[:models.MAX_TAGS_FOUND])
 
     return api

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
 
 from .. import models
@@ -17,8 +15,9 @@ def router() -> APIRouter:
     @api.get("/versions", summary="The supported IBM-API-Version values",
              response_model=models.VersionsResponse, response_model_exclude_none=True,
              responses=errors())
-    def versions() -> dict[str, Any]:
-        return {"versions": [{"version": v, "status": status, "sunset_date": sunset}
-                             for v, (status, sunset) in API_VERSIONS.items()]}
+    def versions() -> models.VersionsResponse:
+        return models.VersionsResponse(versions=[
+            models.VersionInfo(version=v, status=status, sunset_date=sunset)
+            for v, (status, sunset) in API_VERSIONS.items()])
 
     return api

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import urllib.request
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -26,6 +28,18 @@ def start(**options: Any) -> Connection:
     options.setdefault("noise", False)
     options.setdefault("seed", 7)
     return connect(**options)
+
+
+def control(conn: Connection, route: str, body: dict[str, Any] | None = None) -> Any:
+    """Call the server's ``/qsession/v1/ROUTE`` over HTTP: GET without a body, POST with
+    one (``{}`` for a route that takes none); the answer as JSON (``trace``: as text)."""
+    request = urllib.request.Request(
+        f"{conn.server.url}/qsession/v1/{route}",
+        data=None if body is None else json.dumps(body).encode(),
+        method="GET" if body is None else "POST", headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        raw = response.read()
+    return raw.decode() if route == "trace" else json.loads(raw)
 
 
 _PM: dict[str, Any] = {}

@@ -83,3 +83,23 @@ def test_a_situation_below_its_floor_fails_from_100_runs_on() -> None:
     assert below == ["idle close 3% < 5%"]
     _, below = reach_table(Counter({"expiry": 1, "idle close": 0}), REACH_MIN_RUNS - 1, floors)
     assert below == []
+
+
+def test_a_batch_whose_job_started_at_instant_zero_is_billed_while_it_runs() -> None:
+    # Found by the stateful runs once they opened batches at t=0 and waited 0.5 s with a
+    # timeout: the expectation read a start at 0 as "no start" and wanted 0 s.
+    from qsession.runtime import Batch
+
+    service, qpu = _service()
+    batch = Batch(qpu, max_time=100)
+    from qsession.properties.strategies import CIRCUITS
+
+    job = SamplerV2(mode=batch).run([(CIRCUITS["bell"],)], shots=4_000)
+    service.advance(0.5)
+    assert job.status() == "RUNNING"
+    monitor = Monitor()
+    monitor.sync(service.trace, service.clock.now())
+    details = batch.details()
+    assert details["usage_time"] == 0.5
+    assert reported(monitor.state, service.clock.now(),
+                    {batch.session_id: {**details, "usage": batch.usage()}}, {}) == []

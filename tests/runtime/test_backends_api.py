@@ -7,6 +7,8 @@ IBM's filter semantics (QiskitRuntimeService.backends / least_busy, and qiskit's
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 import pytest
 from helpers.circuits import bell, isa
 from qiskit.providers.exceptions import QiskitBackendNotFoundError
@@ -38,6 +40,12 @@ def test_fake_backend_data_is_the_fake_backends_own(service: LocalService) -> No
     assert props.t1(0) == fake.properties().t1(0)
     assert props.readout_error(3) == fake.properties().readout_error(3)
     assert props.gate_error("sx", 0) == fake.properties().gate_error("sx", 0)
+    # IBM's properties(datetime=...): the data last updated before then; an emulated QPU
+    # has one calibration set, so before its date there is none (None, as IBM's client).
+    dated = props.last_update_date
+    assert qpu.properties(datetime=dated) is None
+    assert qpu.properties(datetime=dated + timedelta(seconds=1)).to_dict() == props.to_dict()
+    assert qpu.properties(datetime=datetime(2020, 1, 1)) is None  # naive: local time
 
 
 def test_ideal_backend_configuration_comes_from_its_target(service: LocalService) -> None:

@@ -16,22 +16,11 @@ from collections.abc import Iterator
 
 import pytest
 import requests
-from helpers.server import start
 
 from qsession.server import Connection, Emulator, Server
 from qsession.server.limits import Limits
 
 API = "/api/v1"
-
-
-@pytest.fixture
-def conn() -> Iterator[Connection]:
-    """A virtual-clock server without a control token (as ``connect()`` makes one)."""
-    connection = start()
-    try:
-        yield connection
-    finally:
-        connection.close()
 
 
 @pytest.fixture

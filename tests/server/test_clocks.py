@@ -8,15 +8,13 @@ spends between requests, so a slow classical step still lets an ITTL run out.
 
 from __future__ import annotations
 
-import json
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from helpers.server import at, isa_bell, start
+from helpers.server import at, control, isa_bell, start
 from qiskit_ibm_runtime import SamplerV2, Session
 from qiskit_ibm_runtime.exceptions import IBMRuntimeError, RuntimeJobFailureError
 
@@ -27,17 +25,6 @@ from qsession.server import Connection
 def duration(job: Any) -> float:
     """A job's modeled QPU seconds, as announced at submission."""
     return float(job.usage_estimation["quantum_seconds"])
-
-
-def control(conn: Connection, route: str, body: dict[str, Any] | None = None) -> Any:
-    """Call a /qsession/v1 route over HTTP."""
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(conn.server.url + "/qsession/v1/" + route, data=data,
-                                     method="GET" if body is None else "POST",
-                                     headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=60) as response:
-        raw = response.read()
-    return raw.decode() if route == "trace" else json.loads(raw)
 
 
 def checked(conn: Connection, tmp_path: Path) -> None:

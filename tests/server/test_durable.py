@@ -6,9 +6,7 @@ stops and another starts on the same folder, so every step is exact (virtual clo
 
 from __future__ import annotations
 
-import json
 import sqlite3
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +14,7 @@ import pytest
 import requests
 from helpers.circuits import bell
 from helpers.rest import Rest
-from helpers.server import isa_bell, start
+from helpers.server import control, isa_bell, start
 from qiskit_ibm_runtime import Batch, SamplerV2, Session
 from qiskit_ibm_runtime.exceptions import (
     IBMRuntimeError,
@@ -26,18 +24,8 @@ from qiskit_ibm_runtime.exceptions import (
 
 from qsession.properties.invariants import check
 from qsession.runtime.engine.ids import IBM_ID
-from qsession.server import Connection, Emulator
+from qsession.server import Emulator
 from qsession.server.store import STATE_VERSION, StateError
-
-
-def control(conn: Connection, route: str, body: dict[str, Any] | None = None) -> Any:
-    """A /qsession/v1 route over HTTP (GET without a body, POST with one)."""
-    request = urllib.request.Request(
-        f"{conn.server.url}/qsession/v1/{route}",
-        data=None if body is None else json.dumps(body).encode(),
-        method="GET" if body is None else "POST", headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=60) as response:
-        return json.loads(response.read())
 
 
 def counts(job: Any) -> dict[str, int]:

@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import math
 import os
 import re
 import runpy
 import subprocess
 import sys
-import urllib.request
 import warnings
 from pathlib import Path
 
@@ -35,6 +33,7 @@ from helpers.executor_programs import (
     primitives_in,
     times,
 )
+from helpers.server import control
 from qiskit_ibm_runtime import QuantumProgram
 from qiskit_ibm_runtime.exceptions import (
     IBMRuntimeError,
@@ -51,17 +50,8 @@ API = api_of("qiskit_ibm_runtime")
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def control(conn: Connection, route: str, body: dict[str, float] | None = None) -> None:
-    """POST one of the server's virtual-clock routes (``/qsession/v1/...``)."""
-    request = urllib.request.Request(
-        f"{conn.server.url}/qsession/v1/{route}", data=json.dumps(body or {}).encode(),
-        headers={"Content-Type": "application/json"}, method="POST")
-    with urllib.request.urlopen(request, timeout=60) as response:
-        assert response.status == 200
-
-
 def settle(conn: Connection) -> None:
-    control(conn, "run-until-idle")
+    control(conn, "run-until-idle", {})
 
 
 @pytest.mark.parametrize("twirl", [False, True], ids=["plain", "twirled"])

@@ -12,14 +12,13 @@ import json
 import os
 import shutil
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import pytest
 import requests
+from helpers.outside import outside_host
 
 from qsession.server import Emulator, Server
 from qsession.server.hosts import prefix_for
@@ -144,29 +143,14 @@ def test_other_hosts_are_refused_with_the_way_to_allow_them(rig: Rig) -> None:
 
 
 def test_an_allowed_host_is_let_through(tmp_path: Path) -> None:
-    class Hello(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            body = b"hello from outside"
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    outside = HTTPServer(("127.0.0.2", 0), Hello)
-    thread = threading.Thread(target=outside.serve_forever, daemon=True)
-    thread.start()
-    rig = Rig(tmp_path, allow=("127.0.0.2",))
-    try:
-        answer = rig.http.get(f"http://127.0.0.2:{outside.server_port}/", timeout=30)
-        assert answer.status_code == 200 and answer.text == "hello from outside"
-        assert rig.proxy.attempts[-1].verdict == "allowed"
-    finally:
-        rig.close()
-        outside.shutdown()
-        outside.server_close()
+    with outside_host(b"hello from outside") as url:
+        rig = Rig(tmp_path, allow=("127.0.0.2",))
+        try:
+            answer = rig.http.get(url, timeout=30)
+            assert answer.status_code == 200 and answer.text == "hello from outside"
+            assert rig.proxy.attempts[-1].verdict == "allowed"
+        finally:
+            rig.close()
 
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")

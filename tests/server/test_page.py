@@ -19,22 +19,13 @@ from typing import Any
 import pytest
 from helpers.browser import chromium, console_errors, require_chromium
 from helpers.rig import Rig
-from helpers.server import isa_bell, start
+from helpers.server import control, isa_bell, start
 from qiskit_ibm_runtime import Batch, QiskitRuntimeService, SamplerV2, Session
 from selenium.webdriver.support.ui import WebDriverWait
 
 from qsession.insight.timeline import STATE_COLORS
 from qsession.server import Connection, Instance
 from qsession.server.pages.view import LiveMonitor, seconds
-
-
-def control(conn: Connection, route: str, body: dict[str, Any] | None = None) -> Any:
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(conn.server.url + "/qsession/v1/" + route, data=data,
-                                     method="GET" if body is None else "POST",
-                                     headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=60) as response:
-        return json.loads(response.read())
 
 
 def get(conn: Connection, path: str) -> str:

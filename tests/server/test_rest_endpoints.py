@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import warnings
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -344,6 +345,28 @@ def test_cancelled_and_expired_sessions_say_why(conn: Connection) -> None:
 
 
 # -- backends -------------------------------------------------------------------------
+
+
+def test_properties_updated_before_the_calibration_are_none(conn: Connection) -> None:
+    # IBM's "Get Backend Properties": updated_before "Returns properties with
+    # last_update_date before the given time"; the client sends it for
+    # backend.properties(datetime=...) and returns None for an empty answer. An emulated
+    # QPU has one calibration set, so before its date there is none.
+    path = "/backends/ibm_brisbane/properties"
+    now = call(conn, "GET", path).json()
+    dated = now["last_update_date"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", dated)
+    assert call(conn, "GET", path, params={"updated_before": "2100-01-01T00:00:00Z"}).json() == now
+    assert call(conn, "GET", path, params={"updated_before": dated}).json() == {}
+    assert call(conn, "GET", path, params={"updated_before": "2020-01-01"}).json() == {}
+    ibm_error(call(conn, "GET", path, params={"updated_before": "yesterday"}), 400,
+              "query.updated_before", 1002)
+    ibm_error(call(conn, "GET", path, params={"updated_before": "2" * 101}), 400,
+              "query.updated_before", 1002)
+    backend = conn.service.backend("ibm_brisbane")
+    assert backend.properties(datetime=datetime(2020, 1, 1, tzinfo=UTC)) is None
+    later = backend.properties(datetime=datetime(2100, 1, 1, tzinfo=UTC))
+    assert later is not None and later.backend_name == "ibm_brisbane"
 
 
 def test_backends_are_typed_as_ibm_types_them(conn: Connection) -> None:

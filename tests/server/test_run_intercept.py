@@ -13,11 +13,11 @@ import os
 import shutil
 import subprocess
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import pytest
+from helpers.faults import assert_no_server_faults
+from helpers.outside import outside_host
 
 from qsession.server.launch import ENV_KEYS
 
@@ -31,9 +31,11 @@ def qsession_run(*args: str, home: Path, extra_env: dict[str, str] | None = None
     env = {k: v for k, v in os.environ.items() if k not in ENV_KEYS}
     env["HOME"] = str(home)
     env.update(extra_env or {})
-    return subprocess.run([*prefix, QSESSION, "run", "--no-noise", "--seed", "5", *args],
+    done = subprocess.run([*prefix, QSESSION, "run", "--no-noise", "--seed", "5", *args],
                           cwd=home, env=env, capture_output=True, text=True, timeout=600,
                           check=False)
+    assert_no_server_faults(done.stderr, summary=False)  # each test asks for its summary
+    return done
 
 
 def test_ibm_reference_programs_with_placeholder_credentials_run_unchanged(
@@ -107,30 +109,11 @@ def test_a_real_looking_key_for_ibms_hosts_reaches_only_the_emulator(tmp_path: P
     print(f"network namespace: {isolated}; {len(connects)} connects, all loopback")
 
 
-class _Hello(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        body = b"outside says hello"
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 def test_other_hosts_are_refused_unless_allowed(tmp_path: Path) -> None:
-    # 127.0.0.2 is not in the child's NO_PROXY (127.0.0.1, localhost, ::1), so the child
-    # asks the proxy for it as for any host of the network.
-    outside = HTTPServer(("127.0.0.2", 0), _Hello)
-    threading.Thread(target=outside.serve_forever, daemon=True).start()
-    try:
-        url = f"http://127.0.0.2:{outside.server_port}/"
+    # The child asks the proxy for 127.0.0.2 as for any host of the network.
+    with outside_host(b"outside says hello") as url:
         done = qsession_run("--allow-host", "127.0.0.2", "--", sys.executable,
                             str(PROGRAMS / "other_hosts.py"), url, home=tmp_path)
-    finally:
-        outside.shutdown()
-        outside.server_close()
     assert done.returncode == 0, done.stderr
     assert ("https refused: " in done.stdout and "qsession refused example.com: not one of "
             "IBM's hosts" in done.stdout and "--allow-host example.com" in done.stdout)
@@ -138,7 +121,8 @@ def test_other_hosts_are_refused_unless_allowed(tmp_path: Path) -> None:
     assert ("qsession: refused 1 connection(s) to hosts that are not IBM's (example.com:443); "
             "nothing left the machine. To let them out: --allow-host example.com"
             in done.stderr)
-    assert f"let out, as --allow-host asked: 127.0.0.2:{outside.server_port}" in done.stderr
+    host_port = url.removeprefix("http://").rstrip("/")
+    assert f"let out, as --allow-host asked: {host_port}" in done.stderr
 
 
 def test_a_run_that_reached_no_platform_says_why(tmp_path: Path) -> None:

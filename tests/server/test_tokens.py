@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import json
 import time
-from collections.abc import Iterator
 
 import jwt
 import pytest
@@ -26,16 +25,6 @@ from qsession.server.tokens import LIFETIME_S, MAX_TOKEN_CHARS, Tokens
 
 API = "/api/v1"
 GRANT = "urn:ibm:params:oauth:grant-type:apikey"
-
-
-@pytest.fixture
-def conn() -> Iterator[Connection]:
-    """A virtual-clock server with the default token lifetime."""
-    connection = start()
-    try:
-        yield connection
-    finally:
-        connection.close()
 
 
 def issue(conn: Connection) -> dict[str, object]:
