@@ -226,7 +226,7 @@ def programs(profile: str, seed: int | None, processes: int, console: Console,
              runs: int | None = None, executor: str | None = None) -> Outcome:
     """Run random session programs across processes (or a Dask cluster); check every trace."""
     from qsession.properties.programs import campaign
-    from qsession.runtime.campaign import describe
+    from qsession.runtime.engine.campaign import describe
 
     total = runs if runs is not None else CAMPAIGN_RUNS[profile]
     outcome = Outcome(f"random programs ({total:,} runs, {describe(executor, processes)})")

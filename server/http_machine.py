@@ -38,7 +38,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from qsession.properties.invariants import Monitor, Report, Violation
-from qsession.runtime.trace import Record
+from qsession.runtime import Record
 
 from .doors import ALLOCATIONS, BACKEND, SEED, Open, OverHTTP, Submit
 

@@ -17,7 +17,7 @@ from qsession.cli import verify
 from qsession.cli.main import main
 from qsession.properties.invariants import INVARIANTS
 from qsession.properties.machines import InvariantViolated
-from qsession.runtime.clock import ClockError
+from qsession.runtime.engine.clock import ClockError
 
 
 @pytest.mark.heavy  # a campaign with HTTP servers
