@@ -74,6 +74,10 @@ def not_run(ident: str) -> Result:
     return Result(ident, "—", "—", "—", "—", "—", "not run")
 
 
+KEPT = "kept from an earlier run"
+"""The note that starts a row carried over by ``--keep``."""
+
+
 def earlier(path: Path) -> dict[str, Result]:
     """The rows (and notes) of an earlier ``docs/performance.md``, by id, each noted as
     kept from that run (its commit and date), for ``--keep``."""
@@ -89,10 +93,14 @@ def earlier(path: Path) -> dict[str, Result]:
             ident, figure, subject, baseline, ratio, target, verdict = cells
             rows[ident] = Result(ident, figure, subject, baseline, ratio, target,
                                  verdict,  # type: ignore[arg-type]
-                                 notes=[f"kept from an earlier run ({stamp})"])
+                                 notes=[f"{KEPT} ({stamp})"])
     for block in re.finditer(r"^\*\*(B\d+)\*\* .*?\n\n((?:- .*\n)+)", text, re.MULTILINE):
         if block.group(1) in rows:
-            rows[block.group(1)].notes += [n[2:] for n in block.group(2).splitlines()]
+            notes = [n[2:] for n in block.group(2).splitlines()]
+            if notes and notes[0].startswith(KEPT):  # kept before: that run is its origin
+                rows[block.group(1)].notes = notes
+            else:
+                rows[block.group(1)].notes += notes
     return rows
 
 

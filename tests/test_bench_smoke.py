@@ -6,6 +6,7 @@ No timing assertions: the bench reports speed, the tests only keep it working.
 from __future__ import annotations
 
 import importlib
+import re
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -90,6 +91,13 @@ def test_only_and_output_options(tmp_path: Path) -> None:
             if line.startswith("| B")}
     assert "not run" not in rows["B5"] and "not run" not in rows["B6"]
     assert "not run" in rows["B1"]
-    assert "kept from an earlier run" in text.split("**B5**")[1].split("**B6**")[0]
+    b5 = text.split("**B5**")[1].split("**B6**")[0]
+    assert b5.count("kept from an earlier run") == 1
+    # Kept again by a later run: still one note, naming the run that measured it.
+    first_stamp = re.search(r"- kept from an earlier run \((.+)\)", b5)
+    assert first_stamp is not None
+    assert main.main(["--only", "b6", "--quick", "--keep", "--output", str(out)]) == 0
+    b5 = out.read_text().split("**B5**")[1].split("**B6**")[0]
+    assert b5.count("kept from an earlier run") == 1 and first_stamp.group(1) in b5
     with pytest.raises(SystemExit):
         main.parse_only("B99")

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from helpers.faults import assert_no_server_faults
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -157,4 +158,6 @@ def test_the_files_a_document_shows_run_together(doc: Path, tmp_path: Path) -> N
 def test_shell_blocks_run_in_order(doc: Path, tmp_path: Path) -> None:
     for block in blocks(doc):
         if block.kind == "sh" and block.skip is None:
-            run(["bash", "-e", "-c", block.body], tmp_path)
+            done = run(["bash", "-e", "-c", block.body], tmp_path)
+            # A block that runs qsession run/serve: its server answered no request with a 500.
+            assert_no_server_faults(done.stdout + done.stderr, summary=False)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from helpers.faults import assert_no_server_faults
 from helpers.server import isa_bell
 from qiskit_ibm_runtime import QiskitRuntimeService, SamplerV2
 
@@ -43,7 +44,7 @@ def test_ibm_examples_run_unchanged_under_qsession_run(example: Path, tmp_path: 
     out = tmp_path / "qsession-out"
     for name in ("trace.jsonl", "trace.perfetto.json", "timeline.png", "timeline.svg"):
         assert (out / name).is_file(), name
-    assert "0 server fault(s)" in done.stderr
+    assert_no_server_faults(done.stderr)
     if example.name == "session_sampler.py":
         assert "qsession: 1 session(s) and batch(es)" in done.stderr
         assert done.stdout.count("step ") == 3 and "after close: Closed" in done.stdout
@@ -77,6 +78,7 @@ def test_run_exits_with_the_commands_status(tmp_path: Path) -> None:
                     cwd=tmp_path)
     assert done.returncode == 3, done.stderr
     assert "qsession: jobs: none" in done.stderr
+    assert_no_server_faults(done.stderr)
     assert Trace.read(tmp_path / "out" / "trace.jsonl").meta["server_clock"] == "fast"
 
 
@@ -142,8 +144,9 @@ def test_serve_prints_the_clients_environment_and_serves(tmp_path: Path) -> None
         assert requests.get(f"{base}/?token={token}", timeout=30).status_code == 200
     finally:
         proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=30)
+        _out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0
+    assert_no_server_faults(err)
     records = Trace.read(trace)
     assert [r.event for r in records.of("job")] == ["create", "start"]
 
@@ -190,7 +193,7 @@ def test_the_ibm_guide_examples_run_with_their_qiskit_ibm_runtime_imports(
     failed = {Path(p).name: r[2] for p, r in results.items() if r[0] != 0}
     assert not failed, failed
     assert all(r[1].strip() for r in results.values())  # each printed its results
-    assert "0 server fault(s)" in done.stderr
+    assert_no_server_faults(done.stderr)
     check = qsession("check", str(tmp_path / "qsession-out" / "trace.jsonl"), "--settled",
                      cwd=tmp_path)
     assert check.returncode == 0, check.stdout

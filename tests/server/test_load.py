@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from click.testing import CliRunner
+from helpers.faults import assert_no_server_faults
 from helpers.server import start
 
 from qsession.cli.main import main as cli
@@ -134,6 +135,8 @@ def test_a_killed_server_leaves_a_trace_prefix_that_check_reads(tmp_path: Path) 
     finally:
         if server.poll() is None:
             server.kill()
+    assert server.stderr is not None
+    assert_no_server_faults(server.stderr.read(), summary=False)  # killed: no summary
     prefix = Trace.read(trace_path)
     assert len(prefix.records) > 40
     result = CliRunner().invoke(cli, ["check", str(trace_path)])

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from qsession.runtime.clock import to_us
+from qsession.runtime.engine.clock import to_us
 from qsession.server import Emulator, Instance, Server
 from qsession.server.pages.view import PAGE_ROWS, QUEUE_SHOWN, WINDOW_S
 
@@ -48,7 +48,7 @@ def history(server: Server, jobs: int, *, start_s: float = 0.0) -> list[str]:
 @contextmanager
 def null_jobs(scheduler: Any) -> Iterator[None]:
     """Jobs that run no circuit: the scheduler's null executor instead of the QPU's."""
-    from qsession.runtime import scheduler as module
+    from qsession.runtime.engine import scheduler as module
 
     executor, scheduler.executor = scheduler.executor, module._null_executor
     try:
@@ -115,6 +115,34 @@ def test_tables_are_paged_newest_first(server: Server) -> None:
         index = response.read().decode()
     assert ids(index, "job")[0] == j(29)  # instance a's 65 jobs: the second page starts at 15th
     assert 'href="/?instance=a">newer</a>' in index
+
+
+def test_the_index_pages_its_sessions_newest_first(server: Server) -> None:
+    """Reproduces: ``GET /`` rendered a row for every session (3.2 s with 2,000 sessions).
+    Now it holds a page of them, whatever the run's length."""
+    service: Any = server.emulator.service
+    scheduler = service.schedulers["qsession_ideal"]
+    clock = service.clock
+    made = []
+    with clock.lock, null_jobs(scheduler):
+        for n in range(130):  # 130 dedicated sessions of one 1 s job each, one every 2 s
+            clock.advance_to(to_us(2.0 * n))
+            session = scheduler.open_session("dedicated", max_time_us=to_us(60.0),
+                                             ittl_us=to_us(1.0), instance="ab"[n % 2])
+            scheduler.submit(session, instance=session.instance, kind="null", payload=None,
+                             duration_us=to_us(1.0))
+            scheduler.close(session)
+            made.append(session.id)
+        clock.wait_for(scheduler.is_idle)
+    s = dict(enumerate(made, 1)).__getitem__  # s(n): the n-th session's id
+    with urllib.request.urlopen(server.url + "/", timeout=60) as response:
+        index = response.read().decode()
+    assert ids(index, "session") == [s(n) for n in range(130, 80, -1)]  # the newest 50
+    assert "Sessions and batches (1–50 of <span class=\"total\">130</span>" in index
+    assert 'href="/?spage=2">older</a>' in index
+    with urllib.request.urlopen(server.url + "/?spage=3", timeout=60) as response:
+        last = response.read().decode()
+    assert ids(last, "session") == [s(n) for n in range(30, 0, -1)]
 
 
 def test_a_long_queue_shows_its_head_and_counts_the_rest(server: Server) -> None:

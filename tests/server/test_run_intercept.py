@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers.faults import assert_no_server_faults
 from helpers.outside import outside_host
 
 from qsession.server.launch import ENV_KEYS
@@ -30,9 +31,11 @@ def qsession_run(*args: str, home: Path, extra_env: dict[str, str] | None = None
     env = {k: v for k, v in os.environ.items() if k not in ENV_KEYS}
     env["HOME"] = str(home)
     env.update(extra_env or {})
-    return subprocess.run([*prefix, QSESSION, "run", "--no-noise", "--seed", "5", *args],
+    done = subprocess.run([*prefix, QSESSION, "run", "--no-noise", "--seed", "5", *args],
                           cwd=home, env=env, capture_output=True, text=True, timeout=600,
                           check=False)
+    assert_no_server_faults(done.stderr, summary=False)  # each test asks for its summary
+    return done
 
 
 def test_ibm_reference_programs_with_placeholder_credentials_run_unchanged(

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers.faults import assert_no_server_faults
 
 from qsession.insight.metrics import compute
 from qsession.runtime import Trace
@@ -85,6 +86,7 @@ def test_a_signal_to_run_stops_the_program_first_then_reports(tmp_path: Path,
     assert proc.returncode == 3, err  # its status is qsession's
     assert "qsession: 1 session(s) and batch(es)" in err
     assert "qsession: jobs: 1 DONE" in err
+    assert_no_server_faults(err)
     out = tmp_path / "qsession-out"
     assert (out / "trace.jsonl").is_file() and (out / "trace.perfetto.json").is_file()
     Trace.read(out / "trace.jsonl")  # whole records, readable
@@ -101,6 +103,7 @@ def test_a_stopped_run_bills_what_its_trace_bills(tmp_path: Path) -> None:
     assert session.state == "active" and session.usage_time > 0
     line = next(x for x in err.splitlines() if x.startswith("qsession: usage billed:"))
     assert line == f"qsession: usage billed: qsession {round(session.usage_time, 6):g} s"
+    assert_no_server_faults(err)
 
 
 def test_options_after_the_commands_first_word_belong_to_the_command(tmp_path: Path) -> None:
@@ -188,6 +191,7 @@ def test_serve_writes_its_trace_under_its_output_folder_and_stops_cleanly_on_sig
     assert proc.returncode == 0, err
     assert "# qsession: stopped" in err
     assert "qsession: jobs: none" in err
+    assert_no_server_faults(err)
     out = tmp_path / "qsession-out"
     trace = Trace.read(out / "trace.jsonl")
     assert trace.meta["server_clock"] == "virtual"
@@ -200,6 +204,7 @@ def test_serve_writes_its_trace_under_its_output_folder_and_stops_cleanly_on_sig
     proc.send_signal(signal.SIGINT)
     _out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
+    assert_no_server_faults(err)
     assert (tmp_path / "elsewhere.jsonl").is_file()
     assert not (tmp_path / "other" / "trace.jsonl").exists()
 
@@ -215,3 +220,16 @@ def test_other_binding_mistakes_name_the_fix() -> None:
     if os.geteuid() != 0:  # root may bind any port
         with pytest.raises(StartError, match="needs privileges this user lacks"):
             listening_socket("127.0.0.1", 1)
+
+
+def test_the_subprocess_fault_check_reads_the_summary_and_the_log() -> None:
+    """What the tests above rely on to see a 500 in a server of another process."""
+    ok = "qsession: 3 s of virtual time; 0 server fault(s)\n"
+    assert_no_server_faults(ok)
+    for bad in ("qsession: 3 s of virtual time; 2 server fault(s)\n",
+                "server fault on POST /api/v1/jobs\nTraceback ...\n" + ok):
+        with pytest.raises(AssertionError):
+            assert_no_server_faults(bad)
+    with pytest.raises(AssertionError, match="no 'server fault"):
+        assert_no_server_faults("qsession: jobs: none\n")
+    assert_no_server_faults("qsession: jobs: none\n", summary=False)
