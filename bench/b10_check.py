@@ -27,10 +27,8 @@ RECORDS_PER_JOB = 8.4
 
 def make_trace(records: int, seed: int = 1) -> Any:
     """A trace of at least ``records`` records from the seeded mixed workload."""
-    from qsession.runtime.clock import VirtualClock
-    from qsession.runtime.scheduler import Scheduler
-    from qsession.runtime.settings import QPUSettings
-    from qsession.runtime.trace import Trace
+    from qsession.runtime import QPUSettings, Trace, VirtualClock
+    from qsession.runtime.engine.scheduler import Scheduler
 
     clock = VirtualClock()
     trace = Trace(meta={"clock": "virtual", "seed": seed, "program": "b10"})

@@ -40,7 +40,7 @@ CONFIG: dict[str, Any] = {"clock": "virtual", "backends": ("qsession_ideal",), "
 
 def build(folder: Path, n: int) -> dict[str, Any]:
     """Fill ``folder`` with ``n`` finished jobs (this process); return what it wrote."""
-    from qsession.runtime.clock import to_us
+    from qsession.runtime.engine.clock import to_us
     from qsession.server import Emulator
 
     emulator = Emulator(state_dir=folder, fsync="off", **CONFIG)

@@ -33,7 +33,7 @@ TARGET = 2.0
 
 def build(jobs: int, seed: int = 1) -> Any:
     """A virtual-clock server whose trace holds ``jobs`` finished jobs and a live tail."""
-    from qsession.runtime.clock import to_us
+    from qsession.runtime.engine.clock import to_us
     from qsession.server import Emulator, Instance, Server
 
     emulator = Emulator(clock="virtual", noise=False, backends=("qsession_ideal",),
@@ -43,7 +43,7 @@ def build(jobs: int, seed: int = 1) -> Any:
     scheduler = service.schedulers["qsession_ideal"]
     clock = service.clock
 
-    from qsession.runtime import scheduler as module
+    from qsession.runtime.engine import scheduler as module
 
     # Jobs that run no circuit: the scheduler's null executor instead of the QPU's.
     scheduler.executor = module._null_executor

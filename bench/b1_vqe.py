@@ -100,9 +100,8 @@ def _stage_timers(acc: dict[str, float]) -> Iterator[None]:
     """
     from qiskit_aer.primitives import EstimatorV2 as AerEstimatorV2
 
-    from qsession.runtime.job import RuntimeJobV2
-    from qsession.runtime.qpu import QPU
-    from qsession.runtime.scheduler import Scheduler
+    from qsession.runtime import QPU, RuntimeJobV2
+    from qsession.runtime.engine.scheduler import Scheduler
 
     targets = [(AerEstimatorV2, "_run", "simulate"), (QPU, "prepare_estimator", "prepare"),
                (QPU, "execute", "execute"), (Scheduler, "_execute", "worker"),

@@ -123,7 +123,7 @@ def run(quick: bool = False, **_options: Any) -> Result:
 def _aer_timer(total: list[float]) -> Iterator[None]:
     """Add the wall time spent in ``QPU.execute`` (Aer) while the block runs to
     ``total[0]``, and the number of executions to ``total[1]``."""
-    from qsession.runtime.qpu import QPU
+    from qsession.runtime import QPU
 
     original = QPU.__dict__["execute"]
 

@@ -58,7 +58,7 @@ class Run:
 
 def make_stream(n: int, per_session: int, seed: int = 1) -> Stream:
     """A seeded stream of ``n`` jobs in sessions of ``per_session`` jobs."""
-    from qsession.runtime.timing import TimingModel
+    from qsession.runtime.engine.timing import TimingModel
 
     timing = TimingModel()
     by_shots = {s: timing.job_microseconds([(CIRCUIT_S, s)]) for s in SHOTS}
@@ -76,10 +76,9 @@ def make_stream(n: int, per_session: int, seed: int = 1) -> Stream:
 def run_qsession(stream: Stream) -> Run:
     """Process the stream on one qsession ``Scheduler`` (virtual clock, null executor,
     ``Trace(keep=False)``): every session and job move goes through the lifecycle model."""
-    from qsession.runtime.clock import VirtualClock, to_us
-    from qsession.runtime.scheduler import Scheduler
-    from qsession.runtime.settings import QPUSettings
-    from qsession.runtime.trace import Trace
+    from qsession.runtime import QPUSettings, Trace
+    from qsession.runtime.engine.clock import VirtualClock, to_us
+    from qsession.runtime.engine.scheduler import Scheduler
 
     clock = VirtualClock()
     settings = QPUSettings()

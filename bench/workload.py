@@ -16,8 +16,8 @@ def run_mixed(scheduler: Any, clock: Any, jobs: int, seed: int) -> None:
     """Submit ``jobs`` jobs to ``scheduler`` as they arrive on ``clock`` and run until all
     have ended; the session left open at the end is closed."""
     from qsession.model import Mode
-    from qsession.runtime.clock import to_us
-    from qsession.runtime.errors import IBMRuntimeError
+    from qsession.runtime import IBMRuntimeError
+    from qsession.runtime.engine.clock import to_us
 
     rng = random.Random(seed)
     state: dict[str, Any] = {"left": jobs, "session": None, "in_session": 0}

@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.table import Table
 
 from qsession.properties.invariants import INVARIANTS, Report, check
-from qsession.runtime.trace import Record, Trace
+from qsession.runtime import Record, Trace
 
 
 def check_file(path: Path, *, settled: bool, console: Console) -> Report:

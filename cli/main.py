@@ -50,8 +50,8 @@ SEED = click.IntRange(min=0, max=2**32 - 1)
 
 def _executor(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     """``local`` or ``dask://HOST:PORT``: else a usage error saying which forms work."""
-    from qsession.runtime.campaign import check_spec
-    from qsession.runtime.errors import IBMInputValueError
+    from qsession.runtime import IBMInputValueError
+    from qsession.runtime.engine.campaign import check_spec
 
     try:
         return check_spec(value)
@@ -135,7 +135,7 @@ def diagram(machine: str, fmt: str, output: Path | None) -> None:
 def timeline(trace_file: Path, output_dir: Path | None, perfetto: bool) -> None:
     """Draw a recorded trace as a timeline picture (PNG and SVG) and a Perfetto trace."""
     from qsession.insight.timeline import draw_timeline, plot_missing
-    from qsession.runtime.trace import Trace, TraceFormatError
+    from qsession.runtime.engine.trace import Trace, TraceFormatError
 
     missing = plot_missing()
     if missing is not None:
@@ -293,7 +293,7 @@ def check(trace_file: Path, settled: bool) -> None:
     from rich.console import Console
 
     from qsession.cli.checking import check_file
-    from qsession.runtime.trace import TraceFormatError
+    from qsession.runtime.engine.trace import TraceFormatError
 
     try:
         report = check_file(trace_file, settled=settled, console=Console())
@@ -308,8 +308,8 @@ def check(trace_file: Path, settled: bool) -> None:
                 type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def replay(trace_file: Path) -> None:
     """Re-run a recorded virtual-time run; report the first record that differs (exit 1)."""
-    from qsession.runtime.replay import replay as rerun
-    from qsession.runtime.trace import Trace, TraceFormatError
+    from qsession.runtime.engine.replay import replay as rerun
+    from qsession.runtime.engine.trace import Trace, TraceFormatError
 
     try:
         result = rerun(Trace.read(trace_file))
@@ -328,7 +328,8 @@ def replay(trace_file: Path) -> None:
 @click.option("--seed", type=int, default=None,
               help="Seed for the stateful runs and the programs (default: a fresh one, printed).")
 @click.option("--mutants", "with_mutants", is_flag=True,
-              help="Also run every seeded scheduler bug; each must be killed.")
+              help="Also run every seeded bug (runtime, wire, REST, durability); each "
+                   "must be killed by a part that can see it.")
 @click.option("--runs", type=click.IntRange(min=0), default=None,
               help="Random programs to run (default: 2,000 dev, 5,000 ci, 100,000 deep).")
 @click.option("--processes", "-j", type=click.IntRange(min=1), default=2, show_default=True,
@@ -338,7 +339,8 @@ def replay(trace_file: Path) -> None:
                    "processes); the same seeds give the same verdicts and counts.")
 def verify(profile: str, seed: int | None, with_mutants: bool, runs: int | None,
            processes: int, executor: str | None) -> None:
-    """Check every invariant: stateful runs, the explorer, random programs, mutants."""
+    """Check every invariant: stateful runs, the explorer, random programs, the two doors,
+    the HTTP door across crashes and REST properties."""
     from rich.console import Console
 
     from qsession.cli.verify import verify as run_campaign

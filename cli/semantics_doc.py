@@ -53,7 +53,7 @@ def _transitions(table: LifecycleTable) -> str:
 
 
 def _ibm_words() -> str:
-    from qsession.runtime.session import IBM_STATE, IBM_STATUS
+    from qsession.runtime.ibm.session import IBM_STATE, IBM_STATUS
 
     lines = ["| model state (`session.state`, the trace) | `details()[\"state\"]` and REST "
              "`state` | `session.status()` |", "|---|---|---|"]
@@ -83,10 +83,10 @@ def _seconds(value: float | None) -> str:
 
 
 def _defaults() -> str:
-    from qsession.runtime.clock import DEFAULT_EPOCH
-    from qsession.runtime.service import LocalService
-    from qsession.runtime.settings import JOB_TIME_CAP_S, OPEN_MAX_TIME_S, OPEN_QUOTA_S
-    from qsession.runtime.timing import TimingModel
+    from qsession.runtime import LocalService
+    from qsession.runtime.engine.clock import DEFAULT_EPOCH
+    from qsession.runtime.engine.settings import JOB_TIME_CAP_S, OPEN_MAX_TIME_S, OPEN_QUOTA_S
+    from qsession.runtime.engine.timing import TimingModel
 
     given = inspect.signature(LocalService).parameters
     timing = TimingModel()

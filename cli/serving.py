@@ -89,7 +89,7 @@ def emulator_options(clock: str, speed: float, backends: str, instances: tuple[s
 def build_emulator(options: dict[str, Any], trace: Path | None) -> Any:
     """The emulator, or a click error naming what was wrong."""
     from qsession.runtime import IBMError
-    from qsession.runtime.trace import TraceFormatError
+    from qsession.runtime.engine.trace import TraceFormatError
     from qsession.server import Emulator
 
     try:

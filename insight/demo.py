@@ -2,7 +2,7 @@
 
 IBM's session guide workload — SciPy COBYLA minimising an estimator's energy inside a
 ``Session`` — runs in virtual time on a QPU that seeded background tenants
-(``qsession.runtime.workload``) also use. The scenario is laid out so that every session rule of
+(``qsession.runtime.ibm.workload``) also use. The scenario is laid out so that every session rule of
 the session lifecycle shows: the first job queues behind tenants; later jobs jump the queue; a slow
 classical step lets the ITTL expire (the QPU is held idle meanwhile, then the session
 deactivates and its next job reactivates it through the normal queue); another tenant's
@@ -24,10 +24,9 @@ from importlib.util import find_spec
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from qsession.runtime.clock import to_seconds
-from qsession.runtime.errors import IBMRuntimeError, RuntimeJobFailureError
-from qsession.runtime.trace import Trace
-from qsession.runtime.workload import Background, WorkloadSpec, generate
+from qsession.runtime import IBMRuntimeError, RuntimeJobFailureError, Trace
+from qsession.runtime.engine.clock import to_seconds
+from qsession.runtime.ibm.workload import Background, WorkloadSpec, generate
 
 from .metrics import Metrics, compute
 from .report import print_report, print_skipped
@@ -36,10 +35,7 @@ from .story import Story, figures, read_story
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from qsession.runtime.job import RuntimeJobV2
-    from qsession.runtime.primitives import EstimatorV2
-    from qsession.runtime.service import LocalService
-    from qsession.runtime.session import Session
+    from qsession.runtime import EstimatorV2, LocalService, RuntimeJobV2, Session
 
 Progress = Callable[[str, float], None]
 """Called as ``progress(phase description, virtual seconds now)`` while the demo runs."""
@@ -148,8 +144,7 @@ class _VQE:
     def __init__(self, service: LocalService, config: DemoConfig, progress: Progress) -> None:
         import numpy as np
 
-        from qsession.runtime.primitives import EstimatorV2
-        from qsession.runtime.session import Session
+        from qsession.runtime import EstimatorV2, Session
 
         self.service = service
         self.config = config
@@ -254,7 +249,7 @@ def _estimated_seconds(service: LocalService, session_id: str) -> float:
 
 def simulate(config: DemoConfig | None = None, progress: Progress | None = None) -> DemoRun:
     """Run the scenario in virtual time and return its trace (same seed, same trace)."""
-    from qsession.runtime.service import LocalService
+    from qsession.runtime import LocalService
 
     config = config or DemoConfig()
     report: Progress = progress or (lambda _phase, _now: None)

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from qsession.runtime.clock import to_seconds
-from qsession.runtime.trace import Record, Trace
+from qsession.runtime import Record, Trace
+from qsession.runtime.engine.clock import to_seconds
 
 from .reading import Reading, read
 

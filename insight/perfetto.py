@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from qsession.model import FINAL_STATUSES
-from qsession.runtime.trace import Trace
+from qsession.runtime import Trace
 
 from .spans import JobSpan, Lane, Mark, TimelineSpans, timeline_spans
 

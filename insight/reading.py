@@ -26,8 +26,8 @@ from qsession.model import (
     Mode,
     bills_active_spans,
 )
-from qsession.runtime.fairshare import DEFAULT_WINDOW_US
-from qsession.runtime.trace import Record, Trace, TraceFormatError
+from qsession.runtime.engine.fairshare import DEFAULT_WINDOW_US
+from qsession.runtime.engine.trace import Record, Trace, TraceFormatError
 
 SESSION_FINAL = SESSION_TABLE.final_states
 """Session states no event leaves."""

@@ -27,7 +27,7 @@ from qsession.model import (
     QUEUED,
     SESSION_TABLE,
 )
-from qsession.runtime.trace import Record, Trace
+from qsession.runtime import Record, Trace
 
 LaneKind = Literal["qpu", "session", "batch", "jobs"]
 MarkKind = Literal["expired", "closed", "canceled", "close", "ittl"]

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from qsession.model import CANCELLED, DONE, ERROR, FINAL_STATUSES, QUEUED, RUNNING
-from qsession.runtime.clock import US_PER_S
-from qsession.runtime.trace import Trace
+from qsession.runtime import Trace
+from qsession.runtime.engine.clock import US_PER_S
 
 from .spans import JobSpan, Lane, Span, TimelineSpans, timeline_spans
 

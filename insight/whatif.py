@@ -22,8 +22,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from qsession.runtime.clock import to_seconds
-from qsession.runtime.workload import Background, WorkloadSpec, generate
+from qsession.runtime.engine.clock import to_seconds
+from qsession.runtime.ibm.workload import Background, WorkloadSpec, generate
 
 from .metrics import compute
 
@@ -140,9 +140,7 @@ def run_point(ittl: float, seed: int, config: WhatIfConfig) -> RunResult:
     """Run the workload of ``seed`` with interactive timeout ``ittl`` and measure its trace."""
     import numpy as np
 
-    from qsession.runtime.primitives import EstimatorV2
-    from qsession.runtime.service import LocalService
-    from qsession.runtime.session import Session
+    from qsession.runtime import EstimatorV2, LocalService, Session
 
     from .demo import h2_problem, isa_problem
 
@@ -206,7 +204,7 @@ def sweep(config: WhatIfConfig, *, jobs: int = 2,
     else:
         from concurrent.futures import as_completed
 
-        from qsession.runtime.campaign import pool
+        from qsession.runtime.engine.campaign import pool
 
         # spawn, not fork: the parent may hold Aer/OpenMP threads that a fork would copy.
         with pool(executor, min(jobs, len(tasks))) as points:
@@ -374,7 +372,7 @@ def run_whatif(output_dir: str | Path = "qsession-out", config: WhatIfConfig | N
     ``executor``: ``dask://HOST:PORT`` runs the points on that Dask cluster."""
     from rich.console import Console
 
-    from qsession.runtime.campaign import describe
+    from qsession.runtime.engine.campaign import describe
 
     config = config or WhatIfConfig()
     console = console or Console()

@@ -30,8 +30,8 @@ from qsession.model import (
     in_normal_queue,
     select,
 )
-from qsession.runtime.fairshare import FairShare
-from qsession.runtime.trace import Record, Trace
+from qsession.runtime import Record, Trace
+from qsession.runtime.engine.fairshare import FairShare
 
 from .reading import Reading, TracedJob, TracedSession
 

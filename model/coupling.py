@@ -12,7 +12,7 @@ These rules say how a move of one moves the other:
   ``COUPLING``, is everything the scheduler and the explorer execute beside the tables
   and ``dispatch.select``.
 
-The runtime's scheduler (``qsession.runtime.scheduler``) and the model explorer
+The runtime's scheduler (``qsession.runtime.engine.scheduler``) and the model explorer
 (``qsession.properties.explorer``) both execute ``COUPLING``; neither restates it. The
 invariants (``qsession.properties.invariants``) keep an independent reading on purpose,
 so a wrong rule here is caught there. Tests and mutants plant a wrong rule by giving a

@@ -15,13 +15,13 @@ import random
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from qsession.runtime.qpu import QPU, PreparedJob
+from qsession.runtime.engine.qpu import QPU, PreparedJob
 
 if TYPE_CHECKING:
     from qiskit.primitives import PrimitiveResult
 
-    from qsession.runtime.service import LocalService
-    from qsession.runtime.workload import Background
+    from qsession.runtime import LocalService
+    from qsession.runtime.ibm.workload import Background
 
 FAULT_MESSAGE = "QPU fault (seeded by the test condition)"
 
@@ -89,9 +89,9 @@ class Condition:
         ``interactive_timeout``, ``max_time`` or ``instances``, which the condition sets).
         The tenants' arrivals are installed; ``Background.cancel()`` drops those to come.
         """
-        from qsession.runtime.service import LocalService
-        from qsession.runtime.settings import DEFAULT_INSTANCE
-        from qsession.runtime.workload import Background, WorkloadSpec, generate
+        from qsession.runtime import LocalService
+        from qsession.runtime.engine.settings import DEFAULT_INSTANCE
+        from qsession.runtime.ibm.workload import Background, WorkloadSpec, generate
 
         taken = {"seed", "backends", "interactive_timeout", "max_time", "instances"} & set(
             service_kwargs)

@@ -19,7 +19,7 @@ from qiskit.circuit import Parameter, QuantumCircuit
 from qiskit.circuit.library import CXGate, Measure, RZGate, SXGate, XGate
 from qiskit.transpiler import InstructionProperties, Target
 
-from qsession.runtime.timing import TimingModel
+from qsession.runtime.engine.timing import TimingModel
 
 QUBITS, CLBITS = 3, 2
 ONE_QUBIT = {"x": 35e-9, "sx": 36e-9, "rz": 0.0}

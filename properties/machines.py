@@ -46,11 +46,11 @@ from qsession.runtime import (
     SamplerV2,
     Session,
 )
-from qsession.runtime.clock import ClockError, to_us
-from qsession.runtime.records import SessionRecord
-from qsession.runtime.scheduler import MAX_TIME_ERROR
-from qsession.runtime.settings import JOB_TIME_CAP_S, Instance
-from qsession.runtime.timing import TimingModel
+from qsession.runtime.engine.clock import ClockError, to_us
+from qsession.runtime.engine.records import SessionRecord
+from qsession.runtime.engine.scheduler import MAX_TIME_ERROR
+from qsession.runtime.engine.settings import JOB_TIME_CAP_S, Instance
+from qsession.runtime.engine.timing import TimingModel
 
 from . import strategies as qs
 from .invariants import INVARIANTS, Monitor, Report, Violation

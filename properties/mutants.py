@@ -24,16 +24,14 @@ from qsession.model import (
     select,
 )
 from qsession.model import charges as model_charges
-from qsession.runtime import scheduler as sched
-from qsession.runtime.clock import Clock, to_us
-from qsession.runtime.fairshare import FairShare
-from qsession.runtime.job import RuntimeJobV2
-from qsession.runtime.records import JobRecord, SessionRecord
-from qsession.runtime.scheduler import Scheduler, normal_eligible
-from qsession.runtime.service import LocalService
-from qsession.runtime.session import Session
-from qsession.runtime.settings import Instance, QPUSettings
-from qsession.runtime.timing import TimingModel
+from qsession.runtime import LocalService, RuntimeJobV2, Session
+from qsession.runtime.engine import scheduler as sched
+from qsession.runtime.engine.clock import Clock, to_us
+from qsession.runtime.engine.fairshare import FairShare
+from qsession.runtime.engine.records import JobRecord, SessionRecord
+from qsession.runtime.engine.scheduler import Scheduler, normal_eligible
+from qsession.runtime.engine.settings import Instance, QPUSettings
+from qsession.runtime.engine.timing import TimingModel
 
 
 @dataclass(frozen=True)
@@ -435,7 +433,7 @@ def _submit_with(**changes: Callable[[Scheduler, dict[str, Any]], Any]) -> Any:
 
 def _jobs_with(change: Callable[[dict[str, Any]], dict[str, Any]]) -> Any:
     """``joblist.select_jobs`` (what ``service.jobs()`` returns) with its filters changed."""
-    from qsession.runtime import joblist
+    from qsession.runtime.ibm import joblist
 
     return _wrap(joblist, "select_jobs",
                  lambda real, service, **kwargs: real(service, **change(kwargs)))

@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from qsession.model import CANCELLED, DONE, ERROR
-from qsession.runtime.clock import to_us
-from qsession.runtime.scheduler import MAX_TIME_ERROR
-from qsession.runtime.trace import Record
+from qsession.runtime import Record
+from qsession.runtime.engine.clock import to_us
+from qsession.runtime.engine.scheduler import MAX_TIME_ERROR
 
 from .invariants.base import Violation
 

@@ -25,13 +25,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from qsession.model import Mode
-from qsession.runtime.campaign import pool
-from qsession.runtime.clock import ReentrantCallError, VirtualClock, to_us
-from qsession.runtime.errors import IBMRuntimeError, RuntimeInvalidStateError
-from qsession.runtime.scheduler import Scheduler
-from qsession.runtime.service import USER_PRIORITY
-from qsession.runtime.settings import QPUSettings
-from qsession.runtime.trace import Trace
+from qsession.runtime import IBMRuntimeError, QPUSettings, RuntimeInvalidStateError, Trace
+from qsession.runtime.engine.campaign import pool
+from qsession.runtime.engine.clock import ReentrantCallError, VirtualClock, to_us
+from qsession.runtime.engine.platform import USER_PRIORITY
+from qsession.runtime.engine.scheduler import Scheduler
 
 from .invariants import check
 

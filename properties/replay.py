@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from qsession.model import ACTIVE, FINAL_STATUSES, QUEUED, RUNNING, SESSION_TABLE
-from qsession.runtime.fairshare import DEFAULT_WINDOW_US
-from qsession.runtime.scheduler import MAX_TIME_ERROR, QPU_FAULT
-from qsession.runtime.trace import Record
+from qsession.runtime import Record
+from qsession.runtime.engine.fairshare import DEFAULT_WINDOW_US
+from qsession.runtime.engine.scheduler import MAX_TIME_ERROR, QPU_FAULT
 
 if TYPE_CHECKING:
     from .oracle import Expected

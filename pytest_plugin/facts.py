@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from qsession.insight.metrics import Metrics
-    from qsession.runtime.trace import Trace
+    from qsession.runtime import Trace
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ import pytest
 from .hooks import FIXTURE_RUN
 
 if TYPE_CHECKING:
-    from qsession.runtime.service import LocalService
+    from qsession.runtime import LocalService
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ from .run import Run, verify
 
 if TYPE_CHECKING:
     from qsession.properties.conditions import Condition
-    from qsession.runtime.service import LocalService
+    from qsession.runtime import LocalService
 
 
 @contextmanager

@@ -22,8 +22,7 @@ from .run import Run
 from .settings import MarkerError, derive_seed, did_you_mean, seed_option
 
 if TYPE_CHECKING:
-    from qsession.runtime.service import LocalService
-    from qsession.runtime.trace import Trace
+    from qsession.runtime import LocalService, Trace
     from qsession.server import Server
 
 MARKER = "qsession_platform"

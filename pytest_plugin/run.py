@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from qsession.properties.invariants import Report, Violation
-    from qsession.runtime.service import LocalService
-    from qsession.runtime.workload import Background
+    from qsession.runtime import LocalService
+    from qsession.runtime.ibm.workload import Background
 
     from .settings import ServiceConfig
 
@@ -145,7 +145,7 @@ def open_session_lines(run: Run) -> list[str]:
 
 def start(config: ServiceConfig) -> Run:
     """Build the service a test's marker and options describe, with its tenants installed."""
-    from qsession.runtime.service import LocalService
+    from qsession.runtime import LocalService
 
     service = LocalService(clock=config.clock, seed=config.seed,  # type: ignore[arg-type]
                            **config.service_kwargs)
@@ -160,7 +160,7 @@ def start(config: ServiceConfig) -> Run:
 
 
 def _background(service: LocalService, tenants: Any, seed: int) -> Background | None:
-    from qsession.runtime.workload import Background, Workload, WorkloadSpec, generate
+    from qsession.runtime.ibm.workload import Background, Workload, WorkloadSpec, generate
 
     from .settings import MarkerError
 
@@ -170,7 +170,7 @@ def _background(service: LocalService, tenants: Any, seed: int) -> Background | 
             or (isinstance(tenants, int) and tenants < 0):
         raise MarkerError(
             "@pytest.mark.qsession(tenants=...) takes a number of background tenants, a "
-            f"qsession.runtime.workload.WorkloadSpec or a Workload, not {tenants!r}")
+            f"qsession.runtime.ibm.workload.WorkloadSpec or a Workload, not {tenants!r}")
     if isinstance(tenants, int):
         tenants = WorkloadSpec(tenants=tenants)
     workload = tenants if isinstance(tenants, Workload) else generate(seed, tenants)

@@ -151,7 +151,7 @@ def resolve(item: pytest.Item, service_parameters: set[str]) -> ServiceConfig:
 def _plan_as_instance(settings: dict[str, Any]) -> dict[str, Any]:
     """``plan=`` is the plan of the service's one default instance (plans belong
     to instances), so it becomes ``instances={"default": {"plan": ...}}``."""
-    from qsession.runtime.settings import DEFAULT_INSTANCE
+    from qsession.runtime.engine.settings import DEFAULT_INSTANCE
 
     if "instances" in settings:
         raise MarkerError(
@@ -164,7 +164,7 @@ def _plan_as_instance(settings: dict[str, Any]) -> dict[str, Any]:
 
 def service_parameters() -> set[str]:
     """The keyword parameters ``LocalService`` accepts (read from its signature)."""
-    from qsession.runtime.service import LocalService
+    from qsession.runtime import LocalService
 
     return {name for name, p in inspect.signature(LocalService).parameters.items()
             if p.kind is inspect.Parameter.KEYWORD_ONLY}

@@ -3,8 +3,8 @@
 ``from qsession.runtime import LocalService, Session, Batch, SamplerV2, EstimatorV2``
 gives the ``qiskit-ibm-runtime`` names; ``LocalService`` hands out QPUs and controls time.
 
-The names are loaded on first use (PEP 562), so that ``qsession.runtime.trace`` and
-``qsession.runtime.clock`` can be imported by trace readers without importing qiskit.
+The names are loaded on first use (PEP 562), so that ``qsession.runtime.engine.trace`` and
+``qsession.runtime.engine.clock`` can be imported by trace readers without importing qiskit.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .clock import MeasuredClock, VirtualClock, WallClock
-    from .errors import (
+    from .engine.clock import MeasuredClock, VirtualClock, WallClock
+    from .engine.errors import (
         BackendNotFoundError,
         IBMBackendError,
         IBMBackendValueError,
@@ -27,55 +27,55 @@ if TYPE_CHECKING:
         RuntimeJobNotFound,
         RuntimeJobTimeoutError,
     )
-    from .executor import Executor
-    from .job import RuntimeJobV2
-    from .options import EstimatorOptions, OptionsV2, SamplerOptions
-    from .primitives import EstimatorV2, SamplerV2
-    from .programs import QuantumProgram, QuantumProgramResult
-    from .qpu import QPU
-    from .results import EstimatorResult
-    from .service import LocalService, QiskitRuntimeService
-    from .session import Batch, Session, current_session
-    from .settings import QPUSettings
-    from .trace import Record, Trace
+    from .engine.qpu import QPU
+    from .engine.settings import QPUSettings
+    from .engine.trace import Record, Trace
+    from .ibm.executor import Executor
+    from .ibm.job import RuntimeJobV2
+    from .ibm.options import EstimatorOptions, OptionsV2, SamplerOptions
+    from .ibm.primitives import EstimatorV2, SamplerV2
+    from .ibm.programs import QuantumProgram, QuantumProgramResult
+    from .ibm.results import EstimatorResult
+    from .ibm.service import LocalService, QiskitRuntimeService
+    from .ibm.session import Batch, Session, current_session
 
     Sampler = SamplerV2
     Estimator = EstimatorV2
 
 _WHERE = {
-    "MeasuredClock": "clock",
-    "VirtualClock": "clock",
-    "WallClock": "clock",
-    "BackendNotFoundError": "errors",
-    "IBMBackendError": "errors",
-    "IBMBackendValueError": "errors",
-    "IBMError": "errors",
-    "IBMInputValueError": "errors",
-    "IBMRuntimeError": "errors",
-    "RuntimeInvalidStateError": "errors",
-    "RuntimeJobFailureError": "errors",
-    "RuntimeJobMaxTimeoutError": "errors",
-    "RuntimeJobNotFound": "errors",
-    "RuntimeJobTimeoutError": "errors",
-    "Executor": "executor",
-    "RuntimeJobV2": "job",
-    "EstimatorOptions": "options",
-    "OptionsV2": "options",
-    "SamplerOptions": "options",
-    "EstimatorV2": "primitives",
-    "SamplerV2": "primitives",
-    "QPU": "qpu",
-    "QuantumProgram": "programs",
-    "QuantumProgramResult": "programs",
-    "EstimatorResult": "results",
-    "LocalService": "service",
-    "QiskitRuntimeService": "service",
-    "Batch": "session",
-    "Session": "session",
-    "current_session": "session",
-    "QPUSettings": "settings",
-    "Record": "trace",
-    "Trace": "trace",
+    "MeasuredClock": "engine.clock",
+    "VirtualClock": "engine.clock",
+    "WallClock": "engine.clock",
+    "BackendNotFoundError": "engine.errors",
+    "IBMBackendError": "engine.errors",
+    "IBMBackendValueError": "engine.errors",
+    "IBMError": "engine.errors",
+    "IBMInputValueError": "engine.errors",
+    "IBMRuntimeError": "engine.errors",
+    "RuntimeInvalidStateError": "engine.errors",
+    "RuntimeJobFailureError": "engine.errors",
+    "RuntimeJobMaxTimeoutError": "engine.errors",
+    "RuntimeJobNotFound": "engine.errors",
+    "RuntimeJobTimeoutError": "engine.errors",
+    "Executor": "ibm.executor",
+    "RuntimeJobV2": "ibm.job",
+    "EstimatorOptions": "ibm.options",
+    "OptionsV2": "ibm.options",
+    "SamplerOptions": "ibm.options",
+    "EstimatorV2": "ibm.primitives",
+    "SamplerV2": "ibm.primitives",
+    "QPU": "engine.qpu",
+    "QuantumProgram": "ibm.programs",
+    "QuantumProgramResult": "ibm.programs",
+    "EstimatorResult": "ibm.results",
+    "LocalService": "ibm.service",
+    "QiskitRuntimeService": "ibm.service",
+    "Batch": "ibm.session",
+    "Session": "ibm.session",
+    "current_session": "ibm.session",
+    "QPUSettings": "engine.settings",
+    "Record": "engine.trace",
+    "Trace": "engine.trace",
 }
 _ALIASES = {"Sampler": "SamplerV2", "Estimator": "EstimatorV2"}
 

@@ -1,5 +1,5 @@
 """``qiskit_ibm_runtime.batch``'s name: ``from qsession.runtime.batch import Batch`` ports as is."""
 
-from .session import Batch
+from .ibm.session import Batch
 
 __all__ = ["Batch"]

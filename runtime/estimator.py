@@ -1,6 +1,6 @@
 """``qiskit_ibm_runtime.estimator``'s names: ``EstimatorV2`` (and ``Estimator``)."""
 
-from .primitives import EstimatorV2
+from .ibm.primitives import EstimatorV2
 
 Estimator = EstimatorV2
 

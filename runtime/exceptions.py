@@ -3,7 +3,7 @@
 from qiskit.exceptions import QiskitError
 from qiskit.providers.exceptions import JobError, JobTimeoutError
 
-from .errors import (
+from .engine.errors import (
     IBMBackendError,
     IBMBackendValueError,
     IBMError,

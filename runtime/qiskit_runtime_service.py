@@ -1,5 +1,5 @@
 """``qiskit_ibm_runtime.qiskit_runtime_service``'s name: ``QiskitRuntimeService``."""
 
-from .service import QiskitRuntimeService
+from .ibm.service import QiskitRuntimeService
 
 __all__ = ["QiskitRuntimeService"]

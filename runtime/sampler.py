@@ -1,6 +1,6 @@
 """``qiskit_ibm_runtime.sampler``'s names: ``SamplerV2`` (and ``Sampler``)."""
 
-from .primitives import SamplerV2
+from .ibm.primitives import SamplerV2
 
 Sampler = SamplerV2
 

@@ -236,7 +236,7 @@ def run(door: _Door, program: Sequence[Step]) -> Observed:
     """Run ``program`` on ``door``; what it reported."""
     from qiskit_ibm_runtime.exceptions import IBMRuntimeError as ClientRuntimeError
 
-    from qsession.runtime.errors import IBMError
+    from qsession.runtime import IBMError
 
     refused = (IBMError, ClientRuntimeError)
     sessions: list[tuple[Any, str]] = []
@@ -311,7 +311,7 @@ class InProcess(_Door):
 
     def __init__(self) -> None:
         from qsession.runtime import QPU, LocalService
-        from qsession.runtime.settings import Instance
+        from qsession.runtime.engine.settings import Instance
 
         self.qpu = QPU.ideal(BACKEND)
         self.service = LocalService(
@@ -335,7 +335,7 @@ class InProcess(_Door):
         self.service.advance(seconds)
 
     def wait(self, job: Any) -> bool:
-        from qsession.runtime.clock import ClockError
+        from qsession.runtime.engine.clock import ClockError
 
         try:
             job.wait_for_final_state()

@@ -31,13 +31,13 @@ from qsession.runtime import (
     SamplerV2,
     Session,
     Trace,
-    backend_info,
 )
-from qsession.runtime.clock import DEFAULT_EPOCH, ClockError
-from qsession.runtime.ids import IbmIds, scheme_from_spec
-from qsession.runtime.records import JobRecord, SessionRecord
-from qsession.runtime.recovery import Recovery, recorded_inputs
-from qsession.runtime.settings import Instance as RuntimeInstance
+from qsession.runtime.engine import backend_info
+from qsession.runtime.engine.clock import DEFAULT_EPOCH, ClockError
+from qsession.runtime.engine.ids import IbmIds, scheme_from_spec
+from qsession.runtime.engine.records import JobRecord, SessionRecord
+from qsession.runtime.engine.recovery import Recovery, recorded_inputs
+from qsession.runtime.engine.settings import Instance as RuntimeInstance
 
 from . import models, wire
 from .errors import Conflict, Forbidden, NotFound, UnknownBackend

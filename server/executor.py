@@ -15,8 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from qsession.runtime import RuntimeJobV2
-from qsession.runtime.executor import submit_program
-from qsession.runtime.programs import result_of_job
+from qsession.runtime.ibm.executor import submit_program
 
 from .emulator import Emulator, Instance
 from .forms import Submission
@@ -56,7 +55,7 @@ def result_text(job: RuntimeJobV2, version: str | None = None) -> str:
     version = version if version in VERSIONS else RESULT_SCHEMA
     tag = version.lstrip("v").replace(".", "_")
     models = importlib.import_module(f"ibm_quantum_schemas.executor.version_{tag}.models")
-    result, program = result_of_job(job)
+    result, program = job.executor_result()
     tensor = CompressedTensorModel if version == "v2.0" else TensorModel
     full_parts = version not in ("v0.1", "v0.2")
 

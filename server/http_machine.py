@@ -38,7 +38,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from qsession.properties.invariants import Monitor, Report, Violation
-from qsession.runtime.trace import Record
+from qsession.runtime import Record
 
 from .doors import ALLOCATIONS, BACKEND, SEED, Open, OverHTTP, Submit
 
@@ -130,6 +130,9 @@ class Killed:
         self.port = 0
         self.proc: subprocess.Popen[str] | None = None
         self.printed: dict[str, str] = {}
+        self.stderr: list[str] = []
+        """What each server process wrote to its standard error (read once it stopped)."""
+        self._stderr: Any = None
         self._start()
         self.url = f"http://127.0.0.1:{self.port}"
 
@@ -140,7 +143,10 @@ class Killed:
                 "--no-noise", "--seed", str(SEED), "--backends", BACKEND,
                 "--port", str(self.port), "--control-token", CONTROL_TOKEN,
                 *(f"--instance={t}={a:g}" for t, a in ALLOCATIONS.items())]
-        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        # Standard error to a file: a pipe nobody reads could fill and block the server.
+        self._stderr = open(  # noqa: SIM115 - closed by _reap
+            self.folder.parent / f"serve-{self.restarts}.stderr", "w+", encoding="utf-8")
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self._stderr,
                                      text=True, cwd=self.folder.parent,
                                      env={k: v for k, v in os.environ.items()
                                           if k not in ENV_KEYS})
@@ -153,8 +159,8 @@ class Killed:
                 break
         if "QISKIT_IBM_URL" not in printed:
             self.proc.kill()
-            _, err = self.proc.communicate(timeout=30)
-            raise RuntimeError(f"qsession serve did not start: {err[-2000:]}")
+            self._reap()
+            raise RuntimeError(f"qsession serve did not start: {self.stderr[-1][-2000:]}")
         self.printed = printed
         self.port = int(printed["IAM_URL"].rsplit(":", 1)[1])
 
@@ -181,9 +187,11 @@ class Killed:
     def _reap(self) -> None:
         assert self.proc is not None
         self.proc.wait(timeout=30)
-        for stream in (self.proc.stdout, self.proc.stderr):
-            if stream is not None:
-                stream.close()
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+        self._stderr.seek(0)
+        self.stderr.append(self._stderr.read())
+        self._stderr.close()
 
     def close(self) -> None:
         """Stop the server (SIGINT: a clean stop)."""

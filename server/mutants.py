@@ -16,7 +16,7 @@ from typing import Any
 from unittest import mock
 
 from qsession.properties.mutants import Mutant
-from qsession.runtime.scheduler import RESTART_ERROR, Scheduler
+from qsession.runtime.engine.scheduler import RESTART_ERROR, Scheduler
 
 from . import forms, intercept, wire
 from .emulator import Emulator

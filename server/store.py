@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import IO, Any, Literal
 
 from qsession.runtime import IBMInputValueError, Trace
-from qsession.runtime.trace import Record, TraceFormatError
+from qsession.runtime.engine.trace import Record, TraceFormatError
 
 Fsync = Literal["ack", "off"]
 FSYNC_POLICIES: tuple[Fsync, ...] = ("ack", "off")

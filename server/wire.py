@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast, overload
 
 from qsession.runtime import IBMInputValueError
-from qsession.runtime.scheduler import QPU_FAULT, RESTART_CODE
+from qsession.runtime.engine.scheduler import QPU_FAULT, RESTART_CODE
 
 from . import models
 

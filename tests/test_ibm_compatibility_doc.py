@@ -18,12 +18,11 @@ from qiskit_ibm_runtime import executor_estimator, executor_sampler, options_mod
 from qiskit_ibm_runtime.ibm_backend import IBMBackend
 
 from qsession import runtime as ours
+from qsession.runtime import Executor, RuntimeJobV2
 from qsession.runtime import executor_estimator as our_estimator
 from qsession.runtime import executor_sampler as our_sampler
 from qsession.runtime import options_models as our_models
-from qsession.runtime.executor import Executor
-from qsession.runtime.job import RuntimeJobV2
-from qsession.runtime.options import Unset
+from qsession.runtime.ibm.options import Unset
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "ibm-compatibility.md"
 STATUS = re.compile(r"^(same|accepted, not emulated \(.+\)|missing \(.+\))$")

@@ -3,8 +3,9 @@
 ``python -m build`` makes the wheel and the sdist (with no setuptools warning; the sdist
 holds every file of the repository); the wheel is installed with all its extras into a
 fresh environment in a folder outside the repository, where the README's steps run:
-``qsession --help``, ``qsession demo``, an example obtained with ``qsession examples`` run
-under ``qsession run``, and the README's pytest suite. Slow: several minutes of installs.
+``qsession --help``, ``qsession docs`` (the pages installed with it), ``qsession demo``, an
+example obtained with ``qsession examples`` run under ``qsession run``, and the README's
+pytest suite. Slow: several minutes of installs.
 """
 
 from __future__ import annotations
@@ -73,16 +74,28 @@ def test_the_wheel_installed_elsewhere_runs_the_readme(dist: tuple[Path, str],
         return sh([venv / "bin" / "qsession", *args], home, env)
 
     assert "Usage: qsession" in qsession("--help").stdout
+    # The documentation came with the wheel: listed, printed by section, its files installed
+    # inside the environment (not read from the repository).
+    listing = qsession("docs").stdout
+    assert "semantics" in listing and "testing-your-code" in listing, listing
+    durability = qsession("docs", "semantics", "Durability").stdout
+    assert durability.startswith("## Durability\n"), durability
+    page = Path(qsession("docs", "server", "--path").stdout.strip())
+    assert venv in page.parents and ROOT not in page.parents, page
+    assert page.read_text() == (ROOT / "docs" / "server.md").read_text()
+    assert (page.parent / "server-page-session.png").is_file()
     assert pyproject()["project"]["version"] in qsession("--version").stdout  # type: ignore[index]
-    qsession("demo", "-q")
-    for name in ("trace.jsonl", "timeline.png", "session-lifecycle.svg"):
-        assert (home / "qsession-out" / name).is_file(), name
+    # The README's order: its first commands run an example, its Verifying section the
+    # demo (a second `qsession run` into the same folder would be refused without --force).
     qsession("examples", "--copy", "my-examples")
     run = qsession("run", "--", str(venv / "bin" / "python"),
                    "my-examples/unchanged/session_sampler.py")
     assert "after close: Closed" in run.stdout, run.stdout
     assert "qsession: jobs: 3 DONE" in run.stderr, run.stderr
     assert (home / "qsession-out" / "timeline.png").is_file()
+    qsession("demo", "-q")
+    for name in ("trace.jsonl", "timeline.png", "session-lifecycle.svg"):
+        assert (home / "qsession-out" / name).is_file(), name
 
     suite = readme_suite()
     assert suite

@@ -21,8 +21,7 @@ from qsession.cli import semantics_doc
 from qsession.model import JOB_TABLE, SESSION_TABLE
 from qsession.properties.invariants import INVARIANTS
 from qsession.properties.reported import API_INVARIANTS
-from qsession.runtime.service import LocalService
-from qsession.runtime.settings import QPUSettings
+from qsession.runtime import LocalService, QPUSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "semantics.md"

@@ -31,12 +31,14 @@ from qsession.model import (
 from .state import (
     EVENT_KINDS,
     FINAL_SESSION_STATES,
-    IN_FLIGHT,
     MODES,
     Event,
     JobSlot,
     SessionSlot,
     State,
+    in_flight_in,
+    queued_in,
+    submitted_to,
     target_of,
 )
 
@@ -169,15 +171,15 @@ class _World:
 
     def queued(self, i: int | None) -> list[int]:
         """Session ``i``'s QUEUED jobs, oldest first."""
-        return [k for k, job in enumerate(self.jobs) if job.owner == i and job.status == QUEUED]
+        return queued_in(self.jobs, i)
 
     def in_flight(self, i: int) -> int:
         """The number of session ``i``'s jobs queued or running (the model's ``in_flight``)."""
-        return sum(1 for job in self.jobs if job.owner == i and job.status in IN_FLIGHT)
+        return in_flight_in(self.jobs, i)
 
     def submitted(self, i: int) -> int:
         """The number of jobs ever submitted to session ``i`` (the model's ``submitted``)."""
-        return sum(1 for job in self.jobs if job.owner == i)
+        return submitted_to(self.jobs, i)
 
 
 def _fire(lc: SessionLifecycle | JobLifecycle, event: str, system: bool,

@@ -8,6 +8,7 @@ batches first started. ``Event`` is one user or system event, named in paths by 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal, NamedTuple
 
 from qsession.model import (
@@ -58,6 +59,21 @@ class JobSlot(NamedTuple):
     status: str
 
 
+def queued_in(jobs: Sequence[JobSlot], owner: int | None) -> list[int]:
+    """Indices of the QUEUED jobs of session ``owner`` (None: job mode), oldest first."""
+    return [k for k, job in enumerate(jobs) if job.owner == owner and job.status == QUEUED]
+
+
+def in_flight_in(jobs: Sequence[JobSlot], owner: int) -> int:
+    """The number of session ``owner``'s jobs queued or running (the model's ``in_flight``)."""
+    return sum(1 for job in jobs if job.owner == owner and job.status in IN_FLIGHT)
+
+
+def submitted_to(jobs: Sequence[JobSlot], owner: int) -> int:
+    """The number of jobs ever submitted to session ``owner`` (the model's ``submitted``)."""
+    return sum(1 for job in jobs if job.owner == owner)
+
+
 class State(NamedTuple):
     """A canonical abstract state of one QPU; job ``k`` is the ``k``-th submitted."""
 
@@ -68,15 +84,15 @@ class State(NamedTuple):
 
     def queued_of(self, i: int) -> list[int]:
         """Indices of session ``i``'s QUEUED jobs, oldest first."""
-        return [k for k, job in enumerate(self.jobs) if job.owner == i and job.status == QUEUED]
+        return queued_in(self.jobs, i)
 
     def in_flight(self, i: int) -> int:
         """The number of session ``i``'s jobs queued or running."""
-        return sum(1 for job in self.jobs if job.owner == i and job.status in IN_FLIGHT)
+        return in_flight_in(self.jobs, i)
 
     def submitted(self, i: int) -> int:
         """The number of jobs ever submitted to session ``i`` (jobs are never forgotten)."""
-        return sum(1 for job in self.jobs if job.owner == i)
+        return submitted_to(self.jobs, i)
 
     def active_dedicated(self) -> list[int]:
         """Indices of the active dedicated sessions (one at most, by INV-ACTIVE-ONE)."""

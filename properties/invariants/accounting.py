@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from qsession.runtime.trace import Record
+from qsession.runtime import Record
 
 from ..replay import JobView, Replay, in_creation_order
 from .base import Checker, seconds

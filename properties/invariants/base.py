@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import ClassVar
 
-from qsession.runtime.trace import Record
+from qsession.runtime import Record
 
 from ..replay import Replay, SessionView
 

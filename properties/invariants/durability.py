@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from qsession.model import ERROR
-from qsession.runtime.scheduler import RESTART_ERROR
-from qsession.runtime.trace import Record
+from qsession.runtime import Record
+from qsession.runtime.engine.scheduler import RESTART_ERROR
 
 from ..replay import Replay
 from .base import Checker

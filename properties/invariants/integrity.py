@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from qsession.model import RUNNING
-from qsession.runtime.trace import Record
+from qsession.runtime import Record
 
 from ..replay import Replay
 from .base import Checker

@@ -13,8 +13,8 @@ from qsession.model import (
     SessionLifecycle,
     TransitionRefused,
 )
-from qsession.runtime.scheduler import USER_CANCEL
-from qsession.runtime.trace import Record
+from qsession.runtime import Record
+from qsession.runtime.engine.scheduler import USER_CANCEL
 
 from ..replay import JobView, Replay, SessionView, in_creation_order
 from .base import Checker, Deadline, EndsQueued

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from qsession.runtime.trace import Record, Trace
+from qsession.runtime import Record, Trace
 
 from ..replay import Replay
 from .accounting import FairShare, Usage

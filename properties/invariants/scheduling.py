@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from qsession.runtime.trace import Record
+from qsession.runtime import Record
 
 from ..replay import Replay
 from .base import Checker

@@ -18,7 +18,7 @@ from qsession.insight.timeline import HOLD_COLOR, INACTIVE_COLOR, ITTL_COLOR, ST
 from qsession.insight.workloads import JobRow, SessionRow, Workloads, WorkloadsFeed
 from qsession.model import SESSION_TABLE
 from qsession.properties.invariants import INVARIANTS, Monitor
-from qsession.runtime.trace import Record, Trace
+from qsession.runtime import Record, Trace
 
 from .. import wire
 from ..emulator import Emulator

@@ -13,7 +13,7 @@ from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 
 from qsession.runtime import IBMInputValueError
-from qsession.runtime.clock import ClockError
+from qsession.runtime.engine.clock import ClockError
 
 from ..emulator import Emulator
 from .common import decode, errors, raw_body, request_body

@@ -10,7 +10,7 @@ from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel
 
 from qsession.runtime import RuntimeJobV2
-from qsession.runtime.records import JobRecord
+from qsession.runtime.engine.records import JobRecord
 
 from .. import executor, forms, models, results, wire
 from ..emulator import Emulator, Instance

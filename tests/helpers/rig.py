@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from qsession.runtime.clock import Clock, VirtualClock, WallClock, to_seconds, to_us
-from qsession.runtime.records import JobRecord, SessionRecord
-from qsession.runtime.scheduler import Executor, Scheduler
-from qsession.runtime.settings import QPUSettings
-from qsession.runtime.trace import Trace
+from qsession.runtime import QPUSettings, Trace
+from qsession.runtime.engine.clock import Clock, VirtualClock, WallClock, to_seconds, to_us
+from qsession.runtime.engine.records import JobRecord, SessionRecord
+from qsession.runtime.engine.scheduler import Executor, Scheduler
 
 
 class Rig:

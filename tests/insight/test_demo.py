@@ -18,9 +18,9 @@ from qsession.insight.metrics import compute
 from qsession.insight.spans import timeline_spans
 from qsession.insight.story import figures, read_story
 from qsession.insight.whatif import WhatIfConfig, run_whatif, sweep
-from qsession.runtime.clock import to_seconds, to_us
-from qsession.runtime.trace import Record, Trace
-from qsession.runtime.workload import WorkloadSpec, generate
+from qsession.runtime import Record, Trace
+from qsession.runtime.engine.clock import to_seconds, to_us
+from qsession.runtime.ibm.workload import WorkloadSpec, generate
 
 TINY_WHATIF = WhatIfConfig(ittls=(1.0, 60.0), reps=1, iterations=4, horizon=150.0,
                            rate=1 / 20, tenant_sessions=(30.0,))

@@ -20,8 +20,8 @@ from qsession.insight.metrics import compute
 from qsession.insight.reading import read
 from qsession.insight.workloads import workloads
 from qsession.properties.invariants import check
-from qsession.runtime.records import JobRecord
-from qsession.runtime.trace import Record, Trace, TraceFormatError
+from qsession.runtime.engine.records import JobRecord
+from qsession.runtime.engine.trace import Record, Trace, TraceFormatError
 
 
 class _CircuitError(RuntimeError):

@@ -20,9 +20,9 @@ from qsession.insight.perfetto import queue_length, to_perfetto, write_perfetto
 from qsession.insight.spans import Lane, TimelineSpans, timeline_spans
 from qsession.insight.timeline import draw_timeline, time_unit
 from qsession.model import FINAL_STATUSES
-from qsession.runtime.clock import US_PER_S, to_seconds, to_us
-from qsession.runtime.scheduler import Scheduler
-from qsession.runtime.trace import Record, Trace
+from qsession.runtime import Record, Trace
+from qsession.runtime.engine.clock import US_PER_S, to_seconds, to_us
+from qsession.runtime.engine.scheduler import Scheduler
 
 VALID_PH = {"X", "i", "M", "C"}
 

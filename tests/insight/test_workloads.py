@@ -165,7 +165,7 @@ def test_an_expired_session_is_billed_on_while_its_job_runs_and_jobs_show_their_
 
 
 def test_fair_share_counts_an_instances_use_on_every_qpu() -> None:
-    from qsession.runtime.trace import Trace
+    from qsession.runtime import Trace
 
     trace = Trace()
     for qpu in ("q1", "q2"):

@@ -17,15 +17,15 @@ from helpers.rig import Rig
 
 from qsession.insight.spans import TimelineFeed, timeline_spans
 from qsession.insight.workloads import JobRow, SessionRow, WorkloadsFeed, workloads
-from qsession.runtime.clock import to_us
-from qsession.runtime.trace import Record
+from qsession.runtime import Record
+from qsession.runtime.engine.clock import to_us
 
 
 def mixed(jobs: int, seed: int = 3) -> Rig:
     """A rig that ran ``jobs`` arrivals of B10's workload and stopped with work queued."""
     import random
 
-    from qsession.runtime.errors import IBMRuntimeError
+    from qsession.runtime import IBMRuntimeError
 
     rng = random.Random(seed)
     rig = Rig(instances={"a": 2.0, "b": 1.0}, interactive_timeout=2.0,

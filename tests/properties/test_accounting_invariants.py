@@ -15,7 +15,7 @@ from qsession.properties import durations
 from qsession.properties.invariants import Monitor, check
 from qsession.properties.mutants import MUTANTS
 from qsession.properties.reported import reported, run_until_idle_stop
-from qsession.runtime.trace import Trace
+from qsession.runtime import Trace
 
 DATA = Path(__file__).parent.parent / "data"
 

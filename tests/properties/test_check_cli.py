@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 from qsession.cli.main import main
 from qsession.properties.invariants import check
-from qsession.runtime.trace import Trace
+from qsession.runtime import Trace
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 

@@ -13,8 +13,8 @@ import pytest
 
 from qsession.insight.whatif import WhatIfConfig, sweep
 from qsession.properties.programs import campaign
-from qsession.runtime.campaign import check_spec
-from qsession.runtime.errors import IBMInputValueError
+from qsession.runtime import IBMInputValueError
+from qsession.runtime.engine.campaign import check_spec
 
 distributed = pytest.importorskip("distributed")
 

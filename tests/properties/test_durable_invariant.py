@@ -8,9 +8,9 @@ from helpers.circuits import bell, isa
 
 from qsession.properties.invariants import check, check_invariant
 from qsession.runtime import LocalService, SamplerV2, Session, Trace
-from qsession.runtime.ids import ShortIds
-from qsession.runtime.recovery import Recovery
-from qsession.runtime.scheduler import RESTART_ERROR
+from qsession.runtime.engine.ids import ShortIds
+from qsession.runtime.engine.recovery import Recovery
+from qsession.runtime.engine.scheduler import RESTART_ERROR
 
 
 def restarted_trace() -> tuple[Trace, list[str]]:

@@ -11,8 +11,8 @@ from qsession.model import FINAL_STATUSES
 from qsession.properties import programs
 from qsession.properties.invariants import check
 from qsession.properties.programs import run_null
-from qsession.runtime.clock import ReentrantCallError, VirtualClock
-from qsession.runtime.replay import replay
+from qsession.runtime.engine.clock import ReentrantCallError, VirtualClock
+from qsession.runtime.engine.replay import replay
 
 
 @given(seed=st.integers(min_value=0, max_value=2**32 - 1),

@@ -9,7 +9,7 @@ from qsession.properties.invariants import Monitor
 from qsession.properties.oracle import Expected, JobChoice, SessionChoice, Timing
 from qsession.properties.reported import DETAILS_TYPES, reported, type_errors
 from qsession.runtime import QPU, LocalService, SamplerV2, Session
-from qsession.runtime.clock import to_us
+from qsession.runtime.engine.clock import to_us
 
 
 def _service() -> tuple[LocalService, QPU]:

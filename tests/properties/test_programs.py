@@ -6,7 +6,7 @@ import pytest
 
 from qsession.properties.invariants import check
 from qsession.properties.programs import campaign, run_aer, run_null
-from qsession.runtime.replay import replay
+from qsession.runtime.engine.replay import replay
 
 SEEDS = range(100)
 

@@ -11,8 +11,8 @@ from qsession.model import ACTIVE, QUEUED
 from qsession.properties.mutants import MUTANTS
 from qsession.properties.programs import run_null
 from qsession.properties.replay import Replay
-from qsession.runtime.clock import ClockError
-from qsession.runtime.trace import Trace
+from qsession.runtime import Trace
+from qsession.runtime.engine.clock import ClockError
 
 
 def _scan_used(spans: list[tuple[int, int]], window: int, now: int) -> int:

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from qsession.cli.main import main
 from qsession.properties.invariants import check
 from qsession.properties.programs import run_null
-from qsession.runtime.trace import Trace
+from qsession.runtime import Trace
 
 DATA = Path(__file__).parent.parent / "data"
 

@@ -17,7 +17,7 @@ from qsession.cli import verify
 from qsession.cli.main import main
 from qsession.properties.invariants import INVARIANTS
 from qsession.properties.machines import InvariantViolated
-from qsession.runtime.clock import ClockError
+from qsession.runtime.engine.clock import ClockError
 
 
 @pytest.mark.heavy  # a campaign with HTTP servers
@@ -131,3 +131,33 @@ def test_a_crashing_program_is_counted_with_its_seed(monkeypatch: pytest.MonkeyP
     result = programs._chunk(range(0, 5))
     assert result.violations["program raised"] == 1 and result.failing_seeds == [3]
     assert result.examples == ["seed 3: ClockError: no timer left"]
+
+
+def test_the_mutant_table_names_the_killing_part_of_each_family_within_80_columns() -> None:
+    # Each family runs only the parts that can see it; the parts' answers are stubbed here
+    # (tests/properties/test_mutants.py and the server tests run them for real), so the
+    # table's layout and attribution are what this checks.
+    from unittest import mock
+
+    answers = {"_mutant_stateful": set(), "_mutant_programs": set(),
+               "_mutant_durations": {"INV-DURATION"}, "_mutant_doors": {"INV-DOORS"},
+               "_mutant_rest": {"INV-REST"}, "_mutant_http": {"INV-DURABLE"}}
+    with contextlib.ExitStack() as stack:
+        for name, found in answers.items():
+            stack.enter_context(mock.patch.object(verify, name, lambda _n, f=found: f))
+        stack.enter_context(mock.patch.object(verify, "_metrics_findings",
+                                              lambda _n, _s: (0, [])))
+        outcome, table = verify.mutants(Console(width=80, file=io.StringIO()), budget=1)
+    out = io.StringIO()
+    Console(width=80, file=out).print(table)
+    lines = out.getvalue().splitlines()
+    assert all(len(line) <= 80 for line in lines)
+    rows = {line.split("│")[1].strip(): line for line in lines if line.startswith("│")}
+    assert "http" in rows["durable-running-resumed"] and "killed" in rows["durable-running-resumed"]
+    assert "rest" in rows["tokens-unsigned"] and "doors" in rows["wire-elapsed-in-ms"]
+    assert "durations" in rows["branches-summed"]
+    assert "SURVIVED" in rows["clock-at-creation"]  # no part saw it: it survived, and says so
+    assert outcome.failed and outcome.per_invariant["durable-ack-before-write"] == ["http"]
+    # Every row of the box is whole: its right border was not cropped.
+    assert all(line.endswith(("│", "┃", "┓", "┩", "┘"))
+               for line in lines if line.startswith(("│", "┃", "┏", "┡", "└")))

@@ -24,7 +24,7 @@ def loaded_once(request: pytest.FixtureRequest,
     from qsession.insight.timeline import draw_timeline
     from qsession.properties.invariants import check
     from qsession.runtime import Batch, LocalService, SamplerV2
-    from qsession.runtime.workload import Background, generate  # noqa: F401
+    from qsession.runtime.ibm.workload import Background, generate  # noqa: F401
 
     service = LocalService(seed=1)
     circuit = QuantumCircuit(2)

@@ -10,9 +10,8 @@ from qsession.properties.strategies import CIRCUITS
 from qsession.pytest_plugin import session_facts, sessions
 from qsession.pytest_plugin.run import start
 from qsession.pytest_plugin.settings import ServiceConfig
-from qsession.runtime import LocalService, SamplerV2, Session
-from qsession.runtime.trace import Trace
-from qsession.runtime.workload import WorkloadSpec
+from qsession.runtime import LocalService, SamplerV2, Session, Trace
+from qsession.runtime.ibm.workload import WorkloadSpec
 
 BELL = CIRCUITS["bell"]
 

@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from qsession.runtime.ids import IBM_ID
-from qsession.runtime.trace import Trace
+from qsession.runtime import Trace
+from qsession.runtime.engine.ids import IBM_ID
 
 # Every test here starts the HTTP server; `make check` leaves them out.
 pytestmark = pytest.mark.heavy

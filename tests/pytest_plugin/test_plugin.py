@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from qsession.runtime.trace import Trace
+from qsession.runtime import Trace
 
 CIRCUIT = '''
 from qsession.properties.strategies import CIRCUITS
@@ -354,7 +354,7 @@ def test_on_the_wall_clock_the_trace_is_checked_as_it_stands(
 BAD_MARKERS = '''
 import pytest
 from qsession.runtime import Batch, IBMRuntimeError, Session
-from qsession.runtime.workload import WorkloadSpec
+from qsession.runtime.ibm.workload import WorkloadSpec
 
 
 @pytest.mark.qsession(max_tme=60)

@@ -34,7 +34,7 @@ from qsession.runtime import (
     Trace,
     current_session,
 )
-from qsession.runtime.timing import TimingModel
+from qsession.runtime.engine.timing import TimingModel
 
 EPOCH = datetime(2025, 1, 1, tzinfo=UTC)
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 from helpers.rig import Rig
 
-from qsession.runtime.clock import ClockError, MeasuredClock, VirtualClock, WallClock, to_us
+from qsession.runtime.engine.clock import ClockError, MeasuredClock, VirtualClock, WallClock, to_us
 
 
 def test_virtual_timers_fire_in_time_then_priority_then_creation_order() -> None:

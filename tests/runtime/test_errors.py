@@ -19,10 +19,12 @@ from qsession.runtime import (
     BackendNotFoundError,
     Batch,
     EstimatorV2,
+    Executor,
     IBMBackendValueError,
     IBMInputValueError,
     IBMRuntimeError,
     LocalService,
+    QuantumProgram,
     RuntimeInvalidStateError,
     RuntimeJobFailureError,
     RuntimeJobMaxTimeoutError,
@@ -31,11 +33,9 @@ from qsession.runtime import (
     SamplerV2,
     Session,
 )
-from qsession.runtime.executor import Executor
+from qsession.runtime.engine.replay import replay
+from qsession.runtime.engine.trace import Trace, TraceFormatError
 from qsession.runtime.options_models import SamplerOptions
-from qsession.runtime.programs import QuantumProgram
-from qsession.runtime.replay import replay
-from qsession.runtime.trace import Trace, TraceFormatError
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "errors.md"
 

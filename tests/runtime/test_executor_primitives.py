@@ -27,6 +27,7 @@ from helpers.executor_programs import (
 from qiskit.primitives import PrimitiveResult
 
 from qsession.runtime import (
+    Executor,
     IBMInputValueError,
     LocalService,
     QuantumProgram,
@@ -34,7 +35,6 @@ from qsession.runtime import (
     RuntimeInvalidStateError,
     RuntimeJobFailureError,
 )
-from qsession.runtime.executor import Executor
 from qsession.runtime.executor_sampler import Sampler
 from qsession.runtime.options_models import ExecutorOptions, SamplerOptions
 

@@ -24,7 +24,7 @@ from qsession.runtime import (
     SamplerOptions,
     SamplerV2,
 )
-from qsession.runtime.options import Unset
+from qsession.runtime.ibm.options import Unset
 
 # (primitive options class, group path, field, a valid value, an ill-typed value, message)
 GROUPS: list[tuple[type[Any], str, str, Any, Any, str]] = [

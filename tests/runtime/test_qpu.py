@@ -20,10 +20,10 @@ from qiskit.providers.fake_provider import GenericBackendV2
 from qiskit.quantum_info import SparsePauliOp
 from qiskit.transpiler import Target, generate_preset_pass_manager
 
-from qsession.runtime.errors import IBMBackendValueError, IBMInputValueError
-from qsession.runtime.pubs import shots_for_precision
-from qsession.runtime.qpu import QPU, PreparedJob
-from qsession.runtime.timing import TimingModel
+from qsession.runtime import IBMBackendValueError, IBMInputValueError
+from qsession.runtime.engine.pubs import shots_for_precision
+from qsession.runtime.engine.qpu import QPU, PreparedJob
+from qsession.runtime.engine.timing import TimingModel
 
 
 @pytest.fixture(scope="module")

@@ -9,11 +9,11 @@ from helpers.circuits import bell, isa
 
 from qsession.properties.invariants import check
 from qsession.runtime import LocalService, RuntimeJobNotFound, SamplerV2, Session, Trace
-from qsession.runtime.ids import IBM_ID, IbmIds, ShortIds, scheme_from_spec
-from qsession.runtime.records import JobRecord
-from qsession.runtime.recovery import Recovery, RecoveryError, recorded_inputs
-from qsession.runtime.replay import replay
-from qsession.runtime.scheduler import RESTART_CODE, RESTART_ERROR
+from qsession.runtime.engine.ids import IBM_ID, IbmIds, ShortIds, scheme_from_spec
+from qsession.runtime.engine.records import JobRecord
+from qsession.runtime.engine.recovery import Recovery, RecoveryError, recorded_inputs
+from qsession.runtime.engine.replay import replay
+from qsession.runtime.engine.scheduler import RESTART_CODE, RESTART_ERROR
 
 SHOTS = 100
 

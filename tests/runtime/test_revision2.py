@@ -12,13 +12,19 @@ from helpers.rig import Rig, times
 
 from qsession.model import EXPIRY_REASON
 from qsession.properties.invariants import check
-from qsession.runtime import Batch, IBMRuntimeError, LocalService, SamplerV2, Session
-from qsession.runtime.clock import VirtualClock, to_seconds, to_us
-from qsession.runtime.errors import IBMInputValueError
-from qsession.runtime.fairshare import FairShare
-from qsession.runtime.scheduler import Scheduler, SessionClosedError
-from qsession.runtime.settings import Instance, QPUSettings
-from qsession.runtime.trace import Trace
+from qsession.runtime import (
+    Batch,
+    IBMInputValueError,
+    IBMRuntimeError,
+    LocalService,
+    SamplerV2,
+    Session,
+    Trace,
+)
+from qsession.runtime.engine.clock import VirtualClock, to_seconds, to_us
+from qsession.runtime.engine.fairshare import FairShare
+from qsession.runtime.engine.scheduler import Scheduler, SessionClosedError
+from qsession.runtime.engine.settings import Instance, QPUSettings
 
 
 def sec(us: int | None) -> float | None:
@@ -240,7 +246,7 @@ def test_a_session_is_charged_its_held_idle_time_and_cancelled_jobs_nothing() ->
 
 
 def test_replay_redoes_idle_close_quota_and_shared_fair_share() -> None:
-    from qsession.runtime.replay import replay
+    from qsession.runtime.engine.replay import replay
 
     service = LocalService(seed=5, idle_close_timeout=20, fair_share_window=3600,
                            instances={"p": 1.0, "o": {"plan": "open", "quota": 3}},

@@ -27,12 +27,12 @@ from qsession.runtime import (
     RuntimeJobFailureError,
     SamplerV2,
     Session,
+    Trace,
 )
-from qsession.runtime.clock import ReentrantCallError, VirtualClock, to_us
-from qsession.runtime.pubs import MAX_EXECUTIONS, MIN_PRECISION
-from qsession.runtime.replay import replay
-from qsession.runtime.service import USER_PRIORITY
-from qsession.runtime.trace import Trace
+from qsession.runtime.engine.clock import ReentrantCallError, VirtualClock, to_us
+from qsession.runtime.engine.platform import USER_PRIORITY
+from qsession.runtime.engine.pubs import MAX_EXECUTIONS, MIN_PRECISION
+from qsession.runtime.engine.replay import replay
 
 
 class Boom(Exception):

@@ -6,9 +6,9 @@ import pytest
 from helpers.rig import RigFactory, times
 
 from qsession.model import EXPIRY_REASON, TransitionRefused
-from qsession.runtime.clock import to_seconds
-from qsession.runtime.errors import RuntimeInvalidStateError
-from qsession.runtime.scheduler import SessionClosedError
+from qsession.runtime import RuntimeInvalidStateError
+from qsession.runtime.engine.clock import to_seconds
+from qsession.runtime.engine.scheduler import SessionClosedError
 
 
 def sec(us: int | None) -> float:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from qsession.runtime.errors import IBMInputValueError
-from qsession.runtime.settings import QPUSettings, parse_duration
+from qsession.runtime import IBMInputValueError
+from qsession.runtime.engine.settings import QPUSettings, parse_duration
 
 
 @pytest.mark.parametrize(

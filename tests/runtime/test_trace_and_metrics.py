@@ -10,8 +10,8 @@ import pytest
 from helpers.rig import Rig
 
 from qsession.insight.metrics import compute
-from qsession.runtime.clock import to_seconds
-from qsession.runtime.trace import Trace, TraceFormatError
+from qsession.runtime.engine.clock import to_seconds
+from qsession.runtime.engine.trace import Trace, TraceFormatError
 
 
 def busy_rig() -> Rig:

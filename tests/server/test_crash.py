@@ -26,7 +26,7 @@ from typing import Any
 from qiskit_ibm_runtime import QiskitRuntimeService
 
 from qsession.runtime import Trace
-from qsession.runtime.ids import IBM_ID
+from qsession.runtime.engine.ids import IBM_ID
 from qsession.server.launch import ENV_KEYS, environment
 
 QSESSION = str(Path(sys.executable).parent / "qsession")

@@ -23,7 +23,7 @@ from qiskit_ibm_runtime.exceptions import (
 )
 
 from qsession.properties.invariants import check
-from qsession.runtime.ids import IBM_ID
+from qsession.runtime.engine.ids import IBM_ID
 from qsession.server import Emulator
 from qsession.server.store import STATE_VERSION, StateError
 

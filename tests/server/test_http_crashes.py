@@ -16,6 +16,7 @@ from functools import partial
 from pathlib import Path
 
 import pytest
+from helpers.faults import assert_no_server_faults
 
 from qsession.cli import verify
 from qsession.properties.mutants import Mutant
@@ -30,6 +31,14 @@ class KilledMachine(HTTPMachine):
 
     platform = Killed
 
+    def faults_checked(self) -> None:
+        """No server process answered a 500 (the last one stopped cleanly: its summary)."""
+        assert isinstance(self.server, Killed)
+        *killed, last = self.server.stderr
+        for text in killed:
+            assert_no_server_faults(text, summary=False)
+        assert_no_server_faults(last, summary=True)
+
 
 def test_random_runs_with_sigkills_keep_every_invariant_and_every_job() -> None:
     from hypothesis import HealthCheck, settings
@@ -41,6 +50,7 @@ def test_random_runs_with_sigkills_keep_every_invariant_and_every_job() -> None:
         def teardown(self) -> None:
             runs.append((self.steps, self.crashes))
             super().teardown()
+            self.faults_checked()
 
     run_state_machine_as_test(KilledRuns, settings=settings(
         max_examples=2, stateful_step_count=8, deadline=None, database=None,
@@ -68,6 +78,7 @@ def test_a_job_running_at_a_sigkill_fails_at_the_restart_and_queued_ones_go_on()
     machine = KilledMachine()
     _crash_while_a_job_runs(machine)
     machine.teardown()  # settles: every job the client received ended exactly once
+    machine.faults_checked()
     assert machine.crashes == 2 and len(machine.received) == 2
     rows = machine.served
     restarts = [r for r in rows if r["event"] == "restart"]

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from qsession.runtime.clock import to_us
+from qsession.runtime.engine.clock import to_us
 from qsession.server import Emulator, Instance, Server
 from qsession.server.pages.view import PAGE_ROWS, QUEUE_SHOWN, WINDOW_S
 
@@ -48,7 +48,7 @@ def history(server: Server, jobs: int, *, start_s: float = 0.0) -> list[str]:
 @contextmanager
 def null_jobs(scheduler: Any) -> Iterator[None]:
     """Jobs that run no circuit: the scheduler's null executor instead of the QPU's."""
-    from qsession.runtime import scheduler as module
+    from qsession.runtime.engine import scheduler as module
 
     executor, scheduler.executor = scheduler.executor, module._null_executor
     try:

@@ -471,7 +471,8 @@ def test_the_configuration_model_is_as_strict_as_ibms_recorded_answers() -> None
     # other required field, or with a gate IBM's GateConfig refuses, does not.
     from pydantic import ValidationError
 
-    from qsession.runtime import QPU, backend_info
+    from qsession.runtime import QPU
+    from qsession.runtime.engine import backend_info
     from qsession.server import models, wire
 
     def served(config: dict[str, Any]) -> dict[str, Any]:

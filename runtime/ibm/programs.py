@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 from qiskit_aer import AerSimulator
 
-from .circuits import AER_PARALLEL_QUBITS, first_unsupported, isa_refusal
-from .errors import IBMInputValueError
+from ..engine.circuits import AER_PARALLEL_QUBITS, first_unsupported, isa_refusal
+from ..engine.errors import IBMInputValueError
 
 try:
     from qiskit_ibm_runtime.decoders.defaults import DEFAULT_DECODERS
@@ -42,13 +42,12 @@ except ImportError as exc:  # pragma: no cover - the extra is installed for the 
         "server extras): pip install -U 'qsession[ibm]'") from exc
 
 if TYPE_CHECKING:
-    from .job import RuntimeJobV2
-    from .qpu import QPU
-    from .records import JobRecord
-    from .service import LocalService
+    from ..engine.clock import Clock
+    from ..engine.qpu import QPU
+    from ..engine.records import JobRecord
 
 __all__ = ["ExecutorOptions", "PreparedProgram", "QuantumProgram", "QuantumProgramResult",
-           "decoded_result", "prepare_program", "program_result", "result_of_job"]
+           "decoded_result", "prepare_program", "program_result"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,7 +171,7 @@ def prepare_program(qpu: QPU, program: Any, options: Any) -> PreparedProgram:
                            executions * shots, len(qubits))
 
 
-def program_result(service: LocalService, record: JobRecord) -> Any:
+def program_result(clock: Clock, record: JobRecord) -> Any:
     """A DONE executor job's ``QuantumProgramResult`` with its chunk timing filled in.
 
     Each item ran as one chunk, back to back from the job's start on the QPU, for its
@@ -183,7 +182,6 @@ def program_result(service: LocalService, record: JobRecord) -> Any:
     if record.running is not None and not result.metadata.chunk_timing:
         spans = []
         start = record.running
-        clock = service.clock
         for index, (item, us) in enumerate(zip(payload.program.items, payload.item_us,
                                                strict=True)):
             spans.append(ChunkSpan(clock.datetime(start), clock.datetime(start + us),
@@ -193,27 +191,15 @@ def program_result(service: LocalService, record: JobRecord) -> Any:
     return result
 
 
-def decoded_result(service: LocalService, record: JobRecord) -> Any:
+def decoded_result(clock: Clock, record: JobRecord) -> Any:
     """What IBM's ``job.result()`` returns for an executor job: the client's decoders applied.
 
     A plain ``Executor`` program stays a ``QuantumProgramResult``; one built by the
     client-side Sampler or Estimator (its ``semantic_role``) becomes their
     ``PrimitiveResult``, through the client's own post-processors.
     """
-    result: Any = program_result(service, record)
+    result: Any = program_result(clock, record)
     for decoder in DEFAULT_DECODERS["executor"]:
         if decoder.is_applicable(result):
             result = decoder.decode(result)
     return result
-
-
-def result_of_job(job: RuntimeJobV2) -> tuple[Any, Any]:
-    """A DONE executor job's undecoded ``QuantumProgramResult`` and its ``QuantumProgram``.
-
-    What the HTTP door sends back: IBM's service returns the program result and the
-    client decodes it.
-    """
-    record = job._record
-    if record.kind != "executor":
-        raise IBMInputValueError(f"job {record.id} is a {record.kind} job, not an executor job")
-    return program_result(job._service, record), record.payload.program

@@ -1,4 +1,4 @@
-"""What IBM's client-side Sampler and Estimator share here: mode, ISA pubs, submission.
+"""IBM's client-side ``Sampler`` and ``Estimator`` (its ``executor_*`` modules) on emulated QPUs.
 
 IBM's ``executor_sampler.Sampler`` and ``executor_estimator.Estimator`` turn pubs into a
 ``QuantumProgram`` on the client (boxing, twirling, measurement-noise learning) and decode
@@ -7,6 +7,15 @@ subclasses IBM's classes, keeping their options handling, ``finalize_options`` a
 ``find_unique_layers``, and calls the client's own ``prepare`` functions: only the mode
 (a qsession ``Session``, ``Batch`` or QPU) and the submission (a qsession executor job)
 are qsession's.
+
+``Sampler(mode=None, options=None)`` with ``run(pubs, *, shots=None, dry_run=False)`` and
+``Estimator(mode=None, options=None)`` with ``run(pubs, *, precision=None,
+dry_run=False)`` are IBM's. The pubs become a ``QuantumProgram`` through the client's own
+``prepare`` (boxing and twirling when ``options.twirling`` asks for it; measurement bases
+and measurement-noise learning at resilience level 1 for the Estimator), the program runs
+as an ``executor`` job, and ``job.result()`` is the client's post-processed
+``PrimitiveResult``. IBM's module paths ``qsession.runtime.executor_sampler`` and
+``qsession.runtime.executor_estimator`` name these classes.
 """
 
 from __future__ import annotations
@@ -16,14 +25,20 @@ from typing import Any
 
 from qiskit.circuit import QuantumCircuit
 from qiskit.exceptions import QiskitError
+from qiskit.primitives.base import BaseEstimatorV2, BaseSamplerV2
 from qiskit.primitives.containers.estimator_pub import EstimatorPub
 from qiskit.primitives.containers.sampler_pub import SamplerPub
+from qiskit_ibm_runtime.executor_estimator import Estimator as _IBMEstimator
+from qiskit_ibm_runtime.executor_estimator.prepare import prepare as prepare_estimator
+from qiskit_ibm_runtime.executor_sampler import Sampler as _IBMSampler
+from qiskit_ibm_runtime.executor_sampler.prepare import prepare as prepare_sampler
+from qiskit_ibm_runtime.options_models import EstimatorOptions, SamplerOptions
 
-from .errors import IBMInputValueError
+from ..engine.errors import IBMInputValueError
+from ..engine.pubs import check_shape, diagnose
+from ..engine.qpu import QPU
 from .executor import submit_program
 from .job import RuntimeJobV2
-from .pubs import check_shape, diagnose
-from .qpu import QPU
 from .session import Session
 from .submission import note_dry_run, resolve_mode
 
@@ -93,3 +108,41 @@ def isa_pubs(qpu: QPU, pubs: Iterable[Any], kind: str) -> list[Any]:
     if not out:
         raise IBMInputValueError("No pubs provided. At least one pub is required.")
     return out
+
+
+class Sampler(ClientSidePrimitive, _IBMSampler):
+    """Samples circuits through IBM's client-side processing and an emulated QPU."""
+
+    _kind = "sampler"
+    _role = "sampler_v2"
+    _prepare = staticmethod(prepare_sampler)
+
+    def __init__(self, mode: Session | QPU | None = None,
+                 options: SamplerOptions | dict[str, Any] | None = None) -> None:
+        BaseSamplerV2.__init__(self)  # IBM's own __init__ resolves IBM's modes only
+        self._init_mode(mode)
+        self.options = options if options is not None else SamplerOptions()
+
+    def run(self, pubs: Iterable[Any], *, shots: int | None = None,
+            dry_run: bool = False) -> RuntimeJobV2:
+        """Submit sampler pubs (``circuit`` or ``(circuit, values[, shots])``); returns a job."""
+        return self._submit(pubs, shots, dry_run)
+
+
+class Estimator(ClientSidePrimitive, _IBMEstimator):
+    """Estimates expectation values through IBM's client-side processing and an emulated QPU."""
+
+    _kind = "estimator"
+    _role = "estimator_v2"
+    _prepare = staticmethod(prepare_estimator)
+
+    def __init__(self, mode: Session | QPU | None = None,
+                 options: EstimatorOptions | dict[str, Any] | None = None) -> None:
+        BaseEstimatorV2.__init__(self)  # IBM's own __init__ resolves IBM's modes only
+        self._init_mode(mode)
+        self.options = options if options is not None else EstimatorOptions()
+
+    def run(self, pubs: Iterable[Any], *, precision: float | None = None,
+            dry_run: bool = False) -> RuntimeJobV2:
+        """Submit estimator pubs ``(circuit, observables[, values[, precision]])``."""
+        return self._submit(pubs, precision, dry_run)

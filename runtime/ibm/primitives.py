@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 from qiskit.circuit import QuantumCircuit
 
-from .errors import IBMInputValueError
+from ..engine.errors import IBMInputValueError
+from ..engine.qpu import QPU
+from ..engine.records import JobKind
 from .job import RuntimeJobV2
 from .options import EstimatorOptions, PrimitiveOptions, SamplerOptions, UnsetType
-from .qpu import QPU
-from .records import JobKind
 from .session import Session
 from .submission import note_dry_run, resolve_mode, submit_job
 

@@ -12,10 +12,33 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from .qpu import QPU
+    from qiskit.transpiler import Target
+
+
+class Described(Protocol):
+    """What a description reads of a QPU (``qpu.QPU`` is one; the QPU asks this module,
+    so this module names the QPU by what it reads, not by its class)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def backend_version(self) -> str: ...
+
+    @property
+    def description(self) -> str | None: ...
+
+    @property
+    def fake_backend(self) -> Any: ...
+
+    @property
+    def service(self) -> Any: ...
+
+    @property
+    def target(self) -> Target: ...
 
 MAX_SHOTS = 100_000
 """IBM QPUs' ``max_shots``."""
@@ -61,7 +84,7 @@ class BackendRecord:
         return f"{self.__dict__['_kind']}({fields})"
 
 
-def configuration(qpu: QPU) -> Any:
+def configuration(qpu: Described) -> Any:
     """The QPU's configuration: the fake backend's own, or one built from the target."""
     fake = qpu.fake_backend
     if fake is not None and hasattr(fake, "configuration"):
@@ -69,7 +92,7 @@ def configuration(qpu: QPU) -> Any:
     return BackendRecord("BackendConfiguration", **_target_configuration(qpu))
 
 
-def _target_configuration(qpu: QPU) -> dict[str, Any]:
+def _target_configuration(qpu: Described) -> dict[str, Any]:
     """IBM's configuration keys for a QPU without a fake backend, from its target.
 
     Each gate lists the qubits it acts on (``gates[].coupling_map``): that is how IBM's
@@ -201,7 +224,7 @@ def grid_coords(n_qubits: int) -> list[list[int]]:
     return [[q // width + 1, q % width + 1] for q in range(n_qubits)]
 
 
-def configuration_json(qpu: QPU) -> dict[str, Any]:
+def configuration_json(qpu: Described) -> dict[str, Any]:
     """The configuration as IBM's REST API serves it (``GET /backends/{id}/configuration``).
 
     A fake backend's is its bundled JSON file, which is IBM's own answer recorded, renamed
@@ -235,7 +258,7 @@ def recorded_configuration(raw: dict[str, Any], name: str) -> dict[str, Any]:
     return raw
 
 
-def properties_json(qpu: QPU) -> dict[str, Any] | None:
+def properties_json(qpu: Described) -> dict[str, Any] | None:
     """Calibration data as IBM's REST API serves it, or None for a QPU without any."""
     raw = _fake_file(qpu, "props_filename")
     if raw is None:
@@ -245,7 +268,7 @@ def properties_json(qpu: QPU) -> dict[str, Any] | None:
     return raw
 
 
-def defaults_json(qpu: QPU) -> dict[str, Any] | None:
+def defaults_json(qpu: Described) -> dict[str, Any] | None:
     """IBM's backend defaults (``qubit_freq_est``, ``meas_freq_est`` in GHz), or None.
 
     Pulse-level defaults left Qiskit 2 and the fake backends ship none; the estimated
@@ -276,7 +299,7 @@ def rest_timestamp(value: Any) -> str | None:
         f"{when.microsecond // 1000:03d}Z"
 
 
-def _fake_file(qpu: QPU, attr: str) -> dict[str, Any] | None:
+def _fake_file(qpu: Described, attr: str) -> dict[str, Any] | None:
     """A fake backend's bundled JSON file (``conf_filename``, ``props_filename``), or None."""
     import json
     from pathlib import Path
@@ -285,12 +308,12 @@ def _fake_file(qpu: QPU, attr: str) -> dict[str, Any] | None:
     name = getattr(fake, attr, None) if fake is not None else None
     if not name:
         return None
-    with open(Path(fake.dirname) / name, encoding="utf-8") as fh:  # type: ignore[union-attr]
+    with open(Path(fake.dirname) / name, encoding="utf-8") as fh:
         data: dict[str, Any] = json.load(fh)
     return data
 
 
-def properties(qpu: QPU, before: datetime | None = None) -> Any:
+def properties(qpu: Described, before: datetime | None = None) -> Any:
     """The fake backend's calibration data (``BackendProperties``), or None for an ideal QPU.
 
     ``before`` is IBM's ``properties(datetime=...)``: the data last updated before that
@@ -308,7 +331,7 @@ def properties(qpu: QPU, before: datetime | None = None) -> Any:
     return found
 
 
-def status(qpu: QPU) -> BackendRecord:
+def status(qpu: Described) -> BackendRecord:
     """IBM's ``BackendStatus`` fields; ``pending_jobs`` is the scheduler's queue length."""
     service = qpu.service
     pending = 0
@@ -319,7 +342,7 @@ def status(qpu: QPU) -> BackendRecord:
                          pending_jobs=pending, status_msg="active")
 
 
-def ibm_names(qpu: QPU) -> list[str]:
+def ibm_names(qpu: Described) -> list[str]:
     """Names IBM code uses for a fake backend's device: ``ibm_brisbane`` for ``fake_brisbane``."""
     fake = qpu.fake_backend
     names: list[str] = []

@@ -22,9 +22,9 @@ from qsession.model import Mode
 from .clock import VirtualClock, to_us
 from .fairshare import FairShare
 from .ids import scheme_from_spec
+from .platform import USER_PRIORITY, Platform
 from .records import JobRecord, SessionRecord
 from .scheduler import MAX_TIME_ERROR, RESTART_ERROR, USER_CANCEL, Scheduler
-from .service import USER_PRIORITY, LocalService
 from .settings import Instance, Plan, QPUSettings
 from .trace import Record, Trace, TraceFormatError
 
@@ -82,7 +82,7 @@ class _Replayer:
     (``runtime.recovery``). Measured-time traces replay too: their instants are recorded.
     """
 
-    def __init__(self, recorded: Trace, target: LocalService | None = None) -> None:
+    def __init__(self, recorded: Trace, target: Platform | None = None) -> None:
         kinds = ("virtual",) if target is None else ("virtual", "measured")
         if recorded.meta.get("clock", "virtual") not in kinds:
             raise TraceFormatError(
@@ -108,7 +108,7 @@ class _Replayer:
                                        "from a trace (virtual and measured clocks can)")
             self.clock = target.clock
             self.trace = target.trace
-            self.ids = target._ids
+            self.ids = target.sequence
             self.fair_share = target.fair_share
             self.schedulers = dict(target.schedulers)
         # Jobs the trace shows failing in execution replay that failure; a job stopped at

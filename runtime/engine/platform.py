@@ -1,8 +1,10 @@
-"""``LocalService``: hands out emulated QPUs, owns the clock, the schedulers and the trace.
+"""The platform: one clock, the QPUs with their schedulers, the fair-share ledger, the trace.
 
-It plays the part of ``QiskitRuntimeService`` (``backend()``, ``backends()``,
-``least_busy()``, ``job()``, ``jobs()``) and adds time control for virtual clocks:
-``now()``, ``advance(seconds)`` and ``run_until_idle()``.
+``Platform`` is what IBM's service runs on, without IBM's client API: QPUs are added with
+their settings, sessions and jobs are numbered across them, time moves (``advance``,
+``call_at``, ``run_until_idle``), and every change lands in one trace. ``replay`` and
+``recovery`` rebuild one from a trace; the service users hold is one with IBM's lookups
+on top.
 """
 
 from __future__ import annotations
@@ -11,12 +13,12 @@ import itertools
 import math
 import random
 import weakref
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, Self
 
 from .clock import (
     DEFAULT_EPOCH,
@@ -28,13 +30,7 @@ from .clock import (
     WallClock,
     to_us,
 )
-from .errors import (
-    BackendNotFoundError,
-    IBMBackendValueError,
-    IBMInputValueError,
-    IBMRuntimeError,
-    RuntimeJobNotFound,
-)
+from .errors import IBMBackendValueError, IBMInputValueError, IBMRuntimeError, RuntimeJobNotFound
 from .fairshare import DEFAULT_WINDOW_S, FairShare
 from .ids import IdScheme, ShortIds
 from .inputs import seconds_us
@@ -43,9 +39,6 @@ from .records import JobRecord, SessionRecord
 from .scheduler import Scheduler
 from .settings import Instance, QPUSettings
 from .trace import Trace
-
-if TYPE_CHECKING:
-    from .job import RuntimeJobV2
 
 ClockKind = Literal["virtual", "wall", "measured"]
 USER_PRIORITY = 10
@@ -56,22 +49,14 @@ _SETTING_NAMES = ("interactive_timeout", "batch_interactive_timeout", "max_time"
                   "max_time_limit", "instances", "fair_share_window", "idle_close_timeout")
 
 
-class LocalService:
-    """A local stand-in for ``QiskitRuntimeService`` whose QPUs honour sessions.
+class Platform:
+    """Emulated QPUs sharing one clock, one fair-share ledger and one trace.
 
-    ``backends`` lists the QPUs: a ``QPU``, a fake backend name such as
-    ``"fake_manila"`` (needs ``qsession[ibm]``), or a ``(qpu, {"interactive_timeout":
-    ...})`` pair overriding the service-wide settings for that QPU. Without it the
-    service has one ideal 16-qubit QPU, ``qsession_ideal``.
-
-    Circuits must be ISA circuits of the QPU, as on IBM's: others are refused at
-    submission with IBM's message. ``strict_isa=False`` transpiles them instead.
-
-    ``ids`` names sessions and jobs (default ``s1``, ``j2``; ``ids.IbmIds`` for IBM's
-    shape, as the HTTP server does).
-
-    ``with LocalService(...) as service:`` closes it on exit; a service dropped without
-    ``close()`` stops its threads when it is garbage-collected.
+    ``clock`` is ``"virtual"``, ``"wall"`` (at ``speed``) or ``"measured"`` (at
+    ``scale``); ``backends`` lists QPUs, fake backend names or ``(qpu, settings)`` pairs
+    (default: one ideal QPU); the timeouts, ``max_time``, ``instances`` and
+    ``fair_share_window`` are the service-wide ``QPUSettings``; ``ids`` names sessions
+    and jobs (short ids by default). ``qpus`` and ``schedulers`` are keyed by QPU name.
     """
 
     def __init__(
@@ -120,13 +105,13 @@ class LocalService:
         self.fair_share = FairShare(defaults.allocations, to_us(defaults.fair_share_window))
         self.trace = trace if trace is not None else Trace(epoch=self.clock.epoch)
         self.trace.meta.update({"clock": self.clock.kind, "seed": self.seed})
-        self._ids = itertools.count(1)
+        self.sequence = itertools.count(1)
+        """Numbers sessions and jobs across every QPU, in creation order."""
         self.names: IdScheme = ids if ids is not None else ShortIds()
         if not isinstance(self.names, ShortIds):  # a replay must name objects the same way
             self.trace.meta["ids"] = self.names.spec()
-        self._not_emulated_reported: set[str] = set()
-        """Options already reported as "accepted, not emulated" (once per service)."""
-        self._qpus: dict[str, QPU] = {}
+        self.qpus: dict[str, QPU] = {}
+        """The QPUs by name, in the order they were added."""
         self.schedulers: dict[str, Scheduler] = {}
         # Holds what stops the threads, never the service: a dropped service is collected.
         self._finalizer = weakref.finalize(self, _stop_threads, _stopper(self.clock))
@@ -148,7 +133,7 @@ class LocalService:
             raise IBMBackendValueError(
                 f"backends must be qsession QPUs or fake backend names, not {type(qpu).__name__}"
             )
-        if qpu.name in self._qpus:
+        if qpu.name in self.qpus:
             raise IBMBackendValueError(f"this service already has a backend named {qpu.name!r}")
         unknown = set(overrides) - set(_SETTING_NAMES)
         if unknown:
@@ -166,9 +151,9 @@ class LocalService:
         if self.strict_isa:
             qpu.strict_isa = True
         qpu.service = self
-        self._qpus[qpu.name] = qpu
+        self.qpus[qpu.name] = qpu
         self.schedulers[qpu.name] = Scheduler(qpu.name, self.clock, self.trace, settings,
-                                              qpu.execute, ids=self._ids,
+                                              qpu.execute, ids=self.sequence,
                                               execution_timeout=self.execution_timeout,
                                               fair_share=self.fair_share, names=self.names)
         backends = self.trace.meta.get("backends")
@@ -188,63 +173,14 @@ class LocalService:
             for scheduler in self.schedulers.values():
                 scheduler.add_instance(name, plan)
 
-    def backends(self, name: str | None = None, min_num_qubits: int | None = None,
-                 instance: str | None = None, dynamic_circuits: bool | None = None,
-                 filters: Callable[[QPU], bool] | None = None, **kwargs: Any) -> list[QPU]:
-        """The QPUs matching every filter, as IBM's ``backends()`` filters them.
-
-        ``kwargs`` are matched against ``configuration()`` attributes (e.g. ``simulator=False``,
-        ``n_qubits=5``), else ``status()`` attributes (``operational=True``), as
-        ``qiskit.providers.providerutils.filter_backends`` does.
-        """
-        from .backend_select import select_backends
-
-        return select_backends(self, name=name, min_num_qubits=min_num_qubits,
-                               instance=instance, dynamic_circuits=dynamic_circuits,
-                               filters=filters, **kwargs)
-
-    def backend(self, name: str | None = None, instance: str | None = None,
-                use_fractional_gates: bool | None = False) -> QPU:
-        """The QPU called ``name`` (default: the first one).
-
-        IBM's device names find the QPU copied from their fake backend (``ibm_brisbane``
-        for ``fake_brisbane``), and a fake backend name not yet on the service is added.
-        """
-        if name is None:
-            if not self._qpus:
-                raise BackendNotFoundError(
-                    "No backend matches the criteria: this service has no backends. Fix: "
-                    "service.add_backend(QPU.ideal()) or a fake backend name")
-            return next(iter(self._qpus.values()))
-        from .backend_select import find_backend
-
-        return find_backend(self, name)
-
-    def least_busy(self, min_num_qubits: int | None = None, instance: str | None = None,
-                   filters: Callable[[QPU], bool] | None = None, **kwargs: Any) -> QPU:
-        """The operational QPU with the fewest pending jobs (ties: the first)."""
-        candidates = [q for q in self.backends(min_num_qubits=min_num_qubits,
-                                               instance=instance, filters=filters, **kwargs)
-                      if q.status().operational]
-        if not candidates:
-            raise BackendNotFoundError("No backend matches the criteria.")
-        return min(candidates, key=lambda q: q.status().pending_jobs)
-
-    def first_reports_of(self, names: Iterable[str]) -> list[str]:
-        """Those of ``names`` this service has not reported as "accepted, not emulated"
-        yet; they count as reported from now on (each is reported once per service)."""
-        fresh = [name for name in dict.fromkeys(names) if name not in self._not_emulated_reported]
-        self._not_emulated_reported.update(fresh)
-        return fresh
-
     def scheduler_of(self, qpu: QPU | str) -> Scheduler:
         """The scheduler of one of this service's QPUs."""
         name = qpu if isinstance(qpu, str) else qpu.name
         if name not in self.schedulers or (not isinstance(qpu, str) and
-                                           self._qpus[name] is not qpu):
+                                           self.qpus[name] is not qpu):
             raise IBMBackendValueError(
                 f"backend {name!r} is not one of this service's backends "
-                f"({', '.join(self._qpus)}); get backends from service.backend()")
+                f"({', '.join(self.qpus)}); get backends from service.backend()")
         return self.schedulers[name]
 
     # -- time ------------------------------------------------------------------------
@@ -315,13 +251,11 @@ class LocalService:
         """The next per-job simulator seed, drawn from the service seed in submission order."""
         return self._rng.getrandbits(32)
 
-    # -- lookups ---------------------------------------------------------------------
+    def reseed(self, label: str) -> None:
+        """Draw later per-job seeds from the service seed and ``label`` (a restart's)."""
+        self._rng = random.Random(f"{self.seed}/{label}")
 
-    def job(self, job_id: str) -> RuntimeJobV2:
-        """The job with id ``job_id``."""
-        from .job import RuntimeJobV2
-
-        return RuntimeJobV2(self, self.job_record(job_id))
+    # -- records ---------------------------------------------------------------------
 
     def job_record(self, job_id: str) -> JobRecord:
         """The scheduler's record of job ``job_id`` (deleted jobs are not found)."""
@@ -330,59 +264,6 @@ class LocalService:
             if record is not None and not record.deleted:
                 return record
         raise RuntimeJobNotFound(f"Job not found: no job has id {job_id!r} on this service")
-
-    def jobs(self, limit: int | None = 10, skip: int = 0, backend_name: str | None = None,
-             pending: bool | None = None, program_id: str | None = None,
-             instance: str | None = None, job_tags: list[str] | None = None,
-             session_id: str | None = None, created_after: datetime | None = None,
-             created_before: datetime | None = None, descending: bool = True,
-             include_mocks: bool = False) -> list[RuntimeJobV2]:
-        """Jobs matching every filter given, newest first, at most ``limit`` (IBM's defaults).
-
-        ``pending=True`` gives QUEUED and RUNNING jobs, ``False`` final ones; ``job_tags``
-        matches jobs that have all the tags; ``created_after``/``created_before`` bound
-        the creation time inclusively (naive datetimes are UTC, the service clock's zone).
-        """
-        from .job import RuntimeJobV2
-        from .joblist import select_jobs
-
-        records = select_jobs(
-            self, limit=limit, skip=skip, backend_name=backend_name, pending=pending,
-            program_id=program_id, instance=instance, job_tags=job_tags,
-            session_id=session_id, created_after=created_after, created_before=created_before,
-            descending=descending)
-        return [RuntimeJobV2(self, r) for r in records]
-
-    def all_jobs(self) -> list[RuntimeJobV2]:
-        """Every job not deleted, oldest first (``jobs()`` without its limit or order)."""
-        return self.jobs(limit=None, descending=False)
-
-    def delete_job(self, job_id: str) -> None:
-        """Delete a final job: ``job()`` and ``jobs()`` no longer find it (cannot be undone)."""
-        from .joblist import delete_job
-
-        delete_job(self, job_id)
-
-    def usage(self) -> dict[str, Any]:
-        """IBM's instance usage keys for the default instance over the fair-share window."""
-        from .joblist import instance_usage
-
-        return instance_usage(self)
-
-    def instances(self) -> list[dict[str, Any]]:
-        """The instances jobs can be accounted to, with IBM's keys ``crn``, ``plan``, ``name``."""
-        from .joblist import instance_list
-
-        return instance_list(self)
-
-    def active_instance(self) -> str:
-        """The instance used when none is named."""
-        return str(self.instances()[0]["crn"])
-
-    @property
-    def channel(self) -> str:
-        """The channel: ``"local"`` (no account, no network)."""
-        return str(getattr(self, "_channel", "local"))
 
     def session_record(self, session_id: str) -> SessionRecord:
         """The scheduler's record of session ``session_id``."""
@@ -407,7 +288,7 @@ class LocalService:
             self.clock.close()
         self._finalizer.detach()
 
-    def __enter__(self) -> LocalService:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
@@ -415,52 +296,8 @@ class LocalService:
         self.close()
 
     def __repr__(self) -> str:
-        return (f"<LocalService clock={self.clock.kind} seed={self.seed} "
-                f"backends={list(self._qpus)}>")
-
-
-class QiskitRuntimeService(LocalService):
-    """IBM's name: ``QiskitRuntimeService(channel=..., token=...)`` runs unchanged, locally.
-
-    Account arguments (``channel``, ``token``, ``url``, ``instance``, ``region``, ...: all of
-    IBM's 0.51 constructor) are accepted and unused: there is no account; every other
-    argument is ``LocalService``'s.
-    """
-
-    def __init__(self, channel: str | None = None, token: str | None = None,
-                 url: str | None = None, filename: str | None = None, name: str | None = None,
-                 instance: str | None = None, proxies: dict[str, Any] | None = None,
-                 verify: bool | None = None, private_endpoint: bool | None = None,
-                 url_resolver: Callable[..., str] | None = None, region: str | None = None,
-                 plans_preference: list[str] | None = None, tags: list[str] | None = None,
-                 **kwargs: Any) -> None:
-        # Every account argument of qiskit-ibm-runtime 0.51 is accepted; none is used.
-        super().__init__(**kwargs)
-        # Kept so that code printing service.channel sees what it asked for.
-        self._channel = channel if channel is not None else "local"
-        self._account = {"channel": self._channel, "url": url, "instance": instance,
-                         "name": name}
-
-    is_local = False
-    """IBM's flag for its local testing mode; this service plays the cloud service."""
-
-    def active_account(self) -> dict[str, Any] | None:
-        """The account arguments this service was built with (no token is kept)."""
-        return dict(self._account)
-
-    @staticmethod
-    def save_account(*args: Any, **kwargs: Any) -> None:
-        """Accepted and ignored: there is no account to save (nothing is written to disk)."""
-
-    @staticmethod
-    def saved_accounts(*args: Any, **kwargs: Any) -> dict[str, Any]:
-        """No saved accounts: an empty dict."""
-        return {}
-
-    @staticmethod
-    def delete_account(*args: Any, **kwargs: Any) -> bool:
-        """Nothing to delete: False, as IBM's when no account matched."""
-        return False
+        return (f"<{type(self).__name__} clock={self.clock.kind} seed={self.seed} "
+                f"backends={list(self.qpus)}>")
 
 
 @contextmanager

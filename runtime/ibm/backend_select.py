@@ -11,17 +11,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from . import backend_info
-from .errors import BackendNotFoundError, IBMInputValueError
+from ..engine import backend_info
+from ..engine.errors import BackendNotFoundError, IBMInputValueError
 
 if TYPE_CHECKING:
-    from .qpu import QPU
-    from .service import LocalService
+    from ..engine.platform import Platform
+    from ..engine.qpu import QPU
 
 
-def find_backend(service: LocalService, name: str) -> QPU:
+def find_backend(service: Platform, name: str) -> QPU:
     """The QPU called ``name``, by its own name or an IBM device name of its fake backend."""
-    qpus: dict[str, QPU] = service._qpus
+    qpus: dict[str, QPU] = service.qpus
     if not isinstance(name, str):
         raise IBMInputValueError(f"backend names are strings, not {name!r}")
     if name in qpus:
@@ -42,11 +42,11 @@ def _match_all(obj: Any, criteria: dict[str, Any]) -> bool:
     return all(getattr(obj, key, None) == value for key, value in criteria.items())
 
 
-def select_backends(service: LocalService, *, name: str | None, min_num_qubits: int | None,
+def select_backends(service: Platform, *, name: str | None, min_num_qubits: int | None,
                     instance: str | None, dynamic_circuits: bool | None,
                     filters: Callable[[QPU], bool] | None, **kwargs: Any) -> list[QPU]:
     """The QPUs ``service.backends(...)`` returns, in the service's order."""
-    qpus: list[QPU] = list(service._qpus.values())
+    qpus: list[QPU] = list(service.qpus.values())
     if name is not None:
         qpus = [q for q in qpus if q.name == name or name in backend_info.ibm_names(q)]
     if min_num_qubits is not None:

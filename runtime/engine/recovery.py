@@ -14,14 +14,13 @@ no circuits; ``Scheduler.rebinding``), so the first one can start at the restart
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass, field
 from typing import Any
 
+from .platform import Platform
 from .records import JobRecord
 from .replay import Difference, Recorded, _Replayer
 from .scheduler import QPU_FAULT, Executor
-from .service import LocalService
 from .trace import Trace, TraceFormatError
 
 
@@ -33,7 +32,7 @@ class RecoveryError(TraceFormatError):
 class Recovery:
     """Replays ``recorded`` onto ``service``, then restarts it (two steps, see the module)."""
 
-    service: LocalService
+    service: Platform
     recorded: Trace
     restarts: int = 0
     """How many restarts the trace records once this one is done (1 for the first)."""
@@ -84,7 +83,7 @@ class Recovery:
         """Record the restart on every QPU: the running job fails, the next one may start."""
         service = self.service
         # New jobs draw fresh simulator seeds, not those of the first run again.
-        service._rng = random.Random(f"{service.seed}/restart {self.restarts}")
+        service.reseed(f"restart {self.restarts}")
         for name, scheduler in service.schedulers.items():
             scheduler.executor = guarded(self._saved[name])
         with service.clock.instant():

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from qsession.model import CANCELLED, DONE, ERROR, QUEUED, RUNNING
 
-from .clock import ClockError, ReentrantCallError, to_seconds
-from .errors import (
+from ..engine.clock import ClockError, ReentrantCallError, iso, to_seconds
+from ..engine.errors import (
     IBMInputValueError,
     IBMRuntimeError,
     RuntimeInvalidStateError,
@@ -25,16 +25,15 @@ from .errors import (
     RuntimeJobMaxTimeoutError,
     RuntimeJobTimeoutError,
 )
-from .inputs import seconds_us
-from .pubs import shots_for_precision
-from .records import JobRecord
+from ..engine.inputs import seconds_us
+from ..engine.pubs import shots_for_precision
+from ..engine.records import JobRecord
+from ..engine.scheduler import MAX_TIME_ERROR
 from .results import EstimatorResult
-from .scheduler import MAX_TIME_ERROR
-from .session import iso
 
 if TYPE_CHECKING:
-    from .qpu import QPU
-    from .service import LocalService
+    from ..engine.platform import Platform
+    from ..engine.qpu import QPU
 
 
 class RuntimeJobV2:
@@ -45,7 +44,7 @@ class RuntimeJobV2:
     image = ""
     """IBM's runtime image name: none (``""``, the default image)."""
 
-    def __init__(self, service: LocalService, record: JobRecord) -> None:
+    def __init__(self, service: Platform, record: JobRecord) -> None:
         self._service = service
         self._record = record
 
@@ -87,7 +86,7 @@ class RuntimeJobV2:
 
     def backend(self, timeout: float | None = None) -> QPU:
         """The QPU the job runs on."""
-        return self._service.backend(self._record.qpu)
+        return self._service.qpus[self._record.qpu]
 
     @property
     def program_id(self) -> str:
@@ -186,6 +185,16 @@ class RuntimeJobV2:
             raise RuntimeJobTimeoutError(
                 f"Timed out waiting for job to complete after {timeout} secs.")
 
+    def executor_result(self) -> tuple[Any, Any]:
+        """qsession's: a DONE executor job's undecoded ``QuantumProgramResult`` and its
+        ``QuantumProgram`` -- what IBM's service sends back, for the client to decode."""
+        record = self._record
+        if record.kind != "executor":
+            raise IBMInputValueError(f"job {record.id} is a {record.kind} job, not an executor job")
+        from .programs import program_result
+
+        return program_result(self._service.clock, record), record.payload.program
+
     def result(self, timeout: float | None = None, decoder: Any = None,
                poll_interval: float | None = None) -> Any:
         """The job's ``PrimitiveResult``, waiting for it (virtual time jumps to its end).
@@ -210,7 +219,7 @@ class RuntimeJobV2:
             if record.kind == "executor":
                 from .programs import decoded_result
 
-                return decoded_result(self._service, record)
+                return decoded_result(self._service.clock, record)
             if record.kind == "estimator" and not isinstance(record.result, EstimatorResult):
                 record.result = EstimatorResult.wrap(record.result)
             _add_ibm_metadata(record, self._service.clock)

@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING, Any
 
 from qiskit.providers import BackendV2
 
-from .clock import to_seconds, to_us
-from .errors import IBMInputValueError
+from ..engine.clock import to_seconds, to_us
+from ..engine.errors import IBMInputValueError
+from ..engine.qpu import QPU
+from ..engine.records import JobKind
+from ..engine.settings import job_time_limit
 from .job import RuntimeJobV2
-from .qpu import QPU
-from .records import JobKind
 from .session import Session, current_session
-from .settings import job_time_limit
 
 if TYPE_CHECKING:
     from .service import LocalService

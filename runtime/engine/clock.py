@@ -564,3 +564,8 @@ def _raise_first(errors: list[BaseException]) -> None:
     for other in errors[1:]:
         first.add_note(f"also raised at the same instant: {other!r}")
     raise first
+
+
+def iso(clock: Clock, us: int | None) -> str | None:
+    """A clock instant in ISO-8601 UTC ending in ``Z``, as IBM's REST service writes times."""
+    return None if us is None else clock.datetime(us).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -10,11 +10,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from .errors import IBMInputValueError, IBMRuntimeError
-from .records import JobRecord
+from ..engine.errors import IBMInputValueError, IBMRuntimeError
+from ..engine.records import JobRecord
 
 if TYPE_CHECKING:
-    from .service import LocalService
+    from ..engine.platform import Platform
 
 
 def _count(name: str, value: Any, *, allow_none: bool) -> None:
@@ -26,7 +26,7 @@ def _count(name: str, value: Any, *, allow_none: bool) -> None:
             f"not {value!r}")
 
 
-def _instant(service: LocalService, name: str, value: datetime | None) -> int | None:
+def _instant(service: Platform, name: str, value: datetime | None) -> int | None:
     """A datetime bound as microseconds on the service clock (naive means UTC)."""
     if value is None:
         return None
@@ -36,20 +36,18 @@ def _instant(service: LocalService, name: str, value: datetime | None) -> int | 
     return int((aware - service.clock.epoch) / timedelta(microseconds=1))
 
 
-def select_jobs(service: LocalService, *, limit: int | None, skip: int,
+def select_jobs(service: Platform, *, limit: int | None, skip: int,
                 backend_name: str | None, pending: bool | None, program_id: str | None,
                 instance: str | None, job_tags: list[str] | None, session_id: str | None,
                 created_after: datetime | None, created_before: datetime | None,
                 descending: bool) -> list[JobRecord]:
-    """The job records ``service.jobs()`` returns, in its order."""
+    """The job records ``service.jobs()`` returns, in its order (``backend_name`` is a QPU's
+    own name: the service resolves IBM's aliases first)."""
     _count("limit", limit, allow_none=True)
     _count("skip", skip, allow_none=False)
     if job_tags is not None and (not isinstance(job_tags, list)
                                  or not all(isinstance(t, str) for t in job_tags)):
         raise IBMInputValueError("job_tags needs to be a list of strings.")
-    if backend_name is not None:
-        # An unknown name is an error, not an empty list; an IBM alias finds its QPU.
-        backend_name = service.backend(backend_name).name
     after = _instant(service, "created_after", created_after)
     before = _instant(service, "created_before", created_before)
     wanted_tags = set(job_tags or ())
@@ -71,18 +69,19 @@ def select_jobs(service: LocalService, *, limit: int | None, skip: int,
     return records[skip:end]
 
 
-def delete_job(service: LocalService, job_id: str) -> None:
+def delete_job(service: Platform, job_id: str) -> None:
     """Forget a final job (its trace records stay: the trace is history, not a listing)."""
-    job = service.job(job_id)  # RuntimeJobNotFound for unknown or deleted ids
-    if not job.in_final_state():
+    record = service.job_record(job_id)  # RuntimeJobNotFound for unknown or deleted ids
+    with service.call():
+        state, final = record.state, record.is_final
+    if not final:
         raise IBMRuntimeError(
-            f"Failed to delete job: job {job_id} is {job.status()}; only a final job can be "
+            f"Failed to delete job: job {job_id} is {state}; only a final job can be "
             "deleted. Fix: job.cancel() first, or wait for it (job.wait_for_final_state())")
-    record = service.job_record(job_id)
     service.scheduler_of(record.qpu).delete_job(record)
 
 
-def instance_list(service: LocalService) -> list[dict[str, Any]]:
+def instance_list(service: Platform) -> list[dict[str, Any]]:
     """Every instance any QPU knows, in first-seen order, with its plan and allocation."""
     seen: dict[str, Any] = {}
     for scheduler in service.schedulers.values():
@@ -92,7 +91,7 @@ def instance_list(service: LocalService) -> list[dict[str, Any]]:
             for name, i in seen.items()]
 
 
-def instance_usage(service: LocalService) -> dict[str, Any]:
+def instance_usage(service: Platform) -> dict[str, Any]:
     """The default instance's QPU seconds within the fair-share window, with IBM's keys."""
     instance = str(instance_list(service)[0]["crn"])
     now = service.clock.now()

@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 from qiskit.providers import BackendV2
 
-from .errors import IBMInputValueError
+from ..engine.errors import IBMInputValueError
 
 if TYPE_CHECKING:
-    from .qpu import QPU
+    from ..engine.qpu import QPU
     from .service import LocalService
 
 _lock = threading.Lock()
@@ -36,7 +36,7 @@ def local_service() -> LocalService:
 
 def qpu_for(backend: Any) -> QPU:
     """The emulated QPU standing in for a fake backend object (the same one each time)."""
-    from .qpu import QPU
+    from ..engine.qpu import QPU
 
     if isinstance(backend, QPU):
         return backend
@@ -51,8 +51,8 @@ def qpu_for(backend: Any) -> QPU:
         if qpu is None:
             qpu = QPU.from_fake_backend(backend)
             name = qpu.name
-            if name in service._qpus:  # another instance of the same fake backend
-                qpu = service._qpus[name]
+            if name in service.qpus:  # another instance of the same fake backend
+                qpu = service.qpus[name]
             else:
                 service.add_backend(qpu)
             _qpus[backend] = qpu

@@ -17,16 +17,16 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from .clock import Timer
-from .errors import IBMRuntimeError
+from ..engine.clock import Timer
+from ..engine.errors import IBMRuntimeError
 from .primitives import SamplerV2
 from .session import Session
 
 if TYPE_CHECKING:
     from qiskit.circuit import QuantumCircuit
 
+    from ..engine.qpu import QPU
     from .job import RuntimeJobV2
-    from .qpu import QPU
     from .service import LocalService
 
 SHOTS_STEP = 100
