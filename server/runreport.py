@@ -131,14 +131,8 @@ def backend_hint(watch: StderrWatch | None, served: Iterable[str],
 
 
 def bundled_backends() -> list[str]:
-    """IBM names of the client's bundled fake backends (``FakeKyiv`` → ``ibm_kyiv``)."""
-    try:
-        from qiskit_ibm_runtime import fake_provider
-    except ImportError:
-        return []
-    names = []
-    for attr in dir(fake_provider):
-        if attr.startswith("Fake") and not attr.startswith("FakeProvider"):
-            stem = attr.removeprefix("Fake").removesuffix("V2").lower()
-            names.append(f"ibm_{stem}")
-    return names
+    """IBM names of the client's bundled fake backends (``FakeKyiv`` → ``ibm_kyiv``), as the
+    runtime's ``QPU.from_fake_backend`` finds them (one lookup for what a run can serve)."""
+    from qsession.runtime import QPU
+
+    return QPU.fake_backend_names()

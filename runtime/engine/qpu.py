@@ -223,6 +223,16 @@ class QPU(BackendV2):
         qpu.fake_backend = backend
         return qpu
 
+    @staticmethod
+    def fake_backend_names() -> list[str]:
+        """IBM's names (``ibm_kyiv``) of the fake backends ``from_fake_backend`` knows, in
+        the client's order; none without ``qiskit-ibm-runtime``."""
+        try:
+            classes = _fake_classes()
+        except ImportError:
+            return []
+        return [f"ibm_{normal}" for normal in classes]
+
     # -- BackendV2 plumbing ----------------------------------------------------------
 
     @property
@@ -570,17 +580,25 @@ def _normal_name(name: str) -> str:
     return text.removesuffix("v2")
 
 
+def _fake_classes() -> dict[str, str]:
+    """The client's fake backend classes by normal name (``kyiv``: ``FakeKyivV2``)."""
+    from qiskit_ibm_runtime import fake_provider
+
+    return {_normal_name(attr): attr for attr in dir(fake_provider)
+            if attr.startswith("Fake") and not attr.startswith("FakeProvider")}
+
+
 def _fake_backend(name: str) -> BackendV2:
     """An instance of the ``qiskit-ibm-runtime`` fake backend called ``name``."""
     try:
         from qiskit_ibm_runtime import fake_provider
+
+        classes = _fake_classes()
     except ImportError as exc:
         raise ImportError(
             f"the fake backend {name!r} comes from qiskit-ibm-runtime, an optional extra: "
             "pip install 'qsession[ibm]'"
         ) from exc
-    classes = {_normal_name(attr): attr for attr in dir(fake_provider)
-               if attr.startswith("Fake") and not attr.startswith("FakeProvider")}
     wanted = _normal_name(name)
     if wanted not in classes:
         known = sorted(f"fake_{n}" for n in classes)

@@ -339,13 +339,15 @@ def test_the_page_follows_a_wall_clock_run_and_its_verdict_stays_ok() -> None:
         session = Session(backend=backend)
         job = SamplerV2(mode=session).run([isa_bell(backend)], shots=100)
         verdicts, states = [], []
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 60  # a bound for a loaded machine, not a measure
         while time.monotonic() < deadline:
             live = json.loads(get(conn, "/page/live"))
             verdicts.append(live["ok"])
             states.append(re.findall(r'data-session="[^"]+" data-state="([a-z]+)"',
                                      live["parts"]["workloads"]))
-            if states[-1] == ["inactive"]:
+            # Until the session went inactive, and a few looks in all: on a loaded machine
+            # a poll may take longer than the whole run (its ITTL is 0.5 s of wall time).
+            if states[-1] == ["inactive"] and len(verdicts) > 3:
                 break
         assert job.status() == "DONE"
         assert states[-1] == ["inactive"], states[-5:]
