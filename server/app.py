@@ -14,6 +14,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from qsession.runtime import IBMError, IBMRuntimeError
 
@@ -120,6 +121,13 @@ def build_app(emulator: Emulator, access: Access | None = None) -> FastAPI:
         for name, value in (err.headers or {}).items():
             response.headers[name] = value  # e.g. Allow on a 405
         return response
+
+    @app.exception_handler(ClientDisconnect)
+    async def disconnected(_request: Request, _err: ClientDisconnect) -> JSONResponse:
+        # The client left before its body arrived (a slow client dropped by the read
+        # deadline, a closed tab): nothing failed here, and the answer reaches no one.
+        return _error(400, "the client closed the connection before its request body "
+                      "arrived; send the whole body")
 
     @app.exception_handler(Exception)
     async def fault(request: Request, err: Exception) -> JSONResponse:

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from datetime import timedelta
@@ -106,6 +109,9 @@ def test_every_callback_of_the_instant_fires_and_the_first_error_carries_the_oth
     assert fired[-1] == "later" and clock.now() == 10
 
 
+CTRL_C_INNER = "QSESSION_CTRL_C_INNER"
+
+
 class SlowQPU(QPU):
     """An ideal QPU whose circuit named ``interrupt`` gets a Ctrl-C mid-run."""
 
@@ -120,20 +126,23 @@ class SlowQPU(QPU):
 
 
 def test_ctrl_c_while_aer_runs_a_virtual_time_job_ends_that_job_and_frees_the_qpu() -> None:
+    # The Ctrl-C is a real SIGINT to the main thread. Late in a long test session (not
+    # alone) it was sometimes never seen as a KeyboardInterrupt, so the scenario runs in a
+    # fresh interpreter: pytest again, on this very test, with CTRL_C_INNER set.
+    if os.environ.get(CTRL_C_INNER) != "1":
+        this = test_ctrl_c_while_aer_runs_a_virtual_time_job_ends_that_job_and_frees_the_qpu
+        node = f"{__file__}::{this.__name__}"
+        done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                               node], env={**os.environ, CTRL_C_INNER: "1"},
+                              capture_output=True, text=True, timeout=600, check=False)
+        assert done.returncode == 0 and "1 passed" in done.stdout, done.stdout[-4000:]
+        return
     base = QPU.ideal("slow", num_qubits=2)
     qpu = SlowQPU("slow", base.target)
     service = LocalService(seed=1, backends=[qpu])
     sampler = SamplerV2(mode=qpu)
-    # A KeyboardInterrupt raised while a garbage collection runs a finalizer is printed and
-    # dropped by Python ("Exception ignored in ..."): in a long test session full of
-    # garbage that can swallow the Ctrl-C, so no collection runs while it is delivered.
-    gc.collect()
-    gc.disable()
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            sampler.run([named("interrupt")], shots=10)
-    finally:
-        gc.enable()
+    with pytest.raises(KeyboardInterrupt):
+        sampler.run([named("interrupt")], shots=10)
     [interrupted] = service.jobs()
     assert interrupted.status() == "RUNNING"  # it has its finish timer: it will end
     after = sampler.run([named("after")], shots=10)
