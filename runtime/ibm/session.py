@@ -161,7 +161,9 @@ class Session:
                 "backend_name": r.qpu,
                 "interactive_timeout": _whole_seconds(r.ittl_us),
                 "max_time": _whole_seconds(r.max_time_us),
-                "active_timeout": _whole_seconds(remaining),
+                # No whole second left: IBM's REST answer has no active_ttl (its schema
+                # allows 1 s and up), which the client's details() reads as None.
+                "active_timeout": _whole_seconds(remaining) or None,
                 "state": IBM_STATE[r.state],
                 "accepting_jobs": r.lifecycle.accepting_jobs,
                 "last_job_started": iso(clock, r.last_job_started),

@@ -22,6 +22,16 @@ def test_a_program_with_every_step_gives_the_same_trace_and_values() -> None:
     assert doors.differences(program) == []
 
 
+def test_a_session_past_its_max_time_reports_no_active_timeout_through_both_doors() -> None:
+    # Found by the doors part: a session whose max time ran out said active_timeout 0 in
+    # process, None over HTTP (IBM's answer has no active_ttl under 1 s).
+    program = [Open(mode="dedicated", tenant=0, max_time=None),
+               Open(mode="dedicated", tenant=0, max_time=30),
+               Submit(target=1, tenant=0, shots=100, pubs=1),
+               Submit(target=0, tenant=0, shots=100, pubs=1)]
+    assert doors.differences(program) == []
+
+
 def test_random_programs_agree() -> None:
     verdict = doors.campaign(3, seed=20261207, max_steps=6)
     assert verdict.ok, "\n".join(verdict.differences or [])
