@@ -18,7 +18,6 @@ from __future__ import annotations
 import base64
 import binascii
 import io
-import math
 import re
 import zlib
 from collections.abc import Mapping
@@ -29,6 +28,7 @@ import numpy as np
 from qiskit.circuit import QuantumCircuit
 
 from qsession.runtime import IBMInputValueError
+from qsession.runtime.engine.pubs import check_precision_value, check_shots, is_int_at_least
 
 from .errors import NotFound, UnknownBackend
 from .wire import CODE_TAG_TOO_LONG, CODE_TOO_MANY_TAGS, LimitError
@@ -217,10 +217,7 @@ def _primitive(program: str, backend: str, params: Any, width: int,
             runtime_pubs.append(pub)
     else:
         precision = params.get("precision")
-        if precision is not None and not _positive_real(precision):
-            raise IBMInputValueError(
-                f"params.precision={precision!r} must be a number > 0 (the target standard "
-                "error), or null for the default")
+        check_precision_value("params", precision, null="null")
         for index, item in enumerate(pubs):
             form, pub = _estimator_pub(f"estimator pub {index}", item, width, precision)
             canonical_pubs.append(form)
@@ -335,14 +332,11 @@ def _default_shots(params: Mapping[str, Any], options: Mapping[str, Any]) -> int
     """Shots for pubs without their own: ``params.shots``, then ``default_shots``, then 4096."""
     shots = params.get("shots")
     if shots is not None:
-        if not _positive_int(shots):
-            raise IBMInputValueError(
-                f"params.shots={shots!r} must be a positive integer (the shots of every pub "
-                "that does not give its own), or null")
+        check_shots("params", shots, null="null")
         return int(shots)
     default = options.get("default_shots")
     # An invalid default_shots is reported by the schema (params.options.default_shots).
-    return default if isinstance(default, int) and _positive_int(default) else DEFAULT_SHOTS
+    return default if isinstance(default, int) and is_int_at_least(default, 1) else DEFAULT_SHOTS
 
 
 def _sampler_pub(where: str, item: Any, width: int, shots: int) -> tuple[list[Any], Any]:
@@ -356,10 +350,7 @@ def _sampler_pub(where: str, item: Any, width: int, shots: int) -> tuple[list[An
     form, circuit = _circuit(where, item[0], width)
     values = _values(where, item[1] if len(item) > 1 else None, circuit)
     own = item[2] if len(item) > 2 else None
-    if own is not None and not _positive_int(own):
-        raise IBMInputValueError(
-            f"{where} asks for shots={own!r}. Fix: give a positive integer (e.g. 1024), or "
-            "null for the default")
+    check_shots(where, own, null="null")
     try:
         pub = SamplerPub.coerce((circuit, values, shots if own is None else own))
     except (ValueError, TypeError, KeyError, IndexError) as err:
@@ -380,10 +371,7 @@ def _estimator_pub(where: str, item: Any, width: int,
     observables = _observables(where, item[1], circuit)
     values = _values(where, item[2] if len(item) > 2 else None, circuit)
     own = item[3] if len(item) > 3 else None
-    if own is not None and not _positive_real(own):
-        raise IBMInputValueError(
-            f"{where} asks for precision={own!r}. Fix: give a number > 0 (the target "
-            "standard error, e.g. 0.015625), or null for the default")
+    check_precision_value(where, own, null="null")
     chosen = precision if own is None else float(own)
     try:
         pub = EstimatorPub.coerce((circuit, observables, values, chosen))
@@ -631,16 +619,6 @@ def _decoded(where: str, node: Any) -> Any:
 def _reason(err: BaseException) -> str:
     """An exception's message as the middle of a sentence."""
     return " ".join(str(err).split()).rstrip(". ") or type(err).__name__
-
-
-def _positive_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value > 0
-
-
-def _positive_real(value: Any) -> bool:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return False
-    return value > 0 and (isinstance(value, int) or math.isfinite(value))
 
 
 # -- executor ------------------------------------------------------------------------

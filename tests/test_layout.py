@@ -152,7 +152,7 @@ FACES: dict[str, set[str]] = {
     # modules that readers, checkers and the server drive directly; of IBM's client API
     # only what has no IBM name (session states, the executor's door, tenants, job list)
     "runtime": {"", "engine.backend_info", "engine.campaign", "engine.clock",
-                "engine.fairshare", "engine.ids", "engine.platform", "engine.qpu",
+                "engine.fairshare", "engine.ids", "engine.platform", "engine.pubs", "engine.qpu",
                 "engine.records", "engine.recovery", "engine.replay", "engine.scheduler",
                 "engine.settings", "engine.timing", "engine.trace", "ibm.executor",
                 "ibm.joblist", "ibm.session", "ibm.workload"},

@@ -1,8 +1,8 @@
 """Primitive pubs: their accepted forms, coercion, IBM's size limits, and the fix for a refused one.
 
-The QPU (``qpu.QPU.prepare_sampler``/``prepare_estimator``) and the client-side primitives
-(``client_side``) check pubs with these functions, so a mistake gets the same message
-whichever door it came through.
+The QPU (``qpu.QPU.prepare_sampler``/``prepare_estimator``), the client-side primitives
+(``client_side``) and the REST server's reading of JSON pubs check pubs with these
+functions, so a mistake gets the same message whichever door it came through.
 """
 
 from __future__ import annotations
@@ -43,6 +43,24 @@ def is_int_at_least(value: object, least: int) -> bool:
 def is_positive_real(value: object) -> bool:
     return (not isinstance(value, bool) and isinstance(value, Real)
             and math.isfinite(float(value)) and float(value) > 0)
+
+
+def check_shots(where: str, shots: object, null: str = "None") -> None:
+    """Refuse shots that are neither a positive integer nor ``null`` (the default's word)."""
+    # Both doors call this, so the rule and its message are written once; only the word for
+    # "no value" differs (None in Python, null in JSON).
+    if shots is not None and not is_int_at_least(shots, 1):
+        raise IBMInputValueError(
+            f"{where} asks for shots={shots!r}. Fix: give a positive integer (e.g. 1024), or "
+            f"{null} for the default")
+
+
+def check_precision_value(where: str, precision: object, null: str = "None") -> None:
+    """Refuse a precision that is neither a finite number > 0 nor ``null`` (the default's word)."""
+    if precision is not None and not is_positive_real(precision):
+        raise IBMInputValueError(
+            f"{where} asks for precision={precision!r}. Fix: give a number > 0 (the target "
+            f"standard error, e.g. 0.015625), or {null} for the default")
 
 
 MAX_EXECUTIONS = 10_000_000
@@ -136,18 +154,10 @@ def check_shape(where: str, item: Any, kind: PubKind) -> None:
         raise IBMInputValueError(
             f"{where} starts with a {type(item[0]).__name__}, not a QuantumCircuit. Fix: {form}"
         )
-    if kind == "sampler" and len(item) == 3 and item[2] is not None and not is_int_at_least(
-            item[2], 1):
-        raise IBMInputValueError(
-            f"{where} asks for shots={item[2]!r}. Fix: give a positive integer (e.g. 1024), or "
-            "None for the default"
-        )
-    if kind == "estimator" and len(item) == 4 and item[3] is not None and not (
-            is_positive_real(item[3])):
-        raise IBMInputValueError(
-            f"{where} asks for precision={item[3]!r}. Fix: give a number > 0 (the target "
-            "standard error, e.g. 0.015625), or None for the default"
-        )
+    if kind == "sampler" and len(item) == 3:
+        check_shots(where, item[2])
+    if kind == "estimator" and len(item) == 4:
+        check_precision_value(where, item[3])
 
 
 def diagnose(item: Any, kind: PubKind) -> str:

@@ -217,7 +217,8 @@ def test_unknown_programs_and_backends_are_ibms_404_and_1007() -> None:
     ({"pubs": [[ANGLES, ["a", "b"]]]}, "sampler", "the parameter values are not numbers"),
     ({"pubs": [[BELL, None, 0]]}, "sampler", "sampler pub 0 asks for shots=0. Fix: give a "
      "positive integer"),
-    ({"pubs": [BELL], "shots": -3}, "sampler", "params.shots=-3 must be a positive integer"),
+    ({"pubs": [BELL], "shots": -3}, "sampler",
+     "params asks for shots=-3. Fix: give a positive integer (e.g. 1024), or null"),
     ({"pubs": [BELL], "options": {"nope": 1}}, "sampler",
      "params do not fit IBM's sampler schema (ibm-quantum-schemas sampler version_0_1): "
      "params.options.nope: Extra inputs are not permitted"),
@@ -238,7 +239,7 @@ def test_unknown_programs_and_backends_are_ibms_404_and_1007() -> None:
     ({"pubs": [[BELL, "IIIZZ", None, 0]]}, "estimator",
      "estimator pub 0 asks for precision=0. Fix: give a number > 0"),
     ({"pubs": [[BELL, "IIIZZ"]], "precision": -1}, "estimator",
-     "params.precision=-1 must be a number > 0"),
+     "params asks for precision=-1. Fix: give a number > 0"),
     # qiskit reads projectors ("0", "1", "+", ...); IBM's schema takes Pauli strings only.
     ({"pubs": [[BELL, "IIIZ0"]]}, "estimator",
      "params.pubs.0.1.IIIZ0.[key]: Value error, Pauli string contains invalid characters"),
