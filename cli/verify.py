@@ -316,6 +316,14 @@ def metrics(profile: str, seed: int | None, console: Console, runs: int | None =
     return outcome
 
 
+def _needs_server(outcome: Outcome, part: str, err: ImportError) -> Outcome:
+    """``outcome`` failed because a part's server module is missing, with how to install it."""
+    outcome.failed = True
+    outcome.detail = (f"the {part} part needs the server extra ({err}): pip install "
+                      "'qsession[server]'")
+    return outcome
+
+
 DOORS_EXAMPLES = {"dev": 3, "ci": 8, "deep": 200}
 """Programs run through both doors per profile (each starts a server: a few seconds)."""
 
@@ -328,10 +336,7 @@ def doors(profile: str, seed: int | None, console: Console,
     try:
         from qsession.server import doors as harness
     except ImportError as err:
-        outcome.failed = True
-        outcome.detail = (f"the doors part needs the server extra ({err}): pip install "
-                          "'qsession[server]'")
-        return outcome
+        return _needs_server(outcome, "doors", err)
     started = time.perf_counter()
     with _progress(console) as bar, contextlib.redirect_stdout(io.StringIO()), \
             contextlib.redirect_stderr(io.StringIO()):
@@ -375,10 +380,7 @@ def http(profile: str, seed: int | None, console: Console,
     try:
         from qsession.server.http_machine import HTTPMachine
     except ImportError as err:
-        outcome.failed = True
-        outcome.detail = (f"the HTTP part needs the server extra ({err}): pip install "
-                          "'qsession[server]'")
-        return outcome
+        return _needs_server(outcome, "HTTP", err)
     started = time.perf_counter()
     output = io.StringIO()
     steps, crashes = [0], [0]
@@ -418,10 +420,7 @@ def rest(profile: str, seed: int | None, console: Console,
     try:
         from qsession.server import rest_properties
     except ImportError as err:
-        outcome.failed = True
-        outcome.detail = (f"the REST part needs the server extra ({err}): pip install "
-                          "'qsession[server]'")
-        return outcome
+        return _needs_server(outcome, "REST", err)
     started = time.perf_counter()
     with _progress(console) as bar, contextlib.redirect_stdout(io.StringIO()), \
             contextlib.redirect_stderr(io.StringIO()):

@@ -19,12 +19,11 @@ from __future__ import annotations
 
 import difflib
 import functools
-import math
 import re
 import threading
 import warnings
 import weakref
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -55,6 +54,7 @@ from .pubs import (
     MAX_EXECUTIONS,
     PubKind,
     check_precision,
+    check_precision_value,
     check_sets,
     coerce_pub,
     is_int_at_least,
@@ -98,6 +98,36 @@ class PreparedJob:
     noise_model: Any = field(default=None, repr=False)
     """``options.simulator.noise_model``: when set, Aer runs the ISA pubs under it instead."""
 
+
+@dataclass
+class _JobParts:
+    """A primitive job's pubs, executions and qubits, gathered pub by pub as it is prepared."""
+
+    kind: PubKind
+    logical: list[Any] = field(default_factory=list)
+    isa_pubs: list[Any] = field(default_factory=list)
+    run_pubs: list[Any] = field(default_factory=list)
+    executions: list[tuple[float, int]] = field(default_factory=list)
+    """(seconds of one execution, its shots) for every executed circuit."""
+    qubits: set[int] = field(default_factory=set)
+
+    @property
+    def shots(self) -> int:
+        return sum(shots for _, shots in self.executions)
+
+    def add(self, entry: CompiledCircuit, pub: Any, isa_pub: Any, run_pub: Any,
+            executions: list[tuple[float, int]]) -> None:
+        self.logical.append(pub)
+        self.isa_pubs.append(isa_pub)
+        self.run_pubs.append(run_pub)
+        self.executions.extend(executions)
+        self.qubits |= entry.qubits
+
+    def job(self, timing: TimingModel) -> PreparedJob:
+        return PreparedJob(self.kind, tuple(self.logical), tuple(self.isa_pubs),
+                           tuple(self.run_pubs), len(self.executions), self.shots,
+                           timing.job_microseconds(self.executions, len(self.logical)),
+                           len(self.qubits))
 
 
 class CacheInfo(NamedTuple):
@@ -321,45 +351,24 @@ class QPU(BackendV2):
             raise IBMInputValueError(
                 f"shots={shots!r}: shots must be a positive integer, e.g. shots=4096"
             )
-        logical: list[Any] = []
-        isa_pubs: list[Any] = []
-        run_pubs: list[Any] = []
-        executions: list[tuple[float, int]] = []
-        qubits: set[int] = set()
-        total_shots = 0
-        for index, item in enumerate(pub_list(pubs, "sampler")):
-            where = f"sampler pub {index}"
-            pub = coerce_pub(where, item, "sampler", int(shots))
-            circuit = pub.circuit
-            self.check_width(where, circuit)
-            # No classical register: IBM warns (the primitive does) and the result is empty.
-            if not circuit.cregs:
-                _silence_aer_empty_result_warning()
-            entry = self.compiled(where, circuit)
-            if circuit.cregs and not entry.has_measure:
+        parts = _JobParts("sampler")
+        for where, pub, entry in self._compiled_pubs(pubs, "sampler", int(shots)):
+            if pub.circuit.cregs and not entry.has_measure:
                 raise IBMInputValueError(
                     f"{where}: the circuit has classical bits but no measurements, so every "
                     "sample would be zeros. Fix: add measurements, e.g. circuit.measure_all()"
                 )
             isa_pub = pub if entry.isa is None else SamplerPub(
                 entry.isa, pub.parameter_values, pub.shots, validate=False)
-            sets = check_sets(where, pub)
-            executions.extend([(entry.seconds, pub.shots)] * sets)
-            total_shots += sets * pub.shots
-            qubits |= entry.qubits
-            logical.append(pub)
-            isa_pubs.append(isa_pub)
-            run_pubs.append(self._run_pub(entry, pub, isa_pub))
-        if total_shots > MAX_EXECUTIONS:
+            parts.add(entry, pub, isa_pub, self._run_pub(entry, pub, isa_pub),
+                      [(entry.seconds, pub.shots)] * check_sets(where, pub))
+        if parts.shots > MAX_EXECUTIONS:
             raise IBMInputValueError(
-                f"the sampler job has {total_shots:,} executions (circuits x shots), over "
+                f"the sampler job has {parts.shots:,} executions (circuits x shots), over "
                 f"IBM's job limit of {MAX_EXECUTIONS:,} executions per Sampler job. Fix: fewer "
                 "shots or parameter sets, or split the pubs over several jobs"
             )
-        return PreparedJob("sampler", tuple(logical), tuple(isa_pubs), tuple(run_pubs),
-                           len(executions), total_shots,
-                           self.timing.job_microseconds(executions, len(logical)),
-                           len(qubits))
+        return parts.job(self.timing)
 
     def prepare_estimator(self, pubs: Iterable[Any], precision: float) -> PreparedJob:
         """Validate estimator pubs, make them ISA and model their duration (``precision`` default).
@@ -373,24 +382,8 @@ class QPU(BackendV2):
                 f"precision={precision!r}: the precision must be a number > 0 (the target "
                 "standard error; e.g. 0.015625 for about 4096 shots)"
             )
-        logical: list[Any] = []
-        isa_pubs: list[Any] = []
-        run_pubs: list[Any] = []
-        executions: list[tuple[float, int]] = []
-        qubits: set[int] = set()
-        total_shots = 0
-        for index, item in enumerate(pub_list(pubs, "estimator")):
-            where = f"estimator pub {index}"
-            pub = coerce_pub(where, item, "estimator", float(precision))
-            if not (math.isfinite(pub.precision) and pub.precision > 0):
-                raise IBMInputValueError(
-                    f"{where}: precision {pub.precision!r} must be > 0. Fix: give a positive "
-                    "precision (the target standard error), or None for the default"
-                )
-            check_precision(where, pub.precision)
-            circuit = pub.circuit
-            self.check_width(where, circuit)
-            entry = self.compiled(where, circuit)
+        parts = _JobParts("estimator")
+        for where, pub, entry in self._compiled_pubs(pubs, "estimator", float(precision)):
             if entry.isa is None:
                 isa_pub = pub
             else:
@@ -399,21 +392,30 @@ class QPU(BackendV2):
                 isa_pub = EstimatorPub(entry.isa, observables, pub.parameter_values,
                                        pub.precision, validate=False)
             circuits = check_sets(where, pub) * num_bases(*pauli_terms(pub.observables))
-            shots_each = shots_for_precision(pub.precision)
-            # An estimator circuit ends by measuring every qubit it uses.
-            executions.extend([(entry.seconds + entry.readout_s, shots_each)] * circuits)
-            total_shots += circuits * shots_each
-            qubits |= entry.qubits
-            logical.append(pub)
-            isa_pubs.append(isa_pub)
             run_pub = self._run_pub(entry, pub, isa_pub)
             if entry.has_measure:
                 run_pub = _without_final_measurements(entry, run_pub)
-            run_pubs.append(run_pub)
-        return PreparedJob("estimator", tuple(logical), tuple(isa_pubs), tuple(run_pubs),
-                           len(executions), total_shots,
-                           self.timing.job_microseconds(executions, len(logical)),
-                           len(qubits))
+            # An estimator circuit ends by measuring every qubit it uses.
+            parts.add(entry, pub, isa_pub, run_pub,
+                      [(entry.seconds + entry.readout_s,
+                        shots_for_precision(pub.precision))] * circuits)
+        return parts.job(self.timing)
+
+    def _compiled_pubs(self, pubs: Iterable[Any], kind: PubKind,
+                       default: float) -> Iterator[tuple[str, Any, CompiledCircuit]]:
+        """Each pub coerced, checked against this QPU and compiled, with its name for errors."""
+        for index, item in enumerate(pub_list(pubs, kind)):
+            where = f"{kind} pub {index}"
+            pub = coerce_pub(where, item, kind, default)
+            if kind == "estimator":
+                # An EstimatorPub given as such skips check_shape's look at its precision.
+                check_precision_value(where, pub.precision)
+                check_precision(where, pub.precision)
+            self.check_width(where, pub.circuit)
+            # No classical register: IBM warns (the primitive does) and the result is empty.
+            if kind == "sampler" and not pub.circuit.cregs:
+                _silence_aer_empty_result_warning()
+            yield where, pub, self.compiled(where, pub.circuit)
 
     # -- execution -------------------------------------------------------------------
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import io
+import sys
+from collections.abc import Callable
 from typing import ClassVar
 
 import pytest
@@ -161,3 +163,18 @@ def test_the_mutant_table_names_the_killing_part_of_each_family_within_80_column
     # Every row of the box is whole: its right border was not cropped.
     assert all(line.endswith(("│", "┃", "┓", "┩", "┘"))
                for line in lines if line.startswith(("│", "┃", "┏", "┡", "└")))
+
+
+@pytest.mark.parametrize(("part", "module", "name"), [
+    (verify.doors, "qsession.server.doors", "doors"),
+    (verify.http, "qsession.server.http_machine", "HTTP"),
+    (verify.rest, "qsession.server.rest_properties", "REST"),
+])
+def test_a_part_without_the_server_extra_fails_saying_how_to_install_it(
+        monkeypatch: pytest.MonkeyPatch, part: Callable[..., verify.Outcome], module: str,
+        name: str) -> None:
+    monkeypatch.setitem(sys.modules, module, None)  # None in sys.modules: its import fails
+    outcome = part("dev", 0, Console(file=io.StringIO()))
+    assert outcome.failed
+    assert outcome.detail.startswith(f"the {name} part needs the server extra (")
+    assert outcome.detail.endswith("pip install 'qsession[server]'")

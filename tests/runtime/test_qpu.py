@@ -15,7 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from qiskit import transpile
 from qiskit.circuit import Parameter, QuantumCircuit
-from qiskit.primitives.containers import SamplerPub
+from qiskit.primitives.containers import EstimatorPub, SamplerPub
+from qiskit.primitives.containers.observables_array import ObservablesArray
 from qiskit.providers.fake_provider import GenericBackendV2
 from qiskit.quantum_info import SparsePauliOp
 from qiskit.transpiler import Target, generate_preset_pass_manager
@@ -441,6 +442,20 @@ def test_bad_shots(qpu: QPU, shots: Any) -> None:
 def test_bad_precision(qpu: QPU, precision: Any) -> None:
     with pytest.raises(IBMInputValueError, match="> 0"):
         qpu.prepare_estimator([(bell(False), "ZZ")], precision)
+
+
+def test_an_estimator_pub_object_with_a_nan_precision_gets_the_tuple_message(qpu: QPU) -> None:
+    # An EstimatorPub given as such skips the tuple's shape check; qiskit's own validation
+    # lets NaN through, so the QPU checks the coerced precision with the same rule and words.
+    pub = EstimatorPub(bell(False), ObservablesArray.coerce("ZZ"), precision=0.1,
+                       validate=False)
+    object.__setattr__(pub, "_precision", math.nan)
+    with pytest.raises(IBMInputValueError) as as_object:
+        qpu.prepare_estimator([pub], 0.1)
+    with pytest.raises(IBMInputValueError) as as_tuple:
+        qpu.prepare_estimator([(bell(False), "ZZ", None, math.nan)], 0.1)
+    assert str(as_object.value) == str(as_tuple.value)
+    assert str(as_object.value).startswith("estimator pub 0 asks for precision=nan. Fix: ")
 
 
 def test_untranspilable_circuit_is_an_input_error() -> None:
