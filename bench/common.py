@@ -150,6 +150,10 @@ def machine_info() -> dict[str, str]:
     info["packages"] = ", ".join(versions)
     info["commit"] = _commit()
     info["date"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    # Other programs' load moves every absolute figure; a reader needs it beside them.
+    if hasattr(os, "getloadavg"):
+        info["load average"] = (f"{os.getloadavg()[0]:.1f} over the minute before the "
+                                f"start, on {os.cpu_count()} cores")
     return info
 
 

@@ -9,25 +9,32 @@ move each other (``coupling``); which job a free QPU starts (``dispatch``); what
 end bills and charges (``charges``).
 """
 
-from .charges import (
-    CHARGE_RULES,
-    Charge,
-    ChargeRule,
-    EndCause,
-    bills_active_spans,
-    job_charge,
-    span_runs_on,
-)
-from .coupling import (
-    COUPLING,
-    EXPIRY_REASON,
-    JOB_SESSION_RULES,
-    SESSION_CANCEL_REASON,
-    SESSION_JOB_RULES,
-    Coupling,
-    JobSessionRule,
-    SessionJobRule,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .charges import (
+        CHARGE_RULES,
+        Charge,
+        ChargeRule,
+        EndCause,
+        bills_active_spans,
+        job_charge,
+        span_runs_on,
+    )
+    from .coupling import (
+        COUPLING,
+        EXPIRY_REASON,
+        JOB_SESSION_RULES,
+        SESSION_CANCEL_REASON,
+        SESSION_JOB_RULES,
+        Coupling,
+        JobSessionRule,
+        SessionJobRule,
+    )
+
 from .dispatch import Decision, Via, batch_order, in_normal_queue, select
 from .job import CANCELLED, DONE, ERROR, FINAL_STATUSES, JOB_TABLE, QUEUED, RUNNING, JobLifecycle
 from .lifecycle import Lifecycle, Step, TransitionRefused, machine_arguments
@@ -99,3 +106,25 @@ __all__ = [
     "select",
     "span_runs_on",
 ]
+
+# The coupling and charge rules load on first use (PEP 562): the diagrams, the CLI's help
+# and trace readers import the lifecycle tables without paying for the rule tables.
+_WHERE = {name: module for module, names in {
+    "charges": ("CHARGE_RULES", "Charge", "ChargeRule", "EndCause", "bills_active_spans",
+                "job_charge", "span_runs_on"),
+    "coupling": ("COUPLING", "EXPIRY_REASON", "JOB_SESSION_RULES", "SESSION_CANCEL_REASON",
+                 "SESSION_JOB_RULES", "Coupling", "JobSessionRule", "SessionJobRule"),
+}.items() for name in names}
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -75,6 +75,7 @@ def test_markdown_table_has_a_row_per_benchmark(quick_results: list[Any]) -> Non
     assert [row.split("|")[1].strip() for row in rows] == list(_bench("bench").BENCHMARKS)
     assert "| id | figure | subject | baseline | ratio | target | PASS/MISS |" in text
     assert "CPU" in text and "Python" in text and "date" in text
+    assert "load average" in text  # the figures mean little without the machine's load
 
 
 def test_only_and_output_options(tmp_path: Path) -> None:
