@@ -301,6 +301,11 @@ class Emulator:
         """The service clock's lock: every state change holds it."""
         return self.service.clock.lock
 
+    @property
+    def durable(self) -> bool:
+        """Whether the platform keeps a state folder (answers then wait for ``sync``)."""
+        return self.store.directory is not None
+
     def sync(self) -> None:
         """Make durable what the next answer reveals (called before every answer leaves)."""
         self.store.sync(int(self.service.clock.now()))
